@@ -1,0 +1,65 @@
+"""The FastAPI application. ``create_app(settings)`` builds it; nothing is read at import."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from mailqa import __version__
+from mailqa.api.errors import install_error_handlers
+from mailqa.api.routes import health, mailtrap, native, release, sandbox
+from mailqa.api.routes.audits import router as audits_router
+from mailqa.service import Service, open_service
+from mailqa.settings import Settings
+from mailqa.web import install_web_ui
+
+DESCRIPTION = """Self-hosted email QA: capture mail over SMTP or HTTP, analyse it (HTML client
+support, spam, blacklists, authentication, links) and serve the reports.
+
+Authenticate with `Authorization: Bearer TOKEN` or `Api-Token: TOKEN`."""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Unique per path and method set (some routes answer several methods)."""
+    methods = "_".join(sorted(m.lower() for m in route.methods or ()))
+    return re.sub(r"\W", "_", f"{route.name}_{route.path_format}_{methods}")
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """The app. Pass a running ``service`` to share it (``mailqa serve``, tests); otherwise the
+    app opens its own for its lifespan."""
+    settings = settings or (service.settings if service else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if service is not None:
+            app.state.service = service
+            yield
+            return
+        async with open_service(settings) as own:
+            await own.ensure_admin_token()
+            app.state.service = own
+            yield
+
+    app = FastAPI(
+        title="mailqa",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    if service is not None:
+        app.state.service = service
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(native.router)
+    app.include_router(sandbox.router)
+    app.include_router(audits_router)
+    app.include_router(release.router)
+    app.include_router(mailtrap.router)
+    install_web_ui(app)
+    return app

@@ -1,0 +1,64 @@
+"""Map mailqa errors to HTTP status codes and JSON bodies ``{"error": code, "message": text}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mailqa.core.errors import ConfigError, MailqaError, MessageParseError, NotFound, QuotaExceeded
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with its own status and machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+_STATUS: list[tuple[type[MailqaError], int, str]] = [
+    (NotFound, 404, "not_found"),
+    (QuotaExceeded, 507, "quota_exceeded"),
+    (ConfigError, 400, "bad_request"),
+    (MessageParseError, 400, "bad_message"),
+]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(MailqaError)
+    async def _mailqa_error(_: Request, exc: MailqaError) -> JSONResponse:
+        for cls, status, code in _STATUS:
+            if isinstance(exc, cls):
+                return JSONResponse(error_body(code, str(exc)), status_code=status)
+        return JSONResponse(error_body("error", str(exc)), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            error_body("internal_error", f"{type(exc).__name__}: {exc}"), status_code=500
+        )

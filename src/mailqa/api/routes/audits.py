@@ -1,0 +1,179 @@
+"""Audits of stored inboxes: start one, follow its progress, read and export its results."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
+from mailqa.audit.html import render_html
+from mailqa.audit.models import Audit
+from mailqa.audit.record import AuditRecord, default_audit_checks
+from mailqa.audit.stored import AuditManager
+from mailqa.audit.summary import AuditSummary, write_csv
+from mailqa.core.errors import ConfigError
+from mailqa.service import Service
+
+router = APIRouter(prefix="/api/v1", tags=["audits"])
+
+
+class AuditIn(BaseModel):
+    inbox_id: int
+    since: datetime | None = Field(default=None, description="Messages received since.")
+    until: datetime | None = Field(default=None, description="Messages received until.")
+    checks: list[str] | None = Field(
+        default=None, description="Checks to run; default the offline ones."
+    )
+    online: bool = Field(default=False, description="Let network checks reach the network.")
+
+
+class AuditOut(BaseModel):
+    id: int
+    inbox_id: int
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    checks: list[str]
+    online: bool
+    filters: dict[str, Any]
+    total: int | None
+    done: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    summary: dict[str, Any] | None = Field(
+        default=None, description="Aggregated results so far (see docs/audits.md)."
+    )
+
+
+class AuditMessages(BaseModel):
+    messages: list[AuditRecord]
+    total: int
+    page: int
+    per_page: int
+
+
+def manager(request: Request, service: Service) -> AuditManager:
+    current: AuditManager | None = getattr(request.app.state, "audits", None)
+    if current is None or current.service is not service:
+        current = AuditManager(service)
+        request.app.state.audits = current
+    return current
+
+
+def audit_out(audit: Audit, done: int, summary: dict[str, Any] | None) -> AuditOut:
+    return AuditOut(
+        id=audit.id,
+        inbox_id=audit.inbox_id,
+        status=audit.status,
+        checks=list(audit.checks),
+        online=audit.online,
+        filters=dict(audit.filters or {}),
+        total=audit.total,
+        done=done,
+        error=audit.error,
+        created_at=audit.created_at,
+        finished_at=audit.finished_at,
+        summary=summary,
+    )
+
+
+async def visible_audit(
+    request: Request, service: Service, principal: PrincipalDep, audit_id: int
+) -> tuple[AuditManager, Audit, int]:
+    audits = manager(request, service)
+    audit, done = await audits.progress(audit_id)
+    await visible_inbox(service, principal, audit.inbox_id)
+    return audits, audit, done
+
+
+async def summarise(audits: AuditManager, audit_id: int) -> dict[str, Any]:
+    summary = AuditSummary()
+    async for record in audits.audits.iter_results(audit_id):
+        summary.add(record)
+    return summary.to_dict()
+
+
+@router.post("/audits", response_model=AuditOut, status_code=202)
+async def start_audit(
+    body: AuditIn, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> AuditOut:
+    await visible_inbox(service, principal, body.inbox_id)
+    checks = body.checks or default_audit_checks()
+    if not checks:
+        raise ConfigError("no checks to run")
+    audit = await manager(request, service).start(
+        body.inbox_id, checks, online=body.online, since=body.since, until=body.until
+    )
+    return audit_out(audit, 0, None)
+
+
+@router.get("/audits", response_model=list[AuditOut])
+async def list_audits(
+    request: Request, service: ServiceDep, principal: PrincipalDep
+) -> list[AuditOut]:
+    audits = manager(request, service)
+    visible = None
+    if not principal.is_admin:
+        visible = [i.id for i in await service.store.list_inboxes() if principal.can_see_inbox(i)]
+    rows = await audits.audits.list_audits(visible)
+    return [audit_out(a, (await audits.progress(a.id))[1], None) for a in rows]
+
+
+@router.get("/audits/{audit_id}", response_model=AuditOut)
+async def get_audit(
+    audit_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> AuditOut:
+    audits, audit, done = await visible_audit(request, service, principal, audit_id)
+    return audit_out(audit, done, await summarise(audits, audit_id))
+
+
+@router.get("/audits/{audit_id}/messages", response_model=AuditMessages)
+async def audit_messages(
+    audit_id: int,
+    request: Request,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: Annotated[str | None, Query(description="Only messages with this status.")] = None,
+) -> AuditMessages:
+    audits, _, _ = await visible_audit(request, service, principal, audit_id)
+    records, total = await audits.audits.results_page(
+        audit_id, offset=(page - 1) * per_page, limit=per_page, status=status
+    )
+    return AuditMessages(messages=records, total=total, page=page, per_page=per_page)
+
+
+@router.get(
+    "/audits/{audit_id}/export",
+    responses={200: {"content": {"text/csv": {}, "text/html": {}, "application/json": {}}}},
+)
+async def export_audit(
+    audit_id: int,
+    request: Request,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    format: Annotated[Literal["csv", "json", "html"], Query()] = "json",
+) -> Response:
+    audits, audit, done = await visible_audit(request, service, principal, audit_id)
+    filename = f"mailqa-audit-{audit_id}"
+    if format == "csv":
+        buffer = io.StringIO()
+        write_csv([r async for r in audits.audits.iter_results(audit_id)], buffer)
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    summary = await summarise(audits, audit_id)
+    if format == "html":
+        title = f"Mail audit {audit_id}: inbox {audit.inbox_id}"
+        return HTMLResponse(render_html(summary, title))
+    body = audit_out(audit, done, summary).model_dump(mode="json")
+    return JSONResponse(
+        body, headers={"Content-Disposition": f'attachment; filename="{filename}.json"'}
+    )

@@ -1,0 +1,498 @@
+"""The native v1 API: projects, inboxes, messages, reports, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from mailqa.api.deps import Principal, PrincipalDep, ServiceDep, require_admin, visible_inbox
+from mailqa.api.errors import ApiError
+from mailqa.api.schemas import (
+    AttachmentOut,
+    Captured,
+    Count,
+    InboxIn,
+    InboxOut,
+    InboxPatch,
+    MessageDetail,
+    MessageOut,
+    MessagePage,
+    MessagePatch,
+    ProjectIn,
+    ProjectOut,
+    SmtpCredentials,
+    TokenIn,
+    TokenOut,
+)
+from mailqa.core.errors import NotFound
+from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.report import CheckResult, Report, report_json_schema
+from mailqa.service import Service, envelope_of
+from mailqa.store.models import Inbox, Message
+from mailqa.store.repository import MessageFilter
+
+router = APIRouter(prefix="/api/v1")
+
+MAX_PER_PAGE = 200
+
+
+def smtp_address(request: Request, service: Service) -> tuple[str, int]:
+    live = getattr(request.app.state, "smtp_address", None)
+    if live:
+        return str(live[0]), int(live[1])
+    return service.settings.smtp_hostname, service.settings.smtp_port
+
+
+def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
+    host, port = smtp_address(request, service)
+    return InboxOut(
+        id=inbox.id,
+        project_id=inbox.project_id,
+        name=inbox.name,
+        quota_bytes=inbox.quota_bytes,
+        used_bytes=inbox.used_bytes,
+        max_messages=inbox.max_messages,
+        max_age_days=inbox.max_age_days,
+        created_at=inbox.created_at,
+        smtp=SmtpCredentials(
+            host=host, port=port, username=inbox.smtp_username, password=inbox.smtp_password
+        ),
+    )
+
+
+async def visible_message(service: Service, principal: Principal, message_id: int) -> Message:
+    row = await service.store.get_message(message_id)
+    await visible_inbox(service, principal, row.inbox_id)
+    return row
+
+
+# Projects ---------------------------------------------------------------------------------
+
+
+@router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
+async def list_projects(service: ServiceDep, principal: PrincipalDep) -> list[ProjectOut]:
+    if principal.is_admin:
+        rows = await service.store.list_projects()
+    elif principal.token.project_id is not None:
+        rows = await service.store.list_projects(principal.token.project_id)
+    else:
+        rows = []
+    return [ProjectOut.of(p) for p in rows]
+
+
+@router.post("/projects", response_model=ProjectOut, status_code=201, tags=["projects"])
+async def create_project(
+    body: ProjectIn, service: ServiceDep, principal: PrincipalDep
+) -> ProjectOut:
+    require_admin(principal)
+    return ProjectOut.of(await service.store.create_project(body.name))
+
+
+@router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
+async def get_project(project_id: int, service: ServiceDep, principal: PrincipalDep) -> ProjectOut:
+    if not principal.can_see_project(project_id):
+        raise NotFound(f"project {project_id} not found")
+    return ProjectOut.of(await service.store.get_project(project_id))
+
+
+@router.patch("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
+async def update_project(
+    project_id: int, body: ProjectIn, service: ServiceDep, principal: PrincipalDep
+) -> ProjectOut:
+    if not principal.can_see_project(project_id):
+        raise NotFound(f"project {project_id} not found")
+    return ProjectOut.of(await service.store.update_project(project_id, body.name))
+
+
+@router.delete("/projects/{project_id}", status_code=204, tags=["projects"])
+async def delete_project(project_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    require_admin(principal)
+    await service.store.delete_project(project_id)
+    return Response(status_code=204)
+
+
+# Inboxes ----------------------------------------------------------------------------------
+
+
+@router.get("/inboxes", response_model=list[InboxOut], tags=["inboxes"])
+async def list_inboxes(
+    request: Request, service: ServiceDep, principal: PrincipalDep, project_id: int | None = None
+) -> list[InboxOut]:
+    rows = await service.store.list_inboxes(project_id)
+    return [inbox_out(request, service, i) for i in rows if principal.can_see_inbox(i)]
+
+
+@router.post(
+    "/projects/{project_id}/inboxes", response_model=InboxOut, status_code=201, tags=["inboxes"]
+)
+async def create_inbox(
+    project_id: int, body: InboxIn, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> InboxOut:
+    if not principal.can_see_project(project_id):
+        raise NotFound(f"project {project_id} not found")
+    inbox = await service.store.create_inbox(
+        project_id,
+        body.name,
+        body.quota_bytes or service.settings.inbox_quota_bytes,
+        max_messages=body.max_messages,
+        max_age_days=body.max_age_days,
+    )
+    return inbox_out(request, service, inbox)
+
+
+@router.get("/inboxes/{inbox_id}", response_model=InboxOut, tags=["inboxes"])
+async def get_inbox(
+    inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> InboxOut:
+    return inbox_out(request, service, await visible_inbox(service, principal, inbox_id))
+
+
+@router.patch("/inboxes/{inbox_id}", response_model=InboxOut, tags=["inboxes"])
+async def update_inbox(
+    inbox_id: int, body: InboxPatch, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> InboxOut:
+    await visible_inbox(service, principal, inbox_id)
+    fields = body.model_dump(exclude_unset=True)
+    inbox = await service.store.update_inbox(inbox_id, **fields)
+    return inbox_out(request, service, inbox)
+
+
+@router.delete("/inboxes/{inbox_id}", status_code=204, tags=["inboxes"])
+async def delete_inbox(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    await visible_inbox(service, principal, inbox_id)
+    await service.store.delete_inbox(inbox_id)
+    return Response(status_code=204)
+
+
+@router.post("/inboxes/{inbox_id}/reset_credentials", response_model=InboxOut, tags=["inboxes"])
+async def reset_credentials(
+    inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> InboxOut:
+    await visible_inbox(service, principal, inbox_id)
+    return inbox_out(request, service, await service.store.reset_credentials(inbox_id))
+
+
+@router.post("/inboxes/{inbox_id}/clean", response_model=Count, tags=["inboxes"])
+async def clean_inbox(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
+    """Delete every message of the inbox; its quota is free again at once."""
+    await visible_inbox(service, principal, inbox_id)
+    return Count(count=await service.store.purge_inbox(inbox_id))
+
+
+@router.post("/inboxes/{inbox_id}/all_read", response_model=Count, tags=["inboxes"])
+async def mark_all_read(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
+    await visible_inbox(service, principal, inbox_id)
+    return Count(count=await service.store.mark_all_read(inbox_id))
+
+
+# Messages ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/inboxes/{inbox_id}/messages",
+    response_model=Captured,
+    status_code=201,
+    tags=["messages"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload_message(
+    inbox_id: int,
+    request: Request,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    client_ip: Annotated[str | None, Query(description="Analyse as if sent from this IP")] = None,
+    mail_from: Annotated[str | None, Query(description="SMTP MAIL FROM")] = None,
+    helo: Annotated[str | None, Query(description="SMTP HELO/EHLO name")] = None,
+    rcpt_to: Annotated[list[str] | None, Query(description="SMTP RCPT TO (repeatable)")] = None,
+) -> Captured:
+    """Store a raw RFC 5322 message and analyse it like captured mail."""
+    await visible_inbox(service, principal, inbox_id)
+    raw = await request.body()
+    limit = service.settings.smtp_max_message_size
+    if len(raw) > limit:
+        raise ApiError(413, "message_too_large", f"message is {len(raw)} bytes; limit {limit}")
+    if client_ip:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(client_ip)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_client_ip", f"not an IP address: {client_ip}") from exc
+    env = Envelope(
+        mail_from=mail_from, rcpt_to=tuple(rcpt_to or ()), client_ip=client_ip, helo=helo
+    )
+    message_id = await service.capture(raw, inbox_id, env, source="http")
+    return Captured(id=message_id, inbox_id=inbox_id, size=len(raw))
+
+
+def _filters(
+    subject: str | None,
+    from_: str | None,
+    to: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    search: str | None,
+) -> MessageFilter:
+    return MessageFilter(
+        subject=subject, from_=from_, to=to, since=since, until=until, search=search
+    )
+
+
+@router.get("/inboxes/{inbox_id}/messages", response_model=MessagePage, tags=["messages"])
+async def list_messages(
+    inbox_id: int,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 30,
+    subject: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> MessagePage:
+    """Messages, newest first, filtered by substring of subject/from/to and by date."""
+    await visible_inbox(service, principal, inbox_id)
+    rows, total = await service.store.list_messages(
+        inbox_id,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+        filters=_filters(subject, from_, to, since, until, search),
+    )
+    return MessagePage(
+        messages=[MessageOut.of(m) for m in rows], page=page, per_page=per_page, total=total
+    )
+
+
+@router.get(
+    "/inboxes/{inbox_id}/messages/latest",
+    response_model=MessageOut,
+    tags=["messages"],
+    responses={404: {"description": "No matching message arrived in time"}},
+)
+async def latest_message(
+    inbox_id: int,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    wait: Annotated[float, Query(ge=0, le=300, description="Seconds to wait for mail")] = 0,
+    analyzed: Annotated[bool, Query(description="Also wait for the report")] = False,
+    subject: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    since: datetime | None = None,
+) -> MessageOut:
+    """The newest matching message; long-polls up to ``wait`` seconds until one exists."""
+    await visible_inbox(service, principal, inbox_id)
+    row = await service.wait_for_message(
+        inbox_id,
+        _filters(subject, from_, to, since, None, None),
+        wait=wait,
+        analyzed=analyzed,
+    )
+    if row is None:
+        raise ApiError(404, "not_found", "no matching message arrived in time")
+    return MessageOut.of(row)
+
+
+@router.delete("/inboxes/{inbox_id}/messages", response_model=Count, tags=["messages"])
+async def purge_messages(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
+    await visible_inbox(service, principal, inbox_id)
+    return Count(count=await service.store.purge_inbox(inbox_id))
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail, tags=["messages"])
+async def get_message(
+    message_id: int, service: ServiceDep, principal: PrincipalDep
+) -> MessageDetail:
+    row = await visible_message(service, principal, message_id)
+    parsed = ParsedMessage(await service.store.get_raw(message_id), envelope_of(row))
+    attachments = list(await service.store.get_attachments(message_id))
+    return MessageDetail.build(row, parsed, attachments)
+
+
+@router.patch("/messages/{message_id}", response_model=MessageOut, tags=["messages"])
+async def patch_message(
+    message_id: int, body: MessagePatch, service: ServiceDep, principal: PrincipalDep
+) -> MessageOut:
+    await visible_message(service, principal, message_id)
+    return MessageOut.of(await service.store.set_read(message_id, body.is_read))
+
+
+@router.delete("/messages/{message_id}", status_code=204, tags=["messages"])
+async def delete_message(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    await visible_message(service, principal, message_id)
+    await service.store.delete_message(message_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/messages/{message_id}/raw",
+    tags=["messages"],
+    response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}}}},
+)
+async def raw_message(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """The message exactly as received."""
+    await visible_message(service, principal, message_id)
+    return Response(
+        await service.store.get_raw(message_id),
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{message_id}.eml"'},
+    )
+
+
+@router.get(
+    "/messages/{message_id}/attachments", response_model=list[AttachmentOut], tags=["messages"]
+)
+async def list_attachments(
+    message_id: int, service: ServiceDep, principal: PrincipalDep
+) -> list[AttachmentOut]:
+    await visible_message(service, principal, message_id)
+    return [AttachmentOut.of(a) for a in await service.store.get_attachments(message_id)]
+
+
+def content_disposition(filename: str | None, fallback: str) -> str:
+    from urllib.parse import quote
+
+    name = filename or fallback
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+async def attachment_response(service: Service, row: Message, index: int) -> Response | None:
+    """The attachment's bytes with its type and a download name, or None when out of range."""
+    parsed = ParsedMessage(await service.store.get_raw(row.id), envelope_of(row))
+    if not 0 <= index < len(parsed.attachments):
+        return None
+    att = parsed.attachments[index]
+    return Response(
+        att.payload,
+        media_type=att.content_type,
+        headers={"Content-Disposition": content_disposition(att.filename, f"attachment-{index}")},
+    )
+
+
+@router.get(
+    "/messages/{message_id}/attachments/{index}", tags=["messages"], response_class=Response
+)
+async def download_attachment(
+    message_id: int, index: int, service: ServiceDep, principal: PrincipalDep
+) -> Response:
+    row = await visible_message(service, principal, message_id)
+    response = await attachment_response(service, row, index)
+    if response is None:
+        raise ApiError(
+            404, "attachment_not_found", f"message {message_id} has no attachment {index}"
+        )
+    return response
+
+
+# Reports ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/messages/{message_id}/report",
+    response_model=Report,
+    response_model_by_alias=True,
+    tags=["reports"],
+    responses={202: {"description": "Analysis still running"}},
+)
+async def get_report(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Any:
+    await visible_message(service, principal, message_id)
+    report = await service.store.get_report(message_id)
+    if report is None:
+        return JSONResponse(
+            {"status": "pending", "message": "analysis has not finished yet"}, status_code=202
+        )
+    return report
+
+
+@router.get("/messages/{message_id}/report/{check}", response_model=CheckResult, tags=["reports"])
+async def get_report_section(
+    message_id: int, check: str, service: ServiceDep, principal: PrincipalDep
+) -> Any:
+    await visible_message(service, principal, message_id)
+    report = await service.store.get_report(message_id)
+    if report is None:
+        return JSONResponse(
+            {"status": "pending", "message": "analysis has not finished yet"}, status_code=202
+        )
+    result = report.checks.get(check)
+    if result is None:
+        raise ApiError(
+            404,
+            "check_not_found",
+            f"no {check!r} section; this report has: {', '.join(report.checks) or 'none'}",
+        )
+    return result
+
+
+@router.post("/messages/{message_id}/analyze", response_model=Report, tags=["reports"])
+async def analyze_message(
+    message_id: int,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    checks: Annotated[str | None, Query(description="Comma-separated checks to re-run")] = None,
+) -> Report:
+    """Re-run the analysis now (all checks, or the named ones) and return the report."""
+    await visible_message(service, principal, message_id)
+    only = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
+    if only:
+        unknown = [c for c in only if c not in service.pipeline.checks]
+        if unknown:
+            raise ApiError(
+                422,
+                "unknown_check",
+                f"unknown check(s): {', '.join(unknown)}; "
+                f"enabled: {', '.join(service.pipeline.checks)}",
+            )
+    return await service.analyze(message_id, only=only)
+
+
+@router.get("/schema/report", tags=["reports"])
+async def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the report (the same document `mailqa schema` prints)."""
+    return report_json_schema()
+
+
+# Tokens -----------------------------------------------------------------------------------
+
+
+@router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
+async def list_tokens(service: ServiceDep, principal: PrincipalDep) -> list[TokenOut]:
+    require_admin(principal)
+    return [
+        TokenOut(
+            id=t.id, name=t.name, prefix=t.prefix, is_admin=t.is_admin, project_id=t.project_id
+        )
+        for t in await service.store.list_tokens()
+    ]
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201, tags=["tokens"])
+async def create_token(
+    service: ServiceDep, principal: PrincipalDep, body: Annotated[TokenIn, Body()]
+) -> TokenOut:
+    require_admin(principal)
+    if body.project_id is not None:
+        await service.store.get_project(body.project_id)
+    plain, t = await service.store.create_token(
+        body.name, is_admin=body.is_admin, project_id=body.project_id
+    )
+    return TokenOut(
+        id=t.id,
+        name=t.name,
+        prefix=t.prefix,
+        is_admin=t.is_admin,
+        project_id=t.project_id,
+        token=plain,
+    )

@@ -1,0 +1,199 @@
+"""Response and request bodies of the native API (they shape the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from mailqa.core.message import ParsedMessage
+from mailqa.store.models import Attachment, Message, Project
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: Project) -> ProjectOut:
+        return cls(id=p.id, name=p.name, created_at=p.created_at)
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SmtpCredentials(BaseModel):
+    host: str
+    port: int
+    username: str
+    password: str
+    auth_methods: list[str] = ["PLAIN", "LOGIN"]
+
+
+class InboxOut(BaseModel):
+    id: int
+    project_id: int
+    name: str
+    quota_bytes: int
+    used_bytes: int
+    max_messages: int | None
+    max_age_days: float | None
+    created_at: datetime
+    smtp: SmtpCredentials
+
+
+class InboxIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    quota_bytes: int | None = Field(None, gt=0)
+    max_messages: int | None = Field(None, gt=0)
+    max_age_days: float | None = Field(None, gt=0)
+
+
+class InboxPatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    quota_bytes: int | None = Field(None, gt=0)
+    max_messages: int | None = Field(None, gt=0)
+    max_age_days: float | None = Field(None, gt=0)
+
+
+class AttachmentOut(BaseModel):
+    index: int
+    filename: str | None
+    content_type: str
+    size: int
+    content_id: str | None
+    disposition: str | None
+
+    @classmethod
+    def of(cls, a: Attachment) -> AttachmentOut:
+        return cls(
+            index=a.index,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            content_id=a.content_id,
+            disposition=a.disposition,
+        )
+
+
+class EnvelopeOut(BaseModel):
+    mail_from: str | None
+    rcpt_to: list[str]
+    client_ip: str | None
+    helo: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    inbox_id: int
+    subject: str | None
+    from_: str | None = Field(alias="from")
+    from_address: str | None
+    to: str | None
+    cc: str | None
+    size: int
+    preview_text: str
+    is_read: bool
+    created_at: datetime
+    has_html: bool
+    has_text: bool
+    analysis_status: str
+    score: float | None
+    envelope: EnvelopeOut
+
+    model_config = {"populate_by_name": True}
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            inbox_id=m.inbox_id,
+            subject=m.subject,
+            from_=m.from_header,
+            from_address=m.from_address,
+            to=m.to_header,
+            cc=m.cc_header,
+            size=m.size,
+            preview_text=m.preview_text,
+            is_read=m.is_read,
+            created_at=m.created_at,
+            has_html=m.has_html,
+            has_text=m.has_text,
+            analysis_status=m.analysis_status,
+            score=m.score,
+            envelope=EnvelopeOut(
+                mail_from=m.mail_from,
+                rcpt_to=list(m.rcpt_to or []),
+                client_ip=m.client_ip,
+                helo=m.helo,
+            ),
+        )
+
+
+class HeaderOut(BaseModel):
+    name: str
+    value: str
+
+
+class MessageDetail(MessageOut):
+    text_body: str | None
+    html_body: str | None
+    headers: list[HeaderOut]
+    attachments: list[AttachmentOut]
+    parse_defects: list[str]
+
+    @classmethod
+    def build(
+        cls, m: Message, parsed: ParsedMessage, attachments: list[Attachment]
+    ) -> MessageDetail:
+        base = MessageOut.of(m).model_dump()
+        return cls(
+            **base,
+            text_body=parsed.text,
+            html_body=parsed.html,
+            headers=[HeaderOut(name=k, value=v) for k, v in parsed.headers],
+            attachments=[AttachmentOut.of(a) for a in attachments],
+            parse_defects=list(parsed.defects),
+        )
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class MessagePatch(BaseModel):
+    is_read: bool
+
+
+class Captured(BaseModel):
+    id: int
+    inbox_id: int
+    size: int
+
+
+class Count(BaseModel):
+    count: int
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    project_id: int | None = None
+    is_admin: bool = False
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    is_admin: bool
+    project_id: int | None
+    token: str | None = Field(None, description="The secret; shown once, at creation.")
+
+
+class Health(BaseModel):
+    status: str

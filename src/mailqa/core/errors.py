@@ -1,0 +1,43 @@
+"""The exception tree.
+
+MailqaError
+├── MessageParseError    the bytes could not be read as a message at all
+├── RulesError           bundled rules data is missing or invalid
+├── ConfigError          a setting or option has a bad value
+├── NotFound             a stored object does not exist (or is not visible)
+├── QuotaExceeded        an inbox has no room for a message
+└── CheckError           a check could not finish
+    └── TransientCheckError   ...for a reason that may pass (daemon down, DNS timeout)
+"""
+
+
+class MailqaError(Exception):
+    """Base of every error mailqa raises on purpose."""
+
+
+class MessageParseError(MailqaError):
+    pass
+
+
+class RulesError(MailqaError):
+    pass
+
+
+class ConfigError(MailqaError):
+    pass
+
+
+class NotFound(MailqaError):
+    pass
+
+
+class QuotaExceeded(MailqaError):
+    pass
+
+
+class CheckError(MailqaError):
+    pass
+
+
+class TransientCheckError(CheckError):
+    """A check failure worth retrying later (spamd unreachable, DNS timeout...)."""

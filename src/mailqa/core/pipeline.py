@@ -1,0 +1,89 @@
+"""Run checks concurrently on one parsed message and assemble the report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Sequence
+
+from mailqa.core.check import Check, CheckContext
+from mailqa.core.errors import TransientCheckError
+from mailqa.core.message import ParsedMessage
+from mailqa.core.report import CheckResult, MessageSummary, Report
+
+
+def summarize(msg: ParsedMessage) -> MessageSummary:
+    return MessageSummary(
+        subject=msg.subject,
+        from_=msg.from_,
+        to=list(msg.to),
+        date=msg.date,
+        message_id=msg.message_id,
+        size=len(msg.raw),
+        has_html=msg.html is not None,
+        has_text=msg.text is not None,
+        attachments=len(msg.attachments),
+        parse_defects=list(msg.defects),
+    )
+
+
+def _run_blocking(check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+    return asyncio.run(check.run(msg, ctx))
+
+
+class Pipeline:
+    """A fixed set of checks. ``run`` never raises because of a check."""
+
+    def __init__(
+        self,
+        checks: Sequence[Check],
+        *,
+        timeout: float = 30.0,
+        rules_version: str | None = None,
+    ) -> None:
+        self.checks = {c.name: c for c in checks}
+        self.timeout = timeout
+        self.rules_version = rules_version
+
+    async def run(
+        self, msg: ParsedMessage, ctx: CheckContext, only: Collection[str] | None = None
+    ) -> Report:
+        started = time.perf_counter()
+        results = await self.run_checks(msg, ctx, only)
+        return Report.from_results(
+            summarize(msg),
+            results,
+            rules_version=self.rules_version,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    async def run_checks(
+        self, msg: ParsedMessage, ctx: CheckContext, only: Collection[str] | None = None
+    ) -> list[CheckResult]:
+        names = list(self.checks) if only is None else [n for n in self.checks if n in only]
+        return list(await asyncio.gather(*(self._run_one(self.checks[n], msg, ctx) for n in names)))
+
+    async def _run_one(self, check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        started = time.perf_counter()
+        if check.needs_network and (ctx.offline or ctx.settings.offline):
+            result = CheckResult.skipped(check.name, "offline mode: this check needs the network")
+        else:
+            try:
+                if getattr(check, "blocking", False):
+                    # CPU-bound work runs in a thread so the event loop (SMTP, API) stays live.
+                    coro = asyncio.to_thread(_run_blocking, check, msg, ctx)
+                    result = await asyncio.wait_for(coro, self.timeout)
+                else:
+                    result = await asyncio.wait_for(check.run(msg, ctx), self.timeout)
+            except TimeoutError:
+                result = CheckResult.errored(
+                    check.name, f"timed out after {self.timeout:g} s", retryable=True
+                )
+            except TransientCheckError as exc:
+                result = CheckResult.errored(check.name, str(exc), retryable=True)
+            except Exception as exc:
+                result = CheckResult.errored(check.name, f"{type(exc).__name__}: {exc}")
+        if result.name != check.name:
+            result = result.model_copy(update={"name": check.name})
+        duration = round((time.perf_counter() - started) * 1000, 2)
+        return result.model_copy(update={"duration_ms": duration})

@@ -1,0 +1,180 @@
+"""The one report model: stored, served by the API, printed by the CLI, aggregated by audits.
+
+Adapters (sandbox contract, Mailtrap shapes, CLI formats) reshape a ``Report``; they never
+re-analyse the message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(StrEnum):
+    """Outcome of a check (and of the whole report)."""
+
+    PASSED = "passed"
+    WARNING = "warning"
+    FAILED = "failed"
+    ERRORED = "errored"
+    SKIPPED = "skipped"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Location(BaseModel):
+    """Where a finding occurs. ``part`` names the source: html, text, headers, css, url."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    part: str = "html"
+    line: int | None = None
+    column: int | None = None
+    snippet: str | None = None
+
+
+class Finding(BaseModel):
+    """One thing a check noticed, identified by a stable ``rule`` id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str
+    title: str
+    severity: Severity
+    message: str = ""
+    category: str | None = None
+    url: str | None = Field(default=None, description="Where to read more about the rule.")
+    locations: list[Location] = Field(default_factory=list)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="Rule-specific details (affected clients, codes...)."
+    )
+
+
+class CheckResult(BaseModel):
+    """The outcome of one check.
+
+    ``details`` carries the check's own structured payload (spam rules, DNSBL answers,
+    link results...); each check documents and validates its shape.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: Status
+    summary: str = ""
+    score: float | None = Field(default=None, ge=0, le=100, description="0 (worst) to 100.")
+    findings: list[Finding] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    retryable: bool = False
+    duration_ms: float = 0.0
+
+    @classmethod
+    def skipped(cls, name: str, reason: str) -> CheckResult:
+        return cls(name=name, status=Status.SKIPPED, summary=reason)
+
+    @classmethod
+    def errored(cls, name: str, error: str, *, retryable: bool = False) -> CheckResult:
+        return cls(
+            name=name, status=Status.ERRORED, summary=error, error=error, retryable=retryable
+        )
+
+
+class MessageSummary(BaseModel):
+    """What the report is about, in a few fields."""
+
+    subject: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: list[str] = Field(default_factory=list)
+    date: str | None = None
+    message_id: str | None = None
+    size: int = 0
+    has_html: bool = False
+    has_text: bool = False
+    attachments: int = 0
+    parse_defects: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+_STATUS_RANK = {
+    Status.SKIPPED: 0,
+    Status.PASSED: 1,
+    Status.WARNING: 2,
+    Status.ERRORED: 3,
+    Status.FAILED: 4,
+}
+
+
+def overall_status(results: list[CheckResult]) -> Status:
+    """Failed beats errored beats warning beats passed; all skipped is skipped."""
+    if not results:
+        return Status.SKIPPED
+    worst = max(results, key=lambda r: _STATUS_RANK[r.status]).status
+    return worst
+
+
+def overall_score(results: list[CheckResult]) -> float | None:
+    """Mean of the scores of checks that produced one."""
+    scores = [r.score for r in results if r.score is not None]
+    if not scores:
+        return None
+    return round(sum(scores) / len(scores), 1)
+
+
+class Report(BaseModel):
+    """The analysis of one message."""
+
+    schema_version: str = SCHEMA_VERSION
+    rules_version: str | None = None
+    message: MessageSummary
+    status: Status
+    score: float | None = None
+    checks: dict[str, CheckResult] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    duration_ms: float = 0.0
+
+    @classmethod
+    def from_results(
+        cls,
+        message: MessageSummary,
+        results: list[CheckResult],
+        *,
+        rules_version: str | None = None,
+        duration_ms: float = 0.0,
+    ) -> Report:
+        return cls(
+            message=message,
+            status=overall_status(results),
+            score=overall_score(results),
+            checks={r.name: r for r in results},
+            rules_version=rules_version,
+            duration_ms=duration_ms,
+        )
+
+    def merged(self, results: list[CheckResult]) -> Report:
+        """A copy with ``results`` replacing the checks of the same name (re-runs, retries)."""
+        checks = dict(self.checks)
+        for r in results:
+            checks[r.name] = r
+        values = list(checks.values())
+        return self.model_copy(
+            update={
+                "checks": checks,
+                "status": overall_status(values),
+                "score": overall_score(values),
+            }
+        )
+
+
+def report_json_schema() -> dict[str, Any]:
+    return Report.model_json_schema(by_alias=True)

@@ -1,0 +1,244 @@
+"""The use cases every front end calls: capture, analyse, wait for mail.
+
+The SMTP handler, the HTTP API, the Celery task, the CLI and the audit runner go through a
+``Service``; none of them talks to the pipeline or the database on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+
+from mailqa.checks import build_checks
+from mailqa.core.check import CheckContext
+from mailqa.core.errors import NotFound
+from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.pipeline import Pipeline
+from mailqa.core.report import Report
+from mailqa.metrics import Metrics
+from mailqa.resources import open_check_context
+from mailqa.settings import Settings
+from mailqa.store.database import migrate
+from mailqa.store.models import Message
+from mailqa.store.repository import MessageFilter, Store
+from mailqa.worker.executor import Executor, InlineExecutor
+
+log = logging.getLogger(__name__)
+
+
+def rules_version() -> str | None:
+    """The version of the bundled client-support data, when present."""
+    try:
+        module = importlib.import_module("mailqa.checks.html")
+    except ImportError:
+        return None
+    version = getattr(module, "RULES_VERSION", None)
+    return None if version is None else str(version)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        ctx: CheckContext,
+        pipeline: Pipeline | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ctx = ctx
+        self.pipeline = pipeline or Pipeline(
+            build_checks(settings.checks),
+            timeout=settings.check_timeout,
+            rules_version=rules_version(),
+        )
+        self.metrics = metrics or Metrics()
+        self.executor: Executor = self._make_executor()
+        self._changed = asyncio.Condition()
+        self._generation = 0  # bumped on every change, so subscribers never miss one
+
+    def _make_executor(self) -> Executor:
+        if self.settings.executor == "celery":
+            from mailqa.worker.celery_executor import CeleryExecutor
+
+            return CeleryExecutor(self.settings)
+        return InlineExecutor(self._analyze_job, concurrency=self.settings.analysis_concurrency)
+
+    async def ensure_admin_token(self) -> str | None:
+        """Create the configured admin token, or a first one when there is none at all.
+
+        Returns the plain token when one was created without being configured (print it once).
+        """
+        wanted = self.settings.api_token
+        if wanted:
+            if not await self.store.token_exists(wanted):
+                await self.store.create_token(
+                    "admin (MAILQA_API_TOKEN)", is_admin=True, token=wanted
+                )
+            return None
+        if await self.store.list_tokens():
+            return None
+        plain, _ = await self.store.create_token("admin", is_admin=True)
+        return plain
+
+    # Capture ------------------------------------------------------------------------------
+
+    async def capture(
+        self, raw: bytes, inbox_id: int, envelope: Envelope | None = None, *, source: str = "api"
+    ) -> int:
+        """Store the message (committed when this returns), then queue its analysis."""
+        parsed = ParsedMessage(raw, envelope)
+        stored = await self.store.insert_message(inbox_id, parsed)
+        self.metrics.messages_captured.labels(source).inc()
+        max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
+        max_age_days = stored.inbox_max_age_days or self.settings.retention_max_age_days
+        if max_messages or max_age_days:
+            await self.store.prune(
+                inbox_id, max_messages=max_messages, max_age_days=max_age_days
+            )
+        await self._notify()
+        await self.executor.submit(stored.id, parsed)
+        return stored.id
+
+    # Analysis -----------------------------------------------------------------------------
+
+    async def _analyze_job(
+        self, message_id: int, parsed: ParsedMessage | None, only: Collection[str] | None
+    ) -> Report | None:
+        try:
+            return await self.analyze(message_id, parsed=parsed, only=only)
+        except NotFound:
+            return None  # deleted before its turn
+
+    async def analyze(
+        self,
+        message_id: int,
+        *,
+        parsed: ParsedMessage | None = None,
+        only: Collection[str] | None = None,
+    ) -> Report:
+        """Run the pipeline on a stored message and store the report.
+
+        With ``only``, just those checks run and replace their sections of the stored report.
+        """
+        if parsed is None:
+            parsed = await self.load_parsed(message_id)
+        report = await self.pipeline.run(parsed, self.ctx, only=only)
+        if only:
+            previous = await self.store.get_report(message_id)
+            if previous is not None:
+                report = previous.merged(list(report.checks.values()))
+        await self.store.save_report(message_id, report)
+        self.metrics.analyses.labels(report.status.value).inc()
+        for result in report.checks.values():
+            self.metrics.check_duration.labels(result.name, result.status.value).observe(
+                result.duration_ms / 1000
+            )
+        await self._notify()
+        return report
+
+    async def request_analysis(self, message_id: int, only: Collection[str] | None = None) -> None:
+        await self.store.get_message(message_id)
+        await self.executor.submit(message_id, None, only)
+
+    async def load_parsed(self, message_id: int) -> ParsedMessage:
+        row = await self.store.get_message(message_id)
+        raw = await self.store.get_raw(message_id)
+        return ParsedMessage(raw, envelope_of(row))
+
+    async def resume_pending(self) -> int:
+        """Queue messages stored but never analysed (a crash between 250 and the report)."""
+        ids = await self.store.pending_message_ids()
+        for message_id in ids:
+            await self.executor.submit(message_id, None)
+        return len(ids)
+
+    # Waiting ------------------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    async def changes(self, *, every: float | None = None) -> AsyncGenerator[int, None]:
+        """Yield a change counter each time a capture or a stored report changed something.
+
+        Changes made while the consumer was busy are coalesced into one yield, never lost.
+        With ``every``, also yield at least that often (keep-alives, and a chance to see
+        writes made by other processes, which do not notify this one).
+        """
+        seen = self._generation
+        while True:
+            async with self._changed:
+                if self._generation == seen:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), every)
+            seen = self._generation
+            yield seen
+
+    async def wait_for_message(
+        self,
+        inbox_id: int,
+        filters: MessageFilter,
+        *,
+        wait: float,
+        analyzed: bool = False,
+    ) -> Message | None:
+        """The newest matching message, waiting up to ``wait`` seconds for one to arrive.
+
+        Woken by captures in this process; polls the database too, for other processes.
+        """
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            row = await self.store.latest_message(inbox_id, filters)
+            if row is not None and (not analyzed or row.analysis_status == "analyzed"):
+                return row
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            async with self._changed:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+
+def envelope_of(row: Message) -> Envelope:
+    return Envelope(
+        mail_from=row.mail_from,
+        rcpt_to=tuple(row.rcpt_to or ()),
+        client_ip=row.client_ip,
+        client_name=row.client_name,
+        helo=row.helo,
+    )
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, *, start_executor: bool = True
+) -> AsyncIterator[Service]:
+    """Migrate the database, open shared clients and the executor; close them on exit."""
+    url = settings.effective_database_url
+    await asyncio.to_thread(migrate, url)
+    async with AsyncExitStack() as stack:
+        store = Store(url)
+        stack.push_async_callback(store.close)
+        pipeline = Pipeline(
+            build_checks(settings.checks),
+            timeout=settings.check_timeout,
+            rules_version=rules_version(),
+        )
+        ctx = await stack.enter_async_context(
+            open_check_context(settings, checks=list(pipeline.checks))
+        )
+        service = Service(settings, store, ctx, pipeline)
+        if start_executor:
+            await service.executor.start()
+            stack.push_async_callback(service.executor.stop)
+            resumed = await service.resume_pending()
+            if resumed:
+                log.info("queued %d message(s) left unanalysed", resumed)
+        yield service

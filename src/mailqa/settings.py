@@ -1,0 +1,254 @@
+"""All configuration in one object, read from ``MAILQA_*`` environment variables.
+
+Build it once at start-up and pass it down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MB = 1024 * 1024
+# The clients with most opens (about 98 % together): apple-mail, gmail, outlook, yahoo, samsung.
+DEFAULT_HTML_TARGETS = ("apple-mail.*", "gmail.*", "outlook.*", "yahoo.*", "samsung-email.*")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILQA_", extra="ignore")
+
+    # Service
+    host: str = Field("127.0.0.1", description="Address the HTTP and SMTP servers bind to.")
+    http_port: int = Field(8025, description="HTTP API port.")
+    smtp_port: int = Field(2525, description="SMTP capture port.")
+    data_dir: Path = Field(Path("data"), description="Where the SQLite database and state live.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default a SQLite file in the data dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    api_token: str | None = Field(
+        None, description="Bootstrap admin API token (created at start-up if missing)."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    # SMTP capture
+    smtp_hostname: str = Field(
+        "localhost", description="SMTP host name announced in greetings and sandbox status."
+    )
+    smtp_max_message_size: int = Field(25 * MB, description="Largest message accepted (bytes).")
+    smtp_max_recipients: int = Field(100, description="Most RCPT TO per message.")
+    smtp_accept_any: bool = Field(
+        True, description="Accept unauthenticated mail into the default inbox."
+    )
+    smtp_tls_cert: Path | None = Field(None, description="Certificate for STARTTLS.")
+    smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
+
+    # Storage
+    inbox_quota_bytes: int = Field(100 * MB, description="Default per-inbox quota (bytes).")
+    retention_max_messages: int | None = Field(
+        None, description="Keep at most this many messages per inbox (oldest pruned)."
+    )
+    retention_max_age_days: float | None = Field(
+        None, description="Prune messages older than this many days."
+    )
+
+    # Analysis
+    executor: Literal["inline", "celery"] = Field(
+        "inline", description="Run analyses in the server process or on Celery workers."
+    )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Celery broker URL (redis://... or amqp://... for RabbitMQ).",
+    )
+    celery_queue: str = Field("mailqa", description="Celery queue analyses are sent to.")
+    worker_concurrency: int = Field(
+        2, ge=1, description="Processes of a `mailqa worker` (one analysis each at a time)."
+    )
+    celery_max_retries: int = Field(
+        3, ge=0, description="Retries of checks that failed for a transient reason."
+    )
+    celery_retry_backoff: float = Field(
+        2.0, ge=0, description="Seconds before the first retry; doubled each time (jittered)."
+    )
+    celery_visibility_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Redis broker: seconds before a task taken by a worker that vanished "
+        "(killed, machine lost) is handed to another worker.",
+    )
+    cache_url: str | None = Field(
+        None,
+        description="Redis URL for the shared DNS/link caches; default the broker's Redis "
+        "with the celery executor, else in memory ('memory' forces in memory).",
+    )
+    checks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Checks to run (comma-separated); empty means every default-on check.",
+    )
+    check_timeout: float = Field(30.0, description="Seconds each check may take.")
+    analysis_concurrency: int = Field(4, description="Analyses run at once by the inline executor.")
+    offline: bool = Field(False, description="Never touch the network (DNS, HTTP) in checks.")
+
+    # Spam (SpamAssassin's spamd)
+    spamd_url: str | None = Field(
+        None,
+        description="External spamd: tcp://host:port or unix:///path. Unset: a managed spamd "
+        "is started when the spamd binary exists.",
+    )
+    spamd_managed: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Managed spamd child: auto (when no URL and spamd is installed), on "
+        "(required: fail if it cannot start), off (never).",
+    )
+    spamd_binary: str = Field("spamd", description="spamd executable for the managed daemon.")
+    spamd_children: int = Field(2, ge=1, description="Worker processes of the managed spamd.")
+    spamd_timeout: float = Field(20.0, gt=0, description="Seconds one spamd scan may take.")
+    spamd_concurrency: int = Field(
+        2, ge=1, description="Scans sent to spamd at once (match its children)."
+    )
+    spamd_max_size: int = Field(
+        500 * 1024,
+        ge=1,
+        description="Largest message sent to spamd (bytes); larger ones are reported skipped.",
+    )
+    spamd_network_rules: bool = Field(
+        False,
+        description="Let the managed spamd run its network rules (RBL/URIBL/SPF/DKIM lookups).",
+    )
+    spamd_dns_server: str | None = Field(
+        None,
+        description="DNS server (host:port) the managed spamd's network rules query; "
+        "default the system resolver.",
+    )
+
+    # Links (HTTP validation of every link and image)
+    link_check: bool = Field(
+        True, description="Validate links and images over HTTP (static link checks always run)."
+    )
+    link_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts (exact, or .example.com for subdomains) and CIDRs the link checker "
+        "may reach although they are not public addresses (comma-separated).",
+    )
+    link_max_urls: int = Field(200, ge=0, description="Most distinct URLs analysed per message.")
+    link_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to resolve and connect to a link's host."
+    )
+    link_timeout: float = Field(10.0, gt=0, description="Seconds one HTTP request may take in all.")
+    link_max_redirects: int = Field(10, ge=0, description="Redirects followed per link.")
+    link_concurrency: int = Field(20, ge=1, description="HTTP requests in flight at once.")
+    link_per_host_concurrency: int = Field(
+        4, ge=1, description="HTTP requests in flight at once to one host."
+    )
+    link_per_host_rate: float = Field(
+        10.0, ge=0, description="Requests per second started to one host (0: no limit)."
+    )
+    link_max_body_bytes: int = Field(
+        5 * MB, ge=1, description="Most bytes read from a GET body (image sizes)."
+    )
+    link_image_max_bytes: int = Field(
+        1 * MB, ge=1, description="Images larger than this are flagged as huge (bytes)."
+    )
+    link_cache_ttl: float = Field(
+        3600.0, ge=0, description="Seconds a link result is reused across messages."
+    )
+
+    # HTML client support (caniemail data)
+    html_targets: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_HTML_TARGETS),
+        description="Email clients the HTML check reports on: comma-separated globs over "
+        "family.platform ids such as gmail.*, outlook.windows, *.ios; * for all. Default: "
+        "the clients with most opens.",
+    )
+    html_fail_below: float = Field(
+        70.0,
+        ge=0,
+        le=100,
+        description="The HTML check fails when the market-weighted support score of the "
+        "features in use is below this; otherwise unsupported features are warnings.",
+    )
+
+    @field_validator("html_targets", mode="before")
+    @classmethod
+    def _csv_html_targets(cls, value: object) -> object:
+        return _split_csv(value)
+
+    # DNS, blacklists and sender authentication
+    dns_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="DNS servers as host:port (IPv6 as [addr]:port), comma-separated; "
+        "empty means the system resolver.",
+    )
+    dns_timeout: float = Field(3.0, gt=0, description="Seconds one DNS lookup may take.")
+    dns_concurrency: int = Field(50, ge=1, description="DNS lookups in flight at once.")
+    dns_cache_size: int = Field(50_000, ge=0, description="Most DNS answers kept in the cache.")
+    dns_cache_max_ttl: float = Field(
+        3600.0, ge=0, description="Longest time (s) a DNS answer is cached, whatever its TTL."
+    )
+    dns_negative_ttl: float = Field(
+        300.0, ge=0, description="Longest time (s) a 'no such name / no record' answer is cached."
+    )
+    dnsbl_file: Path | None = Field(
+        None, description="YAML file of DNS block/allow lists; default the bundled one."
+    )
+    dnsbl_max_domains: int = Field(
+        30, ge=0, description="Most domains (sender and linked) looked up in domain lists."
+    )
+    auth_serv_id: str | None = Field(
+        None,
+        description="authserv-id of the Authentication-Results header the auth check writes; "
+        "default the SMTP host name.",
+    )
+
+    @field_validator("dns_servers", mode="before")
+    @classmethod
+    def _csv_dns(cls, value: object) -> object:
+        return _split_csv(value)
+
+    # Forwarding / release of captured mail through a real SMTP relay
+    relay_host: str | None = Field(
+        None, description="SMTP relay that forwards (releases) captured mail; unset: no forwarding."
+    )
+    relay_port: int = Field(587, description="SMTP relay port.")
+    relay_starttls: bool = Field(True, description="Use STARTTLS with the relay.")
+    relay_tls_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the relay's certificate (default: system CAs)."
+    )
+    relay_username: str | None = Field(None, description="SMTP relay login.")
+    relay_password: str | None = Field(None, description="SMTP relay password.")
+    relay_mail_from: str | None = Field(
+        None, description="Envelope sender for forwarded mail; default the captured MAIL FROM."
+    )
+    relay_allowed_recipients: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Who may receive forwarded mail: comma-separated patterns such as "
+        "*@example.com or qa@example.com (* for anyone); empty: nobody.",
+    )
+    relay_timeout: float = Field(30.0, gt=0, description="Seconds each relay SMTP step may take.")
+
+    # Mailtrap-compatible API
+    mailtrap_report_wait: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds Mailtrap spam_report/analyze requests wait for a pending analysis.",
+    )
+
+    @field_validator("checks", "link_allow", "relay_allowed_recipients", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mailqa.db').resolve()}"

@@ -1,0 +1,713 @@
+"""All database reads and writes. Callers get plain rows; no SQL leaks out of this module."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.message import ParsedMessage
+from mailqa.core.report import Report
+from mailqa.store.database import create_engine, session_factory
+from mailqa.store.models import (
+    ApiToken,
+    Attachment,
+    Inbox,
+    Message,
+    MessageBlob,
+    Project,
+    StoredReport,
+)
+
+TOKEN_PREFIX = "mq_"
+MESSAGES = cast(Table, Message.__table__)
+BLOBS = cast(Table, MessageBlob.__table__)
+ATTACHMENTS = cast(Table, Attachment.__table__)
+REPORTS = cast(Table, StoredReport.__table__)
+CAPTURE_BATCH = 200
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_secret(nbytes: int = 12) -> str:
+    return secrets.token_hex(nbytes)
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    subject: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+    after_id: int | None = None
+    before_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    messages: int
+    unread: int
+    last_message_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A freshly stored message and its inbox's own retention settings."""
+
+    id: int
+    inbox_id: int
+    inbox_max_messages: int | None
+    inbox_max_age_days: float | None
+
+
+def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
+    env = msg.envelope
+    return {
+        "inbox_id": inbox_id,
+        "created_at": now,
+        "subject": msg.subject,
+        "from_header": msg.from_,
+        "from_address": msg.from_address,
+        "to_header": msg.header("To"),
+        "cc_header": msg.header("Cc"),
+        "message_id_header": msg.message_id,
+        "size": len(msg.raw),
+        "preview_text": msg.preview_text,
+        "has_html": msg.html is not None,
+        "has_text": msg.text is not None,
+        "is_read": False,
+        "mail_from": env.mail_from,
+        "rcpt_to": list(env.rcpt_to),
+        "client_ip": env.client_ip,
+        "client_name": env.client_name,
+        "helo": env.helo,
+        "analysis_status": "pending",
+        "parse_defects": list(msg.defects),
+    }
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Store:
+    """The repository over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self._sandbox_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._capture_queue: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]] = []
+        self._capture_flusher: asyncio.Task[None] | None = None
+        self._report_queue: list[tuple[int, Report, asyncio.Future[None]]] = []
+        self._report_flusher: asyncio.Task[None] | None = None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. SQLite allows one writer at a time: queue writers here
+        rather than letting them spin on the database lock (which costs up to seconds)."""
+        if self._write_lock is None:
+            async with self.sessions() as s, s.begin():
+                yield s
+            return
+        async with self._write_lock, self.sessions() as s, s.begin():
+            yield s
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.sessions() as s:
+            await s.execute(select(1))
+
+    # Projects -----------------------------------------------------------------------------
+
+    async def create_project(self, name: str) -> Project:
+        async with self._write() as s:
+            project = Project(name=name)
+            s.add(project)
+        return project
+
+    async def list_projects(self, project_id: int | None = None) -> Sequence[Project]:
+        async with self.sessions() as s:
+            q = select(Project).order_by(Project.id)
+            if project_id is not None:
+                q = q.where(Project.id == project_id)
+            return (await s.scalars(q)).all()
+
+    async def get_project(self, project_id: int) -> Project:
+        async with self.sessions() as s:
+            project = await s.get(Project, project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} not found")
+        return project
+
+    async def update_project(self, project_id: int, name: str) -> Project:
+        async with self._write() as s:
+            project = await s.get(Project, project_id)
+            if project is None:
+                raise NotFound(f"project {project_id} not found")
+            project.name = name
+        return project
+
+    async def delete_project(self, project_id: int) -> None:
+        async with self._write() as s:
+            inbox_ids = (
+                await s.scalars(select(Inbox.id).where(Inbox.project_id == project_id))
+            ).all()
+            for inbox_id in inbox_ids:
+                await self._delete_inbox_rows(s, inbox_id)
+            await s.execute(delete(ApiToken).where(ApiToken.project_id == project_id))
+            result = await s.execute(delete(Project).where(Project.id == project_id))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"project {project_id} not found")
+
+    # Inboxes ------------------------------------------------------------------------------
+
+    async def create_inbox(
+        self, project_id: int, name: str, quota_bytes: int, **options: Any
+    ) -> Inbox:
+        async with self._write() as s:
+            if await s.get(Project, project_id) is None:
+                raise NotFound(f"project {project_id} not found")
+            inbox = Inbox(
+                project_id=project_id,
+                name=name,
+                smtp_username=new_secret(7),
+                smtp_password=new_secret(7),
+                quota_bytes=quota_bytes,
+                used_bytes=0,
+                **options,
+            )
+            s.add(inbox)
+        return inbox
+
+    async def list_inboxes(self, project_id: int | None = None) -> Sequence[Inbox]:
+        async with self.sessions() as s:
+            q = select(Inbox).order_by(Inbox.id)
+            if project_id is not None:
+                q = q.where(Inbox.project_id == project_id)
+            return (await s.scalars(q)).all()
+
+    async def get_inbox(self, inbox_id: int) -> Inbox:
+        async with self.sessions() as s:
+            inbox = await s.get(Inbox, inbox_id)
+        if inbox is None:
+            raise NotFound(f"inbox {inbox_id} not found")
+        return inbox
+
+    async def update_inbox(self, inbox_id: int, **fields: Any) -> Inbox:
+        async with self._write() as s:
+            inbox = await s.get(Inbox, inbox_id)
+            if inbox is None:
+                raise NotFound(f"inbox {inbox_id} not found")
+            for key, value in fields.items():
+                setattr(inbox, key, value)
+        return inbox
+
+    async def reset_credentials(self, inbox_id: int) -> Inbox:
+        return await self.update_inbox(inbox_id, smtp_password=new_secret(7))
+
+    async def delete_inbox(self, inbox_id: int) -> None:
+        async with self._write() as s:
+            if await s.get(Inbox, inbox_id) is None:
+                raise NotFound(f"inbox {inbox_id} not found")
+            await self._delete_inbox_rows(s, inbox_id)
+
+    async def _delete_inbox_rows(self, s: AsyncSession, inbox_id: int) -> None:
+        await self._delete_messages(s, select(Message.id).where(Message.inbox_id == inbox_id))
+        await s.execute(
+            update(ApiToken)
+            .where(ApiToken.sandbox_inbox_id == inbox_id)
+            .values(sandbox_inbox_id=None)
+        )
+        await s.execute(delete(Inbox).where(Inbox.id == inbox_id))
+
+    async def inbox_stats(self, inbox_ids: Sequence[int]) -> dict[int, InboxStats]:
+        """Message counts and newest arrival per inbox (inboxes without mail are absent)."""
+        if not inbox_ids:
+            return {}
+        unread = func.sum(case((Message.is_read.is_(False), 1), else_=0))
+        q = (
+            select(Message.inbox_id, func.count(), unread, func.max(Message.created_at))
+            .where(Message.inbox_id.in_(inbox_ids))
+            .group_by(Message.inbox_id)
+        )
+        async with self.sessions() as s:
+            rows = (await s.execute(q)).all()
+        return {
+            int(inbox_id): InboxStats(int(total), int(unread_count or 0), last)
+            for inbox_id, total, unread_count, last in rows
+        }
+
+    async def find_inbox_by_smtp(self, username: str, password: str) -> Inbox | None:
+        async with self.sessions() as s:
+            inbox = await s.scalar(select(Inbox).where(Inbox.smtp_username == username))
+        if inbox is None or not secrets.compare_digest(inbox.smtp_password, password):
+            return None
+        return inbox
+
+    async def default_inbox(self, quota_bytes: int) -> Inbox:
+        """The inbox unauthenticated SMTP mail goes to; created on first use."""
+        async with self.sessions() as s:
+            inbox = await s.scalar(select(Inbox).order_by(Inbox.id).limit(1))
+        if inbox is not None:
+            return inbox
+        project = await self.create_project("Default")
+        return await self.create_inbox(project.id, "Default", quota_bytes)
+
+    # Tokens -------------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        name: str,
+        *,
+        is_admin: bool = False,
+        project_id: int | None = None,
+        token: str | None = None,
+    ) -> tuple[str, ApiToken]:
+        plain = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+        async with self._write() as s:
+            row = ApiToken(
+                name=name,
+                token_hash=hash_token(plain),
+                prefix=plain[:8],
+                is_admin=is_admin,
+                project_id=project_id,
+            )
+            s.add(row)
+        return plain, row
+
+    async def resolve_token(self, plain: str) -> ApiToken | None:
+        async with self.sessions() as s:
+            return await s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+
+    async def token_exists(self, plain: str) -> bool:
+        return await self.resolve_token(plain) is not None
+
+    async def list_tokens(self) -> Sequence[ApiToken]:
+        async with self.sessions() as s:
+            return (await s.scalars(select(ApiToken).order_by(ApiToken.id))).all()
+
+    async def sandbox_inbox(
+        self, token: ApiToken, *, create: bool, quota_bytes: int
+    ) -> Inbox | None:
+        """The token's sandbox (its default inbox); created on first SMTP delivery.
+
+        Concurrent first deliveries race to create it: exactly one wins, the others use it.
+        """
+        async with self._sandbox_lock:
+            async with self.sessions() as s:
+                current = await s.scalar(
+                    select(ApiToken.sandbox_inbox_id).where(ApiToken.id == token.id)
+                )
+                inbox = await s.get(Inbox, current) if current is not None else None
+            if inbox is not None or not create:
+                token.sandbox_inbox_id = inbox.id if inbox else None
+                return inbox
+            project_id = token.project_id
+            new_project = project_id is None
+            if project_id is None:
+                project_id = (await self.create_project(f"Sandbox of {token.name}")).id
+            inbox = await self.create_inbox(project_id, f"Sandbox ({token.prefix}…)", quota_bytes)
+            async with self._write() as s:
+                claimed = await s.execute(
+                    update(ApiToken)
+                    .where(ApiToken.id == token.id, ApiToken.sandbox_inbox_id.is_(None))
+                    .values(sandbox_inbox_id=inbox.id)
+                )
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                # Another process won the race: drop ours and use theirs.
+                await self.delete_inbox(inbox.id)
+                if new_project:
+                    await self.delete_project(project_id)
+                async with self.sessions() as s:
+                    winner = await s.scalar(
+                        select(Inbox)
+                        .join(ApiToken, ApiToken.sandbox_inbox_id == Inbox.id)
+                        .where(ApiToken.id == token.id)
+                    )
+                token.sandbox_inbox_id = winner.id if winner else None
+                return winner
+            token.sandbox_inbox_id = inbox.id
+            return inbox
+
+    # Messages -----------------------------------------------------------------------------
+
+    async def insert_message(self, inbox_id: int, msg: ParsedMessage) -> StoredMessage:
+        """Store a message and its raw bytes; charge the inbox quota. Committed on return.
+
+        Concurrent calls are group-committed: whoever arrives while a transaction is open
+        joins the next one, so a burst of captures costs a few statements, not a few each.
+        """
+        future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
+        self._capture_queue.append((inbox_id, msg, future))
+        if self._capture_flusher is None or self._capture_flusher.done():
+            self._capture_flusher = asyncio.create_task(self._flush_captures())
+        return await future
+
+    async def _flush_captures(self) -> None:
+        while self._capture_queue:
+            batch = self._capture_queue[:CAPTURE_BATCH]
+            del self._capture_queue[:CAPTURE_BATCH]
+            try:
+                results = await self._insert_batch([(i, m) for i, m, _ in batch])
+            except Exception as exc:  # the whole transaction failed
+                results = [exc] * len(batch)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def _insert_batch(
+        self, items: list[tuple[int, ParsedMessage]]
+    ) -> list[StoredMessage | Exception]:
+        results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
+        async with self._write() as s:
+            query = select(
+                Inbox.id,
+                Inbox.used_bytes,
+                Inbox.quota_bytes,
+                Inbox.max_messages,
+                Inbox.max_age_days,
+            ).where(Inbox.id.in_({inbox_id for inbox_id, _ in items}))
+            if self.engine.dialect.name != "sqlite":
+                query = query.with_for_update()
+            inboxes = {row.id: row for row in (await s.execute(query)).all()}
+            used = {inbox_id: row.used_bytes for inbox_id, row in inboxes.items()}
+            accepted: list[tuple[int, ParsedMessage]] = []
+            for inbox_id, msg in items:
+                inbox = inboxes.get(inbox_id)
+                if inbox is None:
+                    results.append(NotFound(f"inbox {inbox_id} not found"))
+                elif used[inbox_id] + len(msg.raw) > inbox.quota_bytes:
+                    results.append(QuotaExceeded(f"inbox {inbox_id} is over its storage quota"))
+                else:
+                    used[inbox_id] += len(msg.raw)
+                    accepted.append((inbox_id, msg))
+                    results.append(None)
+            if not accepted:
+                return [r for r in results if r is not None]
+            for inbox_id, total in used.items():
+                delta = total - inboxes[inbox_id].used_bytes
+                if delta:
+                    await s.execute(
+                        update(Inbox)
+                        .where(Inbox.id == inbox_id)
+                        .values(used_bytes=Inbox.used_bytes + delta)
+                    )
+            now = datetime.now(UTC)
+            ids = (
+                await s.scalars(
+                    insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True),
+                    [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted],
+                )
+            ).all()
+            await s.execute(
+                insert(BLOBS),
+                [
+                    {"message_id": mid, "data": msg.raw}
+                    for mid, (_, msg) in zip(ids, accepted, strict=True)
+                ],
+            )
+            attachments = [
+                {
+                    "message_id": mid,
+                    "index": a.index,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "content_id": a.content_id,
+                    "disposition": a.disposition,
+                }
+                for mid, (_, msg) in zip(ids, accepted, strict=True)
+                for a in msg.attachments
+            ]
+            if attachments:
+                await s.execute(insert(ATTACHMENTS), attachments)
+        stored = iter(
+            StoredMessage(
+                int(mid), inbox_id, inboxes[inbox_id].max_messages, inboxes[inbox_id].max_age_days
+            )
+            for mid, (inbox_id, _) in zip(ids, accepted, strict=True)
+        )
+        return [next(stored) if r is None else r for r in results]
+
+    def _filtered(self, inbox_id: int, f: MessageFilter | None) -> Any:
+        q = select(Message).where(Message.inbox_id == inbox_id)
+        if f is None:
+            return q
+        if f.subject:
+            q = q.where(Message.subject.ilike(_like(f.subject), escape="\\"))
+        if f.from_:
+            q = q.where(
+                or_(
+                    Message.from_header.ilike(_like(f.from_), escape="\\"),
+                    Message.mail_from.ilike(_like(f.from_), escape="\\"),
+                )
+            )
+        if f.to:
+            q = q.where(
+                or_(
+                    Message.to_header.ilike(_like(f.to), escape="\\"),
+                    Message.cc_header.ilike(_like(f.to), escape="\\"),
+                )
+            )
+        if f.search:
+            pattern = _like(f.search)
+            q = q.where(
+                or_(
+                    Message.subject.ilike(pattern, escape="\\"),
+                    Message.from_header.ilike(pattern, escape="\\"),
+                    Message.to_header.ilike(pattern, escape="\\"),
+                )
+            )
+        if f.since:
+            q = q.where(Message.created_at >= f.since)
+        if f.until:
+            q = q.where(Message.created_at <= f.until)
+        if f.after_id is not None:
+            q = q.where(Message.id > f.after_id)
+        if f.before_id is not None:
+            q = q.where(Message.id < f.before_id)
+        return q
+
+    async def list_messages(
+        self,
+        inbox_id: int,
+        *,
+        offset: int = 0,
+        limit: int = 30,
+        filters: MessageFilter | None = None,
+    ) -> tuple[Sequence[Message], int]:
+        """A page of messages, newest first, and the total matching."""
+        q = self._filtered(inbox_id, filters)
+        async with self.sessions() as s:
+            total = await s.scalar(select(func.count()).select_from(q.subquery()))
+            rows = (
+                await s.scalars(q.order_by(Message.id.desc()).offset(offset).limit(limit))
+            ).all()
+        return rows, int(total or 0)
+
+    async def latest_message(self, inbox_id: int, filters: MessageFilter | None) -> Message | None:
+        q = self._filtered(inbox_id, filters).order_by(Message.id.desc()).limit(1)
+        async with self.sessions() as s:
+            return (await s.scalars(q)).first()
+
+    async def get_message(self, message_id: int) -> Message:
+        async with self.sessions() as s:
+            row = await s.get(Message, message_id)
+        if row is None:
+            raise NotFound(f"message {message_id} not found")
+        return row
+
+    async def get_raw(self, message_id: int) -> bytes:
+        async with self.sessions() as s:
+            data = await s.scalar(
+                select(MessageBlob.data).where(MessageBlob.message_id == message_id)
+            )
+        if data is None:
+            raise NotFound(f"message {message_id} source not found")
+        return bytes(data)
+
+    async def get_attachments(self, message_id: int) -> Sequence[Attachment]:
+        async with self.sessions() as s:
+            q = select(Attachment).where(Attachment.message_id == message_id)
+            return (await s.scalars(q.order_by(Attachment.index))).all()
+
+    async def set_read(self, message_id: int, is_read: bool) -> Message:
+        async with self._write() as s:
+            row = await s.get(Message, message_id)
+            if row is None:
+                raise NotFound(f"message {message_id} not found")
+            row.is_read = is_read
+        return row
+
+    async def mark_all_read(self, inbox_id: int) -> int:
+        async with self._write() as s:
+            result = await s.execute(
+                update(Message)
+                .where(Message.inbox_id == inbox_id, Message.is_read.is_(False))
+                .values(is_read=True)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _delete_messages(self, s: AsyncSession, ids_query: Any) -> int:
+        """Delete messages and their rows; give their bytes back to their inbox quota."""
+        rows = (
+            await s.execute(
+                select(Message.inbox_id, func.count(), func.sum(Message.size))
+                .where(Message.id.in_(ids_query))
+                .group_by(Message.inbox_id)
+            )
+        ).all()
+        if not rows:
+            return 0
+        ids = (await s.scalars(ids_query)).all()
+        for table in (MessageBlob, Attachment, StoredReport):
+            await s.execute(delete(table).where(table.message_id.in_(ids)))
+        await s.execute(delete(Message).where(Message.id.in_(ids)))
+        for inbox_id, _count, size in rows:
+            await s.execute(
+                update(Inbox)
+                .where(Inbox.id == inbox_id)
+                .values(used_bytes=func.max(Inbox.used_bytes - int(size or 0), 0))
+                if self.engine.dialect.name == "sqlite"
+                else update(Inbox)
+                .where(Inbox.id == inbox_id)
+                .values(used_bytes=func.greatest(Inbox.used_bytes - int(size or 0), 0))
+            )
+        return sum(int(c) for _, c, _ in rows)
+
+    async def delete_message(self, message_id: int) -> None:
+        async with self._write() as s:
+            deleted = await self._delete_messages(
+                s, select(Message.id).where(Message.id == message_id)
+            )
+        if not deleted:
+            raise NotFound(f"message {message_id} not found")
+
+    async def purge_inbox(self, inbox_id: int) -> int:
+        async with self._write() as s:
+            count = await self._delete_messages(
+                s, select(Message.id).where(Message.inbox_id == inbox_id)
+            )
+            await s.execute(update(Inbox).where(Inbox.id == inbox_id).values(used_bytes=0))
+        return count
+
+    async def prune(
+        self, inbox_id: int, *, max_messages: int | None, max_age_days: float | None
+    ) -> int:
+        """Apply retention: drop messages beyond the newest ``max_messages`` or too old."""
+        pruned = 0
+        async with self._write() as s:
+            if max_messages is not None:
+                keep = (
+                    select(Message.id)
+                    .where(Message.inbox_id == inbox_id)
+                    .order_by(Message.id.desc())
+                    .offset(max_messages)
+                    .limit(1)
+                )
+                cutoff_id = await s.scalar(keep)
+                if cutoff_id is not None:
+                    pruned += await self._delete_messages(
+                        s,
+                        select(Message.id).where(
+                            Message.inbox_id == inbox_id, Message.id <= cutoff_id
+                        ),
+                    )
+            if max_age_days is not None:
+                cutoff = datetime.now(UTC) - timedelta(days=max_age_days)
+                pruned += await self._delete_messages(
+                    s,
+                    select(Message.id).where(
+                        Message.inbox_id == inbox_id, Message.created_at < cutoff
+                    ),
+                )
+        return pruned
+
+    async def pending_message_ids(self, limit: int = 10_000) -> list[int]:
+        async with self.sessions() as s:
+            q = (
+                select(Message.id)
+                .where(Message.analysis_status == "pending")
+                .order_by(Message.id)
+                .limit(limit)
+            )
+            return list((await s.scalars(q)).all())
+
+    # Reports ------------------------------------------------------------------------------
+
+    async def save_report(self, message_id: int, report: Report) -> None:
+        """Insert or replace the report (idempotent: the same analysis may be written twice).
+
+        Group-committed like captures: concurrent analyses share one transaction.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._report_queue.append((message_id, report, future))
+        if self._report_flusher is None or self._report_flusher.done():
+            self._report_flusher = asyncio.create_task(self._flush_reports())
+        await future
+
+    async def _flush_reports(self) -> None:
+        while self._report_queue:
+            batch = self._report_queue[:CAPTURE_BATCH]
+            del self._report_queue[:CAPTURE_BATCH]
+            latest = {mid: report for mid, report, _ in batch}  # last write wins
+            try:
+                await self._save_reports(latest)
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _save_reports(self, reports: dict[int, Report]) -> None:
+        now = datetime.now(UTC)
+        async with self._write() as s:
+            alive = set((await s.scalars(select(Message.id).where(Message.id.in_(reports)))).all())
+            if not alive:
+                return  # every message was deleted while being analysed
+            rows = [
+                {
+                    "message_id": mid,
+                    "status": reports[mid].status.value,
+                    "score": reports[mid].score,
+                    "data": reports[mid].model_dump(mode="json", by_alias=True),
+                    "updated_at": now,
+                }
+                for mid in alive
+            ]
+            table = REPORTS
+            upsert = (sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert)(table)
+            await s.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[table.c.message_id],
+                    set_={
+                        "status": upsert.excluded.status,
+                        "score": upsert.excluded.score,
+                        "data": upsert.excluded.data,
+                        "updated_at": upsert.excluded.updated_at,
+                    },
+                ),
+                rows,
+            )
+            messages = MESSAGES
+            await s.execute(
+                update(messages)
+                .where(messages.c.id == bindparam("mid"))
+                .values(analysis_status="analyzed", score=bindparam("new_score")),
+                [{"mid": r["message_id"], "new_score": r["score"]} for r in rows],
+            )
+
+    async def get_report(self, message_id: int) -> Report | None:
+        async with self.sessions() as s:
+            row = await s.get(StoredReport, message_id)
+        if row is None:
+            return None
+        return Report.model_validate(row.data)

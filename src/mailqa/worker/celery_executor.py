@@ -1,0 +1,91 @@
+"""The executor that sends analyses to Celery workers instead of running them here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mailqa.core.errors import ConfigError
+from mailqa.core.message import ParsedMessage
+from mailqa.settings import Settings
+from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGE_TASK, create_celery
+
+
+class CeleryExecutor:
+    """Publishes task messages carrying ids only; the workers read the message from the
+    database. Callers submit after the capture's commit, so a worker always finds the row.
+
+    Publishing is blocking (kombu), so it runs on one dedicated thread, keeping the order.
+    """
+
+    def __init__(self, settings: Settings, app: Any = None) -> None:
+        self.settings = settings
+        self._app = app
+        self._thread: ThreadPoolExecutor | None = None
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            self._app = create_celery(self.settings)
+        return self._app
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="mailqa-enqueue")
+        return self._thread
+
+    async def start(self) -> None:
+        """Fail fast when the broker cannot be reached."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._pool(), self._check_broker)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot reach the Celery broker {self.settings.broker_url}: {exc}"
+            ) from exc
+
+    def _check_broker(self) -> None:
+        with self.app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
+
+    async def stop(self) -> None:
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.shutdown, True)
+            self._thread = None
+
+    async def submit(
+        self,
+        message_id: int,
+        parsed: ParsedMessage | None = None,
+        only: Collection[str] | None = None,
+    ) -> None:
+        kwargs = {"only": sorted(only) if only else None}
+        await self._send(ANALYZE_TASK, [message_id], kwargs)
+
+    async def submit_audit(self, audit_id: int, message_ids: Collection[int]) -> None:
+        """Queue one audit task per message."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._pool(), self._send_audit_batch, audit_id, list(message_ids)
+        )
+
+    def _send_audit_batch(self, audit_id: int, message_ids: list[int]) -> None:
+        with self.app.producer_or_acquire() as producer:
+            for message_id in message_ids:
+                self.app.send_task(
+                    AUDIT_MESSAGE_TASK,
+                    args=[audit_id, message_id],
+                    queue=self.settings.celery_queue,
+                    producer=producer,
+                )
+
+    async def _send(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._pool(),
+            lambda: self.app.send_task(
+                name, args=args, kwargs=kwargs, queue=self.settings.celery_queue
+            ),
+        )

@@ -1,0 +1,165 @@
+"""The Celery tasks: thin. They take ids, call the service, and decide about retries.
+
+Each worker process keeps one event loop and one ``Service`` (database pool, shared clients)
+for its whole life, opened on its first task; tasks run on that loop one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from celery import Celery
+from celery.signals import worker_process_shutdown
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from mailqa.audit.models import Audit
+from mailqa.audit.store import AuditStore
+from mailqa.audit.stored import PipelineCache, audit_stored_message
+from mailqa.checks import build_checks
+from mailqa.core.errors import NotFound
+from mailqa.core.pipeline import Pipeline
+from mailqa.core.report import Report, Status
+from mailqa.resources import open_check_context
+from mailqa.service import Service, rules_version
+from mailqa.settings import Settings
+from mailqa.store.repository import Store
+from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGE_TASK
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def retryable_failures(report: Report, only: list[str] | None = None) -> list[str]:
+    """Checks that errored for a reason that may pass (spamd down, DNS timeout)."""
+    return sorted(
+        name
+        for name, result in report.checks.items()
+        if result.status == Status.ERRORED and result.retryable and (not only or name in only)
+    )
+
+
+def backoff(base: float, retries: int) -> float:
+    """Exponential, with jitter so retries of a burst do not arrive together."""
+    delay = base * (2**retries)
+    return float(round(delay * random.uniform(0.75, 1.25), 2))
+
+
+class WorkerRuntime:
+    """The event loop and service of one worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pid: int | None = None
+        self._runner: asyncio.Runner | None = None
+        self._stack: AsyncExitStack | None = None
+        self._service: Service | None = None
+        self.audits: AuditStore | None = None
+        self.pipelines = PipelineCache(settings.check_timeout)
+        self.audit_rows: dict[int, Audit] = {}
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._pid != os.getpid():  # first use, or inherited through fork: start afresh
+            self._runner = asyncio.Runner()
+            self._stack = None
+            self._service = None
+            self._pid = os.getpid()
+        assert self._runner is not None
+        return self._runner.run(coro)
+
+    async def service(self) -> Service:
+        if self._service is None:
+            stack = AsyncExitStack()
+            store = Store(self.settings.effective_database_url)
+            stack.push_async_callback(store.close)
+            pipeline = Pipeline(
+                build_checks(self.settings.checks),
+                timeout=self.settings.check_timeout,
+                rules_version=rules_version(),
+            )
+            ctx = await stack.enter_async_context(
+                open_check_context(self.settings, checks=list(pipeline.checks))
+            )
+            self._service = Service(self.settings, store, ctx, pipeline)
+            self.audits = AuditStore(store)
+            self._stack = stack
+        return self._service
+
+    def close(self) -> None:
+        if self._runner is None or self._pid != os.getpid():
+            return
+        if self._stack is not None:
+            self._runner.run(self._stack.aclose())
+        self._runner.close()
+        self._runner = None
+        self._service = None
+
+
+async def _analyze(
+    runtime: WorkerRuntime, message_id: int, only: list[str] | None
+) -> Report | None:
+    service = await runtime.service()
+    try:
+        return await service.analyze(message_id, only=only)
+    except NotFound:
+        return None  # deleted before its turn
+
+
+async def _audit(runtime: WorkerRuntime, audit_id: int, message_id: int) -> str:
+    service = await runtime.service()
+    assert runtime.audits is not None
+    audit = runtime.audit_rows.get(audit_id)
+    if audit is None:  # an audit's checks never change: read its row once per process
+        audit = runtime.audit_rows[audit_id] = await runtime.audits.get(audit_id)
+    pipeline = runtime.pipelines.get(audit.checks)
+    record = await audit_stored_message(service, pipeline, runtime.audits, audit, message_id)
+    return "deleted" if record is None else record.status
+
+
+DB_ERRORS = (OperationalError, DBAPIError, OSError)
+
+
+def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
+    """Define the tasks on ``app``; they share one runtime per worker process."""
+    runtime = WorkerRuntime(settings)
+
+    @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _close(**_: Any) -> None:
+        runtime.close()
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=ANALYZE_TASK, bind=True, max_retries=settings.celery_max_retries
+    )
+    def analyze(self: Any, message_id: int, only: list[str] | None = None) -> dict[str, Any]:
+        try:
+            report = runtime.run(_analyze(runtime, message_id, only))
+        except DB_ERRORS as exc:  # database restarting: the whole task again, later
+            raise self.retry(
+                exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
+            ) from exc
+        if report is None:
+            return {"message_id": message_id, "status": "deleted"}
+        failed = retryable_failures(report, only)
+        if failed and self.request.retries < self.max_retries:
+            countdown = backoff(settings.celery_retry_backoff, self.request.retries)
+            log.info("message %s: retrying %s in %.1f s", message_id, ", ".join(failed), countdown)
+            raise self.retry(kwargs={"message_id": message_id, "only": failed}, countdown=countdown)
+        return {"message_id": message_id, "status": report.status.value, "retry_exhausted": failed}
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=AUDIT_MESSAGE_TASK, bind=True, max_retries=settings.celery_max_retries
+    )
+    def audit_message(self: Any, audit_id: int, message_id: int) -> str:
+        try:
+            return runtime.run(_audit(runtime, audit_id, message_id))
+        except DB_ERRORS as exc:
+            raise self.retry(
+                exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
+            ) from exc
+
+    return runtime

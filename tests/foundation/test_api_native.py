@@ -1,0 +1,222 @@
+"""The native v1 API over real HTTP (uvicorn) with the real database."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+
+from tests.foundation.conftest import Running
+from tests.foundation.support import make_message
+
+
+async def make_inbox(c, name: str = "api") -> dict:  # type: ignore[no-untyped-def]
+    project = (await c.post("/api/v1/projects", json={"name": name})).json()
+    return (await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": name})).json()
+
+
+async def upload(c, inbox_id: int, raw: bytes, **params: str):  # type: ignore[no-untyped-def]
+    return await c.post(
+        f"/api/v1/inboxes/{inbox_id}/messages",
+        content=raw,
+        params=params,
+        headers={"Content-Type": "message/rfc822"},
+    )
+
+
+def with_attachment() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Billing <billing@shop.example>"
+    msg["To"] = "customer@example.com"
+    msg["Subject"] = "Your invoice"
+    msg["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
+    msg["Message-ID"] = "<inv-1@shop.example>"
+    msg.set_content("Invoice attached.")
+    msg.add_alternative("<p>Invoice <b>attached</b>.</p>", subtype="html")
+    msg.add_attachment(
+        b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="invoice é.pdf"
+    )
+    return msg.as_bytes()
+
+
+async def test_auth_is_required_and_both_header_styles_work(running: Running) -> None:
+    async with running.client(token="") as c:
+        r = await c.get("/api/v1/projects")
+        assert r.status_code == 401
+        assert r.json()["error"] == "invalid_or_expired_token"
+        r = await c.get("/api/v1/projects", headers={"Api-Token": running.token})
+        assert r.status_code == 200
+        r = await c.get("/api/v1/projects", headers={"Authorization": "Bearer nope"})
+        assert r.status_code == 401
+
+
+async def test_projects_and_inboxes_crud(running: Running) -> None:
+    async with running.client() as c:
+        p = (await c.post("/api/v1/projects", json={"name": "crud"})).json()
+        assert (await c.patch(f"/api/v1/projects/{p['id']}", json={"name": "renamed"})).json()[
+            "name"
+        ] == "renamed"
+        inbox = (await c.post(f"/api/v1/projects/{p['id']}/inboxes", json={"name": "one"})).json()
+        assert inbox["quota_bytes"] == 100 * 1024 * 1024
+        assert inbox["smtp"]["port"] == running.smtp_port
+        old_password = inbox["smtp"]["password"]
+        reset = (await c.post(f"/api/v1/inboxes/{inbox['id']}/reset_credentials")).json()
+        assert reset["smtp"]["password"] != old_password
+        patched = (await c.patch(f"/api/v1/inboxes/{inbox['id']}", json={"name": "two"})).json()
+        assert patched["name"] == "two"
+        listed = (await c.get("/api/v1/inboxes", params={"project_id": p["id"]})).json()
+        assert [i["id"] for i in listed] == [inbox["id"]]
+        assert (await c.delete(f"/api/v1/inboxes/{inbox['id']}")).status_code == 204
+        assert (await c.get(f"/api/v1/inboxes/{inbox['id']}")).status_code == 404
+        assert (await c.delete(f"/api/v1/projects/{p['id']}")).status_code == 204
+        r = await c.get(f"/api/v1/projects/{p['id']}")
+        assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_project_scoped_token_sees_only_its_project(running: Running) -> None:
+    async with running.client() as admin:
+        mine = await make_inbox(admin, "mine")
+        other = await make_inbox(admin, "other")
+        t = (
+            await admin.post(
+                "/api/v1/tokens", json={"name": "scoped", "project_id": mine["project_id"]}
+            )
+        ).json()
+    async with running.client(token=t["token"]) as c:
+        assert (await c.get(f"/api/v1/inboxes/{mine['id']}")).status_code == 200
+        r = await c.get(f"/api/v1/inboxes/{other['id']}")
+        assert r.status_code == 404
+        assert {i["id"] for i in (await c.get("/api/v1/inboxes")).json()} == {mine["id"]}
+        assert (await c.post("/api/v1/projects", json={"name": "x"})).status_code == 403
+
+
+async def test_upload_detail_bodies_attachments_and_raw(running: Running) -> None:
+    raw = with_attachment()
+    async with running.client() as c:
+        inbox = await make_inbox(c)
+        r = await upload(
+            c,
+            inbox["id"],
+            raw,
+            client_ip="203.0.113.9",
+            mail_from="b@shop.example",
+            helo="mx.shop.example",
+        )
+        assert r.status_code == 201, r.text
+        mid = r.json()["id"]
+        d = (await c.get(f"/api/v1/messages/{mid}")).json()
+        assert d["subject"] == "Your invoice"
+        assert d["text_body"].strip() == "Invoice attached."
+        assert "<b>attached</b>" in d["html_body"]
+        assert d["envelope"] == {
+            "mail_from": "b@shop.example",
+            "rcpt_to": [],
+            "client_ip": "203.0.113.9",
+            "helo": "mx.shop.example",
+        }
+        assert any(h["name"] == "Message-ID" for h in d["headers"])
+        [att] = d["attachments"]
+        assert att["filename"] == "invoice é.pdf" and att["content_type"] == "application/pdf"
+        a = await c.get(f"/api/v1/messages/{mid}/attachments/0")
+        assert a.content == b"%PDF-1.4 fake"
+        assert a.headers["content-type"] == "application/pdf"
+        assert "filename*=UTF-8''invoice%20%C3%A9.pdf" in a.headers["content-disposition"]
+        missing = await c.get(f"/api/v1/messages/{mid}/attachments/5")
+        assert missing.status_code == 404 and missing.json()["error"] == "attachment_not_found"
+        got = await c.get(f"/api/v1/messages/{mid}/raw")
+        assert got.content == raw
+        assert got.headers["content-type"] == "message/rfc822"
+        bad_ip = await upload(c, inbox["id"], raw, client_ip="not-an-ip")
+        assert bad_ip.status_code == 422
+
+
+async def test_list_filters_pagination_read_state_and_purge(running: Running) -> None:
+    async with running.client() as c:
+        inbox = await make_inbox(c)
+        for i in range(5):
+            await upload(c, inbox["id"], make_message(f"Order {i}" if i % 2 else f"Reset {i}"))
+        page = (
+            await c.get(f"/api/v1/inboxes/{inbox['id']}/messages", params={"per_page": 2})
+        ).json()
+        assert page["total"] == 5 and [m["subject"] for m in page["messages"]] == [
+            "Reset 4",
+            "Order 3",
+        ]
+        page2 = (
+            await c.get(
+                f"/api/v1/inboxes/{inbox['id']}/messages", params={"per_page": 2, "page": 3}
+            )
+        ).json()
+        assert [m["subject"] for m in page2["messages"]] == ["Reset 0"]
+        orders = (
+            await c.get(f"/api/v1/inboxes/{inbox['id']}/messages", params={"subject": "order"})
+        ).json()
+        assert {m["subject"] for m in orders["messages"]} == {"Order 1", "Order 3"}
+        none = (
+            await c.get(f"/api/v1/inboxes/{inbox['id']}/messages", params={"from": "nobody@x"})
+        ).json()
+        assert none["total"] == 0
+        mid = page["messages"][0]["id"]
+        assert (await c.patch(f"/api/v1/messages/{mid}", json={"is_read": True})).json()["is_read"]
+        assert (await c.post(f"/api/v1/inboxes/{inbox['id']}/all_read")).json()["count"] == 4
+        assert (await c.delete(f"/api/v1/inboxes/{inbox['id']}/messages")).json()["count"] == 5
+        assert (await c.get(f"/api/v1/inboxes/{inbox['id']}")).json()["used_bytes"] == 0
+
+
+async def test_reports_sections_and_reanalysis(running: Running) -> None:
+    async with running.client() as c:
+        inbox = await make_inbox(c)
+        raw = make_message("No date here").replace(
+            b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n", b""
+        )
+        mid = (await upload(c, inbox["id"], raw)).json()["id"]
+        latest = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 10, "analyzed": 1}
+        )
+        assert latest.json()["id"] == mid
+        report = (await c.get(f"/api/v1/messages/{mid}/report")).json()
+        assert report["schema_version"] and report["status"] == "failed"
+        rules = [f["rule"] for f in report["checks"]["headers"]["findings"]]
+        assert "headers.date-missing" in rules
+        section = (await c.get(f"/api/v1/messages/{mid}/report/headers")).json()
+        assert section["name"] == "headers" and section["status"] == "failed"
+        missing = await c.get(f"/api/v1/messages/{mid}/report/nosuch")
+        assert missing.status_code == 404 and missing.json()["error"] == "check_not_found"
+        again = await c.post(f"/api/v1/messages/{mid}/analyze", params={"checks": "headers"})
+        assert again.status_code == 200 and again.json()["checks"]["headers"]["status"] == "failed"
+        bad = await c.post(f"/api/v1/messages/{mid}/analyze", params={"checks": "bogus"})
+        assert bad.status_code == 422
+
+
+async def test_wait_for_mail_long_polls_until_it_arrives(running: Running) -> None:
+    async with running.client() as c:
+        inbox = await make_inbox(c)
+        waiter = asyncio.create_task(
+            c.get(
+                f"/api/v1/inboxes/{inbox['id']}/messages/latest",
+                params={"wait": 15, "subject": "Password reset"},
+            )
+        )
+        await asyncio.sleep(0.3)
+        await upload(c, inbox["id"], make_message("Unrelated"))
+        await upload(c, inbox["id"], make_message("Password reset for you"))
+        r = await waiter
+        assert r.status_code == 200 and r.json()["subject"] == "Password reset for you"
+        timeout = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest",
+            params={"wait": 0.2, "subject": "never"},
+        )
+        assert timeout.status_code == 404
+
+
+async def test_health_metrics_openapi_and_schema(running: Running) -> None:
+    async with running.client() as c:
+        assert (await c.get("/healthz")).json() == {"status": "ok"}
+        assert (await c.get("/readyz")).json() == {"status": "ready"}
+        metrics = (await c.get("/metrics")).text
+        assert "mailqa_messages_captured_total" in metrics
+        assert "mailqa_check_duration_seconds" in metrics
+        spec = (await c.get("/openapi.json")).json()
+        assert "Report" in spec["components"]["schemas"]
+        assert "/pro/api/sandbox/messages" in spec["paths"]
+        schema = (await c.get("/api/v1/schema/report")).json()
+        assert schema["title"] == "Report" and "checks" in schema["properties"]

@@ -1,0 +1,118 @@
+"""Malformed mail is stored and analysed with its defects reported; nothing crashes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.foundation.conftest import Running
+from tests.foundation.support import make_message
+
+from mailqa.checks.headers import HeadersCheck
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
+from mailqa.core.pipeline import Pipeline
+from mailqa.settings import Settings
+
+NESTED = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n" + (
+    b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 5000
+)
+BAD_CHARSET = (
+    b"From: a@b.example\r\nSubject: =?x-unknown?Q?caf=E9?=\r\n"
+    b"Content-Type: text/html; charset=klingon\r\n\r\n<p>caf\xe9 \xff\xfe</p>\r\n"
+)
+LYING_CHARSET = (
+    b"From: a@b.example\r\nSubject: lies\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n////\r\n"
+)
+HOSTILE = {
+    "empty": b"",
+    "garbage": bytes(range(256)) * 20,
+    "nested": NESTED,
+    "bad-charset": BAD_CHARSET,
+    "lying-charset": LYING_CHARSET,
+    "no-separator": b"just a line without headers",
+    "bad-base64": (
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n%%%!!!\r\n"
+    ),
+    "header-only": b"Subject: \xff\xfe\r\nFrom: <<<>>>\r\nDate: yesterday\r\n",
+}
+
+PIPELINE = Pipeline([HeadersCheck()], timeout=10)
+CTX = CheckContext(Settings(offline=True))
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_bytes_parse_and_analyse(name: str) -> None:
+    msg = ParsedMessage(HOSTILE[name])
+    report = asyncio.run(PIPELINE.run(msg, CTX))
+    assert report.checks["headers"].status.value in ("failed", "warning")
+    assert report.message.size == len(HOSTILE[name])
+
+
+def test_defects_are_reported() -> None:
+    assert any("nesting" in d or "parts" in d for d in ParsedMessage(NESTED).defects)
+    bad = ParsedMessage(BAD_CHARSET)
+    assert any("klingon" in d for d in bad.defects)
+    assert bad.html is not None and "caf" in bad.html
+    assert ParsedMessage(b"").defects == ("empty message",)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4000))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    report = asyncio.run(PIPELINE.run(ParsedMessage(data), CTX))
+    assert "headers" in report.checks
+    assert report.checks["headers"].status.value != "errored"
+
+
+REAL = make_message("Real one", body="Hello\r\n\r\nBye")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(REAL) - 1), st.binary(min_size=0, max_size=8)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_mutations_of_a_real_message_never_crash(edits: list[tuple[int, bytes]]) -> None:
+    data = bytearray(REAL)
+    for pos, chunk in edits:
+        data[pos : pos + len(chunk)] = chunk
+    report = asyncio.run(PIPELINE.run(ParsedMessage(bytes(data)), CTX))
+    assert report.checks["headers"].status.value != "errored"
+
+
+async def test_hostile_uploads_are_stored_and_reported(running: Running) -> None:
+    async with running.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "bad"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "bad"})
+        ).json()
+        ids = {}
+        for name, raw in HOSTILE.items():
+            r = await c.post(f"/api/v1/inboxes/{inbox['id']}/messages", content=raw)
+            assert r.status_code == 201, (name, r.text)
+            ids[name] = r.json()["id"]
+        for name, mid in ids.items():
+            assert (await c.get(f"/api/v1/messages/{mid}/raw")).content == HOSTILE[name]
+            detail = await c.get(f"/api/v1/messages/{mid}")
+            assert detail.status_code == 200, name
+            report = await c.post(f"/api/v1/messages/{mid}/analyze")
+            assert report.status_code == 200, name
+        nested = (await c.get(f"/api/v1/messages/{ids['nested']}/report")).json()
+        assert nested["message"]["parse_defects"]
+
+
+def test_encoded_display_names_with_commas_do_not_split_addresses() -> None:
+    msg = ParsedMessage(
+        b"To: =?utf-8?q?=C3=9C=2C_User?= <u@example.com>, b@example.com\r\n"
+        b'Cc: "X, Y" <x@y.example>\r\nSubject: s\r\n\r\nhi\r\n'
+    )
+    assert msg.to == ("u@example.com", "b@example.com")
+    assert msg.cc == ("x@y.example",)
+    assert msg.header("To") == "Ü, User <u@example.com>, b@example.com"

@@ -1,0 +1,51 @@
+"""`mailqa schema`, `mailqa token create` and `mailqa serve` option errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mailqa.service import open_service
+from mailqa.settings import Settings
+
+MAILQA = [sys.executable, "-m", "mailqa.cli.main"]
+
+
+def test_schema_prints_the_report_json_schema() -> None:
+    out = subprocess.run([*MAILQA, "schema"], capture_output=True, check=True, text=True)
+    schema = json.loads(out.stdout)
+    assert schema["title"] == "Report"
+    assert {"schema_version", "checks", "status"} <= set(schema["properties"])
+
+
+def test_token_create_stores_a_working_token(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*MAILQA, "token", "create", "--name", "ci", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    token = out.stdout.strip()
+    assert token.startswith("mq_")
+
+    async def lookup() -> bool:
+        settings = Settings(data_dir=tmp_path, checks=["headers"])
+        async with open_service(settings, start_executor=False) as service:
+            row = await service.store.resolve_token(token)
+            return row is not None and row.is_admin and row.name == "ci"
+
+    assert asyncio.run(lookup())
+
+
+def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*MAILQA, "serve", "--executor", "nonsense", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "executor" in out.stderr

@@ -1,0 +1,146 @@
+"""SMTP capture against the real server with the real smtplib client."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+
+import pytest
+from tests.foundation.conftest import Running
+from tests.foundation.support import make_message, on_wire
+
+
+async def new_inbox(running: Running, **body: object) -> dict:
+    async with running.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "smtp"})).json()
+        r = await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "in", **body})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+async def messages_of(running: Running, inbox_id: int) -> list[dict]:
+    async with running.client() as c:
+        r = await c.get(f"/api/v1/inboxes/{inbox_id}/messages", params={"per_page": 200})
+        assert r.status_code == 200
+        return r.json()["messages"]
+
+
+async def test_inbox_credentials_deliver_to_that_inbox_with_exact_bytes(running: Running) -> None:
+    inbox = await new_inbox(running)
+    raw = make_message("Inbox creds")
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    refused = await asyncio.to_thread(
+        running.smtp_send, raw, login=creds, rcpt=["a@example.com", "b@example.com"]
+    )
+    assert refused == {}
+    [msg] = await messages_of(running, inbox["id"])
+    assert msg["subject"] == "Inbox creds"
+    assert msg["envelope"]["rcpt_to"] == ["a@example.com", "b@example.com"]
+    assert msg["envelope"]["mail_from"] == "sender@app.example"
+    assert msg["envelope"]["client_ip"] == "127.0.0.1"
+    assert msg["envelope"]["helo"] == "client.test"
+    async with running.client() as c:
+        stored = (await c.get(f"/api/v1/messages/{msg['id']}/raw")).content
+    assert stored == on_wire(raw)
+
+
+async def test_auth_login_mechanism_and_wrong_password(running: Running) -> None:
+    inbox = await new_inbox(running)
+
+    def login_with(mech: str, password: str) -> None:
+        with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=10) as smtp:
+            smtp.ehlo()
+            smtp.user, smtp.password = inbox["smtp"]["username"], password
+            code, _ = smtp.auth(
+                mech, getattr(smtp, f"auth_{mech.lower()}"), initial_response_ok=False
+            )
+            assert code == 235
+
+    await asyncio.to_thread(login_with, "LOGIN", inbox["smtp"]["password"])
+    with pytest.raises(smtplib.SMTPAuthenticationError) as err:
+        await asyncio.to_thread(login_with, "PLAIN", "wrong")
+    assert err.value.smtp_code == 535
+
+
+async def test_api_token_as_password_delivers_to_the_sandbox(running: Running) -> None:
+    raw = make_message("Sandbox delivery")
+    await asyncio.to_thread(running.smtp_send, raw, login=("any", running.token))
+    async with running.client() as c:
+        status = (await c.get("/pro/api/sandbox")).json()
+        listing = (await c.get("/pro/api/sandbox/messages")).json()
+    assert status["enabled"] is True
+    assert status["smtp_port"] == running.smtp_port
+    assert any(m["subject"] == "Sandbox delivery" for m in listing["messages"])
+
+
+async def test_unauthenticated_mail_goes_to_the_default_inbox(running: Running) -> None:
+    await asyncio.to_thread(running.smtp_send, make_message("No auth"))
+    async with running.client() as c:
+        default = (await c.get("/api/v1/inboxes")).json()[0]
+    subjects = [m["subject"] for m in await messages_of(running, default["id"])]
+    assert "No auth" in subjects
+
+
+async def test_starttls_then_auth(running: Running) -> None:
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    await asyncio.to_thread(running.smtp_send, make_message("Over TLS"), login=creds, starttls=True)
+    assert [m["subject"] for m in await messages_of(running, inbox["id"])] == ["Over TLS"]
+
+
+async def test_oversized_message_is_refused_with_552(running: Running) -> None:
+    big = make_message("Big", body=("x" * 70 + "\r\n") * 6000)
+    with pytest.raises(smtplib.SMTPException) as err:
+        await asyncio.to_thread(running.smtp_send, big)
+    assert "552" in str(err.value)
+
+
+async def test_too_many_recipients_get_452(running: Running) -> None:
+    rcpts = [f"u{i}@example.com" for i in range(7)]
+
+    def send() -> dict:
+        with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=10) as smtp:
+            return smtp.sendmail("a@app.example", rcpts, make_message("Many"))
+
+    refused = await asyncio.to_thread(send)
+    assert set(refused) == set(rcpts[5:])
+    assert all(code == 452 for code, _ in refused.values())
+
+
+async def test_quota_refuses_then_delete_reclaims(running: Running) -> None:
+    raw = make_message("Quota", body=("y" * 70 + "\r\n") * 40)
+    inbox = await new_inbox(running, quota_bytes=len(on_wire(raw)) + 100)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    await asyncio.to_thread(running.smtp_send, raw, login=creds)
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        await asyncio.to_thread(running.smtp_send, raw, login=creds)
+    assert err.value.smtp_code == 552
+    [msg] = await messages_of(running, inbox["id"])
+    async with running.client() as c:
+        assert (await c.delete(f"/api/v1/messages/{msg['id']}")).status_code == 204
+        assert (await c.get(f"/api/v1/inboxes/{inbox['id']}")).json()["used_bytes"] == 0
+    await asyncio.to_thread(running.smtp_send, raw, login=creds)
+    assert len(await messages_of(running, inbox["id"])) == 1
+
+
+async def test_retention_keeps_the_newest(running: Running) -> None:
+    inbox = await new_inbox(running, max_messages=2)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    for i in range(3):
+        await asyncio.to_thread(running.smtp_send, make_message(f"R{i}"), login=creds)
+    assert [m["subject"] for m in await messages_of(running, inbox["id"])] == ["R2", "R1"]
+
+
+async def test_captured_mail_is_analysed(running: Running) -> None:
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    await asyncio.to_thread(running.smtp_send, make_message("Analyse me"), login=creds)
+    async with running.client() as c:
+        r = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest",
+            params={"wait": 10, "analyzed": "true"},
+        )
+        assert r.status_code == 200
+        report = (await c.get(f"/api/v1/messages/{r.json()['id']}/report")).json()
+    assert report["checks"]["headers"]["status"] in ("passed", "warning")
+    assert report["message"]["subject"] == "Analyse me"
