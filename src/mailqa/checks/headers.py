@@ -1,0 +1,339 @@
+"""Header and MIME-structure hygiene: what receivers and mailbox providers look at first."""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import ClassVar
+
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
+from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+
+_ADDR = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
+_LIST_UNSUB_ITEM = re.compile(r"<([^<>]+)>")
+_SINGLE_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID")
+SUBJECT_MAX = 78
+PENALTY = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 0.0}
+
+
+def _finding(
+    rule: str,
+    title: str,
+    severity: Severity,
+    message: str,
+    header: str | None = None,
+    value: str | None = None,
+) -> Finding:
+    locations = []
+    if header is not None:
+        snippet = f"{header}: {value}" if value is not None else header
+        locations.append(Location(part="headers", snippet=snippet[:200]))
+    return Finding(
+        rule=f"headers.{rule}",
+        title=title,
+        severity=severity,
+        message=message,
+        category="headers",
+        locations=locations,
+    )
+
+
+def is_bulk(msg: ParsedMessage) -> bool:
+    """Mail sent to a list: Precedence bulk/list, a List-Id, or an unsubscribe header."""
+    precedence = (msg.header("Precedence") or "").strip().lower()
+    return (
+        precedence in ("bulk", "list", "junk")
+        or msg.header("List-Id") is not None
+        or msg.header("List-Unsubscribe") is not None
+    )
+
+
+class HeadersCheck:
+    name: ClassVar[str] = "headers"
+    needs_network: ClassVar[bool] = False
+    default_enabled: ClassVar[bool] = True
+
+    async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        findings: list[Finding] = []
+        findings += self._structure(msg)
+        findings += self._originator(msg)
+        findings += self._identity(msg)
+        findings += self._subject(msg)
+        findings += self._unsubscribe(msg)
+        findings += self._mime(msg)
+        score = max(0.0, 100.0 - sum(PENALTY[f.severity] for f in findings))
+        errors = sum(f.severity == Severity.ERROR for f in findings)
+        warnings = sum(f.severity == Severity.WARNING for f in findings)
+        status = Status.FAILED if errors else Status.WARNING if warnings else Status.PASSED
+        summary = f"{errors} error(s), {warnings} warning(s)" if findings else "headers look right"
+        return CheckResult(
+            name=self.name,
+            status=status,
+            summary=summary,
+            score=score,
+            findings=findings,
+            details={"bulk": is_bulk(msg), "header_count": len(msg.headers)},
+        )
+
+    def _structure(self, msg: ParsedMessage) -> list[Finding]:
+        out = [
+            _finding("parse-defect", "Message is malformed", Severity.WARNING, defect)
+            for defect in msg.defects
+        ]
+        for name in _SINGLE_HEADERS:
+            values = msg.header_all(name)
+            if len(values) > 1:
+                out.append(
+                    _finding(
+                        "duplicate-header",
+                        f"{name} appears {len(values)} times",
+                        Severity.ERROR,
+                        f"RFC 5322 allows one {name} header; receivers may reject the message.",
+                        name,
+                        values[1],
+                    )
+                )
+        return out
+
+    def _originator(self, msg: ParsedMessage) -> list[Finding]:
+        out: list[Finding] = []
+        if not msg.from_:
+            out.append(
+                _finding(
+                    "from-missing",
+                    "No From header",
+                    Severity.ERROR,
+                    "Every message needs a From header; most providers reject mail without.",
+                )
+            )
+        else:
+            addrs = [a for _, a in getaddresses([msg.from_])]
+            if not addrs or not all(_ADDR.match(a) for a in addrs):
+                out.append(
+                    _finding(
+                        "from-invalid",
+                        "From address is not valid",
+                        Severity.ERROR,
+                        "The From header does not hold a valid address.",
+                        "From",
+                        msg.from_,
+                    )
+                )
+        if msg.reply_to:
+            addrs = [a for _, a in getaddresses([msg.reply_to])]
+            if not addrs or not all(_ADDR.match(a) for a in addrs):
+                out.append(
+                    _finding(
+                        "reply-to-invalid",
+                        "Reply-To address is not valid",
+                        Severity.WARNING,
+                        "Replies would bounce.",
+                        "Reply-To",
+                        msg.reply_to,
+                    )
+                )
+        if not msg.to and not msg.cc and not msg.header("Bcc"):
+            out.append(
+                _finding(
+                    "to-missing",
+                    "No To or Cc header",
+                    Severity.WARNING,
+                    "Messages without a visible recipient look like bulk or spam.",
+                )
+            )
+        return out
+
+    def _identity(self, msg: ParsedMessage) -> list[Finding]:
+        out: list[Finding] = []
+        if not msg.date:
+            out.append(
+                _finding(
+                    "date-missing",
+                    "No Date header",
+                    Severity.ERROR,
+                    "RFC 5322 requires Date; some providers reject or junk mail without it.",
+                )
+            )
+        else:
+            try:
+                parsedate_to_datetime(msg.date)
+            except (TypeError, ValueError, IndexError):
+                out.append(
+                    _finding(
+                        "date-invalid",
+                        "Date header cannot be parsed",
+                        Severity.ERROR,
+                        "Use the RFC 5322 date format, e.g. 'Mon, 23 Nov 2026 10:00:00 +0000'.",
+                        "Date",
+                        msg.date,
+                    )
+                )
+        if not msg.message_id:
+            out.append(
+                _finding(
+                    "message-id-missing",
+                    "No Message-ID header",
+                    Severity.WARNING,
+                    "Message-ID helps threading and deduplication; spam filters score its absence.",
+                )
+            )
+        elif not _MESSAGE_ID.match(msg.message_id.strip()):
+            out.append(
+                _finding(
+                    "message-id-invalid",
+                    "Message-ID is malformed",
+                    Severity.WARNING,
+                    "Expected <unique@domain>.",
+                    "Message-ID",
+                    msg.message_id,
+                )
+            )
+        return out
+
+    def _subject(self, msg: ParsedMessage) -> list[Finding]:
+        if msg.subject is None or not msg.subject.strip():
+            return [
+                _finding(
+                    "subject-missing",
+                    "No subject",
+                    Severity.WARNING,
+                    "Mail without a subject is often filtered and rarely opened.",
+                )
+            ]
+        out: list[Finding] = []
+        subject = msg.subject.strip()
+        if len(subject) > SUBJECT_MAX:
+            out.append(
+                _finding(
+                    "subject-too-long",
+                    f"Subject is {len(subject)} characters",
+                    Severity.INFO,
+                    f"Clients truncate subjects; keep the key words in the first "
+                    f"{SUBJECT_MAX} characters.",
+                    "Subject",
+                    subject,
+                )
+            )
+        letters = [c for c in subject if c.isalpha()]
+        if len(letters) >= 10 and all(c.isupper() for c in letters):
+            out.append(
+                _finding(
+                    "subject-all-caps",
+                    "Subject is all capitals",
+                    Severity.WARNING,
+                    "All-caps subjects are a classic spam signal.",
+                    "Subject",
+                    subject,
+                )
+            )
+        return out
+
+    def _unsubscribe(self, msg: ParsedMessage) -> list[Finding]:
+        unsub = msg.header("List-Unsubscribe")
+        if not is_bulk(msg):
+            return []
+        if unsub is None:
+            return [
+                _finding(
+                    "list-unsubscribe-missing",
+                    "Bulk mail without List-Unsubscribe",
+                    Severity.ERROR,
+                    "Gmail and Yahoo require List-Unsubscribe (with one-click) for bulk mail.",
+                )
+            ]
+        out: list[Finding] = []
+        targets = _LIST_UNSUB_ITEM.findall(unsub)
+        if not targets:
+            out.append(
+                _finding(
+                    "list-unsubscribe-invalid",
+                    "List-Unsubscribe is malformed",
+                    Severity.ERROR,
+                    "Expected one or more <https://...> or <mailto:...> entries (RFC 2369).",
+                    "List-Unsubscribe",
+                    unsub,
+                )
+            )
+            return out
+        https = [t for t in targets if t.lower().startswith("https://")]
+        post = (msg.header("List-Unsubscribe-Post") or "").replace(" ", "")
+        if not https:
+            out.append(
+                _finding(
+                    "list-unsubscribe-no-https",
+                    "List-Unsubscribe has no HTTPS URL",
+                    Severity.WARNING,
+                    "One-click unsubscribe (RFC 8058) needs an HTTPS URL.",
+                    "List-Unsubscribe",
+                    unsub,
+                )
+            )
+        if post.lower() != "list-unsubscribe=one-click":
+            out.append(
+                _finding(
+                    "list-unsubscribe-post-missing",
+                    "No one-click unsubscribe (List-Unsubscribe-Post)",
+                    Severity.ERROR,
+                    "Add 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' (RFC 8058); "
+                    "Gmail and Yahoo require it for bulk senders.",
+                    "List-Unsubscribe-Post",
+                    msg.header("List-Unsubscribe-Post"),
+                )
+            )
+        return out
+
+    def _mime(self, msg: ParsedMessage) -> list[Finding]:
+        out: list[Finding] = []
+        if len(msg.parts) > 1 and msg.header("MIME-Version") is None:
+            out.append(
+                _finding(
+                    "mime-version-missing",
+                    "Multipart message without MIME-Version",
+                    Severity.WARNING,
+                    "Add 'MIME-Version: 1.0'.",
+                )
+            )
+        if msg.html is not None and msg.text is None:
+            out.append(
+                _finding(
+                    "text-part-missing",
+                    "HTML without a text/plain alternative",
+                    Severity.WARNING,
+                    "Send multipart/alternative with a text part: some clients and "
+                    "filters expect it and spam scores rise without it.",
+                )
+            )
+        if msg.html is None and msg.text is None and not msg.attachments:
+            out.append(
+                _finding(
+                    "body-missing",
+                    "Message has no readable body",
+                    Severity.ERROR,
+                    "Neither a text/plain nor a text/html part was found.",
+                )
+            )
+        for part in msg.parts:
+            if part.content_type == "multipart/alternative":
+                kids = [
+                    p
+                    for p in msg.parts
+                    if p.path.startswith(part.path + ".") and p.depth == part.depth + 1
+                ]
+                types = [p.content_type for p in kids]
+                if (
+                    "text/html" in types
+                    and "text/plain" in types
+                    and (types.index("text/html") < types.index("text/plain"))
+                ):
+                    out.append(
+                        _finding(
+                            "alternative-order",
+                            "HTML comes before text in multipart/alternative",
+                            Severity.WARNING,
+                            "Clients show the last alternative they support; put "
+                            "text/plain first and text/html last.",
+                        )
+                    )
+        return out

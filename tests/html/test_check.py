@@ -1,0 +1,151 @@
+"""The html check in the pipeline: findings, severities, scores, targets, bad targets."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from mailqa.checks import build_checks
+from mailqa.checks.html import HtmlCheck, HtmlDetails, analyse_html
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
+from mailqa.core.pipeline import Pipeline
+from mailqa.core.report import Severity, Status
+from mailqa.rules.caniemail import RulesData
+from mailqa.settings import Settings
+
+NEWSLETTER = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<style>
+  .card { display: flex; border-radius: 8px }
+  @media (prefers-color-scheme: dark) { .card { background-color: #111 } }
+</style>
+</head>
+<body>
+  <table role="presentation" width="600"><tr><td>
+    <h2 style="margin: 0">Hello</h2>
+    <p style="color: #333">A paragraph.</p>
+  </td></tr></table>
+</body>
+</html>
+"""
+
+
+def message(html: str | None, text: str | None = "plain", amp: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "news@example.com"
+    msg["To"] = "you@example.org"
+    msg["Subject"] = "Test"
+    msg.set_content(text or "")
+    if amp is not None:
+        msg.add_alternative(amp, subtype="x-amp-html")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return bytes(msg)
+
+
+async def run(raw: bytes, **settings: object) -> object:
+    ctx = CheckContext(settings=Settings(**settings))  # type: ignore[arg-type]
+    report = await Pipeline([HtmlCheck()]).run(ParsedMessage(raw), ctx)
+    return report.checks["html"]
+
+
+async def test_findings_have_slug_severity_locations_and_clients(rules: RulesData) -> None:
+    result = await run(message(NEWSLETTER), html_targets=["outlook.windows", "apple-mail.*"])
+    assert result.status == Status.WARNING  # unsupported somewhere, score above the bar
+    strict = await run(
+        message(NEWSLETTER), html_targets=["outlook.windows", "apple-mail.*"], html_fail_below=100
+    )
+    assert strict.status == Status.FAILED
+    by_rule = {f.rule: f for f in result.findings}
+    flex = by_rule["css-display-flex"]
+    assert flex.severity == Severity.ERROR  # Outlook for Windows: no support
+    assert flex.category == "css"
+    assert flex.url == rules.features["css-display-flex"].url
+    assert [(loc.line, loc.column) for loc in flex.locations] == [(5, 19)]
+    assert "display: flex" in (flex.locations[0].snippet or "")
+    affected = {c["client"]: c for c in flex.data["clients"]}
+    assert set(affected) == {"outlook.windows"}
+    assert affected["outlook.windows"]["support"] == "n"
+    # Fully supported everywhere targeted: no finding, but counted as used.
+    details = HtmlDetails.model_validate(result.details)
+    used = {f.slug for f in details.features}
+    assert "html-p" in used and "html-p" not in by_rule
+    assert details.features_used == len(details.features)
+    assert details.clients == ["apple-mail.ios", "apple-mail.macos", "outlook.windows"]
+    assert details.rules_version == rules.meta.version
+
+
+async def test_partial_support_is_a_warning_with_notes(rules: RulesData) -> None:
+    feature = rules.features["css-display-flex"]
+    partial = feature.support["gmail"]["android"]
+    assert partial.value == "a"  # the data fact this test relies on
+    analysis = analyse_html('<div style="display:flex">x</div>', ["gmail.android"])
+    finding = next(f for f in analysis.findings if f.rule == "css-display-flex")
+    assert finding.severity == Severity.WARNING
+    client = finding.data["clients"][0]
+    assert client["support"] == "a" and client["notes"] == partial.notes
+
+
+async def test_scores_per_family_platform_and_weighted_overall() -> None:
+    result = await run(message(NEWSLETTER), html_targets=["gmail.*", "outlook.windows"])
+    scores = HtmlDetails.model_validate(result.details).scores
+    assert set(scores.by_family) == {"gmail", "outlook"}
+    assert set(scores.by_platform) == {
+        "desktop-webmail",
+        "android",
+        "ios",
+        "mobile-webmail",
+        "windows",
+    }
+    assert scores.by_category.keys() == {"web", "mobile", "desktop"}
+    assert result.score == scores.overall
+    client_scores = [s for s in scores.by_client.values() if s is not None]
+    assert min(client_scores) <= scores.overall <= max(client_scores)
+    # Outlook for Windows lacks flex and dark-mode queries: it scores lowest.
+    assert scores.by_client["outlook.windows"] == min(client_scores)
+    assert scores.by_family["outlook"].score == scores.by_client["outlook.windows"]
+
+
+async def test_plain_html_scores_full_marks() -> None:
+    result = await run(message("<p>Hello</p>"), html_targets=["apple-mail.*"])
+    assert result.status == Status.PASSED
+    assert result.score == 100.0
+    assert result.findings == []
+
+
+async def test_targets_narrow_findings() -> None:
+    everyone = await run(message(NEWSLETTER))
+    apple = await run(message(NEWSLETTER), html_targets=["apple-mail.*"])
+    assert len(apple.findings) < len(everyone.findings)
+    for finding in apple.findings:
+        assert all(c["family"] == "apple-mail" for c in finding.data["clients"])
+
+
+async def test_unknown_targets_error_clearly() -> None:
+    result = await run(message(NEWSLETTER), html_targets=["hotmail.*"])
+    assert result.status == Status.ERRORED
+    assert "hotmail.*" in (result.error or "") and "gmail.ios" in (result.error or "")
+
+
+async def test_no_html_part_is_skipped() -> None:
+    result = await run(message(None))
+    assert result.status == Status.SKIPPED
+
+
+async def test_amp_part_is_the_amp_feature() -> None:
+    amp = "<!doctype html><html ⚡4email><head></head><body>Hi</body></html>"
+    result = await run(message("<p>x</p>", amp=amp), html_targets=["outlook.windows"])
+    assert "amp" in {f.rule for f in result.findings}
+
+
+async def test_targets_setting_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILQA_HTML_TARGETS", "gmail.*, outlook.windows")
+    assert Settings().html_targets == ["gmail.*", "outlook.windows"]
+
+
+def test_registered_and_default_on() -> None:
+    assert any(isinstance(c, HtmlCheck) for c in build_checks())
+    assert HtmlCheck.blocking is True
