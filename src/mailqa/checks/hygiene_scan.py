@@ -1,0 +1,534 @@
+"""One linear pass over an HTML source for the hygiene check.
+
+The stdlib ``HTMLParser`` rescans the rest of the input for some unterminated constructs
+(``<!``, ``&``, ``<`` runs), which makes hostile input quadratic. This tokenizer follows the
+HTML tokenization rules that matter for email (comments, doctype, bogus comments, raw-text
+elements, quoted attributes, end of input inside a construct) and finds every terminator
+through ``_Finder``, which never searches the same stretch twice. The open-element tracking
+is a reduced HTML tree builder: void elements, optional end tags, the implicit closes of
+``<p>``, ``<li>``, ``<dd>``/``<dt>``, table parts and ``<option>``, and scope boundaries for
+end tags. Scope searches are bounded (``SCOPE_SEARCH_LIMIT``), so the pass stays linear.
+
+Offsets are into the source; the check turns them into line/column with ``HtmlDocument``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+MAX_TAGS = 200_000
+"""Start and end tags read before the pass stops (the report says it was truncated)."""
+MAX_ISSUES_PER_KIND = 1_000
+SCOPE_SEARCH_LIMIT = 512
+"""How deep an end tag looks for its element; deeper nesting counts as a stray end tag."""
+PREHEADER_WINDOW = 150
+"""Hidden text counts as a preheader only before this much visible text."""
+PREVIEW_CHARS = 200
+
+VOID = _names(
+    "area base basefont bgsound br col embed frame hr img input keygen link meta param "
+    "source track wbr"
+)
+RAW_TEXT = _names("script style xmp iframe noembed noframes textarea title")
+OPTIONAL_END = _names(
+    "p li dt dd td th tr tbody thead tfoot option optgroup colgroup rt rp rb rtc html head body"
+)
+CLOSES_P = _names(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr listing main menu nav ol p pre "
+    "section summary table ul li dd dt plaintext xmp"
+)
+HEAD_CONTENT = _names("base basefont bgsound link meta noscript script style template title")
+TABLE_PARENTS = _names("table tbody thead tfoot tr")
+TABLE_CHILDREN = _names(
+    "caption colgroup col tbody thead tfoot tr td th script style template form input"
+)
+INTERESTING = _names("html img script form iframe object embed link applet frame frameset")
+
+_DEFAULT_SCOPE = _names("applet caption html table td th marquee object template")
+_BUTTON_SCOPE = _DEFAULT_SCOPE | {"button"}
+_LIST_SCOPE = _DEFAULT_SCOPE | {"ol", "ul"}
+_TABLE_SCOPE = _names("html table template")
+
+_P, _LI, _HEAD, _TR, _OPTGROUP = (frozenset({n}) for n in ("p", "li", "head", "tr", "optgroup"))
+_DD_DT = frozenset({"dd", "dt"})
+_CELLS = frozenset({"td", "th"})
+_SECTIONS = frozenset({"tbody", "thead", "tfoot"})
+_MARKUP_START = re.compile(r"<[A-Za-z!/?]")
+_SPACE = re.compile(r"[\t\n\f\r ]+")
+_TAG_NAME = re.compile(r"[A-Za-z][^\t\n\f\r />]*")
+_ATTR_NAME = re.compile(r"[^\t\n\f\r />][^\t\n\f\r />=]*")
+_UNQUOTED = re.compile(r"[^\t\n\f\r >]*")
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all|opacity\s*:\s*0(?![.\d])"
+    r"|max-height\s*:\s*0(?![.\d])|font-size\s*:\s*0(?![.\d])",
+    re.I,
+)
+_PREHEADER_NAME = re.compile(r"pre-?header|preview", re.I)
+_PADDING = str.maketrans("", "", "\u200b\u200c\u200d\u034f\u00ad\ufeff\u2007\u00a0")
+_RAW_END: dict[str, re.Pattern[str]] = {
+    name: re.compile(rf"</{name}(?=[\t\n\f\r />]|$)", re.I) for name in RAW_TEXT
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    value: str
+    """Value with character references resolved ('' for a bare attribute)."""
+    offset: int
+    """Source offset of the attribute name."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartTag:
+    name: str
+    offset: int
+    attrs: dict[str, Attr]
+
+    def get(self, name: str) -> str | None:
+        attr = self.attrs.get(name)
+        return attr.value if attr is not None else None
+
+
+MarkupKind = Literal["unclosed", "stray", "nesting", "nested-link", "duplicate-id", "unterminated"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkupIssue:
+    kind: MarkupKind
+    offset: int
+    message: str
+
+
+@dataclass(slots=True)
+class _Open:
+    name: str
+    offset: int
+    hidden: bool
+
+
+@dataclass
+class MarkupScan:
+    """What the pass found. ``tags`` holds only the start tags the rules look at."""
+
+    tags: dict[str, list[StartTag]] = field(default_factory=dict)
+    backgrounds: list[StartTag] = field(default_factory=list)
+    issues: list[MarkupIssue] = field(default_factory=list)
+    """At most ``MAX_ISSUES_PER_KIND`` of each kind; ``issue_counts`` has the totals."""
+    issue_counts: dict[MarkupKind, int] = field(default_factory=dict)
+    doctype_offset: int | None = None
+    first_tag_offset: int | None = None
+    title: str | None = None
+    title_offset: int | None = None
+    styles: list[tuple[str, int]] = field(default_factory=list)
+    visible_chars: int = 0
+    preview: str = ""
+    preheader: str | None = None
+    preheader_offset: int | None = None
+    tag_count: int = 0
+    max_depth: int = 0
+    truncated: bool = False
+
+    def named(self, name: str) -> list[StartTag]:
+        return self.tags.get(name, [])
+
+
+class _Finder:
+    """``str.find`` that remembers the last answer per needle, so no stretch is searched twice.
+
+    A cached hit at ``found`` searched from ``since`` proves there is no occurrence in
+    ``[since, found)``, so it answers every later query that starts in that range.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.cache: dict[str, tuple[int, int]] = {}
+
+    def find(self, needle: str, start: int) -> int:
+        hit = self.cache.get(needle)
+        if hit is not None:
+            since, found = hit
+            if since <= start and (found == -1 or found >= start):
+                return found
+        found = self.source.find(needle, start)
+        self.cache[needle] = (start, found)
+        return found
+
+
+def _skip_space(source: str, pos: int) -> int:
+    match = _SPACE.match(source, pos)
+    return match.end() if match else pos
+
+
+def _hides(tag: StartTag) -> bool:
+    if "hidden" in tag.attrs:
+        return True
+    style = tag.get("style")
+    if style and _HIDING_STYLE.search(style):
+        return True
+    names = f"{tag.get('class') or ''} {tag.get('id') or ''}"
+    return bool(_PREHEADER_NAME.search(names))
+
+
+class _Scanner:
+    def __init__(self, source: str) -> None:
+        self.src = source
+        self.n = len(source)
+        self.finder = _Finder(source)
+        self.out = MarkupScan()
+        self.stack: list[_Open] = []
+        self.names: list[str] = []
+        """The names on ``stack``, for searches at C speed."""
+        self.counts: dict[str, int] = {}
+        self.ids: dict[str, int] = {}
+        self.implicit_p_closes = 0
+        self.preview_parts: list[str] = []
+        self.preheader_parts: list[str] = []
+
+    # -- tokenizer ---------------------------------------------------------------------
+
+    def run(self) -> MarkupScan:
+        src, n, out = self.src, self.n, self.out
+        pos = text_start = 0
+        while pos < n:
+            lt = src.find("<", pos)
+            if lt < 0:
+                break
+            if not _MARKUP_START.match(src, lt):
+                pos = lt + 1  # a '<' that starts nothing is text: keep it in the run
+                continue
+            if lt > text_start:
+                self.text(src[text_start:lt], text_start)
+            if out.tag_count >= MAX_TAGS:
+                out.truncated = True
+                break
+            pos = text_start = self.markup(lt)
+        else:
+            text_start = n
+        if not out.truncated and text_start < n:
+            self.text(src[text_start:], text_start)
+        self.finish()
+        return out
+
+    def markup(self, lt: int) -> int:
+        """Read the construct at ``<``; return where reading continues."""
+        src, n = self.src, self.n
+        nxt = src[lt + 1 : lt + 2]
+        if nxt == "!":
+            if src.startswith("--", lt + 2):
+                return self.comment(lt)
+            end = self.finder.find(">", lt + 2)
+            if src[lt + 2 : lt + 9].lower() == "doctype" and self.out.doctype_offset is None:
+                self.out.doctype_offset = lt
+            return n if end < 0 else end + 1  # bogus comment: to the next '>' or the end
+        if nxt == "?":
+            end = self.finder.find(">", lt + 2)
+            return n if end < 0 else end + 1
+        if nxt == "/":
+            match = _TAG_NAME.match(src, lt + 2)
+            end = self.finder.find(">", lt + 2)
+            if end < 0:
+                if match:
+                    self.issue("unterminated", lt, "end tag never closed with '>'")
+                return n
+            if match:
+                self.out.tag_count += 1
+                self.end_tag(match.group().lower(), lt)
+            return end + 1  # '</>' and '</ ...>' are ignored
+        match = _TAG_NAME.match(src, lt + 1)
+        assert match is not None  # run() only calls here for '<' + letter
+        return self.start_tag(match.group().lower(), lt, match.end())
+
+    def comment(self, lt: int) -> int:
+        src = self.src
+        body = lt + 4
+        if src.startswith(">", body):
+            return body + 1
+        if src.startswith("->", body):
+            return body + 2
+        end = self.finder.find("-->", body)
+        if end < 0:
+            self.issue(
+                "unterminated",
+                lt,
+                "comment never closed with '-->': everything after it is hidden",
+            )
+            return self.n
+        return end + 3
+
+    def start_tag(self, name: str, lt: int, pos: int) -> int:
+        src, n = self.src, self.n
+        attrs: dict[str, Attr] = {}
+        self_closing = False
+        while True:
+            pos = _skip_space(src, pos)
+            if pos >= n:
+                self.issue("unterminated", lt, f"<{name}> tag never closed with '>'")
+                return n
+            char = src[pos]
+            if char == ">":
+                pos += 1
+                break
+            if char == "/":
+                if src.startswith(">", pos + 1):
+                    self_closing = True
+                    pos += 2
+                    break
+                pos += 1
+                continue
+            match = _ATTR_NAME.match(src, pos)
+            assert match is not None  # the class accepts any char but space, '/' and '>'
+            attr_name = match.group().lower()
+            attr_offset = pos
+            pos = match.end()
+            after = _skip_space(src, pos)
+            raw = ""
+            if after < n and src[after] == "=":
+                value_start = _skip_space(src, after + 1)
+                quote = src[value_start : value_start + 1]
+                if quote in ('"', "'"):
+                    close = self.finder.find(quote, value_start + 1)
+                    if close < 0:
+                        self.issue("unterminated", lt, f"<{name}> attribute value never closed")
+                        return n
+                    raw = src[value_start + 1 : close]
+                    pos = close + 1
+                else:
+                    value_match = _UNQUOTED.match(src, value_start)
+                    assert value_match is not None  # '*' always matches
+                    raw = value_match.group()
+                    pos = value_match.end()
+            if attr_name not in attrs:  # the first of duplicate attributes wins
+                value = html.unescape(raw) if "&" in raw else raw
+                attrs[attr_name] = Attr(value, attr_offset)
+        self.out.tag_count += 1
+        tag = StartTag(name, lt, attrs)
+        self.open(tag, self_closing)
+        if name in RAW_TEXT and not self_closing:
+            return self.raw_text(tag, pos)
+        return pos
+
+    def raw_text(self, tag: StartTag, pos: int) -> int:
+        """Skip the body of <style>, <script>, <title>...: markup inside is text."""
+        match = _RAW_END[tag.name].search(self.src, pos)
+        if match is None:
+            body_end = end = self.n
+            self.issue(
+                "unterminated",
+                tag.offset,
+                f"<{tag.name}> never closed: the rest of the document is inside it",
+            )
+        else:
+            body_end = match.start()
+            close = self.finder.find(">", match.end())
+            end = self.n if close < 0 else close + 1
+        body = self.src[pos:body_end]
+        if tag.name == "title" and self.out.title is None:
+            self.out.title = html.unescape(body) if "&" in body else body
+            self.out.title_offset = tag.offset
+        elif tag.name == "style":
+            self.out.styles.append((body, pos))
+        elif tag.name == "textarea" and not self.hidden_context():
+            self.visible(body)
+        self.pop_named(tag.name)
+        return end
+
+    # -- tree building ---------------------------------------------------------------
+
+    def open(self, tag: StartTag, self_closing: bool) -> None:
+        out, name = self.out, tag.name
+        if out.first_tag_offset is None:
+            out.first_tag_offset = tag.offset
+        if name in INTERESTING:
+            out.tags.setdefault(name, []).append(tag)
+        if "background" in tag.attrs:
+            out.backgrounds.append(tag)
+        element_id = tag.get("id")
+        if element_id:
+            first = self.ids.get(element_id)
+            if first is None:
+                self.ids[element_id] = tag.offset
+            else:
+                self.issue("duplicate-id", tag.offset, f'id="{element_id[:60]}" used again')
+        self.implicit_closes(tag)
+        if name in VOID or self_closing:
+            return
+        parent_hidden = self.stack[-1].hidden if self.stack else False
+        self.stack.append(_Open(name, tag.offset, parent_hidden or _hides(tag)))
+        self.names.append(name)
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if len(self.stack) > out.max_depth:
+            out.max_depth = len(self.stack)
+
+    def implicit_closes(self, tag: StartTag) -> None:
+        """Close what the start tag ends by HTML rules; report the ones that are misnesting."""
+        name = tag.name
+        top = self.stack[-1].name if self.stack else None
+        if top == "head" and name not in HEAD_CONTENT:
+            self.pop_to(len(self.stack) - 1)
+            top = self.stack[-1].name if self.stack else None
+        if top in TABLE_PARENTS and name not in TABLE_CHILDREN:
+            self.issue(
+                "nesting",
+                tag.offset,
+                f"<{name}> directly inside <{top}>: browsers move it out of the table",
+            )
+        if name == "a" and self.counts.get("a"):
+            self.issue("nested-link", tag.offset, "<a> inside another <a>: links cannot nest")
+        if name in CLOSES_P:
+            index = self.find_open(_P, _BUTTON_SCOPE)
+            if index is not None:
+                if name != "p" and name not in ("li", "dd", "dt"):
+                    self.issue(
+                        "nesting",
+                        tag.offset,
+                        f"<{name}> cannot be inside <p>: the paragraph ends here",
+                    )
+                    self.implicit_p_closes += 1
+                self.pop_to(index)
+        if name == "li":
+            self.close_sibling(tag, _LI, _LIST_SCOPE | {"dl"})
+        elif name in ("dd", "dt"):
+            self.close_sibling(tag, _DD_DT, _DEFAULT_SCOPE | {"ol", "ul", "dl"})
+        elif name in ("td", "th"):
+            self.close_sibling(tag, _CELLS, _TABLE_SCOPE | {"tr"})
+        elif name == "tr":
+            self.close_sibling(tag, _TR, _TABLE_SCOPE | _SECTIONS)
+        elif name in _SECTIONS:
+            self.close_sibling(tag, _SECTIONS, _TABLE_SCOPE)
+        elif name in ("option", "optgroup"):
+            if top == "option":
+                self.pop_to(len(self.stack) - 1)
+            if name == "optgroup":
+                self.close_sibling(tag, _OPTGROUP, frozenset({"select"}))
+        elif name == "body":
+            index = self.find_open(_HEAD, frozenset({"html"}))
+            if index is not None:
+                self.pop_to(index)
+
+    def close_sibling(self, tag: StartTag, names: frozenset[str], scope: frozenset[str]) -> None:
+        """A start tag that ends an open sibling (<td> after <td>): pop to that sibling."""
+        index = self.find_open(names, scope)
+        if index is not None:
+            self.pop_to(index, closed_by=f"<{tag.name}>")
+
+    def find_open(self, names: frozenset[str], scope: frozenset[str]) -> int | None:
+        """Stack index of the nearest open element in ``names``, unless a ``scope``
+        boundary is nearer. Looks ``SCOPE_SEARCH_LIMIT`` deep, with list operations in C."""
+        if not any(self.counts.get(name) for name in names):
+            return None
+        if self.names[-1] in names:
+            return len(self.names) - 1  # the usual case: closing the current element
+        window = self.names[-SCOPE_SEARCH_LIMIT:]
+        window.reverse()
+        nearest = None
+        for name in names:
+            try:
+                distance = window.index(name, 0, len(window) if nearest is None else nearest)
+            except ValueError:
+                continue
+            nearest = distance
+        if nearest is None or not scope.isdisjoint(window[:nearest]):
+            return None
+        return len(self.names) - 1 - nearest
+
+    def end_tag(self, name: str, lt: int) -> None:
+        if name in VOID:
+            if name != "br":  # </br> is read as <br>
+                self.issue("stray", lt, f"</{name}>: <{name}> has no end tag")
+            return
+        if name in ("html", "body", "head") and not self.counts.get(name):
+            return  # optional structure the template never opened
+        if name == "p":
+            scope = _BUTTON_SCOPE
+        elif name == "li":
+            scope = _LIST_SCOPE
+        elif name in ("td", "th", "tr", "tbody", "thead", "tfoot", "table"):
+            scope = _TABLE_SCOPE
+        else:
+            scope = _DEFAULT_SCOPE
+        index = self.find_open(frozenset({name}), scope)
+        if index is None:
+            if name == "p" and self.implicit_p_closes:
+                self.implicit_p_closes -= 1  # already reported as the nesting that closed it
+                return
+            self.issue("stray", lt, f"</{name}> closes nothing that is open")
+            return
+        self.pop_to(index, closed_by=f"</{name}>")
+
+    def pop_named(self, name: str) -> None:
+        """Close a raw-text element just opened (it is on top)."""
+        if self.stack and self.stack[-1].name == name:
+            self.pop_to(len(self.stack) - 1)
+
+    def pop_to(self, index: int, closed_by: str | None = None) -> None:
+        """Pop the stack down to (and including) ``index``; report skipped required ends."""
+        while len(self.stack) > index:
+            element = self.stack.pop()
+            self.names.pop()
+            self.counts[element.name] -= 1
+            if closed_by and len(self.stack) > index and element.name not in OPTIONAL_END:
+                self.issue(
+                    "unclosed", element.offset, f"<{element.name}> not closed before {closed_by}"
+                )
+
+    def finish(self) -> None:
+        if not self.out.truncated:  # a cut-off document is not "unclosed"
+            for element in self.stack:
+                if element.name not in OPTIONAL_END:
+                    self.issue(
+                        "unclosed", element.offset, f"<{element.name}> not closed by the end"
+                    )
+        self.out.preview = " ".join(self.preview_parts)[:PREVIEW_CHARS]
+        if self.preheader_parts:
+            self.out.preheader = " ".join(self.preheader_parts)[:PREVIEW_CHARS]
+
+    # -- text ------------------------------------------------------------------------
+
+    def hidden_context(self) -> bool:
+        return bool(self.counts.get("head") or self.counts.get("template"))
+
+    def text(self, data: str, offset: int) -> None:
+        if data.isspace() or self.hidden_context():
+            return
+        if self.stack and self.stack[-1].name in TABLE_PARENTS:
+            top = self.stack[-1].name
+            self.issue("nesting", offset, f"text directly inside <{top}>: browsers move it out")
+        words = " ".join((html.unescape(data) if "&" in data else data).split())
+        if not words:
+            return
+        if self.stack and self.stack[-1].hidden:
+            words = words.translate(_PADDING).strip()  # zero-width padding is not preview text
+            if not words:
+                return
+            if self.out.visible_chars < PREHEADER_WINDOW:
+                if self.out.preheader_offset is None:
+                    self.out.preheader_offset = offset
+                if sum(map(len, self.preheader_parts)) < PREVIEW_CHARS:
+                    self.preheader_parts.append(words)
+            return
+        self.visible(words)
+
+    def visible(self, words: str) -> None:
+        if self.out.visible_chars < PREVIEW_CHARS:
+            self.preview_parts.append(words)
+        self.out.visible_chars += len(words)
+
+    def issue(self, kind: MarkupKind, offset: int, message: str) -> None:
+        count = self.out.issue_counts.get(kind, 0)
+        self.out.issue_counts[kind] = count + 1
+        if count < MAX_ISSUES_PER_KIND:
+            self.out.issues.append(MarkupIssue(kind, offset, message))
+
+
+def scan_markup(source: str) -> MarkupScan:
+    """Tokenize ``source`` once and track open elements. Linear in the input."""
+    return _Scanner(source).run()
