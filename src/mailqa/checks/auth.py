@@ -1,0 +1,756 @@
+"""Sender authentication: SPF, DKIM, DMARC and ARC, plus the sending domain's DNS posture.
+
+All lookups go through the shared ``DnsResolver`` and run concurrently. SPF is evaluated by
+``mailqa.net.spf`` (RFC 7208); DKIM and ARC by dkimpy, handed a dictionary of key records
+fetched beforehand (dkimpy's DNS hook is synchronous); DMARC (RFC 7489) finds the policy at
+the From domain or its organizational domain (Public Suffix List) and checks alignment.
+Results use the RFC 8601 words and the report carries a ready ``Authentication-Results``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from functools import cache
+from typing import Any, ClassVar, Literal
+
+import dkim
+from publicsuffixlist import PublicSuffixList
+from pydantic import BaseModel, Field
+
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage, is_public_ip
+from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.net.dns import DnsAnswer, DnsResolver, dkim_dnsfunc, ptr_name
+from mailqa.net.spf import SpfOutcome, check_spf
+
+AuthWord = Literal[
+    "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"
+]
+MIN_KEY_BITS = 1024
+PENALTY = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 0.0}
+_DMARC_VERSION = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.I)
+
+
+# --- shared helpers (the blacklist check uses them too) ---------------------------------------
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    # accept_unknown: an unlisted TLD is a public suffix of its own (the PSL's "*" rule).
+    return PublicSuffixList(accept_unknown=True)
+
+
+def organizational_domain(domain: str) -> str:
+    """The registered domain under the public suffix (``mail.shop.co.uk`` -> ``shop.co.uk``)."""
+    name = domain.lower().rstrip(".")
+    try:
+        org = _psl().privatesuffix(name)
+    except Exception:  # malformed labels
+        org = None
+    return str(org) if org else name
+
+
+def domain_of(address: str | None) -> str | None:
+    if not address:
+        return None
+    domain = address.strip().strip("<>").rpartition("@")[2].rstrip(".").lower()
+    return domain or None
+
+
+def sending_ip(msg: ParsedMessage) -> str | None:
+    """The SMTP client IP when public, else the first public Received hop, else the client IP."""
+    client = msg.envelope.client_ip
+    if client and is_public_ip(client):
+        return client
+    for hop in msg.received:
+        if hop.ip and is_public_ip(hop.ip):
+            return hop.ip
+    return client
+
+
+def _tags(value: str) -> dict[str, str]:
+    """Tag=value list (DKIM signatures, DMARC records); later duplicates are ignored."""
+    out: dict[str, str] = {}
+    for item in value.split(";"):
+        name, sep, val = item.partition("=")
+        key = name.strip().lower()
+        if sep and key:
+            out.setdefault(key, "".join(val.split()) if key in ("b", "bh", "h") else val.strip())
+    return out
+
+
+# --- details model ----------------------------------------------------------------------------
+
+
+class SpfDetails(BaseModel):
+    result: AuthWord
+    identity: str
+    domain: str | None = None
+    sender: str | None = None
+    ip: str | None = None
+    record: str | None = None
+    matched: str | None = None
+    reason: str = ""
+    dns_lookups: int = 0
+    void_lookups: int = 0
+    chain: list[str] = Field(default_factory=list)
+
+
+class DkimSignature(BaseModel):
+    index: int
+    domain: str | None = None
+    selector: str | None = None
+    algorithm: str | None = None
+    key_bits: int | None = None
+    identity: str | None = None
+    body_length: int | None = None
+    signed_headers: list[str] = Field(default_factory=list)
+    result: AuthWord
+    reason: str = ""
+    aligned: bool = False
+
+
+class DmarcDetails(BaseModel):
+    result: AuthWord
+    from_domain: str | None = None
+    organizational_domain: str | None = None
+    record_domain: str | None = None
+    record: str | None = None
+    policy: str | None = None
+    subdomain_policy: str | None = None
+    applied_policy: str | None = Field(
+        default=None,
+        description="What a receiver would do with this message: none, "
+        "quarantine or reject (on fail), or none (on pass).",
+    )
+    percent: int = 100
+    adkim: Literal["r", "s"] = "r"
+    aspf: Literal["r", "s"] = "r"
+    spf_aligned: bool = False
+    dkim_aligned: bool = False
+    rua: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class ArcDetails(BaseModel):
+    result: AuthWord
+    instances: int = 0
+    reason: str = ""
+
+
+class PostureDetails(BaseModel):
+    from_domain_mx: list[str] = Field(default_factory=list)
+    ptr_names: list[str] = Field(default_factory=list)
+    fcrdns: bool | None = None
+    iprev: AuthWord = "none"
+
+
+class AuthDetails(BaseModel):
+    """The ``details`` payload of the auth check."""
+
+    spf: SpfDetails
+    dkim: list[DkimSignature] = Field(default_factory=list)
+    dkim_result: AuthWord = "none"
+    dmarc: DmarcDetails
+    arc: ArcDetails
+    posture: PostureDetails
+    authentication_results: str
+
+
+# --- DKIM and ARC -----------------------------------------------------------------------------
+
+
+class _CollectingLogger:
+    """Stands in for dkimpy's logger to keep the error messages it logs instead of raising."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, msg: object, *args: object) -> None:
+        self.errors.append(str(msg) % args if args else str(msg))
+
+    warning = error
+
+    def debug(self, msg: object, *args: object) -> None:
+        return None
+
+    info = debug
+
+
+def _key_name(tags: dict[str, str]) -> str | None:
+    selector, domain = tags.get("s"), tags.get("d")
+    if not selector or not domain:
+        return None
+    return f"{selector}._domainkey.{domain}".lower()
+
+
+def _verify_dkim(
+    raw: bytes, index: int, keys: dict[str, DnsAnswer], tags: dict[str, str]
+) -> DkimSignature:
+    sig = DkimSignature(
+        index=index,
+        domain=(tags.get("d") or "").lower() or None,
+        selector=tags.get("s"),
+        algorithm=tags.get("a"),
+        identity=tags.get("i"),
+        body_length=int(tags["l"]) if tags.get("l", "").isdigit() else None,
+        signed_headers=[h.strip().lower() for h in tags.get("h", "").split(":") if h.strip()],
+        result="permerror",
+    )
+    name = _key_name(tags)
+    answer = keys.get(name) if name else None
+    if answer is not None and answer.failed:
+        sig.result, sig.reason = "temperror", f"key lookup {name} failed: {answer.error}"
+        return sig
+    if answer is not None and not answer.ok:
+        sig.result, sig.reason = "permerror", f"key not found: no TXT record at {name}"
+        return sig
+    log = _CollectingLogger()
+    verifier = dkim.DKIM(raw, logger=log, minkey=MIN_KEY_BITS)
+    try:
+        valid = verifier.verify(idx=index, dnsfunc=dkim_dnsfunc(keys))
+    except dkim.ValidationError as exc:
+        text = str(exc)
+        sig.result = "fail" if "body hash mismatch" in text else "permerror"
+        sig.reason = (
+            "body hash mismatch: the body was changed after signing"
+            if sig.result == "fail"
+            else text
+        )
+        return sig
+    except dkim.KeyFormatError as exc:
+        sig.key_bits = verifier.keysize or None
+        sig.result, sig.reason = "fail", str(exc)
+        return sig
+    except dkim.DKIMException as exc:
+        sig.result, sig.reason = "permerror", str(exc)
+        return sig
+    sig.key_bits = getattr(verifier, "keysize", None) or None
+    if valid:
+        sig.result, sig.reason = "pass", "signature verified"
+    elif log.errors:
+        sig.result, sig.reason = "permerror", "; ".join(log.errors)
+    else:
+        sig.result, sig.reason = "fail", "signature did not verify (signed headers changed?)"
+    return sig
+
+
+def _verify_arc(raw: bytes, keys: dict[str, DnsAnswer]) -> ArcDetails:
+    log = _CollectingLogger()
+    try:
+        cv, results, reason = dkim.arc_verify(raw, logger=log, dnsfunc=dkim_dnsfunc(keys))
+    except dkim.DKIMException as exc:
+        return ArcDetails(result="fail", reason=str(exc))
+    word = cv.decode() if isinstance(cv, bytes) else str(cv)
+    result: AuthWord = word if word in ("pass", "fail", "none") else "permerror"  # type: ignore[assignment]
+    text = reason.decode() if isinstance(reason, bytes) else str(reason or "")
+    return ArcDetails(
+        result=result, instances=len(results or []), reason=text or "; ".join(log.errors)
+    )
+
+
+# --- DMARC ------------------------------------------------------------------------------------
+
+
+def _aligned(domain: str | None, from_domain: str, mode: str) -> bool:
+    if not domain:
+        return False
+    if mode == "s":
+        return domain.lower() == from_domain
+    return organizational_domain(domain) == organizational_domain(from_domain)
+
+
+async def _dmarc_record(resolver: DnsResolver, from_domain: str) -> tuple[DmarcDetails, str | None]:
+    """Find the policy record; returns the details (result unset) and an error if DNS failed."""
+    org = organizational_domain(from_domain)
+    details = DmarcDetails(result="none", from_domain=from_domain, organizational_domain=org)
+    for domain in dict.fromkeys([from_domain, org]):
+        answer = await resolver.txt(f"_dmarc.{domain}")
+        if answer.failed:
+            return details, f"DMARC lookup of _dmarc.{domain} failed: {answer.error}"
+        records = [r for r in answer.records if _DMARC_VERSION.match(r)] if answer.ok else []
+        if len(records) > 1:
+            details.reason = f"_dmarc.{domain} publishes {len(records)} DMARC records (ignored)"
+            return details, None
+        if records:
+            details.record_domain, details.record = domain, records[0]
+            tags = _tags(records[0])
+            policy = tags.get("p", "").lower()
+            rua = [u.strip() for u in tags.get("rua", "").split(",") if u.strip()]
+            if policy not in ("none", "quarantine", "reject"):
+                if not rua:
+                    details.record = None
+                    details.reason = f"_dmarc.{domain} has no valid p= tag (record ignored)"
+                    return details, None
+                policy = "none"
+            details.policy = policy
+            sp = tags.get("sp", "").lower()
+            details.subdomain_policy = sp if sp in ("none", "quarantine", "reject") else None
+            details.adkim = "s" if tags.get("adkim", "r").lower() == "s" else "r"
+            details.aspf = "s" if tags.get("aspf", "r").lower() == "s" else "r"
+            pct = tags.get("pct", "100")
+            details.percent = max(0, min(100, int(pct))) if pct.isdigit() else 100
+            details.rua = rua
+            return details, None
+    details.reason = f"no DMARC record at _dmarc.{from_domain}" + (
+        f" or _dmarc.{org}" if org != from_domain else ""
+    )
+    return details, None
+
+
+def _evaluate_dmarc(details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSignature]) -> None:
+    from_domain = details.from_domain or ""
+    details.spf_aligned = spf.result == "pass" and _aligned(spf.domain, from_domain, details.aspf)
+    for sig in sigs:
+        sig.aligned = _aligned(sig.domain, from_domain, details.adkim)
+    details.dkim_aligned = any(s.result == "pass" and s.aligned for s in sigs)
+    if details.record is None:
+        return
+    if details.spf_aligned or details.dkim_aligned:
+        details.result, details.applied_policy = "pass", "none"
+        how = [n for n, ok in (("SPF", details.spf_aligned), ("DKIM", details.dkim_aligned)) if ok]
+        details.reason = f"aligned {' and '.join(how)} pass"
+        return
+    details.result = "fail"
+    on_subdomain = details.record_domain != from_domain
+    policy = (details.subdomain_policy if on_subdomain else None) or details.policy or "none"
+    details.applied_policy = policy
+    details.reason = "neither SPF nor DKIM passed aligned with the From domain"
+    if details.percent < 100 and policy != "none":
+        details.reason += f" (policy applied to {details.percent}% of failing mail)"
+
+
+# --- the check --------------------------------------------------------------------------------
+
+
+def _finding(rule: str, title: str, severity: Severity, message: str, **data: Any) -> Finding:
+    return Finding(
+        rule=f"auth.{rule}",
+        title=title,
+        severity=severity,
+        message=message,
+        category="authentication",
+        locations=[Location(part="dns")] if data.pop("dns", False) else [],
+        data=data,
+    )
+
+
+def _combine_dkim(sigs: list[DkimSignature]) -> AuthWord:
+    if not sigs:
+        return "none"
+    order: tuple[AuthWord, ...] = ("pass", "temperror", "fail", "permerror")
+    for word in order:
+        if any(s.result == word for s in sigs):
+            return word
+    return sigs[0].result
+
+
+def authentication_results(
+    serv_id: str,
+    spf: SpfDetails,
+    sigs: list[DkimSignature],
+    dmarc: DmarcDetails,
+    arc: ArcDetails,
+    posture: PostureDetails,
+) -> str:
+    """An RFC 8601 ``Authentication-Results`` header (name included) for this evaluation."""
+    parts = [serv_id]
+    if spf.identity == "helo":
+        parts.append(f"spf={spf.result} smtp.helo={spf.domain or 'unknown'}")
+    else:
+        parts.append(f"spf={spf.result} smtp.mailfrom={spf.domain or 'unknown'}")
+    if sigs:
+        for sig in sigs:
+            reason = f' reason="{sig.reason[:80]}"' if sig.result != "pass" and sig.reason else ""
+            parts.append(
+                f"dkim={sig.result}{reason} header.d={sig.domain or 'unknown'} "
+                f"header.s={sig.selector or 'unknown'}"
+            )
+    else:
+        parts.append("dkim=none")
+    policy = (
+        f" (p={dmarc.policy} dis={(dmarc.applied_policy or 'none').upper()})"
+        if dmarc.policy
+        else ""
+    )
+    parts.append(f"dmarc={dmarc.result}{policy} header.from={dmarc.from_domain or 'unknown'}")
+    parts.append(f"arc={arc.result}")
+    if spf.ip:
+        parts.append(f"iprev={posture.iprev} policy.iprev={spf.ip}")
+    return "Authentication-Results: " + ";\n\t".join(parts)
+
+
+class AuthCheck:
+    name: ClassVar[str] = "auth"
+    needs_network: ClassVar[bool] = True
+    default_enabled: ClassVar[bool] = True
+
+    async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        resolver = ctx.resolver
+        if resolver is None:
+            reason = ctx.extras.get("resolver_unavailable") or "no DNS resolver configured"
+            return CheckResult.skipped(self.name, str(reason))
+        ip = sending_ip(msg)
+        mail_from = msg.envelope.mail_from
+        if mail_from is None:
+            return_path = msg.header("Return-Path")
+            mail_from = return_path.strip().strip("<>") if return_path else None
+        helo = msg.envelope.helo or (msg.received[0].from_name if msg.received else None)
+        from_domain = domain_of(msg.from_address)
+
+        dkim_headers = [(i, _tags(v)) for i, v in enumerate(msg.header_all("DKIM-Signature"))]
+        arc_headers = [
+            _tags(v) for v in msg.header_all("ARC-Seal") + msg.header_all("ARC-Message-Signature")
+        ]
+        key_names = [n for n in (_key_name(t) for _, t in dkim_headers) if n]
+        key_names += [n for n in (_key_name(t) for t in arc_headers) if n]
+
+        spf_task = self._spf(resolver, ip, mail_from, helo)
+        keys_task = resolver.prefetch_txt(key_names)
+        dmarc_task = _dmarc_record(resolver, from_domain) if from_domain else _no_dmarc()
+        posture_task = self._posture(resolver, ip, from_domain)
+        spf, keys, (dmarc, dmarc_error), posture = await asyncio.gather(
+            spf_task, keys_task, dmarc_task, posture_task
+        )
+        sigs = await asyncio.to_thread(
+            lambda: [_verify_dkim(msg.raw, i, keys, t) for i, t in dkim_headers]
+        )
+        arc = (
+            await asyncio.to_thread(_verify_arc, msg.raw, keys)
+            if msg.header("ARC-Seal") is not None
+            else ArcDetails(result="none", reason="no ARC headers")
+        )
+        _evaluate_dmarc(dmarc, spf, sigs)
+        if dmarc_error:
+            dmarc.result, dmarc.reason = "temperror", dmarc_error
+        serv_id = ctx.settings.auth_serv_id or ctx.settings.smtp_hostname
+        details = AuthDetails(
+            spf=spf,
+            dkim=sigs,
+            dkim_result=_combine_dkim(sigs),
+            dmarc=dmarc,
+            arc=arc,
+            posture=posture,
+            authentication_results=authentication_results(serv_id, spf, sigs, dmarc, arc, posture),
+        )
+        return self._result(details, msg)
+
+    async def _spf(
+        self, resolver: DnsResolver, ip: str | None, mail_from: str | None, helo: str | None
+    ) -> SpfDetails:
+        if not ip:
+            identity = "mailfrom" if mail_from else "helo"
+            return SpfDetails(
+                result="none",
+                identity=identity,
+                domain=domain_of(mail_from) or helo,
+                sender=mail_from,
+                reason="sending IP unknown (no client IP or public Received hop)",
+            )
+        outcome: SpfOutcome = await check_spf(resolver, ip, mail_from, helo)
+        return SpfDetails(
+            result=outcome.result,
+            identity=outcome.identity,
+            domain=outcome.domain,
+            sender=outcome.sender,
+            ip=ip,
+            record=outcome.record,
+            matched=outcome.matched,
+            reason=outcome.reason,
+            dns_lookups=outcome.dns_lookups,
+            void_lookups=outcome.void_lookups,
+            chain=outcome.chain,
+        )
+
+    async def _posture(
+        self, resolver: DnsResolver, ip: str | None, from_domain: str | None
+    ) -> PostureDetails:
+        posture = PostureDetails()
+        mx_task = resolver.query(from_domain, "MX") if from_domain else None
+        ptr_task = resolver.query(ptr_name(ip), "PTR") if ip and _is_ip(ip) else None
+        if mx_task is not None:
+            mx = await mx_task
+            posture.from_domain_mx = list(mx.records) if mx.ok else []
+            if mx.failed:
+                posture.from_domain_mx = ["(lookup failed)"]
+        if ptr_task is not None and ip is not None:
+            ptr = await ptr_task
+            if ptr.failed:
+                posture.iprev = "temperror"
+            elif not ptr.ok:
+                posture.iprev, posture.fcrdns = "fail", False
+            else:
+                posture.ptr_names = list(ptr.records)
+                version = ipaddress.ip_address(ip).version
+                forward = await resolver.query_many(
+                    (n, "A" if version == 4 else "AAAA") for n in ptr.records[:10]
+                )
+                normal = str(ipaddress.ip_address(ip))
+                posture.fcrdns = any(a.ok and normal in a.records for a in forward)
+                if any(a.failed for a in forward) and not posture.fcrdns:
+                    posture.iprev = "temperror"
+                else:
+                    posture.iprev = "pass" if posture.fcrdns else "fail"
+        return posture
+
+    def _result(self, d: AuthDetails, msg: ParsedMessage) -> CheckResult:
+        findings = _findings(d, msg)
+        words = [d.spf.result, d.dkim_result, d.dmarc.result]
+        temp = [w for w in words if w == "temperror"]
+        penalty = sum(PENALTY[f.severity] for f in findings)
+        score = max(0.0, 100.0 - penalty)
+        summary = (
+            f"SPF {d.spf.result}, DKIM {d.dkim_result}, DMARC {d.dmarc.result}, ARC {d.arc.result}"
+        )
+        if temp and len(temp) == len(words):
+            return CheckResult(
+                name=self.name,
+                status=Status.ERRORED,
+                summary=summary,
+                error="DNS lookups failed (temperror)",
+                retryable=True,
+                findings=findings,
+                details=d.model_dump(),
+            )
+        if any(f.severity == Severity.ERROR for f in findings):
+            status = Status.FAILED
+        elif any(f.severity == Severity.WARNING for f in findings):
+            status = Status.WARNING
+        else:
+            status = Status.PASSED
+        return CheckResult(
+            name=self.name,
+            status=status,
+            summary=summary,
+            score=score,
+            findings=findings,
+            details=d.model_dump(),
+            retryable=bool(temp),
+        )
+
+
+async def _no_dmarc() -> tuple[DmarcDetails, str | None]:
+    return DmarcDetails(result="none", reason="no From address"), None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
+    out: list[Finding] = []
+    spf = d.spf
+    if spf.result == "fail":
+        out.append(
+            _finding(
+                "spf_fail",
+                "SPF fails",
+                Severity.ERROR,
+                f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).",
+                domain=spf.domain,
+                record=spf.record,
+            )
+        )
+    elif spf.result == "softfail":
+        out.append(
+            _finding(
+                "spf_softfail",
+                "SPF soft-fails",
+                Severity.WARNING,
+                f"{spf.domain} says {spf.ip} is probably not allowed to send ({spf.reason}).",
+                domain=spf.domain,
+            )
+        )
+    elif spf.result == "permerror":
+        if "DNS-querying terms" in spf.reason:
+            rule, title = "spf_too_many_lookups", "SPF needs more than 10 DNS lookups"
+        elif "void" in spf.reason:
+            rule, title = "spf_void_lookups", "SPF has too many lookups that find nothing"
+        else:
+            rule, title = "spf_permerror", "SPF record is broken"
+        out.append(
+            _finding(
+                rule,
+                title,
+                Severity.ERROR,
+                f"SPF of {spf.domain} gives permerror: {spf.reason}. Receivers treat it as failed.",
+                domain=spf.domain,
+                record=spf.record,
+                dns=True,
+            )
+        )
+    elif spf.result == "temperror":
+        out.append(
+            _finding("spf_temperror", "SPF could not be checked", Severity.WARNING, spf.reason)
+        )
+    elif spf.result == "none" and spf.ip:
+        out.append(
+            _finding(
+                "spf_missing",
+                "No SPF record",
+                Severity.WARNING,
+                f"{spf.domain} publishes no SPF record; receivers cannot tell who may send for it.",
+                domain=spf.domain,
+                dns=True,
+            )
+        )
+    elif spf.result == "none":
+        out.append(_finding("spf_not_evaluated", "SPF not evaluated", Severity.INFO, spf.reason))
+    allows_all = spf.record is not None and re.search(r"(^|\s)\+?all(\s|$)", spf.record)
+    if allows_all and spf.result != "permerror":
+        out.append(
+            _finding(
+                "spf_allows_all",
+                "SPF allows every sender",
+                Severity.WARNING,
+                f"The SPF record of {spf.domain} ends in +all: anyone may send as this domain.",
+                record=spf.record,
+                dns=True,
+            )
+        )
+
+    if not d.dkim:
+        out.append(
+            _finding(
+                "dkim_missing",
+                "Message is not DKIM-signed",
+                Severity.WARNING,
+                "No DKIM-Signature: mailbox providers expect signed mail, and DMARC then "
+                "rests on SPF alone.",
+            )
+        )
+    for sig in d.dkim:
+        label = f"DKIM signature d={sig.domain} s={sig.selector}"
+        if sig.result in ("fail", "permerror"):
+            out.append(
+                _finding(
+                    f"dkim_{sig.result}",
+                    f"{label} does not verify",
+                    Severity.ERROR,
+                    sig.reason,
+                    domain=sig.domain,
+                    selector=sig.selector,
+                )
+            )
+        elif sig.result == "temperror":
+            out.append(
+                _finding(
+                    "dkim_temperror", f"{label} could not be checked", Severity.WARNING, sig.reason
+                )
+            )
+        if (
+            sig.key_bits is not None
+            and sig.key_bits < MIN_KEY_BITS
+            and sig.algorithm != "ed25519-sha256"
+        ):
+            out.append(
+                _finding(
+                    "dkim_weak_key",
+                    "DKIM key shorter than 1024 bits",
+                    Severity.ERROR,
+                    f"The key at {sig.selector}._domainkey.{sig.domain} has {sig.key_bits} bits; "
+                    "receivers ignore keys under 1024 bits (use 2048).",
+                    key_bits=sig.key_bits,
+                    dns=True,
+                )
+            )
+
+    dm = d.dmarc
+    if dm.result == "fail":
+        severity = (
+            Severity.ERROR if dm.applied_policy in ("quarantine", "reject") else Severity.WARNING
+        )
+        out.append(
+            _finding(
+                "dmarc_fail",
+                "DMARC fails",
+                severity,
+                f"{dm.reason}; policy {dm.applied_policy} would apply.",
+                policy=dm.applied_policy,
+            )
+        )
+    elif dm.result == "temperror":
+        out.append(
+            _finding("dmarc_temperror", "DMARC could not be checked", Severity.WARNING, dm.reason)
+        )
+    elif dm.from_domain and dm.record is None:
+        out.append(
+            _finding(
+                "dmarc_missing",
+                "No DMARC record",
+                Severity.WARNING,
+                f"{dm.reason}. Gmail and Yahoo require DMARC for bulk senders.",
+                domain=dm.from_domain,
+                dns=True,
+            )
+        )
+    if dm.policy == "none":
+        out.append(
+            _finding(
+                "dmarc_policy_none",
+                "DMARC policy is p=none",
+                Severity.INFO,
+                f"_dmarc.{dm.record_domain} only monitors (p=none): spoofed mail is not rejected.",
+                record=dm.record,
+                dns=True,
+            )
+        )
+    if d.arc.result == "fail":
+        out.append(
+            _finding("arc_fail", "ARC chain does not validate", Severity.WARNING, d.arc.reason)
+        )
+
+    posture = d.posture
+    if dm.from_domain and not posture.from_domain_mx:
+        out.append(
+            _finding(
+                "no_mx",
+                "From domain has no MX record",
+                Severity.WARNING,
+                f"{dm.from_domain} has no MX: replies and bounces cannot be delivered, and some "
+                "receivers reject such senders.",
+                domain=dm.from_domain,
+                dns=True,
+            )
+        )
+    elif posture.from_domain_mx == ["0 "] or posture.from_domain_mx == ["0 ."]:
+        out.append(
+            _finding(
+                "null_mx",
+                "From domain accepts no mail (null MX)",
+                Severity.WARNING,
+                f"{dm.from_domain} publishes a null MX (RFC 7505): replies cannot be delivered.",
+            )
+        )
+    if spf.ip and is_public_ip(spf.ip):
+        if posture.iprev == "fail" and not posture.ptr_names:
+            out.append(
+                _finding(
+                    "no_ptr",
+                    "Sending IP has no reverse DNS",
+                    Severity.WARNING,
+                    f"{spf.ip} has no PTR record; many receivers reject or penalise such senders.",
+                    ip=spf.ip,
+                    dns=True,
+                )
+            )
+        elif posture.iprev == "fail":
+            out.append(
+                _finding(
+                    "fcrdns_fail",
+                    "Reverse DNS is not forward-confirmed",
+                    Severity.WARNING,
+                    f"{spf.ip} points to {', '.join(posture.ptr_names)}, which do not "
+                    "resolve back to it.",
+                    ip=spf.ip,
+                    dns=True,
+                )
+            )
+    del msg
+    return out

@@ -1,0 +1,367 @@
+"""DNS block lists (RFC 5782): is the sending IP, the sender domain or a linked domain listed?
+
+Every enabled list of ``rules/dnsbl.yaml`` is self-tested (its listed test point must answer,
+its clean test point must not) in the same round of lookups as the real targets, so a zone
+that is dead, refuses our resolver or lists everything is reported ``unusable`` instead of
+silently "clean". Error answers (127.255.255.0/24, Spamhaus DBL 127.0.1.255, URIBL 127.0.0.1)
+are errors, never listings; a zone that times out is an error too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from mailqa.checks.auth import domain_of, organizational_domain, sending_ip
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage, is_public_ip
+from mailqa.core.report import CheckResult, Finding, Severity, Status
+from mailqa.net.dns import DnsAnswer, DnsResolver, reverse_ip_name
+from mailqa.rules.dnsbl import DnsList, load_dnsbl
+
+LISTING_PENALTY = 25.0
+_URL = re.compile(r"""(?i)\bhttps?://[^\s<>"'()]+""")
+_URL_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("link", "href"), ("form", "action"))
+ListStatus = Literal["listed", "clean", "error", "unusable"]
+
+
+class ReturnCode(BaseModel):
+    code: str
+    meanings: list[str]
+
+
+class ListResult(BaseModel):
+    name: str
+    zone: str
+    kind: Literal["ip", "domain"]
+    purpose: Literal["block", "allow"]
+    target: str
+    query: str
+    status: ListStatus
+    listed: bool
+    codes: list[ReturnCode] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="The list's TXT explanation.")
+    error: str | None = None
+    delist_url: str | None = None
+    response_ms: float = 0.0
+
+
+class ZoneHealth(BaseModel):
+    name: str
+    zone: str
+    usable: bool
+    problem: str | None = None
+
+
+class BlacklistDetails(BaseModel):
+    """The ``details`` payload of the blacklist check."""
+
+    ip: str | None = None
+    ip_note: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    results: list[ListResult] = Field(default_factory=list)
+    zones: list[ZoneHealth] = Field(default_factory=list)
+    listed: int = 0
+    errors: int = 0
+    lists_version: str | None = None
+
+
+@cache
+def _lists(path: Path | None) -> tuple[str, tuple[DnsList, ...]]:
+    data = load_dnsbl(path)
+    return data.version, tuple(entry for entry in data.lists if entry.enabled)
+
+
+def linked_domains(msg: ParsedMessage) -> list[str]:
+    """Registered domains of the http(s) links and images of the message, in order."""
+    urls: list[str] = []
+    if msg.html:
+        soup = msg.html_document.soup
+        for tag, attr in _URL_ATTRS:
+            for element in soup.find_all(tag):
+                value = element.get(attr)
+                if isinstance(value, str):
+                    urls.append(value.strip())
+        urls += _URL.findall(msg.html)
+    if msg.text:
+        urls += _URL.findall(msg.text)
+    domains: list[str] = []
+    for url in urls:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            continue
+        if not host or not url.lower().startswith(("http://", "https://")):
+            continue
+        domain = _domain_target(host)
+        if domain:
+            domains.append(domain)
+    return list(dict.fromkeys(domains))
+
+
+def _domain_target(host: str) -> str | None:
+    host = host.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return None  # IP literals are not domain-list targets
+    except ValueError:
+        pass
+    if "." not in host or not re.fullmatch(r"[a-z0-9._-]+", host):
+        return None
+    return organizational_domain(host)
+
+
+def _interpret(
+    entry: DnsList, answer: DnsAnswer
+) -> tuple[ListStatus, list[ReturnCode], str | None]:
+    """What one A answer from a list means: (status, listing codes, error)."""
+    if answer.failed or answer.status == "invalid":
+        return "error", [], answer.error or "lookup failed"
+    if not answer.ok:
+        return "clean", [], None
+    errors = [c for c in answer.records if entry.is_error_code(c)]
+    codes = [
+        ReturnCode(code=c, meanings=entry.meanings(c)) for c in answer.records if c not in errors
+    ]
+    if not codes:
+        return "error", [], f"the list answered with an error code ({', '.join(errors)})"
+    return "listed", codes, None
+
+
+def _zone_health(entry: DnsList, listed: DnsAnswer, clean: DnsAnswer) -> ZoneHealth:
+    health = ZoneHealth(name=entry.name, zone=entry.zone, usable=False)
+    status, _, error = _interpret(entry, listed)
+    if listed.failed:
+        health.problem = f"self-test lookup failed: {listed.error}"
+    elif status == "error":
+        health.problem = f"self-test refused: {error}"
+    elif status != "listed":
+        health.problem = f"test point {entry.listed_test_point} is not listed (zone dead or gone)"
+    elif clean.failed:
+        health.problem = f"self-test lookup failed: {clean.error}"
+    elif not clean.void:
+        health.problem = f"test point {entry.clean_test_point} is listed: the zone lists everything"
+    else:
+        health.usable = True
+    return health
+
+
+class BlacklistCheck:
+    name: ClassVar[str] = "blacklist"
+    needs_network: ClassVar[bool] = True
+    default_enabled: ClassVar[bool] = True
+
+    async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        resolver = ctx.resolver
+        if resolver is None:
+            reason = ctx.extras.get("resolver_unavailable") or "no DNS resolver configured"
+            return CheckResult.skipped(self.name, str(reason))
+        version, lists = _lists(ctx.settings.dnsbl_file)
+        details = BlacklistDetails(lists_version=version)
+
+        ip = sending_ip(msg)
+        if ip and is_public_ip(ip):
+            details.ip = ip
+        elif ip:
+            details.ip_note = f"{ip} is not a public address: not looked up"
+        else:
+            details.ip_note = "sending IP unknown (no client IP or public Received hop)"
+        sender_domains = [
+            _domain_target(d)
+            for d in (domain_of(msg.envelope.mail_from), domain_of(msg.from_address))
+            if d
+        ]
+        domains = [d for d in sender_domains if d] + linked_domains(msg)
+        details.domains = list(dict.fromkeys(domains))[: ctx.settings.dnsbl_max_domains]
+
+        await self._lookup(resolver, lists, details)
+        return self._result(details)
+
+    async def _lookup(
+        self, resolver: DnsResolver, lists: tuple[DnsList, ...], details: BlacklistDetails
+    ) -> None:
+        plan: list[tuple[DnsList, str, str]] = []  # (list, target, query name)
+        tests: list[tuple[DnsList, str, str]] = []
+        for entry in lists:
+            targets: list[tuple[str, str]] = []
+            if entry.kind == "ip" and details.ip:
+                version = ipaddress.ip_address(details.ip).version
+                if version == 4 or entry.ipv6:
+                    targets.append((details.ip, reverse_ip_name(details.ip)))
+            elif entry.kind == "domain":
+                targets += [(d, d) for d in details.domains]
+            if not targets:
+                continue
+            for point in (entry.listed_test_point, entry.clean_test_point):
+                name = reverse_ip_name(point) if entry.kind == "ip" else point
+                tests.append((entry, point, f"{name}.{entry.zone}"))
+            plan += [(entry, target, f"{label}.{entry.zone}") for target, label in targets]
+
+        answers = await resolver.query_many(
+            [(q, "A") for _, _, q in tests] + [(q, "A") for _, _, q in plan]
+        )
+        test_answers = dict(zip([q for _, _, q in tests], answers[: len(tests)], strict=True))
+        health: dict[str, ZoneHealth] = {}
+        for entry in {e.name: e for e, _, _ in tests}.values():
+            listed_q = f"{_label(entry, entry.listed_test_point)}.{entry.zone}"
+            clean_q = f"{_label(entry, entry.clean_test_point)}.{entry.zone}"
+            health[entry.name] = _zone_health(entry, test_answers[listed_q], test_answers[clean_q])
+        details.zones = list(health.values())
+
+        results: list[ListResult] = []
+        for (entry, target, query), answer in zip(plan, answers[len(tests) :], strict=True):
+            zone = health[entry.name]
+            status, codes, error = _interpret(entry, answer)
+            if status != "error" and not zone.usable:
+                status, codes, error = "unusable", [], zone.problem
+            results.append(
+                ListResult(
+                    name=entry.name,
+                    zone=entry.zone,
+                    kind=entry.kind,
+                    purpose=entry.purpose,
+                    target=target,
+                    query=query,
+                    status=status,
+                    listed=status == "listed",
+                    codes=codes,
+                    error=error,
+                    delist_url=entry.delist_url,
+                    response_ms=answer.elapsed_ms,
+                )
+            )
+        listed = [r for r in results if r.listed]
+        reasons = await asyncio.gather(*(resolver.txt(r.query) for r in listed))
+        for result, reason in zip(listed, reasons, strict=True):
+            if reason.ok:
+                result.reason = " ".join(reason.records)[:500]
+        details.results = results
+        details.listed = sum(1 for r in results if r.listed and r.purpose == "block")
+        details.errors = sum(1 for r in results if r.status in ("error", "unusable"))
+
+    def _result(self, d: BlacklistDetails) -> CheckResult:
+        findings: list[Finding] = []
+        for r in d.results:
+            meanings = "; ".join(m for c in r.codes for m in c.meanings)
+            if r.listed and r.purpose == "block":
+                findings.append(
+                    Finding(
+                        rule="blacklist.listed",
+                        title=f"{r.target} is listed on {r.name}",
+                        severity=Severity.ERROR,
+                        message=f"{r.name} ({r.zone}) lists {r.target}: {meanings}."
+                        + (f" {r.reason}" if r.reason else ""),
+                        category="blacklist",
+                        url=r.delist_url,
+                        data={
+                            "list": r.name,
+                            "zone": r.zone,
+                            "target": r.target,
+                            "codes": [c.code for c in r.codes],
+                        },
+                    )
+                )
+            elif r.listed:
+                findings.append(
+                    Finding(
+                        rule="blacklist.allowlisted",
+                        title=f"{r.target} is on the allow list {r.name}",
+                        severity=Severity.INFO,
+                        message=f"{r.name} vouches for {r.target}: {meanings}.",
+                        category="blacklist",
+                        data={"list": r.name, "target": r.target},
+                    )
+                )
+        for zone in d.zones:
+            if not zone.usable:
+                findings.append(
+                    Finding(
+                        rule="blacklist.zone_unusable",
+                        title=f"{zone.name} could not be used",
+                        severity=Severity.WARNING,
+                        message=f"{zone.zone}: {zone.problem}. Its results are unknown, not clean.",
+                        category="blacklist",
+                        data={"list": zone.name, "zone": zone.zone},
+                    )
+                )
+        for r in d.results:
+            if r.status == "error" and all(z.usable for z in d.zones if z.name == r.name):
+                findings.append(
+                    Finding(
+                        rule="blacklist.lookup_error",
+                        title=f"{r.name} lookup for {r.target} failed",
+                        severity=Severity.WARNING,
+                        message=f"{r.zone}: {r.error}",
+                        category="blacklist",
+                        data={"list": r.name, "target": r.target},
+                    )
+                )
+        checked = len(d.results)
+        summary = (
+            f"{d.listed} listing(s) in {checked} lookups"
+            + (f", {d.errors} unknown" if d.errors else "")
+            + (f" (IP {d.ip}" if d.ip else " (no IP")
+            + f", {len(d.domains)} domains)"
+        )
+        details: dict[str, Any] = d.model_dump()
+        if checked and d.errors == checked:
+            return CheckResult(
+                name=self.name,
+                status=Status.ERRORED,
+                summary=summary,
+                error="every DNS list lookup failed",
+                retryable=True,
+                findings=findings,
+                details=details,
+            )
+        if d.listed:
+            status = Status.FAILED
+        elif d.errors:
+            status = Status.WARNING
+        else:
+            status = Status.PASSED
+        score = max(0.0, 100.0 - LISTING_PENALTY * d.listed)
+        return CheckResult(
+            name=self.name,
+            status=status,
+            summary=summary,
+            score=score,
+            findings=findings,
+            details=details,
+            retryable=d.errors > 0,
+        )
+
+
+def _label(entry: DnsList, point: str) -> str:
+    return reverse_ip_name(point) if entry.kind == "ip" else point
+
+
+def blacklists_report_info(result: CheckResult | None) -> dict[str, Any]:
+    """The blacklist section in Mailtrap's message shape:
+    ``{result: success|pending|error, domain, ip, report: [{name, url, in_black_list}]}``."""
+    if result is None:
+        return {"result": "pending", "domain": None, "ip": None, "report": []}
+    if result.status in (Status.ERRORED, Status.SKIPPED) and not result.details.get("results"):
+        return {"result": "error", "domain": None, "ip": None, "report": []}
+    details = BlacklistDetails.model_validate(result.details)
+    report: dict[str, dict[str, Any]] = {}
+    for r in details.results:
+        if r.purpose != "block":
+            continue
+        row = report.setdefault(
+            r.name, {"name": r.name, "url": r.delist_url or "", "in_black_list": False}
+        )
+        row["in_black_list"] = bool(row["in_black_list"] or r.listed)
+    return {
+        "result": "error" if result.status == Status.ERRORED else "success",
+        "domain": details.domains[0] if details.domains else None,
+        "ip": details.ip,
+        "report": list(report.values()),
+    }

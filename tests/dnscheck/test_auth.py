@@ -1,0 +1,219 @@
+"""The auth check end to end: messages signed with keys published in NSD, real lookups."""
+
+from __future__ import annotations
+
+import dkim
+import pytest
+from tests.dnscheck.conftest import GOOD_IP, NO_PTR_IP, STRANGER_IP, DnsLab
+
+from mailqa.checks.auth import AuthCheck, AuthDetails, organizational_domain
+from mailqa.core.check import CheckContext
+from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.report import CheckResult, Status
+from mailqa.net.dns import DnsResolver
+
+
+def message(from_addr: str = "news@good.example", body: str = "Hello there.\r\n") -> bytes:
+    return (
+        f"From: Shop <{from_addr}>\r\n"
+        "To: someone@receiver.example\r\n"
+        "Subject: Weekly offers\r\n"
+        "Date: Mon, 06 Jan 2025 10:00:00 +0000\r\n"
+        "Message-ID: <1@good.example>\r\n"
+        "\r\n" + body
+    ).encode()
+
+
+def sign(raw: bytes, key: bytes, domain: str = "good.example", selector: str = "sel") -> bytes:
+    header = dkim.sign(
+        raw,
+        selector.encode(),
+        domain.encode(),
+        key,
+        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+    )
+    return bytes(header) + raw
+
+
+async def run_auth(
+    dns_lab: DnsLab,
+    raw: bytes,
+    ip: str | None = GOOD_IP,
+    mail_from: str | None = "bounce@good.example",
+    resolver: DnsResolver | None = None,
+) -> tuple[CheckResult, AuthDetails]:
+    msg = ParsedMessage(raw, Envelope(mail_from=mail_from, client_ip=ip, helo="mta.good.example"))
+    ctx = CheckContext(settings=dns_lab.settings(), resolver=resolver or dns_lab.resolver())
+    result = await AuthCheck().run(msg, ctx)
+    return result, AuthDetails.model_validate(result.details)
+
+
+def rules(result: CheckResult) -> set[str]:
+    return {f.rule for f in result.findings}
+
+
+async def test_aligned_pass(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(dns_lab, sign(message(), dns_lab.keys.good_private))
+    assert (d.spf.result, d.dkim_result, d.dmarc.result, d.arc.result) == (
+        "pass",
+        "pass",
+        "pass",
+        "none",
+    )
+    sig = d.dkim[0]
+    assert (sig.domain, sig.selector, sig.algorithm, sig.key_bits) == (
+        "good.example",
+        "sel",
+        "rsa-sha256",
+        2048,
+    )
+    assert sig.aligned and d.dmarc.spf_aligned and d.dmarc.dkim_aligned
+    assert d.dmarc.policy == "reject" and d.dmarc.applied_policy == "none"
+    assert d.posture.iprev == "pass" and d.posture.from_domain_mx == ["10 mail.good.example"]
+    assert result.status == Status.PASSED and result.score == 100
+    header = d.authentication_results
+    assert header.startswith("Authentication-Results: localhost;")
+    for part in (
+        "spf=pass smtp.mailfrom=good.example",
+        "dkim=pass header.d=good.example header.s=sel",
+        "dmarc=pass (p=reject dis=NONE) header.from=good.example",
+        "arc=none",
+        f"iprev=pass policy.iprev={GOOD_IP}",
+    ):
+        assert part in header
+
+
+async def test_tampered_body_fails_dkim_with_reason(dns_lab: DnsLab) -> None:
+    signed = sign(message(), dns_lab.keys.good_private)
+    tampered = signed.replace(b"Hello there.", b"Hello there!")
+    result, d = await run_auth(dns_lab, tampered)
+    assert d.dkim[0].result == "fail" and "body hash mismatch" in d.dkim[0].reason
+    assert "auth.dkim_fail" in rules(result)
+    # SPF still passes aligned, so DMARC passes on SPF alone
+    assert d.dmarc.result == "pass" and d.dmarc.spf_aligned and not d.dmarc.dkim_aligned
+    assert result.status == Status.FAILED
+
+
+async def test_changed_signed_header_fails(dns_lab: DnsLab) -> None:
+    signed = sign(message(), dns_lab.keys.good_private)
+    _, d = await run_auth(dns_lab, signed.replace(b"Weekly offers", b"Daily offers"))
+    assert d.dkim[0].result == "fail" and "did not verify" in d.dkim[0].reason
+
+
+async def test_dmarc_fail_applies_reject(dns_lab: DnsLab) -> None:
+    tampered = sign(message(), dns_lab.keys.good_private).replace(b"Hello", b"Howdy")
+    result, d = await run_auth(dns_lab, tampered, ip=STRANGER_IP)
+    assert d.spf.result == "fail" and d.dmarc.result == "fail"
+    assert d.dmarc.applied_policy == "reject"
+    assert {"auth.spf_fail", "auth.dmarc_fail"} <= rules(result)
+    assert result.status == Status.FAILED and result.score is not None and result.score < 50
+    assert "dmarc=fail (p=reject dis=REJECT)" in d.authentication_results
+
+
+async def test_subdomain_uses_org_policy_and_relaxed_alignment(dns_lab: DnsLab) -> None:
+    raw = sign(message("offers@news.good.example"), dns_lab.keys.good_private)
+    _, d = await run_auth(dns_lab, raw)
+    assert d.dmarc.from_domain == "news.good.example"
+    assert d.dmarc.record_domain == "good.example" and d.dmarc.result == "pass"
+    assert d.dkim[0].aligned  # relaxed: same organizational domain
+    _, failed = await run_auth(dns_lab, message("offers@news.good.example"), ip=STRANGER_IP)
+    assert failed.dmarc.result == "fail" and failed.dmarc.applied_policy == "quarantine"
+
+
+async def test_unaligned_spf_pass_is_not_enough(dns_lab: DnsLab) -> None:
+    # SPF passes for monitor.example, but the From domain is good.example
+    _, d = await run_auth(dns_lab, message(), mail_from="bounce@monitor.example")
+    assert d.spf.result == "pass" and not d.dmarc.spf_aligned
+    assert d.dmarc.result == "fail"
+
+
+async def test_missing_key_is_permerror(dns_lab: DnsLab) -> None:
+    raw = sign(message(), dns_lab.keys.good_private, selector="missing")
+    result, d = await run_auth(dns_lab, raw)
+    assert d.dkim[0].result == "permerror" and "key not found" in d.dkim[0].reason
+    assert "auth.dkim_permerror" in rules(result)
+
+
+async def test_weak_key_is_flagged(dns_lab: DnsLab) -> None:
+    if dns_lab.keys.weak_private is None:
+        pytest.skip("openssl is needed to make a 512-bit key")
+    raw = sign(message(), dns_lab.keys.weak_private, selector="weak")
+    result, d = await run_auth(dns_lab, raw)
+    assert d.dkim[0].key_bits == 512 and d.dkim[0].result == "fail"
+    assert "too small" in d.dkim[0].reason
+    assert "auth.dkim_weak_key" in rules(result)
+
+
+async def test_unsigned_without_dmarc_or_mx(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(dns_lab, message("a@nodmarc.example"), mail_from="a@nodmarc.example")
+    assert d.spf.result == "pass" and d.dkim_result == "none" and d.dmarc.result == "none"
+    assert "dkim=none" in d.authentication_results
+    assert {"auth.dkim_missing", "auth.dmarc_missing", "auth.no_mx"} <= rules(result)
+    assert result.status == Status.WARNING
+
+
+async def test_monitoring_policy_and_softfail(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(
+        dns_lab, message("a@monitor.example"), ip=NO_PTR_IP, mail_from="a@monitor.example"
+    )
+    assert d.spf.result == "softfail" and d.dmarc.policy == "none"
+    assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "none"
+    assert d.posture.iprev == "fail" and not d.posture.ptr_names
+    assert {"auth.spf_softfail", "auth.dmarc_policy_none", "auth.no_ptr"} <= rules(result)
+    assert result.status == Status.WARNING  # p=none: a DMARC fail is only a warning
+
+
+async def test_spf_posture_findings(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(dns_lab, message(), mail_from="a@many.example")
+    assert d.spf.result == "permerror" and "auth.spf_too_many_lookups" in rules(result)
+    result, _ = await run_auth(dns_lab, message(), mail_from="a@open.example")
+    assert "auth.spf_allows_all" in rules(result)
+
+
+async def test_arc_chain_validates(dns_lab: DnsLab) -> None:
+    raw = b"Authentication-Results: relay.good.example; spf=pass smtp.mailfrom=good.example\r\n"
+    raw += sign(message(), dns_lab.keys.good_private)
+    arc_headers = dkim.arc_sign(
+        raw, b"sel", b"good.example", dns_lab.keys.good_private, b"relay.good.example"
+    )
+    sealed = b"".join(arc_headers) + raw
+    _, d = await run_auth(dns_lab, sealed)
+    assert d.arc.result == "pass" and d.arc.instances == 1
+    broken = sealed.replace(b"Hello there.", b"Changed.")
+    _, bad = await run_auth(dns_lab, broken)
+    assert bad.arc.result == "fail"
+
+
+async def test_dns_down_is_retryable_error(dns_lab: DnsLab, dead_server: str) -> None:
+    resolver = DnsResolver([dead_server], timeout=0.3)
+    result, d = await run_auth(
+        dns_lab, sign(message(), dns_lab.keys.good_private), resolver=resolver
+    )
+    assert (d.spf.result, d.dkim_result, d.dmarc.result) == ("temperror",) * 3
+    assert result.status == Status.ERRORED and result.retryable
+
+
+async def test_without_resolver_is_skipped(dns_lab: DnsLab) -> None:
+    msg = ParsedMessage(message())
+    result = await AuthCheck().run(msg, CheckContext(settings=dns_lab.settings()))
+    assert result.status == Status.SKIPPED
+
+
+async def test_sending_ip_from_received_chain(dns_lab: DnsLab) -> None:
+    raw = (
+        b"Received: from mail.good.example (mail.good.example [11.22.33.44])\r\n"
+        b"\tby mx.receiver.example with ESMTP; Mon, 06 Jan 2025 10:00:01 +0000\r\n"
+        b"Return-Path: <bounce@good.example>\r\n"
+    ) + message()
+    msg = ParsedMessage(raw, Envelope(client_ip="127.0.0.1"))
+    ctx = CheckContext(settings=dns_lab.settings(), resolver=dns_lab.resolver())
+    d = AuthDetails.model_validate((await AuthCheck().run(msg, ctx)).details)
+    assert d.spf.ip == GOOD_IP and d.spf.result == "pass" and d.spf.domain == "good.example"
+
+
+@pytest.mark.parametrize(
+    ("domain", "org"),
+    [("mail.shop.co.uk", "shop.co.uk"), ("news.good.example", "good.example"), ("a.b", "a.b")],
+)
+def test_organizational_domain(domain: str, org: str) -> None:
+    assert organizational_domain(domain) == org
