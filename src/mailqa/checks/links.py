@@ -1,0 +1,1059 @@
+"""Links and images: extracted from the HTML and text parts, checked statically and over HTTP.
+
+The static part (syntax, insecure or dangerous schemes, private and staging hosts, shorteners,
+phishing-looking link text, missing anchors, template placeholders, unsubscribe link) always
+runs, offline too. HTTP validation runs when the context carries a ``LinkFetcher`` and the
+analysis is online; the summary says when it did not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import html
+import ipaddress
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, ClassVar, Literal
+from urllib.parse import unquote, urljoin, urlsplit
+
+from publicsuffixlist import PublicSuffixList
+from pydantic import BaseModel, Field
+
+from mailqa.checks.headers import is_bulk
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
+from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.net.http import FetchResult, LinkFetcher, RedirectHop, address_class
+from mailqa.rules import rules_file
+
+Kind = Literal["link", "image", "stylesheet"]
+
+PENALTY = {Severity.ERROR: 15.0, Severity.WARNING: 5.0, Severity.INFO: 0.0}
+MAX_LOCATIONS = 5
+MAX_TEXTS = 3
+LONG_REDIRECT_CHAIN = 3
+# The HTTP part stops at this share of the pipeline's per-check timeout, so the check can
+# report what it found instead of being cut off.
+HTTP_BUDGET_SHARE = 0.8
+
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
+_CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+_COMMENT_ATTR = re.compile(r"""\b(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_TEXT_URL = re.compile(r"""(?i)\b(?:https?://|mailto:)[^\s<>"']+""")
+_TRAILING_PUNCT = ".,;:!?'\"]}>*"
+_DOMAIN_TEXT = re.compile(
+    r"^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\.?(?:[/:?#]\S*)?$", re.I
+)
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+_TEL = re.compile(r"^\+?[0-9]{3,17}(?:;(?:ext|isub|phone-context)=[^;]*)*$", re.I)
+_HOST_CHARS = re.compile(r"^[a-z0-9\-._~%\u0080-\U0010ffff]+$", re.I)
+_PLACEHOLDERS = (
+    "{{",
+    "}}",
+    "%7b%7b",
+    "%7d%7d",
+    "*|",
+    "|*",
+    "%2a%7c",
+    "%7c%2a",
+    "[[",
+    "]]",
+    "%5b%5b",
+    "%5d%5d",
+    "{%",
+    "%7b%25",
+    "${",
+    "%24%7b",
+    "<%",
+    "%3c%25",
+)
+_DANGEROUS_SCHEMES = frozenset({"javascript", "vbscript", "file", "data"})
+_PRIVATE_SUFFIXES = (
+    ".localhost",
+    ".local",
+    ".internal",
+    ".intranet",
+    ".lan",
+    ".corp",
+    ".home.arpa",
+    ".test",
+    ".example",
+    ".invalid",
+)
+_EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+_STAGING_LABELS = frozenset(
+    {
+        "staging",
+        "stage",
+        "stg",
+        "dev",
+        "develop",
+        "development",
+        "test",
+        "testing",
+        "qa",
+        "uat",
+        "preprod",
+        "pre-prod",
+        "sandbox",
+        "local",
+    }
+)
+_STAGING_AFFIXES = ("staging", "preprod", "-dev", "-stage", "-stg", "-uat", "-qa", "-test")
+_UNSUBSCRIBE_WORDS = (
+    "unsubscribe",
+    "unsub",
+    "opt-out",
+    "optout",
+    "opt out",
+    "email preferences",
+    "manage preferences",
+    "manage your preferences",
+    "subscription",
+    "abmelden",
+    "abbestellen",
+    "désinscri",
+    "desinscri",
+    "désabonn",
+    "desabonn",
+    "afmelden",
+    "uitschrijven",
+    "darse de baja",
+    "cancelar suscripción",
+    "disiscri",
+    "cancella iscrizione",
+)
+
+
+# --- details model (stored in CheckResult.details, validated back by adapters) ---------------
+
+
+class LinkResult(BaseModel):
+    """One unique URL of the message, with what the checks found about it."""
+
+    url: str
+    kind: Kind
+    scheme: str = ""
+    checked: bool = Field(default=False, description="Validated over HTTP in this run.")
+    final_url: str | None = None
+    status_code: int | None = None
+    ok: bool | None = Field(default=None, description="None when not validated over HTTP.")
+    redirects: list[RedirectHop] = Field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    method: str | None = None
+    from_cache: bool = False
+    duration_ms: float = 0.0
+    texts: list[str] = Field(default_factory=list, description="Link texts (or image alts).")
+    locations: list[Location] = Field(default_factory=list)
+    occurrences: int = 1
+
+
+class LinksDetails(BaseModel):
+    links: list[LinkResult] = Field(default_factory=list)
+    found: int = Field(0, description="URL occurrences in the message.")
+    unique: int = Field(0, description="Distinct URLs.")
+    skipped: int = Field(0, description="Distinct URLs over the cap, not analysed.")
+    skipped_urls: list[str] = Field(default_factory=list)
+    http_validated: bool = False
+    http_skipped_reason: str | None = None
+    http_checked: int = 0
+    broken: int = 0
+    cache_hits: int = 0
+
+
+# --- extraction ------------------------------------------------------------------------------
+
+
+@dataclass
+class Occurrence:
+    raw: str
+    kind: Kind
+    part: str
+    line: int | None
+    column: int | None
+    snippet: str | None
+    text: str | None = None
+    attribute: str | None = None
+
+
+@dataclass
+class Target:
+    """A unique URL and every place it occurs."""
+
+    url: str
+    kind: Kind
+    occurrences: list[Occurrence] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        found = [o.text for o in self.occurrences if o.text]
+        return list(dict.fromkeys(found))[:MAX_TEXTS]
+
+    def locations(self) -> list[Location]:
+        return [
+            Location(part=o.part, line=o.line, column=o.column, snippet=o.snippet)
+            for o in self.occurrences[:MAX_LOCATIONS]
+        ]
+
+
+def _attr(tag: Any, name: str) -> str | None:
+    value = tag.get(name)
+    if value is None:
+        return None
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
+def _srcset_urls(value: str) -> Iterator[str]:
+    for candidate in value.split(","):
+        parts = candidate.split()
+        if parts:
+            yield parts[0]
+
+
+class _Extractor:
+    """Walks the shared parsed HTML (never re-parsed) and the text part for URLs."""
+
+    def __init__(self, msg: ParsedMessage) -> None:
+        self.msg = msg
+        self.doc = msg.html_document
+        self._line_starts: list[int] | None = None
+        self.occurrences: list[Occurrence] = []
+        self.anchor_names: set[str] = set()
+        self.base_href: str | None = None
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        """1-based line and 0-based column of a source offset."""
+        if self._line_starts is None:
+            starts = [0]
+            for match in re.finditer("\n", self.doc.source):
+                starts.append(match.end())
+            self._line_starts = starts
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return index + 1, offset - self._line_starts[index]
+
+    def _offset(self, line: int, column: int) -> int:
+        self._position(0)
+        assert self._line_starts is not None
+        if 1 <= line <= len(self._line_starts):
+            return self._line_starts[line - 1] + column
+        return 0
+
+    def _add(
+        self,
+        raw: str,
+        kind: Kind,
+        line: int | None,
+        column: int | None,
+        *,
+        text: str | None = None,
+        attribute: str | None = None,
+    ) -> None:
+        snippet = self.doc.snippet(line, column or 0) if line else None
+        self.occurrences.append(
+            Occurrence(raw, kind, "html", line, column, snippet, text, attribute)
+        )
+
+    def _css(self, css: str, line: int | None, column: int | None, start: int | None) -> None:
+        """URLs in CSS; ``start`` is the source offset of the CSS when it is known exactly."""
+        for pattern in (_CSS_URL, _CSS_IMPORT):
+            for match in pattern.finditer(css):
+                raw = next((g for g in match.groups() if g is not None), "")
+                before = css[: match.start()].rstrip().lower()
+                is_import = pattern is _CSS_IMPORT or before.endswith("@import")
+                kind: Kind = "stylesheet" if is_import else "image"
+                if start is not None:
+                    where_line, where_col = self._position(start + match.start())
+                else:
+                    where_line, where_col = line or 0, column or 0
+                self._add(raw, kind, where_line or None, where_col, attribute="css")
+
+    def extract(self) -> list[Occurrence]:
+        from bs4 import Comment
+
+        if self.msg.html:
+            soup = self.doc.soup
+            for tag in soup.find_all(True):
+                self._tag(tag)
+            cursor = 0
+            for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+                text = str(comment)
+                found = self.doc.source.find(text, cursor)
+                if found >= 0:
+                    cursor = found + len(text)
+                self._comment(text, found if found >= 0 else None)
+        if self.msg.text:
+            self._text(self.msg.text)
+        return self.occurrences
+
+    def _tag(self, tag: Any) -> None:
+        name: str = tag.name
+        line, column = tag.sourceline, tag.sourcepos
+        for attr_name in ("id",):
+            value = _attr(tag, attr_name)
+            if value:
+                self.anchor_names.add(value)
+        if name == "a" and _attr(tag, "name"):
+            self.anchor_names.add(_attr(tag, "name") or "")
+        if name == "base" and self.base_href is None:
+            self.base_href = _attr(tag, "href")
+        href = _attr(tag, "href")
+        src = _attr(tag, "src")
+        if name in ("a", "area") and href is not None:
+            text = tag.get_text(" ", strip=True) if name == "a" else _attr(tag, "alt")
+            if not text and name == "a":
+                img = tag.find("img")
+                alt = _attr(img, "alt") if img is not None else None
+                text = f"[image: {alt}]" if alt else None
+            self._add(href, "link", line, column, text=(text or None), attribute="href")
+        elif name == "link" and href is not None:
+            rel = (_attr(tag, "rel") or "").lower().split()
+            kind: Kind = "stylesheet" if "stylesheet" in rel else "link"
+            self._add(href, kind, line, column, attribute="href")
+        elif name.startswith("v:") and href is not None:
+            self._add(href, "link", line, column, attribute="href")
+        if src is not None and (
+            name == "img"
+            or name.startswith("v:")
+            or (name == "input" and (_attr(tag, "type") or "").lower() == "image")
+        ):
+            self._add(src, "image", line, column, text=_attr(tag, "alt"), attribute="src")
+        srcset = _attr(tag, "srcset")
+        if srcset is not None and name in ("img", "source"):
+            for url in _srcset_urls(srcset):
+                self._add(url, "image", line, column, attribute="srcset")
+        background = _attr(tag, "background")
+        if background is not None:
+            self._add(background, "image", line, column, attribute="background")
+        style = _attr(tag, "style")
+        if style and "url(" in style.lower():
+            self._css(style, line, column, None)
+        if name == "style" and tag.string:
+            css = str(tag.string)
+            tag_start = self._offset(line, column) if line else None
+            start = None
+            if tag_start is not None:
+                found = self.doc.source.find(css, tag_start)
+                start = found if found >= 0 else None
+            self._css(css, line, column, start)
+
+    def _comment(self, text: str, start: int | None) -> None:
+        """Outlook conditional comments hold VML buttons and backgrounds: scan them too."""
+        if "[if" not in text.lower():
+            return
+        for match in _COMMENT_ATTR.finditer(text):
+            raw = html.unescape(match.group(2) if match.group(2) is not None else match.group(3))
+            kind: Kind = "image" if match.group(1).lower() == "src" else "link"
+            line, column = self._position(start + match.start()) if start is not None else (0, 0)
+            self._add(raw, kind, line or None, column, attribute=match.group(1).lower())
+        if "url(" in text.lower():
+            self._css(text, None, None, start)
+
+    def _text(self, text: str) -> None:
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in _TEXT_URL.finditer(line):
+                url = match.group(0)
+                while url and url[-1] in _TRAILING_PUNCT + ")":
+                    if url[-1] == ")" and url.count("(") >= url.count(")"):
+                        break
+                    url = url[:-1]
+                self.occurrences.append(
+                    Occurrence(
+                        url,
+                        "link",
+                        "text",
+                        number,
+                        match.start(),
+                        line.strip()[:120],
+                        attribute="text",
+                    )
+                )
+
+
+def _resolve(raw: str, base: str | None) -> str:
+    url = raw.strip()
+    if base and url and not urlsplit(url).scheme and not url.startswith("#"):
+        try:
+            return urljoin(base, url)
+        except ValueError:
+            return url
+    return url
+
+
+_KIND_RANK: dict[str, int] = {"link": 0, "stylesheet": 1, "image": 2}
+
+
+def group_targets(occurrences: list[Occurrence], base: str | None) -> list[Target]:
+    """De-duplicate by URL, in document order; a URL used as an image counts as an image."""
+    targets: dict[str, Target] = {}
+    for occ in occurrences:
+        url = _resolve(occ.raw, base)
+        target = targets.get(url)
+        if target is None:
+            target = targets[url] = Target(url, occ.kind)
+        elif _KIND_RANK[occ.kind] > _KIND_RANK[target.kind]:
+            target.kind = occ.kind
+        target.occurrences.append(occ)
+    return list(targets.values())
+
+
+# --- static findings -------------------------------------------------------------------------
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList(accept_unknown=False)
+
+
+@cache
+def _shorteners() -> frozenset[str]:
+    lines = rules_file("url_shorteners.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+def registrable_domain(host: str) -> str | None:
+    host = host.lower().rstrip(".")
+    try:
+        domain = _psl().privatesuffix(host)
+    except Exception:  # malformed labels
+        return None
+    return str(domain) if domain else None
+
+
+def _finding(
+    rule: str, title: str, severity: Severity, message: str, target: Target, **data: Any
+) -> Finding:
+    return Finding(
+        rule=f"links.{rule}",
+        title=title,
+        severity=severity,
+        message=message,
+        category="links",
+        locations=target.locations(),
+        data={"url": target.url[:2000], **data},
+    )
+
+
+def _private_host_reason(host: str) -> str | None:
+    host = host.lower().rstrip(".")
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        addr = None
+    if addr is not None:
+        reason = address_class(addr)
+        return f"{reason} address" if reason else None
+    if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES):
+        return "a local or reserved name"
+    if "." not in host:
+        return "a single-label (intranet) name"
+    if host in _EXAMPLE_DOMAINS or any(host.endswith("." + d) for d in _EXAMPLE_DOMAINS):
+        return "an example domain"
+    return None
+
+
+def _staging_label(host: str) -> str | None:
+    host = host.lower().rstrip(".")
+    domain = registrable_domain(host)
+    sub = host[: -len(domain)].rstrip(".") if domain and host.endswith(domain) else ""
+    for label in sub.split(".") if sub else []:
+        if label in _STAGING_LABELS or label.startswith(_STAGING_AFFIXES[:2]):
+            return label
+        if label.endswith(_STAGING_AFFIXES[2:]):
+            return label
+    return None
+
+
+def _placeholder(url: str) -> str | None:
+    lowered = url.lower()
+    for marker in _PLACEHOLDERS:
+        if marker in lowered:
+            return marker
+    return None
+
+
+def _mailto_problem(url: str) -> str | None:
+    rest = url.split(":", 1)[1]
+    addresses, _, query = rest.partition("?")
+    candidates = [unquote(a).strip() for a in addresses.split(",") if a.strip()]
+    if not candidates and "to=" not in query.lower():
+        return "no address"
+    bad = [a for a in candidates if not _EMAIL.match(a)]
+    if bad:
+        return f"not an address: {bad[0][:80]}"
+    return None
+
+
+def _tel_problem(url: str) -> str | None:
+    number = unquote(url.split(":", 1)[1])
+    compact = re.sub(r"[\s\-.()/]", "", number)
+    if not _TEL.match(compact):
+        return f"not a phone number: {number[:40]}"
+    return None
+
+
+@dataclass
+class _Static:
+    findings: list[Finding] = field(default_factory=list)
+    http_url: dict[str, str] = field(default_factory=dict)  # target url -> URL to fetch
+
+
+def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Static) -> None:
+    url = target.url
+    raw_first = target.occurrences[0].raw
+    is_image = target.kind == "image"
+    label = "Image" if is_image else "Link"
+
+    marker = _placeholder(url)
+    if marker is not None:
+        out.findings.append(
+            _finding(
+                "template-placeholder",
+                f"{label} URL holds an unresolved template placeholder",
+                Severity.ERROR,
+                f"{marker!r} in the URL: the template variable was not filled in before sending.",
+                target,
+                marker=marker,
+            )
+        )
+        return
+    if not url:
+        if raw_first.strip() == "" and target.occurrences[0].attribute == "href":
+            out.findings.append(
+                _finding(
+                    "empty-href",
+                    "Link with an empty href",
+                    Severity.WARNING,
+                    "The link goes nowhere (clients reopen the message or do nothing).",
+                    target,
+                )
+            )
+        return
+    if url.startswith("#"):
+        name = unquote(url[1:])
+        if not name:
+            out.findings.append(
+                _finding(
+                    "empty-anchor",
+                    "Link to '#'",
+                    Severity.WARNING,
+                    "A bare '#' link goes nowhere; it is usually a forgotten URL.",
+                    target,
+                )
+            )
+        elif name not in ex.anchor_names:
+            out.findings.append(
+                _finding(
+                    "missing-anchor",
+                    f"Anchor #{name} has no target",
+                    Severity.WARNING,
+                    f"No element has id or name {name!r}.",
+                    target,
+                    anchor=name,
+                )
+            )
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        out.findings.append(
+            _finding("invalid-url", f"{label} URL is malformed", Severity.ERROR, str(exc), target)
+        )
+        return
+    scheme = parts.scheme.lower()
+    if scheme in ("", "http", "https") and (any(c.isspace() for c in url) or "\\" in url):
+        out.findings.append(
+            _finding(
+                "invalid-url",
+                f"{label} URL contains spaces or backslashes",
+                Severity.ERROR,
+                "Clients handle these differently; encode spaces as %20 and use '/'.",
+                target,
+            )
+        )
+        return
+    if url.startswith("//"):
+        out.findings.append(
+            _finding(
+                "protocol-relative",
+                f"Protocol-relative {label.lower()} URL",
+                Severity.WARNING,
+                "Mail has no page scheme to inherit; some clients treat '//' as file:. "
+                "Write https://.",
+                target,
+            )
+        )
+        scheme = "https"
+        url = "https:" + url
+        parts = urlsplit(url)
+    if not scheme:
+        out.findings.append(
+            _finding(
+                "relative-url",
+                f"Relative {label.lower()} URL",
+                Severity.ERROR,
+                "Mail has no base URL: relative links and images do not work. "
+                "Use absolute https:// URLs.",
+                target,
+            )
+        )
+        return
+    if scheme in _DANGEROUS_SCHEMES:
+        if is_image and scheme == "data":
+            out.findings.append(
+                _finding(
+                    "data-uri-image",
+                    "Image embedded as a data: URI",
+                    Severity.WARNING,
+                    "Gmail and Outlook block data: images; host the image or attach it "
+                    "with a cid: reference.",
+                    target,
+                )
+            )
+        else:
+            out.findings.append(
+                _finding(
+                    "dangerous-scheme",
+                    f"{label} uses {scheme}:",
+                    Severity.ERROR,
+                    f"{scheme}: URLs are blocked by mail clients and flagged by spam filters.",
+                    target,
+                    scheme=scheme,
+                )
+            )
+        return
+    if scheme == "mailto":
+        problem = _mailto_problem(url)
+        if problem:
+            out.findings.append(
+                _finding(
+                    "invalid-mailto", "Malformed mailto: link", Severity.ERROR, problem, target
+                )
+            )
+        return
+    if scheme in ("tel", "sms"):
+        problem = _tel_problem(url)
+        if problem:
+            out.findings.append(
+                _finding(
+                    "invalid-tel", f"Malformed {scheme}: link", Severity.ERROR, problem, target
+                )
+            )
+        return
+    if scheme == "cid":
+        cid = unquote(url[4:]).strip("<>")
+        if not any(a.content_id == cid for a in msg.attachments):
+            out.findings.append(
+                _finding(
+                    "cid-missing",
+                    f"cid:{cid} matches no attached part",
+                    Severity.ERROR,
+                    "The image refers to an inline part that is not in the message.",
+                    target,
+                )
+            )
+        return
+    if scheme not in ("http", "https"):
+        return
+    host = (parts.hostname or "").rstrip(".")
+    if not host or not _HOST_CHARS.match(host.strip("[]")) or ".." in host or port == 0:
+        out.findings.append(
+            _finding(
+                "invalid-url",
+                f"{label} URL has no valid host",
+                Severity.ERROR,
+                f"Host {parts.netloc!r} cannot be reached.",
+                target,
+            )
+        )
+        return
+    out.http_url[target.url] = url
+    if parts.username is not None:
+        out.findings.append(
+            _finding(
+                "credentials-in-url",
+                f"{label} URL carries a user name",
+                Severity.WARNING,
+                f"'{parts.username}@' before the host reads like a domain to people but is "
+                f"ignored by browsers: the link goes to {host}. A phishing trick.",
+                target,
+            )
+        )
+    if scheme == "http":
+        out.findings.append(
+            _finding(
+                "insecure-image" if is_image else "insecure-link",
+                f"{label} over plain http://",
+                Severity.WARNING,
+                "Use https://: clients warn about or block insecure content, and the "
+                "recipient's traffic can be read or altered.",
+                target,
+            )
+        )
+    reason = _private_host_reason(host)
+    if reason:
+        out.findings.append(
+            _finding(
+                "private-host",
+                f"{label} to {host}",
+                Severity.ERROR,
+                f"{host} is {reason}: recipients cannot reach it. A development URL "
+                "leaked into the message.",
+                target,
+                host=host,
+            )
+        )
+    else:
+        staging = _staging_label(host)
+        if staging:
+            out.findings.append(
+                _finding(
+                    "staging-host",
+                    f"{label} to a staging-looking host",
+                    Severity.WARNING,
+                    f"{host} has the label {staging!r}: check that a test environment "
+                    "did not leak into the message.",
+                    target,
+                    host=host,
+                )
+            )
+    domain = registrable_domain(host)
+    if domain in _shorteners():
+        out.findings.append(
+            _finding(
+                "shortener",
+                f"{label} through a URL shortener ({domain})",
+                Severity.WARNING,
+                "Shorteners hide the destination; spam filters score them and "
+                "recipients distrust them. Link to your own domain.",
+                target,
+            )
+        )
+    if target.kind == "link":
+        for occ in target.occurrences:
+            shown = _DOMAIN_TEXT.match((occ.text or "").strip())
+            if not shown:
+                continue
+            shown_domain = registrable_domain(shown.group(1))
+            if shown_domain and domain and shown_domain != domain:
+                out.findings.append(
+                    _finding(
+                        "text-domain-mismatch",
+                        "Link text shows another domain than the link goes to",
+                        Severity.WARNING,
+                        f"The text shows {shown_domain} but the link goes to {domain}: a "
+                        "classic phishing sign that filters score (click tracking too).",
+                        target,
+                        shown=shown_domain,
+                        actual=domain,
+                    )
+                )
+                break
+
+
+def _is_unsubscribe(target: Target) -> bool:
+    haystack = " ".join([target.url.lower(), *(t.lower() for t in target.texts)])
+    return any(word in haystack for word in _UNSUBSCRIBE_WORDS)
+
+
+# --- HTTP findings ---------------------------------------------------------------------------
+
+
+def _http_findings(target: Target, result: LinkResult, image_max: int) -> list[Finding]:
+    label = "Image" if target.kind == "image" else "Link"
+    out: list[Finding] = []
+    if result.error_kind == "refused":
+        out.append(
+            _finding(
+                "refused",
+                f"{label} not checked: address refused",
+                Severity.WARNING,
+                result.error or "",
+                target,
+            )
+        )
+        return out
+    if result.error_kind in ("timeout", "budget"):
+        out.append(
+            _finding(
+                "timeout",
+                f"{label} did not answer in time",
+                Severity.WARNING,
+                result.error or "",
+                target,
+            )
+        )
+        return out
+    rule = "image-broken" if target.kind == "image" else "broken"
+    if result.error:
+        out.append(
+            _finding(
+                rule,
+                f"{label} is broken ({result.error_kind})",
+                Severity.ERROR,
+                result.error,
+                target,
+                error_kind=result.error_kind,
+            )
+        )
+        return out
+    status = result.status_code or 0
+    if status in (401, 403, 429):
+        out.append(
+            _finding(
+                "restricted",
+                f"{label} answered HTTP {status}",
+                Severity.WARNING,
+                "The server refused the checker; it may need a login or block robots. "
+                "Check it by hand.",
+                target,
+                status_code=status,
+            )
+        )
+    elif status >= 400:
+        out.append(
+            _finding(
+                rule,
+                f"{label} answered HTTP {status}",
+                Severity.ERROR,
+                f"{result.final_url} answered {status}.",
+                target,
+                status_code=status,
+            )
+        )
+        return out
+    for hop, nxt in zip(result.redirects, [*result.redirects[1:], None], strict=False):
+        next_url = nxt.url if nxt else result.final_url or ""
+        if hop.url.startswith("https://") and next_url.startswith("http://"):
+            out.append(
+                _finding(
+                    "redirect-insecure",
+                    f"{label} redirects from https to http",
+                    Severity.WARNING,
+                    f"{hop.url} redirects to {next_url}.",
+                    target,
+                )
+            )
+            break
+    if len(result.redirects) > LONG_REDIRECT_CHAIN:
+        out.append(
+            _finding(
+                "redirect-chain",
+                f"{label} goes through {len(result.redirects)} redirects",
+                Severity.INFO,
+                " -> ".join([*(h.url for h in result.redirects), str(result.final_url)])[:1000],
+                target,
+            )
+        )
+    if target.kind == "image" and status < 400:
+        ctype = (result.content_type or "").split(";")[0].strip().lower()
+        if not ctype.startswith("image/"):
+            out.append(
+                _finding(
+                    "image-not-image",
+                    "Image URL does not serve an image",
+                    Severity.ERROR,
+                    f"Content-Type is {ctype or 'missing'}: clients show a broken image.",
+                    target,
+                    content_type=ctype,
+                )
+            )
+        elif result.size is not None and result.size > image_max:
+            out.append(
+                _finding(
+                    "image-huge",
+                    f"Image is {result.size // 1024} KiB or more",
+                    Severity.WARNING,
+                    f"Images over {image_max // 1024} KiB load slowly on mobile data; "
+                    "resize or compress it.",
+                    target,
+                    size=result.size,
+                )
+            )
+    return out
+
+
+def _apply_fetch(result: LinkResult, fetched: FetchResult) -> None:
+    result.checked = True
+    result.final_url = fetched.final_url
+    result.status_code = fetched.status_code
+    result.ok = fetched.ok
+    result.redirects = list(fetched.redirects)
+    result.error = fetched.error
+    result.error_kind = fetched.error_kind
+    result.content_type = fetched.content_type
+    result.size = fetched.size
+    result.method = fetched.method
+    result.from_cache = fetched.from_cache
+    result.duration_ms = fetched.duration_ms
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+class LinksCheck:
+    name: ClassVar[str] = "links"
+    # Static findings run offline; HTTP validation decides inside (ctx.http, ctx.offline).
+    needs_network: ClassVar[bool] = False
+    default_enabled: ClassVar[bool] = True
+
+    async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        settings = ctx.settings
+        extractor = _Extractor(msg)
+        occurrences = extractor.extract()
+        targets = group_targets(occurrences, extractor.base_href)
+        cap = max(settings.link_max_urls, 0)
+        kept, over = targets[:cap], targets[cap:]
+
+        static = _Static()
+        for target in kept:
+            _static_target(target, msg, extractor, static)
+        findings = static.findings
+        if is_bulk(msg) and not any(_is_unsubscribe(t) for t in targets):
+            findings.append(
+                Finding(
+                    rule="links.unsubscribe-missing",
+                    title="Bulk mail without an unsubscribe link",
+                    severity=Severity.ERROR,
+                    message="Mail sent to a list needs a visible unsubscribe link in the body "
+                    "(CAN-SPAM, GDPR; Gmail and Yahoo bulk-sender rules).",
+                    category="links",
+                )
+            )
+        if over:
+            findings.append(
+                Finding(
+                    rule="links.cap-reached",
+                    title=f"{len(over)} URL(s) over the cap of {cap} were not analysed",
+                    severity=Severity.INFO,
+                    message="Raise MAILQA_LINK_MAX_URLS to analyse more.",
+                    category="links",
+                    data={"skipped": len(over)},
+                )
+            )
+
+        results = {
+            t.url: LinkResult(
+                url=t.url,
+                kind=t.kind,
+                scheme=_scheme(static.http_url.get(t.url, t.url)),
+                texts=t.texts,
+                locations=t.locations(),
+                occurrences=len(t.occurrences),
+            )
+            for t in kept
+        }
+
+        fetcher: LinkFetcher | None = ctx.http
+        skipped_reason: str | None = None
+        if not settings.link_check:
+            skipped_reason = "link checking over HTTP is disabled (MAILQA_LINK_CHECK=false)"
+        elif ctx.offline or settings.offline:
+            skipped_reason = "offline mode"
+        elif fetcher is None:
+            skipped_reason = "no HTTP fetcher configured"
+        cache_hits = 0
+        if skipped_reason is None and fetcher is not None and static.http_url:
+            budget = max(settings.check_timeout * HTTP_BUDGET_SHARE, 1.0)
+            by_url = {t.url: t for t in kept}
+            hits_before = fetcher.stats.cache_hits
+            fetched = await _fetch_all(fetcher, static.http_url, by_url, budget)
+            cache_hits = fetcher.stats.cache_hits - hits_before
+            image_max = settings.link_image_max_bytes
+            for url, result in fetched.items():
+                _apply_fetch(results[url], result)
+                findings += _http_findings(by_url[url], results[url], image_max)
+
+        details = LinksDetails(
+            links=list(results.values()),
+            found=len(occurrences),
+            unique=len(targets),
+            skipped=len(over),
+            skipped_urls=[t.url[:500] for t in over[:20]],
+            http_validated=skipped_reason is None,
+            http_skipped_reason=skipped_reason,
+            http_checked=sum(r.checked for r in results.values()),
+            broken=sum(_is_broken(r) for r in results.values()),
+            cache_hits=cache_hits,
+        )
+        return self._result(findings, details)
+
+    def _result(self, findings: list[Finding], details: LinksDetails) -> CheckResult:
+        errors = sum(f.severity == Severity.ERROR for f in findings)
+        warnings = sum(f.severity == Severity.WARNING for f in findings)
+        status = Status.FAILED if errors else Status.WARNING if warnings else Status.PASSED
+        score = max(0.0, 100.0 - sum(PENALTY[f.severity] for f in findings))
+        images = sum(r.kind == "image" for r in details.links)
+        parts = [f"{len(details.links) - images} link(s), {images} image(s)"]
+        if details.http_validated:
+            parts.append(f"{details.http_checked} checked over HTTP, {details.broken} broken")
+        else:
+            parts.append(f"HTTP validation skipped ({details.http_skipped_reason}); static only")
+        parts.append(f"{errors} error(s), {warnings} warning(s)")
+        if details.skipped:
+            parts.append(f"{details.skipped} over the cap not analysed")
+        return CheckResult(
+            name=self.name,
+            status=status,
+            summary="; ".join(parts),
+            score=score,
+            findings=findings,
+            details=details.model_dump(mode="json"),
+        )
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
+def _is_broken(result: LinkResult) -> bool:
+    if not result.checked:
+        return False
+    if result.error_kind is not None:
+        return result.error_kind not in ("refused", "timeout", "budget")
+    return (result.status_code or 0) >= 400
+
+
+async def _fetch_all(
+    fetcher: LinkFetcher, urls: dict[str, str], targets: dict[str, Target], budget: float
+) -> dict[str, FetchResult]:
+    """Fetch every URL concurrently (the fetcher enforces the limits), within ``budget``."""
+    started = time.monotonic()
+    tasks = {
+        url: asyncio.create_task(fetcher.fetch(fetch_url, image=targets[url].kind == "image"))
+        for url, fetch_url in urls.items()
+    }
+    done, pending = await asyncio.wait(tasks.values(), timeout=budget)
+    for task in pending:
+        task.cancel()
+    out: dict[str, FetchResult] = {}
+    for url, task in tasks.items():
+        if task in done and not task.cancelled() and task.exception() is None:
+            out[url] = task.result()
+        else:
+            reason = (
+                f"not checked: the link check's time budget ({budget:g} s) ran out"
+                if task in pending
+                else f"fetch failed: {task.exception()!r}"
+            )
+            out[url] = FetchResult(
+                url=url,
+                error=reason,
+                error_kind="budget" if task in pending else "error",
+                duration_ms=round((time.monotonic() - started) * 1000, 2),
+            )
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    return out

@@ -1,0 +1,195 @@
+"""The fetcher against a real HTTP(S) server on loopback (allow-listed)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+from mailqa.net.http import USER_AGENT
+
+from .conftest import TLS_NAME
+from .local_http import PNG_1PX
+
+
+async def test_200_via_head_only(server, make_fetcher):
+    fetcher = make_fetcher()
+    before = server.count("/ok")
+    result = await fetcher.fetch(server.url("/ok"))
+    assert result.ok and result.status_code == 200 and result.error is None
+    assert result.method == "HEAD" and result.redirects == []
+    assert result.final_url == server.url("/ok")
+    assert server.count("/ok") - before == 1  # HEAD answered; no GET needed
+
+
+async def test_404_and_500_are_not_ok(server, make_fetcher):
+    fetcher = make_fetcher()
+    missing = await fetcher.fetch(server.url("/404"))
+    assert missing.status_code == 404 and not missing.ok and missing.error is None
+    failing = await fetcher.fetch(server.url("/500"))
+    assert failing.status_code == 500 and not failing.ok
+    assert failing.method == "GET"  # a 500 on HEAD is retried with GET before giving up
+
+
+async def test_redirect_chain_is_reported(server, make_fetcher):
+    result = await make_fetcher().fetch(server.url("/chain"))
+    assert result.ok and result.status_code == 200
+    assert [(h.url, h.status_code) for h in result.redirects] == [
+        (server.url("/chain"), 302),
+        (server.url("/moved"), 301),
+    ]
+    assert result.final_url == server.url("/ok")
+
+
+async def test_redirect_loop_is_detected(server, make_fetcher):
+    before = server.count("/loop/a") + server.count("/loop/b")
+    result = await make_fetcher().fetch(server.url("/loop/a"))
+    assert not result.ok and result.error_kind == "redirect-loop"
+    assert "loop" in (result.error or "")
+    assert len(result.redirects) == 2
+    # Stopped when the chain came back, not after max_redirects: one HEAD per URL.
+    assert server.count("/loop/a") + server.count("/loop/b") - before == 2
+
+
+async def test_redirect_limit(server, make_fetcher):
+    result = await make_fetcher(max_redirects=1).fetch(server.url("/chain"))
+    assert result.error_kind == "too-many-redirects" and not result.ok
+
+
+async def test_slow_endpoint_times_out_with_reason(server, make_fetcher):
+    fetcher = make_fetcher(timeout=0.5)
+    started = time.monotonic()
+    result = await fetcher.fetch(server.url("/slow"))
+    assert time.monotonic() - started < 2.5
+    assert result.error_kind == "timeout" and not result.ok
+    assert "0.5 s" in (result.error or "")
+
+
+async def test_head_405_falls_back_to_get(server, make_fetcher):
+    before_head = server.count("/no-head", "HEAD")
+    before_get = server.count("/no-head", "GET")
+    result = await make_fetcher().fetch(server.url("/no-head"))
+    assert result.ok and result.status_code == 200 and result.method == "GET"
+    assert server.count("/no-head", "HEAD") - before_head == 1
+    assert server.count("/no-head", "GET") - before_get == 1
+
+
+async def test_huge_body_is_not_downloaded(server, make_fetcher):
+    fetcher = make_fetcher(max_body_bytes=256 * 1024)
+    started = time.monotonic()
+    link = await fetcher.fetch(server.url("/huge"))
+    assert link.ok and link.method == "GET" and link.size is None  # links never read bodies
+    image = await fetcher.fetch(server.url("/huge.png"), image=True)
+    assert image.ok and image.size_at_least
+    assert image.size is not None and 256 * 1024 < image.size < 2 * 1024 * 1024
+    assert time.monotonic() - started < 2.0
+
+
+async def test_image_and_non_image(server, make_fetcher):
+    fetcher = make_fetcher()
+    image = await fetcher.fetch(server.url("/image.png"), image=True)
+    assert image.ok and image.content_type == "image/png" and image.size == len(PNG_1PX)
+    page = await fetcher.fetch(server.url("/not-image.png"), image=True)
+    assert page.ok and (page.content_type or "").startswith("text/html")
+
+
+async def test_user_agent_names_mailqa(server, make_fetcher):
+    await make_fetcher().fetch(server.url("/page/ua"))
+    seen = [r for r in server.requests if r.path == "/page/ua"]
+    assert seen and all(r.user_agent == USER_AGENT for r in seen)
+    assert "mailqa" in USER_AGENT
+
+
+async def test_host_header_keeps_the_name_while_dialing_the_ip(server, make_fetcher):
+    result = await make_fetcher().fetch(server.url("/page/host", host="site.links.test"))
+    assert result.ok
+    seen = [r for r in server.requests if r.path == "/page/host"]
+    assert seen[-1].host == f"site.links.test:{server.port}"
+
+
+async def test_self_signed_tls_is_reported(tls_server, make_fetcher):
+    result = await make_fetcher().fetch(tls_server.url("/ok", host=TLS_NAME))
+    assert not result.ok and result.error_kind == "tls"
+    assert "certificate" in (result.error or "").lower()
+    assert "self-signed" in (result.error or "") or "self signed" in (result.error or "")
+
+
+async def test_tls_verifies_the_url_host_not_the_dialed_ip(tls_server, tls_cert, make_fetcher):
+    trusted = ssl.create_default_context(cafile=str(tls_cert[0]))
+    fetcher = make_fetcher(ssl_context=trusted)
+    good = await fetcher.fetch(tls_server.url("/ok", host=TLS_NAME))
+    assert good.ok and good.status_code == 200, good.error
+    # Same IP, same trusted certificate, but the name is not on it: SNI/verification use
+    # the URL's host name, so this must fail.
+    wrong = await fetcher.fetch(tls_server.url("/ok", host="other.links.test"))
+    assert wrong.error_kind == "tls" and "mismatch" in (wrong.error or "").lower()
+
+
+async def test_dns_failure_is_reported(make_fetcher):
+    result = await make_fetcher().fetch("https://nowhere.links.test/")
+    assert result.error_kind == "dns" and "nowhere.links.test" in (result.error or "")
+
+
+async def test_connection_refused_is_reported(make_fetcher):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = await make_fetcher().fetch(f"http://127.0.0.1:{port}/")
+    assert result.error_kind == "connect" and not result.ok
+
+
+async def test_unsupported_scheme(make_fetcher):
+    result = await make_fetcher().fetch("ftp://127.0.0.1/file")
+    assert result.error is not None and not result.ok
+
+
+async def test_cache_and_inflight_dedupe(server, make_fetcher):
+    fetcher = make_fetcher()
+    url = server.url("/page/cached")
+    results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(5)))
+    assert all(r.ok for r in results)
+    assert server.count("/page/cached") == 1  # five concurrent asks, one request
+    again = await fetcher.fetch(url)
+    assert again.from_cache and again.ok
+    assert server.count("/page/cached") == 1
+    assert fetcher.stats.cache_misses == 1 and fetcher.stats.cache_hits == 5
+
+
+async def test_cache_expires(server, make_fetcher):
+    fetcher = make_fetcher(cache_ttl=0.2)
+    url = server.url("/page/expiring")
+    await fetcher.fetch(url)
+    await asyncio.sleep(0.3)
+    result = await fetcher.fetch(url)
+    assert not result.from_cache
+    assert server.count("/page/expiring") == 2
+
+
+async def test_per_host_concurrency_limit(make_fetcher):
+    from .local_http import LocalHttpServer
+
+    slow = LocalHttpServer(delay=0.2)
+    await slow.start()
+    try:
+        fetcher = make_fetcher(per_host_concurrency=2, per_host_rate=0, concurrency=10)
+        await asyncio.gather(*(fetcher.fetch(slow.url(f"/page/{i}")) for i in range(6)))
+        assert slow.max_active == 2
+    finally:
+        await slow.stop()
+
+
+async def test_per_host_rate_limit(make_fetcher):
+    from .local_http import LocalHttpServer
+
+    srv = LocalHttpServer()
+    await srv.start()
+    try:
+        fetcher = make_fetcher(per_host_rate=10.0, per_host_concurrency=10)
+        started = time.monotonic()
+        await asyncio.gather(*(fetcher.fetch(srv.url(f"/page/{i}")) for i in range(6)))
+        # Six requests at 10/s: the last starts 0.5 s after the first.
+        assert time.monotonic() - started >= 0.45
+    finally:
+        await srv.stop()

@@ -1,0 +1,137 @@
+"""SSRF protection: non-public destinations are refused by default, with a clear reason.
+
+The loopback server is really listening in these tests, so a refusal that did not hold would
+show up as a request in ``server.requests``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote
+
+import pytest
+
+from mailqa.core.errors import ConfigError
+from mailqa.net.http import AddressPolicy, address_class
+
+
+def _requests_to(server, path: str) -> int:
+    return server.count(path)
+
+
+async def test_loopback_literal_refused_by_default(server, make_fetcher):
+    result = await make_fetcher(allow=()).fetch(server.url("/page/ssrf-loopback"))
+    assert result.error_kind == "refused" and not result.ok
+    assert "127.0.0.1" in result.error and "loopback" in result.error
+    assert "MAILQA_LINK_ALLOW" in result.error
+    assert _requests_to(server, "/page/ssrf-loopback") == 0
+
+
+async def test_cloud_metadata_refused(make_fetcher):
+    result = await make_fetcher(allow=()).fetch("http://169.254.169.254/latest/meta-data/")
+    assert result.error_kind == "refused"
+    assert "link-local" in result.error and "metadata" in result.error
+
+
+async def test_name_resolving_to_private_ip_refused(make_fetcher):
+    result = await make_fetcher(allow=()).fetch("http://internal.links.test/admin")
+    assert result.error_kind == "refused"
+    assert "internal.links.test resolves to 10.0.0.1" in result.error
+    assert "private" in result.error
+
+
+async def test_name_with_one_private_answer_refused(make_fetcher):
+    result = await make_fetcher(allow=()).fetch("http://mixed.links.test/")
+    assert result.error_kind == "refused" and "10.0.0.1" in result.error
+
+
+async def test_public_looking_redirect_to_private_ip_refused(server, make_fetcher):
+    # public.links.test is allowed by name (it stands for a public site); it redirects to the
+    # loopback address itself, which is not allowed: the second hop must be refused.
+    fetcher = make_fetcher(allow=("public.links.test",))
+    target = server.url("/page/ssrf-secret")
+    start = server.url(f"/redirect?to={quote(target, safe='')}", host="public.links.test")
+    result = await fetcher.fetch(start)
+    assert result.error_kind == "refused" and not result.ok
+    assert [h.status_code for h in result.redirects] == [302]
+    assert result.final_url == target
+    assert "loopback" in result.error
+    assert _requests_to(server, "/page/ssrf-secret") == 0
+
+
+async def test_redirect_to_metadata_refused(server, make_fetcher):
+    fetcher = make_fetcher(allow=("public.links.test",))
+    start = server.url(
+        "/redirect?to=http%3A%2F%2F169.254.169.254%2Flatest", host="public.links.test"
+    )
+    result = await fetcher.fetch(start)
+    assert result.error_kind == "refused" and "metadata" in result.error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://[fe80::1]/",
+        "http://224.0.0.1/",
+        "http://240.0.0.1/",
+        "http://100.64.0.1/",
+        "http://192.168.1.1/",
+    ],
+)
+async def test_other_non_public_literals_refused(make_fetcher, url):
+    result = await make_fetcher(allow=()).fetch(url)
+    assert result.error_kind == "refused", result.error
+
+
+async def test_allow_list_by_cidr_opens_the_range(server, make_fetcher):
+    result = await make_fetcher(allow=("127.0.0.0/8",)).fetch(server.url("/ok"))
+    assert result.ok
+
+
+async def test_refusals_are_not_cached(server, make_fetcher):
+    fetcher = make_fetcher(allow=())
+    await fetcher.fetch(server.url("/ok"))
+    assert fetcher.cache_entries == 0 and fetcher.stats.refused == 1
+
+
+def test_address_classes():
+    cases = {
+        "127.0.0.1": "loopback",
+        "10.1.2.3": "private",
+        "169.254.169.254": "link-local (cloud metadata range)",
+        "224.0.0.1": "multicast",
+        "ff02::1": "multicast",
+        "::": "unspecified",
+        "8.8.8.8": None,
+        "2606:4700::1111": None,
+    }
+    for ip, expected in cases.items():
+        assert address_class(ipaddress.ip_address(ip)) == expected, ip
+    mapped = address_class(ipaddress.ip_address("::ffff:10.0.0.1"))
+    assert mapped is not None and "private" in mapped
+    six_to_four = address_class(ipaddress.ip_address("2002:7f00:1::"))
+    assert six_to_four is not None and "loopback" in six_to_four
+
+
+def test_policy_parsing():
+    policy = AddressPolicy.from_entries(
+        ["staging.acme.com", " .corp.acme.com", "*.lab.acme.com", "10.0.0.0/8", "fd00::/8", ""]
+    )
+    private = ipaddress.ip_address("10.9.9.9")
+    other_private = ipaddress.ip_address("192.168.0.1")
+    assert policy.refusal("x.example", private) is None  # range allowed
+    assert policy.refusal("x.example", other_private) == "private"
+    assert policy.refusal("staging.acme.com", other_private) is None  # name allowed
+    assert policy.refusal("a.corp.acme.com", other_private) is None
+    assert policy.refusal("a.lab.acme.com", other_private) is None
+    assert policy.refusal("evilcorp.acme.com", other_private) == "private"
+    assert policy.refusal("x", ipaddress.ip_address("fd12::1")) is None
+
+
+@pytest.mark.parametrize("bad", ["http://host/", "a b", "user@host", "..com"])
+def test_policy_rejects_junk(bad):
+    with pytest.raises(ConfigError):
+        AddressPolicy.from_entries([bad])
