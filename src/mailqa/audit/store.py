@@ -1,0 +1,125 @@
+"""Reads and writes of stored audits (the API's audits and ``--executor celery`` audits)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mailqa.audit.models import Audit, AuditResult
+from mailqa.audit.record import AuditRecord
+from mailqa.core.errors import NotFound
+from mailqa.store.repository import Store
+
+FINISHED = ("done", "failed", "cancelled")
+
+
+class AuditStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def _dialect(self) -> str:
+        return self.store.engine.dialect.name
+
+    async def create(
+        self, inbox_id: int, checks: list[str], *, online: bool, filters: dict[str, Any]
+    ) -> Audit:
+        async with self.store.sessions() as s, s.begin():
+            audit = Audit(
+                inbox_id=inbox_id, checks=checks, online=online, filters=filters, status="queued"
+            )
+            s.add(audit)
+        return audit
+
+    async def get(self, audit_id: int) -> Audit:
+        async with self.store.sessions() as s:
+            audit = await s.get(Audit, audit_id)
+        if audit is None:
+            raise NotFound(f"audit {audit_id} not found")
+        return audit
+
+    async def list_audits(self, inbox_ids: Sequence[int] | None = None) -> Sequence[Audit]:
+        q = select(Audit).order_by(Audit.id.desc())
+        if inbox_ids is not None:
+            q = q.where(Audit.inbox_id.in_(inbox_ids))
+        async with self.store.sessions() as s:
+            return (await s.scalars(q)).all()
+
+    async def update(self, audit_id: int, **values: Any) -> None:
+        if values.get("status") in FINISHED:
+            values.setdefault("finished_at", datetime.now(UTC))
+        async with self.store.sessions() as s, s.begin():
+            await s.execute(update(Audit).where(Audit.id == audit_id).values(**values))
+
+    async def save_result(self, audit_id: int, record: AuditRecord) -> None:
+        """Idempotent: a redelivered task writes the same row again."""
+        assert record.message_id is not None
+        row = {
+            "audit_id": audit_id,
+            "message_id": record.message_id,
+            "status": record.status,
+            "score": record.score,
+            "record": record.model_dump(mode="json", by_alias=True),
+            "created_at": datetime.now(UTC),
+        }
+        insert = sqlite_insert if self._dialect == "sqlite" else pg_insert
+        stmt = insert(AuditResult).values(row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["audit_id", "message_id"],
+            set_={
+                "status": stmt.excluded.status,
+                "score": stmt.excluded.score,
+                "record": stmt.excluded.record,
+            },
+        )
+        async with self.store.sessions() as s, s.begin():
+            await s.execute(stmt)
+
+    async def count_results(self, audit_id: int) -> int:
+        async with self.store.sessions() as s:
+            n = await s.scalar(
+                select(func.count())
+                .select_from(AuditResult)
+                .where(AuditResult.audit_id == audit_id)
+            )
+        return int(n or 0)
+
+    async def done_message_ids(self, audit_id: int) -> set[int]:
+        async with self.store.sessions() as s:
+            q = select(AuditResult.message_id).where(AuditResult.audit_id == audit_id)
+            return set((await s.scalars(q)).all())
+
+    async def results_page(
+        self, audit_id: int, *, offset: int = 0, limit: int = 100, status: str | None = None
+    ) -> tuple[list[AuditRecord], int]:
+        q = select(AuditResult).where(AuditResult.audit_id == audit_id)
+        if status:
+            q = q.where(AuditResult.status == status)
+        async with self.store.sessions() as s:
+            total = await s.scalar(select(func.count()).select_from(q.subquery()))
+            rows = (await s.scalars(q.order_by(AuditResult.id).offset(offset).limit(limit))).all()
+        return [AuditRecord.model_validate(r.record) for r in rows], int(total or 0)
+
+    async def iter_results(self, audit_id: int, batch: int = 500) -> AsyncIterator[AuditRecord]:
+        """Every record, a batch at a time (keyset pagination: flat memory)."""
+        after = 0
+        while True:
+            async with self.store.sessions() as s:
+                rows = (
+                    await s.execute(
+                        select(AuditResult.id, AuditResult.record)
+                        .where(AuditResult.audit_id == audit_id, AuditResult.id > after)
+                        .order_by(AuditResult.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return
+            for _, record in rows:
+                yield AuditRecord.model_validate(record)
+            after = rows[-1][0]
