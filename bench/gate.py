@@ -1,0 +1,172 @@
+"""Benchmark ``mailqa check`` as a CI gate: 200 generated templates, offline.
+
+Prints files/s, the time to first output (from process start to the first byte of the
+text output) and the CPU time used, for the default (automatic) job count and for one
+process. Goal: the 200-template library in under 10 s. The CPU time per file is the
+figure to compare across machines: wall time depends on free cores and other load.
+
+    .venv/bin/python bench/gate.py [--files 200] [--runs 1]
+
+Python compiles the sources on each start when bytecode caching is off
+(PYTHONDONTWRITEBYTECODE); the figures are given with a bytecode cache (a normal install)
+kept in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAILQA = [sys.executable, "-m", "mailqa.cli.main", "check"]
+
+HEAD = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+  body {{ margin: 0; padding: 0; background: #f4f4f4; font-family: Helvetica, Arial, sans-serif; }}
+  .wrapper {{ width: 100%; max-width: 600px; margin: 0 auto; }}
+  .button {{ display: inline-block; border-radius: 4px; padding: 12px 24px; }}
+  @media (max-width: 600px) {{ .column {{ display: block !important; width: 100% !important; }} }}
+  @media (prefers-color-scheme: dark) {{ body {{ background: #111; color: #eee; }} }}
+</style>
+</head>
+<body>
+<div style="display:none;max-height:0;overflow:hidden">{preheader}</div>
+<table role="presentation" class="wrapper" width="600" cellpadding="0" cellspacing="0">
+"""
+ROW = """<tr>
+  <td class="column" style="padding: 16px; font-size: 16px; line-height: 24px; color: #333333;">
+    <h2 style="margin: 0 0 8px 0;">{heading}</h2>
+    <p style="margin: 0 0 12px 0;">{text}</p>
+    <img src="https://cdn.shop.com/img/{n}.png" width="560" height="200" alt="{heading}"
+      style="display:block;border:0">
+    <a class="button" href="https://shop.com/p/{n}?utm_source=mail"
+      style="background:#0a7;color:#fff;text-decoration:none">Shop now</a>
+  </td>
+</tr>
+"""
+FOOT = """<tr><td style="padding: 16px; font-size: 12px; color: #888;">
+  <a href="https://shop.com/unsubscribe">Unsubscribe</a> · <a href="https://shop.com/prefs">Preferences</a>
+</td></tr>
+</table>
+</body>
+</html>
+"""
+WORDS = [
+    *[
+        "offer",
+        "spring",
+        "collection",
+        "shipping",
+        "free",
+        "order",
+        "account",
+        "update",
+        "discover",
+        "new",
+        "arrivals",
+    ],
+    *[
+        "season",
+        "limited",
+        "members",
+        "rewards",
+        "points",
+        "exclusive",
+        "weekend",
+        "style",
+        "classic",
+        "fresh",
+    ],
+]
+
+
+def template(rng: random.Random, n: int) -> str:
+    """A newsletter of 5-100 KB."""
+    target = rng.choice([5, 10, 20, 40, 70, 100]) * 1024
+    parts = [HEAD.format(title=f"Newsletter {n}", preheader="Our picks for you this week")]
+    size = len(parts[0])
+    row = 0
+    while size < target:
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60)))
+        chunk = ROW.format(heading=f"Section {row}", text=text, n=n * 1000 + row)
+        parts.append(chunk)
+        size += len(chunk)
+        row += 1
+    parts.append(FOOT)
+    return "".join(parts)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_gate(
+    folder: Path, env: dict[str, str], extra: list[str]
+) -> tuple[float, float, float, int]:
+    """(seconds to first output, total seconds, CPU seconds, exit code) of one gate run."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*MAILQA, str(folder), "--color", "never", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=folder,
+    )
+    assert proc.stdout is not None
+    proc.stdout.read(1)
+    first = time.perf_counter() - started
+    proc.stdout.read()
+    code = proc.wait()
+    return first, time.perf_counter() - started, _children_cpu() - cpu, code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(8)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "templates"
+        folder.mkdir()
+        total_bytes = 0
+        for n in range(args.files):
+            html = template(rng, n)
+            total_bytes += len(html)
+            (folder / f"t{n:03d}.html").write_text(html)
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        env["PYTHONPATH"] = str(ROOT / "src")
+        print(
+            f"{args.files} templates, {total_bytes / 1024 / 1024:.1f} MB "
+            f"(avg {total_bytes / args.files / 1024:.0f} KB), offline, {os.cpu_count()} CPUs"
+        )
+        run_gate(folder, env, ["--jobs", "1"])  # warm the bytecode cache
+        for label, extra in (("auto jobs", []), ("1 process", ["--jobs", "1"])):
+            for _ in range(args.runs):
+                first, total, cpu, code = run_gate(folder, env, extra)
+                print(
+                    f"{label:10s}: {total:6.2f} s total, {args.files / total:6.1f} files/s, "
+                    f"first output after {first:.2f} s, {cpu:6.2f} CPU s "
+                    f"({cpu / args.files * 1000:.0f} ms/file) (exit {code})"
+                )
+        print(f"load average after: {os.getloadavg()[0]:.1f} (other work on the machine)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""``mailqa audit``: audit stored mail in bulk and summarise it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from mailqa.audit.runner import Progress
+
+
+def _progress_printer(interval: float) -> tuple[Any, Any]:
+    """A rich bar with rate and ETA on a terminal; a plain line every ``interval`` s otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        bar = Bar(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]:.0f} msg/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        task_id = bar.add_task("audit", total=None, rate=0.0)
+
+        def draw(p: Progress) -> None:
+            bar.update(task_id, completed=p.done, total=p.total, rate=p.rate)
+
+        return bar, draw
+
+    last = [0.0]
+
+    def line(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < interval and p.done != p.total:
+            return
+        last[0] = now
+        total = f"/{p.total}" if p.total is not None else ""
+        eta = ""
+        if p.total and p.rate > 0:
+            eta = f", ETA {max(0, p.total - p.done) / p.rate:.0f} s"
+        print(f"audited {p.done}{total} ({p.rate:.1f} msg/s{eta})", file=sys.stderr, flush=True)
+
+    return None, line
+
+
+def audit(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Directories of .eml, mbox files, Maildirs, .eml files or globs."),
+    ] = None,
+    inbox: Annotated[
+        int | None, typer.Option(help="Audit a stored inbox (database, or --server).")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Read --inbox from a running mailqa at this URL.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="API token for --server [env MAILQA_API_TOKEN].")
+    ] = None,
+    since: Annotated[datetime | None, typer.Option(help="Stored mail received since.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Stored mail received until.")] = None,
+    checks: Annotated[
+        str | None, typer.Option(help="Comma-separated checks (default: the offline ones).")
+    ] = None,
+    online: Annotated[
+        bool, typer.Option("--online/--offline", help="Allow network checks.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Processes (default: one per CPU).")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="inline (processes here) or celery (stored mail, workers).")
+    ] = "inline",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write results.jsonl, summary.json, messages.csv, report.html here."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Skip messages already in --out's results.jsonl.")
+    ] = False,
+    reports: Annotated[
+        Path | None, typer.Option(help="Also write each message's full JSON report here.")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (for --inbox).")] = None,
+    progress_interval: Annotated[
+        float, typer.Option(help="Seconds between progress lines when not on a terminal.")
+    ] = 5.0,
+) -> None:
+    """Audit many messages and summarise them: pass/fail per check, scores, top issues."""
+    from mailqa.audit.record import default_audit_checks
+    from mailqa.audit.runner import AuditOptions, Progress, ResultSink, cpu_count
+    from mailqa.audit.summary import render_text
+    from mailqa.checks import build_checks
+    from mailqa.cli.main import EXIT_INTERNAL, EXIT_USAGE, _settings
+    from mailqa.core.errors import ConfigError, MailqaError
+
+    def usage(message: str) -> typer.Exit:
+        typer.echo(f"error: {message}", err=True)
+        return typer.Exit(EXIT_USAGE)
+
+    if not sources and inbox is None:
+        raise usage("give a SOURCE path or --inbox ID")
+    if resume and out is None:
+        raise usage("--resume needs --out (where the earlier results are)")
+    if executor not in ("inline", "celery"):
+        raise usage(f"unknown executor {executor!r}: inline or celery")
+    if executor == "celery" and (inbox is None or server or sources):
+        raise usage("--executor celery audits stored mail: use it with --inbox (no paths)")
+    if output_format not in ("text", "json"):
+        raise usage(f"unknown format {output_format!r}: text or json")
+    settings = _settings(data_dir=data_dir, offline=not online)
+    names = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
+    names = names or default_audit_checks()
+    try:
+        build_checks(names)
+    except ConfigError as exc:
+        raise usage(str(exc)) from exc
+    options = AuditOptions(
+        checks=names, jobs=max(1, jobs or cpu_count()), online=online, reports_dir=reports
+    )
+    sink = ResultSink(out, resume=resume, reports_dir=reports)
+    bar, draw = _progress_printer(progress_interval)
+    progress = Progress(on_change=draw)
+    progress.done = 0
+    title = "Mail audit: " + ", ".join(sources or [f"inbox {inbox}"])
+
+    async def main() -> None:
+        from mailqa.audit.runner import run_audit, run_celery_audit
+        from mailqa.audit.sources import (
+            ServerInboxSource,
+            Source,
+            StoredInboxSource,
+            open_path_source,
+            prepare,
+        )
+
+        opened: list[Source] = [open_path_source(s) for s in sources or []]
+        store = None
+        try:
+            if inbox is not None and server:
+                plain = token or settings.api_token
+                opened.append(ServerInboxSource(server, inbox, plain))
+            elif inbox is not None:
+                from mailqa.store.database import migrate
+                from mailqa.store.repository import Store
+
+                await asyncio.to_thread(migrate, settings.effective_database_url)
+                store = Store(settings.effective_database_url)
+                opened.append(StoredInboxSource(store, inbox, since, until))
+            for source in opened:
+                await prepare(source)
+            counts = [s.count() for s in opened]
+            if all(c is not None for c in counts):
+                progress.total = sum(c or 0 for c in counts) - len(sink.done_keys)
+            if executor == "celery":
+                assert isinstance(opened[0], StoredInboxSource)
+                audit_id = await run_celery_audit(settings, opened[0], options, sink, progress)
+                print(f"stored audit {audit_id}", file=sys.stderr)
+            else:
+                await run_audit(settings, opened, options, sink, progress)
+        finally:
+            if store is not None:
+                await store.close()
+
+    interrupted = False
+    try:
+        if bar is not None:
+            with bar:
+                asyncio.run(main())
+        else:
+            asyncio.run(main())
+    except KeyboardInterrupt:
+        interrupted = True
+    except (ConfigError, FileNotFoundError) as exc:
+        raise usage(str(exc)) from exc
+    except MailqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INTERNAL) from exc
+    summary = sink.close(title)
+    if output_format == "json":
+        from mailqa.audit.runner import dumps
+
+        typer.echo(dumps(summary))
+    else:
+        sys.stdout.write(render_text(summary))
+        if out is not None:
+            sys.stdout.write(f"\nReport: {out / 'report.html'}\n")
+    if interrupted:
+        typer.echo(
+            f"interrupted after {progress.done} message(s)"
+            + ("; run again with --resume to go on" if out else ""),
+            err=True,
+        )
+        raise typer.Exit(130)

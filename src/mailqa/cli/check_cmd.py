@@ -1,0 +1,385 @@
+"""``mailqa check``: the CI quality gate for templates and messages.
+
+Exit codes: 0 the gate passed, 1 it failed, 2 usage or configuration error, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+
+from mailqa.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailqa.cli.config import GateConfig
+    from mailqa.settings import Settings
+
+EXIT_PASSED, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEFAULT_BASELINE = "mailqa-baseline.json"
+# Settings fields that take the target clients, depending on the HTML check's version.
+CLIENT_SETTINGS = ("html_targets", "html_clients")
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    format: str
+    path: str | None  # None: standard output
+
+
+def plan_outputs(formats: list[str], outputs: list[str]) -> list[OutputPlan]:
+    """Pair ``--format``/``--output`` by position; an extra output names its format by its
+    suffix; formats without an output (or with ``-``) go to standard output (one at most);
+    when none does, text does."""
+    from mailqa.cli.output import FORMATS, format_for_path
+
+    for name in formats:
+        if name not in FORMATS:
+            raise ConfigError(f"unknown --format {name!r}; choose from {', '.join(FORMATS)}")
+    plans: list[OutputPlan] = []
+    for i, out in enumerate(outputs):
+        if i < len(formats):
+            name = formats[i]
+        else:
+            inferred = format_for_path(out)
+            if inferred is None:
+                raise ConfigError(
+                    f"--output {out!r} has no --format and its suffix names none "
+                    "(.txt .json .xml .sarif .md)"
+                )
+            name = inferred
+        plans.append(OutputPlan(name, None if out == "-" else out))
+    plans += [OutputPlan(name, None) for name in formats[len(outputs) :]]
+    to_stdout = [p.format for p in plans if p.path is None]
+    if not to_stdout:  # files are for machines; the log still says what failed
+        plans.append(OutputPlan("text", None))
+    if len(to_stdout) > 1:
+        raise ConfigError(
+            f"only one format can go to standard output (got {', '.join(to_stdout)}): "
+            "give the others an --output FILE"
+        )
+    return plans
+
+
+def use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def check(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Templates (.html), messages (.eml), folders, globs, or - for stdin. "
+            "Default: the 'paths' of the configuration.",
+            show_default=False,
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Configuration file (default: discovered upwards).", show_default=False
+        ),
+    ] = None,
+    output_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, json, junit, sarif, github or markdown; repeatable, paired with "
+            "--output in order.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File for the matching --format ('-': stdout).",
+            show_default=False,
+        ),
+    ] = None,
+    online: Annotated[
+        bool | None,
+        typer.Option(
+            "--online/--offline",
+            help="Also run HTTP link checks, DNS checks and spam.",
+            show_default=False,
+        ),
+    ] = None,
+    checks: Annotated[
+        str | None,
+        typer.Option("--checks", help="Comma-separated checks to run.", show_default=False),
+    ] = None,
+    clients: Annotated[
+        str | None,
+        typer.Option(
+            "--clients",
+            help="Target clients of the HTML check (comma-separated globs).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Lowest severity that fails: error, warning, info, never.",
+            show_default=False,
+        ),
+    ] = None,
+    min_html_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-html-score", help="Fail below this HTML support score.", show_default=False
+        ),
+    ] = None,
+    max_spam_score: Annotated[
+        float | None,
+        typer.Option("--max-spam-score", help="Fail above this spam score.", show_default=False),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            help="Rule id (or glob, or check:*) to ignore; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline", help="Fail only on findings not in this file.", show_default=False
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--write-baseline",
+            help="Record the current findings in the baseline and exit 0.",
+            show_default=False,
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Processes (default: automatic).", show_default=False
+        ),
+    ] = None,
+    color: Annotated[
+        str, typer.Option("--color", help="Colours in text output: auto, always, never.")
+    ] = "auto",
+) -> None:
+    """Check templates and messages; exit 1 when the gate fails (0 pass, 2 usage, 3 internal)."""
+    try:
+        code = run_check(
+            paths=paths or [],
+            config_file=config_file,
+            formats=_split(output_format),
+            outputs=list(output or []),
+            online=online,
+            checks=_split([checks]) if checks else None,
+            clients=_split([clients]) if clients else None,
+            fail_on=fail_on,
+            min_html_score=min_html_score,
+            max_spam_score=max_spam_score,
+            ignore=_split(ignore),
+            baseline=baseline,
+            write_baseline=write_baseline,
+            jobs=jobs,
+            color=color,
+        )
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        traceback.print_exc(file=sys.stderr)
+        raise typer.Exit(EXIT_INTERNAL) from exc
+    raise typer.Exit(code)
+
+
+def run_check(
+    *,
+    paths: list[str],
+    config_file: Path | None = None,
+    formats: list[str] | None = None,
+    outputs: list[str] | None = None,
+    online: bool | None = None,
+    checks: list[str] | None = None,
+    clients: list[str] | None = None,
+    fail_on: str | None = None,
+    min_html_score: float | None = None,
+    max_spam_score: float | None = None,
+    ignore: list[str] | None = None,
+    baseline: Path | None = None,
+    write_baseline: bool = False,
+    jobs: int | None = None,
+    color: str = "auto",
+) -> int:
+    """The gate, callable without Typer. Raises ConfigError for usage problems."""
+    from mailqa.checks import build_checks
+    from mailqa.cli.baseline import build_baseline, load_baseline
+    from mailqa.cli.baseline import write_baseline as save_baseline
+    from mailqa.cli.config import load_config, parse_config
+    from mailqa.cli.gate import GateRun
+    from mailqa.cli.output import renderer
+    from mailqa.cli.output.text import render_file, render_summary
+    from mailqa.cli.paths import STDIN, expand_paths, relative_to
+    from mailqa.cli.runner import FileTask, GateJob, default_check_names, iter_results, pick_jobs
+
+    if color not in ("auto", "always", "never"):
+        raise ConfigError(f"--color must be auto, always or never, not {color!r}")
+    loaded = load_config(config_file)
+    overrides = {
+        "online": online,
+        "checks": checks,
+        "clients": clients,
+        "fail-on": fail_on,
+        "min-html-score": min_html_score,
+        "max-spam-score": max_spam_score,
+        "jobs": jobs,
+    }
+    given = {k: v for k, v in overrides.items() if v is not None}
+    parse_config(given, "command line", options=True)  # name the option in errors
+    merged = {**loaded.config.model_dump(by_alias=True, exclude_unset=True), **given}
+    if ignore:
+        merged["ignore"] = [*loaded.config.ignore, *ignore]
+    config = parse_config(merged, loaded.source)
+    plans = plan_outputs(formats or [], outputs or [])
+
+    settings = _settings(config)
+    names = config.checks or settings.checks or default_check_names(config.online)
+    build_checks(names)  # unknown names are a usage error before any work
+
+    arguments = paths or config.paths
+    if not arguments:
+        raise ConfigError("nothing to check: give paths (or set 'paths' in the configuration)")
+    # Paths from the configuration are relative to it; paths typed are relative to here.
+    root = loaded.root
+    if not paths:
+        arguments = [p if p == STDIN or Path(p).is_absolute() else str(root / p) for p in arguments]
+    files = expand_paths(arguments, exclude=config.exclude, root=root)
+    if not files:
+        raise ConfigError("no .html, .htm or .eml files found in the given paths")
+
+    baseline_path = baseline or (root / config.baseline if config.baseline else None)
+    if write_baseline and baseline_path is None:
+        baseline_path = Path(DEFAULT_BASELINE)
+    counts: dict[str, dict[str, int]] = {}
+    if baseline_path is not None and not write_baseline:
+        known = load_baseline(baseline_path)
+        counts = {key: known.counts_for(key) for key in known.files}
+
+    here = Path.cwd()
+    tasks = [
+        FileTask(STDIN, "<stdin>", sys.stdin.buffer.read())
+        if f == STDIN
+        else FileTask(f, relative_to(Path(f), here))
+        for f in files
+    ]
+    job = GateJob(
+        settings=settings,
+        check_names=list(names),
+        config=config,
+        root=root,
+        baseline=counts,
+        baseline_path=None if write_baseline else baseline_path,
+    )
+    colored = use_color(color)
+    stream_text = any(p.format == "text" and p.path is None for p in plans) and not write_baseline
+    started = time.perf_counter()
+    results = []
+    for result in iter_results(job, tasks, pick_jobs(config.jobs, len(tasks), config.online)):
+        results.append(result)
+        if stream_text:
+            sys.stdout.write(render_file(result, colored))
+            sys.stdout.flush()
+    run = GateRun(
+        files=results,
+        fail_on=config.fail_on,
+        duration_s=time.perf_counter() - started,
+        config_source=loaded.source,
+        baseline=str(baseline_path) if baseline_path is not None and not write_baseline else None,
+    )
+
+    if write_baseline:
+        assert baseline_path is not None
+        document = build_baseline(run, baseline_path)
+        save_baseline(document, baseline_path)
+        recorded = sum(e.count for entries in document.files.values() for e in entries)
+        typer.echo(
+            f"mailqa: recorded {recorded} finding(s) in {len(document.files)} file(s) "
+            f"to {baseline_path}",
+            err=True,
+        )
+        return EXIT_PASSED
+
+    for plan in plans:
+        if plan.format == "text" and plan.path is None:
+            sys.stdout.write(render_summary(run, colored))
+            continue
+        text = renderer(plan.format, color=colored and plan.path is None)(run)
+        if plan.path is None:
+            sys.stdout.write(text)
+        else:
+            target = Path(plan.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    sys.stdout.flush()
+    return EXIT_GATE_FAILED if run.failed else EXIT_PASSED
+
+
+def _check_clients(globs: list[str]) -> None:
+    """Target clients matching nothing are a configuration error, not an errored check."""
+    try:
+        from mailqa.checks.html import TargetError, resolve_targets
+    except ImportError:  # an html check without target resolution: it reports for itself
+        return
+    try:
+        resolve_targets(globs)
+    except TargetError as exc:
+        raise ConfigError(f"clients: {exc}") from exc
+
+
+def _settings(config: GateConfig) -> Settings:
+    """Environment settings (MAILQA_*) with the gate configuration on top."""
+    from mailqa.settings import Settings
+
+    values: dict[str, object] = {"offline": not config.online}
+    if config.link_allow is not None:
+        values["link_allow"] = config.link_allow
+    if config.spamd_url is not None:
+        values["spamd_url"] = config.spamd_url
+    if config.check_timeout is not None:
+        values["check_timeout"] = config.check_timeout
+    if config.clients is not None:
+        field = next((f for f in CLIENT_SETTINGS if f in Settings.model_fields), None)
+        if field is None:
+            raise ConfigError("'clients' needs the html check, which this mailqa does not have")
+        values[field] = config.clients
+        _check_clients(config.clients)
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc

@@ -1,0 +1,257 @@
+"""The gate's verdict on each file: which findings count, which are ignored or baselined,
+which thresholds are broken, and whether the run passes.
+
+The checks' own statuses are not the verdict: a project's ``ignore`` list, its baseline, its
+``fail-on`` severity and its thresholds decide. Every output format renders ``GateRun``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from mailqa.cli.config import FailOn, GateConfig
+from mailqa.cli.paths import path_matches
+from mailqa.core.message import ParsedMessage
+from mailqa.core.report import Finding, Report, Severity, Status
+
+SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+FAIL_ON_RANK = {"info": 1, "warning": 2, "error": 3, "never": 99}
+GATE_RULE_HTML_SCORE = "gate.min-html-score"
+GATE_RULE_SPAM_SCORE = "gate.max-spam-score"
+_SPACES = re.compile(r"\s+")
+
+
+class FindingState(StrEnum):
+    NEW = "new"
+    BASELINED = "baselined"
+    IGNORED = "ignored"
+
+
+@dataclass
+class GateFinding:
+    """One finding as the gate sees it. ``line``/``column`` are positions in the checked
+    file (None when the finding has no place in it)."""
+
+    check: str
+    finding: Finding
+    fingerprint: str
+    state: FindingState = FindingState.NEW
+    blocking: bool = False
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def rule(self) -> str:
+        return self.finding.rule
+
+    @property
+    def severity(self) -> Severity:
+        return self.finding.severity
+
+
+@dataclass
+class CheckOutcome:
+    """A check's result for a file, reduced to what the outputs show per check."""
+
+    name: str
+    status: Status
+    summary: str
+    score: float | None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass
+class FileResult:
+    """Everything the outputs need about one checked file."""
+
+    path: str
+    is_template: bool
+    report: Report | None = None
+    error: str | None = None
+    findings: list[GateFinding] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def errored_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if c.status == Status.ERRORED]
+
+    @property
+    def failed(self) -> bool:
+        return (
+            self.error is not None
+            or bool(self.errored_checks)
+            or any(f.blocking for f in self.findings)
+        )
+
+    def counted(self, state: FindingState = FindingState.NEW) -> list[GateFinding]:
+        return [f for f in self.findings if f.state == state]
+
+    def severity_count(self, severity: Severity) -> int:
+        return sum(1 for f in self.counted() if f.severity == severity)
+
+
+@dataclass
+class GateRun:
+    """The whole run: files in input order, plus run-level facts for the outputs."""
+
+    files: list[FileResult]
+    fail_on: FailOn = "error"
+    duration_s: float = 0.0
+    config_source: str = "defaults"
+    baseline: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(f.failed for f in self.files)
+
+    def total(self, state: FindingState) -> int:
+        return sum(len(f.counted(state)) for f in self.files)
+
+    def severity_total(self, severity: Severity) -> int:
+        return sum(f.severity_count(severity) for f in self.files)
+
+
+def fingerprint(check: str, finding: Finding) -> str:
+    """A line-independent identity: edits above a finding must not make it 'new'."""
+    loc = finding.locations[0] if finding.locations else None
+    anchor = loc.snippet if loc and loc.snippet else finding.message or finding.title
+    text = "\0".join((check, finding.rule, loc.part if loc else "", _SPACES.sub(" ", anchor)))
+    return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()[:20]
+
+
+def rule_matches(pattern: str, check: str, rule: str) -> bool:
+    """``pattern`` is a rule id glob (``links.*``) or ``check:rule-glob`` (``html:*``)."""
+    pattern = pattern.strip()
+    if ":" in pattern:
+        check_pattern, rule_pattern = pattern.split(":", 1)
+        return fnmatchcase(check, check_pattern) and fnmatchcase(rule, rule_pattern or "*")
+    return fnmatchcase(rule, pattern)
+
+
+def ignore_patterns_for(config: GateConfig, relative_path: str) -> list[str]:
+    patterns = list(config.ignore)
+    for glob, rules in config.per_path_ignores.items():
+        if path_matches(relative_path, glob):
+            patterns.extend(rules)
+    return patterns
+
+
+def threshold_findings(report: Report, config: GateConfig) -> list[tuple[str, Finding]]:
+    """Findings for broken thresholds, attributed to the check they measure."""
+    out: list[tuple[str, Finding]] = []
+    html = report.checks.get("html")
+    if (
+        config.min_html_score is not None
+        and html is not None
+        and html.score is not None
+        and html.score < config.min_html_score
+    ):
+        out.append(
+            (
+                "html",
+                Finding(
+                    rule=GATE_RULE_HTML_SCORE,
+                    title=f"HTML support score {html.score:g} is below the minimum "
+                    f"{config.min_html_score:g}",
+                    severity=Severity.ERROR,
+                    message="Raise client support (see the html findings) or lower min-html-score.",
+                    category="gate",
+                    data={"score": html.score, "minimum": config.min_html_score},
+                ),
+            )
+        )
+    spam = report.checks.get("spam")
+    points = spam.details.get("score") if spam is not None else None
+    if isinstance(points, int | float):
+        limit: float | None
+        if config.max_spam_score is not None:
+            limit = config.max_spam_score
+            broken = points > limit
+        else:  # spamd's own threshold: spam at or above it
+            threshold = spam.details.get("threshold") if spam is not None else None
+            limit = float(threshold) if isinstance(threshold, int | float) else None
+            broken = limit is not None and points >= limit
+        if broken and limit is not None:
+            out.append(
+                (
+                    "spam",
+                    Finding(
+                        rule=GATE_RULE_SPAM_SCORE,
+                        title=f"Spam score {points:g} is above the maximum {limit:g}",
+                        severity=Severity.ERROR,
+                        message="See the spam findings for the rules that added points.",
+                        category="gate",
+                        data={"score": points, "maximum": limit},
+                    ),
+                )
+            )
+    return out
+
+
+def evaluate(
+    path: str,
+    relative_path: str,
+    report: Report,
+    config: GateConfig,
+    *,
+    is_template: bool,
+    baseline_counts: dict[str, int] | None = None,
+    message: ParsedMessage | None = None,
+) -> FileResult:
+    """Judge one report. ``baseline_counts`` (fingerprint -> count) is consumed per finding."""
+    from mailqa.cli.positions import FilePositions
+
+    fail_rank = FAIL_ON_RANK[config.fail_on]
+    patterns = ignore_patterns_for(config, relative_path)
+    remaining = dict(baseline_counts or {})
+    positions = FilePositions(message, is_template=is_template)
+    result = FileResult(path=path, is_template=is_template, report=report)
+    pairs: list[tuple[str, Finding]] = [
+        (name, f) for name, check in report.checks.items() for f in check.findings
+    ]
+    pairs += threshold_findings(report, config)
+    for name, check in report.checks.items():
+        result.checks.append(
+            CheckOutcome(
+                name=name,
+                status=check.status,
+                summary=check.summary,
+                score=check.score,
+                error=check.error,
+                duration_ms=check.duration_ms,
+            )
+        )
+    for check_name, finding in pairs:
+        gf = GateFinding(
+            check=check_name, finding=finding, fingerprint=fingerprint(check_name, finding)
+        )
+        gf.line, gf.column = positions.locate(finding)
+        if any(rule_matches(p, check_name, finding.rule) for p in patterns):
+            gf.state = FindingState.IGNORED
+        elif remaining.get(gf.fingerprint, 0) > 0:
+            remaining[gf.fingerprint] -= 1
+            gf.state = FindingState.BASELINED
+        else:
+            gf.blocking = SEVERITY_RANK[finding.severity] >= fail_rank or finding.category == "gate"
+        result.findings.append(gf)
+    return result
+
+
+def sorted_findings(findings: Sequence[GateFinding]) -> list[GateFinding]:
+    """Position order, then severity (errors first)."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.line is None,
+            f.line or 0,
+            f.column or 0,
+            -SEVERITY_RANK[f.severity],
+            f.rule,
+        ),
+    )

@@ -1,0 +1,163 @@
+"""The ``mailqa`` command: serve, check, schema, token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailqa import __version__
+from mailqa.cli import check_cmd
+from mailqa.core.errors import MailqaError
+from mailqa.settings import Settings
+
+app = typer.Typer(
+    name="mailqa",
+    help="Self-hosted email QA: capture mail and analyse HTML support, spam, blacklists, "
+    "authentication and links.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+EXIT_PASSED, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mailqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """mailqa command line."""
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except Exception as exc:
+        typer.echo(f"error: invalid configuration: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env MAILQA_HOST].")] = None,
+    http_port: Annotated[int | None, typer.Option(help="HTTP port [env MAILQA_HTTP_PORT].")] = None,
+    smtp_port: Annotated[int | None, typer.Option(help="SMTP port [env MAILQA_SMTP_PORT].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory [env MAILQA_DATA_DIR].")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="inline or celery [env MAILQA_EXECUTOR].")
+    ] = None,
+) -> None:
+    """Run the HTTP API and the SMTP capture server."""
+    settings = _settings(
+        host=host, http_port=http_port, smtp_port=smtp_port, data_dir=data_dir, executor=executor
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("alembic", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        asyncio.run(_serve(settings))
+    except MailqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from mailqa.api.app import create_app
+    from mailqa.capture.smtp import start_smtp_server
+    from mailqa.service import open_service
+
+    async with open_service(settings) as service:
+        created = await service.ensure_admin_token()
+        smtp = await start_smtp_server(service, settings.host, settings.smtp_port)
+        smtp_port = smtp.sockets[0].getsockname()[1]
+        app = create_app(settings, service)
+        app.state.smtp_address = (settings.smtp_hostname, smtp_port)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.http_port,
+            log_level=settings.log_level,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        print(
+            f"mailqa {__version__}: HTTP http://{settings.host}:{settings.http_port} "
+            f"(docs at /docs), SMTP {settings.host}:{smtp_port}, "
+            f"database {settings.effective_database_url.split('://')[0]}, "
+            f"executor {settings.executor}",
+            flush=True,
+        )
+        if created:
+            print(f"Admin API token (shown once): {created}", flush=True)
+        try:
+            await server.serve()
+        finally:
+            smtp.close()
+            await smtp.wait_closed()
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the report."""
+    from mailqa.core.report import report_json_schema
+
+    typer.echo(json.dumps(report_json_schema(), indent=2))
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "cli",
+    admin: Annotated[bool, typer.Option(help="Admin token (sees every project).")] = True,
+    project_id: Annotated[int | None, typer.Option(help="Scope the token to a project.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+) -> None:
+    """Create an API token in the configured database and print it (once)."""
+    settings = _settings(data_dir=data_dir)
+
+    async def run() -> str:
+        from mailqa.service import open_service
+
+        async with open_service(settings, start_executor=False) as service:
+            if project_id is not None:
+                await service.store.get_project(project_id)
+            plain, _ = await service.store.create_token(
+                name, is_admin=admin and project_id is None, project_id=project_id
+            )
+            return plain
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except MailqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+app.command("check")(check_cmd.check)
+app.command("worker")(__import__("mailqa.cli.worker_cmd", fromlist=["worker"]).worker)
+app.command("audit")(__import__("mailqa.cli.audit_cmd", fromlist=["audit"]).audit)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,140 @@
+"""``--format sarif``: SARIF 2.1.0 for code-scanning uploads (GitHub, Azure DevOps...).
+
+Every rule seen in the run is described once in ``tool.driver.rules`` (title, help URI,
+default level); each finding is a result with a physical location in the checked file.
+Ignored findings are left out; baselined ones are kept as ``unchanged`` and suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from mailqa import __version__
+from mailqa.cli.gate import FileResult, FindingState, GateFinding, GateRun, sorted_findings
+from mailqa.core.report import Severity, Status
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+FINGERPRINT_KEY = "mailqa/v1"
+
+
+def _uri(path: str) -> str:
+    if path == "<stdin>":
+        return "stdin"
+    if path.startswith("/"):
+        return "file://" + quote(path)
+    return quote(path)
+
+
+def _location(file: FileResult, f: GateFinding | None = None) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(file.path)}}
+    if not file.path.startswith("/") and file.path != "<stdin>":
+        physical["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+    if f is not None:
+        region: dict[str, Any] = {"startLine": f.line or 1}
+        if f.line is not None and f.column is not None:
+            region["startColumn"] = f.column
+        snippet = f.finding.locations[0].snippet if f.finding.locations else None
+        if snippet and f.line is not None:
+            region["snippet"] = {"text": snippet}
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def _rule(f: GateFinding) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": f.rule,
+        "shortDescription": {"text": f.finding.title},
+        "defaultConfiguration": {"level": LEVELS[f.severity]},
+        "properties": {"check": f.check, "tags": [f.check]},
+    }
+    if f.finding.message:
+        rule["fullDescription"] = {"text": f.finding.message}
+    if f.finding.url:
+        rule["helpUri"] = f.finding.url
+        rule["help"] = {"text": f"{f.finding.title}. More: {f.finding.url}"}
+    if f.finding.category:
+        rule["properties"]["category"] = f.finding.category
+    return rule
+
+
+def sarif_document(run: GateRun) -> dict[str, Any]:
+    rules: dict[str, dict[str, Any]] = {}
+    rule_index: dict[str, int] = {}
+    results: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
+    for file in run.files:
+        if file.error:
+            notifications.append(
+                {"level": "error", "message": {"text": file.error}, "locations": [_location(file)]}
+            )
+        for check in file.checks:
+            if check.status == Status.ERRORED:
+                notifications.append(
+                    {
+                        "level": "error",
+                        "message": {
+                            "text": f"{check.name} errored: {check.error or check.summary}"
+                        },
+                        "locations": [_location(file)],
+                        "descriptor": {"id": check.name},
+                    }
+                )
+        for f in sorted_findings([f for f in file.findings if f.state != FindingState.IGNORED]):
+            if f.rule not in rules:
+                rule_index[f.rule] = len(rules)
+                rules[f.rule] = _rule(f)
+            text = f.finding.title
+            if f.finding.message:
+                text += (
+                    f". {f.finding.message}" if not text.endswith(".") else f" {f.finding.message}"
+                )
+            result: dict[str, Any] = {
+                "ruleId": f.rule,
+                "ruleIndex": rule_index[f.rule],
+                "level": LEVELS[f.severity],
+                "message": {"text": text},
+                "locations": [_location(file, f)],
+                "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+                "properties": {"check": f.check, "blocking": f.blocking},
+            }
+            if run.baseline is not None:
+                result["baselineState"] = (
+                    "unchanged" if f.state == FindingState.BASELINED else "new"
+                )
+            if f.state == FindingState.BASELINED:
+                result["suppressions"] = [
+                    {"kind": "external", "justification": "listed in the mailqa baseline"}
+                ]
+            results.append(result)
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not notifications,
+        "exitCode": 1 if run.failed else 0,
+    }
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mailqa",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": list(rules.values()),
+                    }
+                },
+                "invocations": [invocation],
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+
+
+def render_sarif(run: GateRun) -> str:
+    return json.dumps(sarif_document(run), indent=2, ensure_ascii=False) + "\n"

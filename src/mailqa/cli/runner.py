@@ -1,0 +1,191 @@
+"""Run the pipeline over files without a server or a database, and judge each file.
+
+One process checks the files in turn, or (offline, many files) a pool of forked processes
+shares the work; either way results come back in input order, one at a time, so the text
+output can start before the last file is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from mailqa.checks import BUILTIN_CHECKS, build_checks
+from mailqa.cli.baseline import baseline_key
+from mailqa.cli.config import GateConfig
+from mailqa.cli.gate import FileResult, evaluate
+from mailqa.cli.inputs import HTML_SUFFIXES, CheckInput, input_from_bytes, load_input
+from mailqa.cli.paths import STDIN, relative_to
+from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
+from mailqa.core.pipeline import Pipeline
+from mailqa.resources import open_check_context
+from mailqa.settings import Settings
+
+# A wrapped template has synthetic headers: checking them would only report our wrapper.
+TEMPLATE_SKIPS = frozenset({"headers"})
+# Default-on checks that still need more than the files: left out unless --online.
+ONLINE_ONLY = frozenset({"spam"})
+# Below this many files a process pool costs more than it saves.
+POOL_MIN_FILES = 8
+
+
+def default_check_names(online: bool) -> list[str]:
+    return [
+        name
+        for name, cls in BUILTIN_CHECKS.items()
+        if cls.default_enabled and (online or (not cls.needs_network and name not in ONLINE_ONLY))
+    ]
+
+
+@dataclass
+class GateJob:
+    """What every file's run shares: settings, the checks, the project's gate config."""
+
+    settings: Settings
+    check_names: list[str]
+    config: GateConfig
+    root: Path
+    baseline: dict[str, dict[str, int]] = field(default_factory=dict)
+    baseline_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class FileTask:
+    source: str  # a path, or "-" for stdin
+    name: str  # how outputs call the file
+    data: bytes | None = None  # stdin content, read by the parent
+
+
+class FileChecker:
+    """Checks one file at a time with a pipeline and a check context it keeps open."""
+
+    def __init__(self, job: GateJob) -> None:
+        self.job = job
+        self.pipeline = Pipeline(build_checks(job.check_names), timeout=job.settings.check_timeout)
+        self._template_checks = [n for n in self.pipeline.checks if n not in TEMPLATE_SKIPS]
+
+    async def check(self, task: FileTask, ctx: CheckContext) -> FileResult:
+        is_template = Path(task.source).suffix.lower() in HTML_SUFFIXES
+        try:
+            item = self._load(task)
+        except OSError as exc:
+            return FileResult(
+                path=task.name,
+                is_template=is_template,
+                error=f"cannot read {task.name}: {exc.strerror or exc}",
+            )
+        msg = ParsedMessage(item.raw)
+        only = self._template_checks if item.is_template else None
+        report = await self.pipeline.run(msg, ctx, only=only)
+        path = self.job.baseline_path
+        key = baseline_key(task.name, path) if path is not None else task.name
+        return evaluate(
+            task.name,
+            relative_to(Path(task.source), self.job.root) if task.source != STDIN else task.name,
+            report,
+            self.job.config,
+            is_template=item.is_template,
+            baseline_counts=self.job.baseline.get(key),
+            message=msg,
+        )
+
+    @staticmethod
+    def _load(task: FileTask) -> CheckInput:
+        if task.data is not None:
+            return input_from_bytes(task.name, task.data)
+        return load_input(task.source, task.name)
+
+
+def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult]:
+    """One event loop and one check context for the run; results as they come."""
+    runner = asyncio.Runner()
+    stack = AsyncExitStack()
+    checker = FileChecker(job)
+    try:
+        ctx = runner.run(
+            stack.enter_async_context(
+                open_check_context(job.settings, checks=list(checker.pipeline.checks))
+            )
+        )
+        for task in tasks:
+            yield runner.run(checker.check(task, ctx))
+    finally:
+        runner.run(stack.aclose())
+        runner.close()
+
+
+# --- process pool (offline runs over many files) -------------------------------------
+
+_worker: tuple[asyncio.Runner, FileChecker, CheckContext] | None = None
+
+
+def _worker_start(job: GateJob) -> None:
+    global _worker
+    runner = asyncio.Runner()
+    checker = FileChecker(job)
+    # Offline contexts hold only in-memory state: nothing to close when the worker exits.
+    stack = AsyncExitStack()
+    ctx = runner.run(
+        stack.enter_async_context(
+            open_check_context(job.settings, checks=list(checker.pipeline.checks))
+        )
+    )
+    _worker = (runner, checker, ctx)
+
+
+def _worker_check(task: FileTask) -> FileResult:
+    assert _worker is not None, "worker not initialised"
+    runner, checker, ctx = _worker
+    return runner.run(checker.check(task, ctx))
+
+
+def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=get_context("fork"),
+        initializer=_worker_start,
+        initargs=(job,),
+    ) as pool:
+        yield from pool.map(_worker_check, tasks, chunksize=1)
+
+
+def pick_jobs(requested: int | None, file_count: int, online: bool) -> int:
+    if online:
+        return 1  # shared network clients (spamd, HTTP) live in this process
+    if requested is not None:
+        return max(1, min(requested, file_count))
+    if file_count < POOL_MIN_FILES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, file_count // 2))
+
+
+def iter_results(job: GateJob, tasks: Sequence[FileTask], jobs: int = 1) -> Iterator[FileResult]:
+    """Each file's result, in input order, as soon as it (and those before it) are done.
+
+    With a pool, the first file is checked here before forking: output starts at once and
+    the workers inherit whatever the checks loaded and cached (rules data) instead of each
+    loading it again.
+    """
+    if jobs <= 1 or len(tasks) < 2:
+        yield from _iter_serial(job, tasks)
+        return
+    yield from _iter_serial(job, tasks[:1])
+    yield from _iter_pool(job, tasks[1:], jobs)
+
+
+__all__ = [
+    "BUILTIN_CHECKS",
+    "FileChecker",
+    "FileTask",
+    "GateJob",
+    "default_check_names",
+    "iter_results",
+    "pick_jobs",
+]

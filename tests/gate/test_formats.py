@@ -1,0 +1,211 @@
+"""Every output format from one run: golden files, plus structural checks per format.
+
+Goldens use the headers check only (its findings are fixed by the sample messages); the
+volatile parts (durations, timestamps, versions, the temporary folder) are normalised.
+Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest tests/gate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, write
+
+from mailqa.cli.output.github import escape_data, escape_property
+
+FORMATS = {
+    "text": "report.txt",
+    "json": "report.json",
+    "junit": "junit.xml",
+    "sarif": "report.sarif",
+    "github": "annotations.txt",
+    "markdown": "summary.md",
+}
+
+
+def _normalise_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in ("duration_s", "duration_ms"):
+                out[key] = 0
+            elif key == "created_at":
+                out[key] = "<time>"
+            elif key in ("version", "semanticVersion", "tool_version") and isinstance(item, str):
+                out[key] = item if item == "2.1.0" else "<version>"
+            else:
+                out[key] = _normalise_json(item)
+        return out
+    if isinstance(value, list):
+        return [_normalise_json(v) for v in value]
+    return value
+
+
+def normalise(fmt: str, text: str, project: Path) -> str:
+    text = text.replace(str(project), "<project>")
+    if fmt in ("json", "sarif"):
+        return json.dumps(_normalise_json(json.loads(text)), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        return re.sub(r'time="[0-9.]+"', 'time="0"', text)
+    if fmt == "text":
+        return re.sub(r"checked in [0-9.]+ s", "checked in 0 s", text)
+    return text
+
+
+@pytest.fixture
+def outputs(project: Path, gate) -> dict[str, str]:
+    """One run writing every format (paired --format/--output), with a baseline and ignores."""
+    write(project, "mailqa.toml", "checks = ['headers']\nignore = ['headers.subject-all-caps']\n")
+    write(project, "mail/ok.eml", CLEAN_EML)
+    write(project, "mail/bad.eml", BROKEN_EML)
+    write(project, "mail/warn.eml", WARNING_EML)
+    recorded = gate("mail/warn.eml", "--baseline", "baseline.json", "--write-baseline")
+    assert recorded.exit_code == 0
+    args = ["mail", "--baseline", "baseline.json", "--fail-on", "warning"]
+    for fmt, name in FORMATS.items():
+        if fmt != "text":
+            args += ["--format", fmt, "--output", f"out/{name}"]
+    args += ["--format", "text"]  # the last one goes to standard output
+    out = gate(*args)
+    assert out.exit_code == 1, out.stderr
+    texts = {
+        fmt: (project / "out" / name).read_text() for fmt, name in FORMATS.items() if fmt != "text"
+    }
+    texts["text"] = out.stdout
+    return texts
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_golden(outputs: dict[str, str], project: Path, fmt: str) -> None:
+    actual = normalise(fmt, outputs[fmt], project)
+    golden = GOLDEN / FORMATS[fmt]
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(actual)
+    assert golden.is_file(), f"missing golden {golden}: run with UPDATE_GOLDEN=1"
+    assert actual == golden.read_text()
+
+
+def test_sarif_is_valid_against_the_official_schema(outputs: dict[str, str]) -> None:
+    schema = json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text())
+    doc = json.loads(outputs["sarif"])
+    jsonschema.validate(doc, schema)
+    run = doc["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    results = run["results"]
+    # Ignored findings are left out; the baselined one is kept, suppressed, "unchanged".
+    assert "headers.subject-all-caps" not in rules
+    states = {(r["ruleId"], r["baselineState"]) for r in results}
+    assert ("headers.message-id-missing", "unchanged") in states
+    assert ("headers.date-missing", "new") in states
+    for r in results:
+        assert run["tool"]["driver"]["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
+        physical = r["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"].startswith("mail/")
+        assert physical["region"]["startLine"] >= 1
+    unchanged = [r for r in results if r["baselineState"] == "unchanged"]
+    assert all(r["suppressions"][0]["kind"] == "external" for r in unchanged)
+
+
+def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate) -> None:
+    """Links findings carry help URIs; an errored check becomes a tool notification."""
+    write(project, "t.html", '<a href="https://yourapp.example/x">x</a>\n')
+    out = gate("t.html", "--checks", "links", "--format", "sarif")
+    doc = json.loads(out.stdout)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text()))
+    assert any(r["ruleId"] == "links.private-host" for r in doc["runs"][0]["results"])
+
+
+def test_junit_has_one_testcase_per_file_and_check(outputs: dict[str, str]) -> None:
+    root = ET.fromstring(outputs["junit"])
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"mail/bad.eml", "mail/ok.eml", "mail/warn.eml"}
+    assert root.get("tests") == "3" and root.get("failures") == "1"
+    bad = suites["mail/bad.eml"].find("testcase")
+    assert bad is not None and bad.get("name") == "headers"
+    failure = bad.find("failure")
+    assert failure is not None and failure.text is not None
+    assert "headers.date-missing" in failure.text and "headers.to-missing" in failure.text
+    assert "headers.subject-all-caps" not in failure.text  # ignored
+    warn = suites["mail/warn.eml"].find("testcase")
+    assert warn is not None and warn.find("failure") is None  # its warning is baselined
+
+
+def test_github_annotations_point_at_file_and_line(outputs: dict[str, str]) -> None:
+    lines = outputs["github"].splitlines()
+    date = next(x for x in lines if "headers.date-missing" in x)
+    assert date.startswith("::error file=mail/bad.eml,")
+    to = next(x for x in lines if "headers.to-missing" in x)
+    assert to.startswith("::warning file=mail/bad.eml")
+    assert not any("mail/warn.eml" in x for x in lines)  # its warning is baselined
+    assert lines[-1].startswith("::error title=mailqa check::")
+
+
+def test_github_escaping() -> None:
+    assert escape_data("50% off\nnow") == "50%25 off%0Anow"
+    assert escape_property("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_markdown_table_has_a_row_per_file(outputs: dict[str, str]) -> None:
+    md = outputs["markdown"]
+    assert md.startswith("## mailqa check: ❌ failed")
+    rows = [x for x in md.splitlines() if x.startswith("| `mail/")]
+    assert any(r.startswith("| `mail/bad.eml` | ❌ failed | 1 | 2 | 0 |") for r in rows)
+    assert any(r.startswith("| `mail/ok.eml` | ✅ passed | 0 | 0 | 0 |") for r in rows)
+
+
+def test_json_document_carries_each_report(outputs: dict[str, str]) -> None:
+    doc = json.loads(outputs["json"])
+    assert doc["passed"] is False and doc["summary"]["files"] == 3
+    assert doc["summary"]["baselined"] == 1 and doc["summary"]["ignored"] == 1
+    bad = next(f for f in doc["files"] if f["path"] == "mail/bad.eml")
+    assert bad["report"]["checks"]["headers"]["status"] == "failed"
+    assert {f["state"] for f in bad["findings"]} == {"new", "ignored"}
+
+
+def test_colours_follow_the_option(project: Path, gate) -> None:
+    write(project, "bad.eml", BROKEN_EML)
+    coloured = gate("bad.eml", "--checks", "headers", "--color", "always").stdout
+    assert "\033[31merror\033[0m" in coloured
+    plain = gate("bad.eml", "--checks", "headers", "--color", "never").stdout
+    assert "\033[" not in plain
+
+
+def test_output_format_is_inferred_from_the_file_name(project: Path, gate) -> None:
+    write(project, "bad.eml", BROKEN_EML)
+    out = gate("bad.eml", "--checks", "headers", "-o", "r.sarif", "-o", "j.xml")
+    assert out.exit_code == 1
+    assert json.loads((project / "r.sarif").read_text())["version"] == "2.1.0"
+    assert ET.parse(project / "j.xml").getroot().tag == "testsuites"
+    assert "FAIL bad.eml" in out.stdout  # nothing else on standard output: text is
+
+
+def test_errored_check_in_every_format(project: Path, gate) -> None:
+    """A check that times out fails the gate and shows as an error in each format."""
+    from mailqa.checks import BUILTIN_CHECKS
+
+    if "html" not in BUILTIN_CHECKS:
+        pytest.skip("the html check is not registered in this build")
+    write(project, "mailqa.toml", "checks = ['html']\ncheck-timeout = 0.001\n")
+    write(project, "big.html", "<table>" + '<tr><td style="color:red">x</td></tr>' * 20000)
+    args = ["big.html", "-f", "junit", "-o", "j.xml", "-f", "sarif", "-o", "r.sarif"]
+    args += ["-f", "markdown", "-o", "s.md", "-f", "github"]
+    out = gate(*args)
+    assert out.exit_code == 1
+    assert "::error file=big.html,title=mailqa html%3A check errored::timed out" in out.stdout
+    case = ET.parse(project / "j.xml").getroot().find("testsuite/testcase")
+    assert case is not None and case.find("error") is not None
+    doc = json.loads((project / "r.sarif").read_text())
+    jsonschema.validate(doc, json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text()))
+    invocation = doc["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert "timed out" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert "❌ errored (html)" in (project / "s.md").read_text()

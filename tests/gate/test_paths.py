@@ -1,0 +1,87 @@
+"""Path arguments: folders, globs, stdin, excludes, duplicates; positions in .eml files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, TEMPLATE_WITH_PRIVATE_LINK, write
+
+from mailqa.cli.paths import expand_paths, path_matches
+
+
+def test_folders_are_walked_for_templates_and_messages(project: Path) -> None:
+    write(project, "t/a.html", "<p>a</p>")
+    write(project, "t/deep/b.htm", "<p>b</p>")
+    write(project, "t/deep/c.eml", CLEAN_EML)
+    write(project, "t/notes.txt", "not mail")
+    write(project, "t/.cache/d.html", "<p>hidden</p>")
+    assert expand_paths(["t"]) == ["t/a.html", "t/deep/b.htm", "t/deep/c.eml"]
+
+
+def test_globs_duplicates_and_excludes(project: Path) -> None:
+    write(project, "t/a.html", "<p>a</p>")
+    write(project, "t/x/b.html", "<p>b</p>")
+    write(project, "t/vendor/c.html", "<p>c</p>")
+    assert expand_paths(["t/*.html"]) == ["t/a.html"]
+    assert expand_paths(["t/**/*.html", "t/a.html"]) == [
+        "t/a.html",
+        "t/vendor/c.html",
+        "t/x/b.html",
+    ]
+    assert expand_paths(["t"], exclude=["vendor/"], root=project) == ["t/a.html", "t/x/b.html"]
+
+
+def test_path_globs_follow_gitignore_habits() -> None:
+    assert path_matches("a/b/c.html", "a/**/*.html")
+    assert path_matches("a/c.html", "a/**/*.html")
+    assert not path_matches("a/b/c.html", "a/*.html")
+    assert path_matches("deep/x/y.draft.eml", "*.draft.eml")  # no slash: any folder
+    assert path_matches("legacy/x.html", "legacy/")
+    assert path_matches("src/legacy/x.html", "legacy/")
+    assert not path_matches("legacyx/x.html", "legacy/")
+    assert not path_matches("src/legacy/x.html", "/legacy/x.html")
+    assert path_matches("a/b.html", "./a/[ab].html")
+
+
+def test_stdin_template_and_message(project: Path, gate) -> None:
+    out = gate("-", "--checks", "links", stdin=TEMPLATE_WITH_PRIVATE_LINK)
+    assert out.exit_code == 1
+    assert "<stdin>:4:" in out.stdout and "links.private-host" in out.stdout
+    out = gate("-", "--checks", "headers", stdin=BROKEN_EML)
+    assert out.exit_code == 1 and "headers.date-missing" in out.stdout
+    out = gate("-", "-", stdin=CLEAN_EML)
+    assert out.exit_code == 2 and "only once" in out.stderr
+
+
+def test_empty_folder_is_a_usage_error(project: Path, gate) -> None:
+    (project / "empty").mkdir()
+    out = gate("empty")
+    assert out.exit_code == 2 and "no .html, .htm or .eml files" in out.stderr
+
+
+def test_eml_findings_point_at_lines_of_the_file(project: Path, gate) -> None:
+    """An unencoded HTML part maps line for line; header findings point at the header."""
+    html = TEMPLATE_WITH_PRIVATE_LINK
+    eml = (
+        "From: Shop <news@shop.example.com>\nTo: ann@example.org\n"
+        "Subject: ALL CAPS SUBJECT LINE HERE\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n"
+        "Message-ID: <a@shop.example.com>\nMIME-Version: 1.0\n"
+        "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + html
+    )
+    path = write(project, "m.eml", eml)
+    out = gate("m.eml", "--checks", "headers,links", "--fail-on", "info")
+    lines = path.read_text().splitlines()
+    link = next(x for x in out.stdout.splitlines() if "links.private-host" in x)
+    number = int(link.split(":")[1])
+    assert "yourapp.example" in lines[number - 1]
+    caps = next(x for x in out.stdout.splitlines() if "headers.subject-all-caps" in x)
+    assert lines[int(caps.split(":")[1]) - 1].startswith("Subject:")
+
+
+def test_template_findings_use_the_template_lines(project: Path, gate) -> None:
+    write(project, "welcome.html", TEMPLATE_WITH_PRIVATE_LINK)
+    out = gate("welcome.html", "--checks", "headers,links")
+    assert out.exit_code == 1
+    column = TEMPLATE_WITH_PRIVATE_LINK.splitlines()[3].index("<a ") + 1  # 1-based
+    assert f"welcome.html:4:{column}: error links.private-host" in out.stdout
+    assert "[headers]" not in out.stdout  # the wrapper's headers are not the template's
