@@ -1,0 +1,206 @@
+"""Pages and browser-only endpoints of the web UI.
+
+The UI is one page (``/``) whose script calls the JSON API with the session cookie. The
+routes here are what the API lacks for a browser: sign-in/out, the sandboxed preview
+document, and a Server-Sent Events stream of an inbox's changes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from mailqa import __version__
+from mailqa.api.deps import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    PrincipalDep,
+    ServiceDep,
+    visible_inbox,
+)
+from mailqa.api.errors import ApiError
+from mailqa.core.errors import NotFound
+from mailqa.core.message import ParsedMessage
+from mailqa.service import Service, envelope_of
+from mailqa.web.preview import content_security_policy, preview_document
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
+
+router = APIRouter(include_in_schema=False)
+
+# An event stream ends after this long; EventSource reconnects on its own. Bounding it lets
+# the server shut down gracefully without waiting on idle browsers.
+STREAM_SECONDS = 30.0
+# How often the stream wakes without a local change: keep-alive, and a look for writes made
+# by other processes (Celery workers).
+STREAM_POLL_SECONDS = 5.0
+# Messages compared between wake-ups (the first page the UI shows).
+STREAM_WINDOW = 50
+MAX_TOKEN_LENGTH = 512
+
+
+def _same_origin(request: Request) -> bool:
+    """True unless the browser says the request came from another origin."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        # Browsers send Origin on every cross-site POST; its absence means same-origin or a
+        # non-browser client. "null" comes from sandboxed/opaque contexts: refuse it.
+        return origin is None
+    parts = urlsplit(origin)
+    return parts.netloc.lower() == request.headers.get("host", "").lower()
+
+
+async def _session_principal(request: Request, service: Service) -> bool:
+    plain = request.cookies.get(SESSION_COOKIE, "").strip()
+    if not plain or len(plain) > MAX_TOKEN_LENGTH:
+        return False
+    return await service.store.resolve_token(plain) is not None
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"version": __version__, **context}, status_code=status
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request, service: ServiceDep) -> Response:
+    if not await _session_principal(request, service):
+        return RedirectResponse("/login", status_code=303)
+    return _page(request, "app.html", csrf_header=CSRF_HEADER)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    return _page(request, "login.html")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request, service: ServiceDep, token: Annotated[str, Form(max_length=4096)] = ""
+) -> Response:
+    if not _same_origin(request):
+        return _page(request, "login.html", 403, error="Sign-in from another site is refused.")
+    plain = token.strip()
+    found = None
+    if plain and len(plain) <= MAX_TOKEN_LENGTH:
+        found = await service.store.resolve_token(plain)
+    if found is None:
+        return _page(request, "login.html", 401, error="That token is not valid.")
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        plain,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request) -> Response:
+    if not request.headers.get(CSRF_HEADER) or not _same_origin(request):
+        raise ApiError(403, "csrf_header_missing", f"Send the {CSRF_HEADER} header")
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/ui/session")
+async def session_info(principal: PrincipalDep) -> dict[str, Any]:
+    """Who the UI is signed in as."""
+    t = principal.token
+    return {
+        "name": t.name,
+        "prefix": t.prefix,
+        "is_admin": t.is_admin,
+        "project_id": t.project_id,
+        "version": __version__,
+    }
+
+
+@router.get("/ui/messages/{message_id}/preview", response_class=HTMLResponse)
+async def preview(
+    message_id: int,
+    service: ServiceDep,
+    principal: PrincipalDep,
+    remote_images: Annotated[bool, Query()] = False,
+) -> Response:
+    """The HTML part for the sandboxed frame, under a CSP that runs nothing and loads nothing
+    (remote images only when asked)."""
+    row = await service.store.get_message(message_id)
+    await visible_inbox(service, principal, row.inbox_id)
+    parsed = ParsedMessage(await service.store.get_raw(message_id), envelope_of(row))
+    return HTMLResponse(
+        preview_document(parsed),
+        headers={
+            "Content-Security-Policy": content_security_policy(remote_images),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+async def _inbox_state(service: Service, inbox_id: int) -> dict[str, Any]:
+    await service.store.get_inbox(inbox_id)  # NotFound once deleted
+    rows, total = await service.store.list_messages(inbox_id, limit=STREAM_WINDOW)
+    state = [[m.id, m.analysis_status, m.is_read, m.score] for m in rows]
+    return {
+        "total": total,
+        "latest_id": rows[0].id if rows else None,
+        "unread": sum(1 for m in rows if not m.is_read),
+        "state": state,
+    }
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get("/ui/inboxes/{inbox_id}/events")
+async def inbox_events(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """Server-Sent Events: ``changed`` whenever the inbox's first page changes (a new
+    message, a finished analysis, a read flag), ``gone`` when the inbox is deleted."""
+    await visible_inbox(service, principal, inbox_id)
+
+    async def stream() -> AsyncIterator[str]:
+        deadline = time.monotonic() + STREAM_SECONDS
+        yield "retry: 1500\n\n"
+        last: dict[str, Any] | None = None
+        changes = service.changes(every=STREAM_POLL_SECONDS)
+        try:
+            while True:
+                try:
+                    state = await _inbox_state(service, inbox_id)
+                except NotFound:
+                    yield _event("gone", {"inbox_id": inbox_id})
+                    return
+                if state != last:
+                    last = state
+                    summary = {k: v for k, v in state.items() if k != "state"}
+                    yield _event("changed", summary)
+                else:
+                    yield ": keep-alive\n\n"
+                if time.monotonic() >= deadline:
+                    return
+                await anext(changes)
+        finally:
+            await changes.aclose()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,1545 @@
+// mailqa web UI: one page, hash routes, the JSON API with the session cookie.
+// Every piece of message or report data reaches the DOM as text (textContent, attribute
+// values set one by one); nothing built from data is ever parsed as HTML.
+"use strict";
+
+(() => {
+  const main = document.getElementById("main");
+  const CSRF_HEADER = main.dataset.csrfHeader || "X-Mailqa-Request";
+  const PER_PAGE = 50;
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  /** Build an element. attrs: class, text, on<Event> handlers, other attributes. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") el.className = value;
+      else if (key === "style") el.style.cssText = value; // CSSOM: allowed by the page's CSP
+      else if (key === "text") el.textContent = String(value);
+      else if (key.startsWith("on") && typeof value === "function") {
+        el.addEventListener(key.slice(2).toLowerCase(), value);
+      } else if (key === "href" || key === "src") {
+        const url = safeUrl(value);
+        if (url !== null) el.setAttribute(key, url);
+      } else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  /** Only our own paths, in-page anchors and http(s) URLs become links. */
+  function safeUrl(value) {
+    const s = String(value).trim();
+    if (s.startsWith("#") || (s.startsWith("/") && !s.startsWith("//"))) return s;
+    if (/^https?:\/\//i.test(s)) return s;
+    return null;
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    return el;
+  }
+
+  function externalLink(url, label) {
+    const safe = safeUrl(url);
+    if (safe === null || !/^https?:/i.test(safe)) return h("span", { class: "break", text: label || url });
+    return h("a", { href: safe, target: "_blank", rel: "noopener noreferrer", class: "break" }, label || url);
+  }
+
+  function badge(text, kind, label) {
+    return h("span", { class: `badge b-${kind}`, "aria-label": label || null }, text);
+  }
+
+  function fmtSize(n) {
+    if (typeof n !== "number") return "";
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(2)} MB`;
+  }
+
+  function fmtDate(s) {
+    const d = new Date(s);
+    return Number.isNaN(d.getTime()) ? String(s || "") : d.toLocaleString();
+  }
+
+  function scoreKind(score) {
+    if (typeof score !== "number") return "pending";
+    if (score >= 80) return "good";
+    if (score >= 50) return "fair";
+    return "poor";
+  }
+
+  function isObj(v) {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+  }
+
+  function toast(text) {
+    const el = document.getElementById("toast");
+    el.textContent = text;
+    el.classList.add("show");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => el.classList.remove("show"), 2500);
+  }
+
+  function confirmDialog(text) {
+    const dialog = document.getElementById("confirm");
+    document.getElementById("confirm-text").textContent = text;
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+      dialog.returnValue = "";
+      dialog.showModal();
+      document.getElementById("confirm-ok").focus();
+    });
+  }
+
+  // ---------------------------------------------------------------- API
+
+  class ApiFailure extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `HTTP ${status}`);
+      this.status = status;
+    }
+  }
+
+  async function api(path, { method = "GET", body, raw = false } = {}) {
+    const headers = { Accept: raw ? "*/*" : "application/json" };
+    if (method !== "GET") headers[CSRF_HEADER] = "1";
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    if (response.status === 401) {
+      location.assign("/login");
+      throw new ApiFailure(401, { message: "signed out" });
+    }
+    if (raw) {
+      if (!response.ok) throw new ApiFailure(response.status, null);
+      return response;
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!response.ok) throw new ApiFailure(response.status, data);
+    return { status: response.status, data };
+  }
+
+  function errorBox(err) {
+    return h("p", { class: "alert", role: "alert" }, `Error: ${err && err.message ? err.message : err}`);
+  }
+
+  // ---------------------------------------------------------------- theme, session
+
+  const themeButton = document.getElementById("theme-toggle");
+  function effectiveTheme() {
+    const set = document.documentElement.dataset.theme;
+    if (set) return set;
+    return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function syncThemeButton() {
+    const dark = effectiveTheme() === "dark";
+    themeButton.setAttribute("aria-pressed", String(dark));
+    themeButton.setAttribute("aria-label", dark ? "Switch to light theme" : "Switch to dark theme");
+  }
+  themeButton.addEventListener("click", () => {
+    const next = effectiveTheme() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem("mailqa-theme", next);
+    } catch (e) {
+      /* storage blocked */
+    }
+    syncThemeButton();
+  });
+  syncThemeButton();
+
+  document.getElementById("logout").addEventListener("click", async () => {
+    await fetch("/logout", { method: "POST", headers: { [CSRF_HEADER]: "1" }, credentials: "same-origin" });
+    location.assign("/login");
+  });
+
+  api("/ui/session")
+    .then(({ data }) => {
+      document.getElementById("who").textContent = `${data.name}${data.is_admin ? " · admin" : ""}`;
+    })
+    .catch(() => {});
+
+  // ---------------------------------------------------------------- sidebar
+
+  let inboxes = [];
+  async function loadNav() {
+    const tree = document.getElementById("nav-tree");
+    try {
+      const [projects, boxes] = await Promise.all([api("/api/v1/projects"), api("/api/v1/inboxes")]);
+      inboxes = boxes.data;
+      const names = new Map(projects.data.map((p) => [p.id, p.name]));
+      const byProject = new Map();
+      for (const box of inboxes) {
+        if (!byProject.has(box.project_id)) byProject.set(box.project_id, []);
+        byProject.get(box.project_id).push(box);
+      }
+      clear(tree);
+      if (!inboxes.length) tree.append(h("p", { class: "muted", text: "No inboxes yet." }));
+      for (const [projectId, boxesOf] of byProject) {
+        const label = names.get(projectId) || `Project ${projectId}`;
+        const headingId = `project-${projectId}`;
+        tree.append(
+          h("div", { class: "project", id: headingId }, label),
+          h(
+            "ul",
+            { "aria-labelledby": headingId },
+            boxesOf.map((box) =>
+              h(
+                "li",
+                {},
+                h(
+                  "a",
+                  { class: "inbox", href: `#/inbox/${box.id}`, "data-inbox": box.id },
+                  h("span", { class: "break" }, box.name),
+                  h("span", { class: "muted small" }, fmtSize(box.used_bytes)),
+                ),
+              ),
+            ),
+          ),
+        );
+      }
+      markNav();
+    } catch (err) {
+      clear(tree).append(errorBox(err));
+    }
+  }
+
+  function markNav(inboxId) {
+    for (const a of document.querySelectorAll("#nav-tree a.inbox")) {
+      if (String(inboxId) === a.dataset.inbox) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  let cleanup = () => {};
+  let current = { view: null };
+
+  function parseRoute() {
+    const [path, query] = location.hash.replace(/^#/, "").split("?");
+    const parts = path.split("/").filter(Boolean);
+    return { parts, params: new URLSearchParams(query || "") };
+  }
+
+  async function route() {
+    const { parts, params } = parseRoute();
+    if (parts[0] === "message" && /^\d+$/.test(parts[1] || "")) {
+      const id = Number(parts[1]);
+      const tab = parts[2] || "preview";
+      if (current.view === "message" && current.id === id) {
+        selectTab(tab, parts[3]);
+        return;
+      }
+      return showMessage(id, tab, parts[3]);
+    }
+    if (parts[0] === "inbox" && /^\d+$/.test(parts[1] || "")) {
+      return showInbox(Number(parts[1]), params);
+    }
+    return showHome();
+  }
+
+  function startView(view, extra) {
+    cleanup();
+    cleanup = () => {};
+    current = { view, ...extra };
+    clear(main);
+  }
+
+  function showHome() {
+    startView("home");
+    markNav(null);
+    document.title = "mailqa";
+    main.append(h("h1", {}, "Inboxes"));
+    if (!inboxes.length) {
+      main.append(h("p", { class: "muted" }, "No inbox is visible to this token yet."));
+      return;
+    }
+    main.append(
+      h(
+        "div",
+        { class: "qa-summary" },
+        inboxes.map((box) =>
+          h(
+            "a",
+            { class: "qa-card", href: `#/inbox/${box.id}` },
+            h("span", { class: "name" }, box.name),
+            h("span", { class: "muted small" }, `${fmtSize(box.used_bytes)} of ${fmtSize(box.quota_bytes)}`),
+            h("code", { class: "small" }, `${box.smtp.host}:${box.smtp.port}`),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- inbox
+
+  async function showInbox(inboxId, params) {
+    startView("inbox", { id: inboxId });
+    markNav(inboxId);
+    const search = params.get("q") || "";
+    const page = Math.max(1, Number(params.get("page")) || 1);
+    const box = inboxes.find((b) => b.id === inboxId);
+    document.title = `${box ? box.name : "Inbox"} · mailqa`;
+
+    const liveDot = h("span", { class: "live-dot", "aria-hidden": "true" });
+    const liveText = h("span", { class: "muted small" }, "connecting…");
+    const searchInput = h("input", {
+      type: "search",
+      value: search,
+      placeholder: "Search subject, from, to…",
+      "aria-label": "Search messages",
+      id: "search",
+    });
+    const list = h("ul", { class: "msglist", id: "messages", "aria-label": "Messages", "aria-live": "polite", "aria-busy": "true" });
+    const pager = h("div", { class: "row pager" });
+    const countText = h("span", { class: "muted" });
+
+    main.append(
+      h(
+        "div",
+        { class: "inbox-head" },
+        h("div", {}, h("h1", {}, box ? box.name : `Inbox ${inboxId}`), countText),
+        h("span", { class: "spacer" }),
+        h("span", { class: "row" }, liveDot, liveText),
+        h("button", { type: "button", onclick: markAllRead }, "Mark all read"),
+        h("button", { type: "button", class: "danger", onclick: deleteAll }, "Delete all"),
+      ),
+      box
+        ? h(
+            "p",
+            { class: "smtp muted" },
+            "SMTP ",
+            h("code", {}, `${box.smtp.host}:${box.smtp.port}`),
+            " · user ",
+            h("code", {}, box.smtp.username),
+            " · password ",
+            h("code", {}, box.smtp.password),
+          )
+        : null,
+      h("div", { class: "row", style: "margin-bottom:.75rem" }, searchInput),
+      list,
+      pager,
+    );
+
+    let seen = null;
+    let timer = null;
+    searchInput.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const q = searchInput.value.trim();
+        history.replaceState(null, "", `#/inbox/${inboxId}${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+        loadList(q, 1);
+      }, 250);
+    });
+
+    let state = { q: search, page };
+    async function loadList(q = state.q, pg = state.page) {
+      state = { q, page: pg };
+      const query = new URLSearchParams({ page: String(pg), per_page: String(PER_PAGE) });
+      if (q) query.set("search", q);
+      try {
+        const { data } = await api(`/api/v1/inboxes/${inboxId}/messages?${query}`);
+        if (current.view !== "inbox" || current.id !== inboxId) return;
+        renderList(data);
+      } catch (err) {
+        clear(list).append(h("li", {}, errorBox(err)));
+      }
+      list.setAttribute("aria-busy", "false");
+    }
+
+    function renderList(data) {
+      const before = seen;
+      seen = new Set(data.messages.map((m) => m.id));
+      countText.textContent = `${data.total} message${data.total === 1 ? "" : "s"}`;
+      clear(list);
+      if (!data.messages.length) {
+        list.append(h("li", { class: "empty" }, state.q ? "No message matches." : "No mail yet. Send some to the SMTP address above."));
+      }
+      for (const m of data.messages) {
+        const isNew = before !== null && !before.has(m.id);
+        const score =
+          m.analysis_status !== "analyzed"
+            ? badge(m.analysis_status, "pending", `Analysis ${m.analysis_status}`)
+            : badge(typeof m.score === "number" ? String(Math.round(m.score)) : "—", scoreKind(m.score), `Score ${m.score ?? "none"}`);
+        list.append(
+          h(
+            "li",
+            { class: isNew ? "new" : null, "data-id": m.id },
+            h(
+              "a",
+              {
+                class: `msg-link${m.is_read ? "" : " unread"}`,
+                href: `#/message/${m.id}/preview`,
+                "aria-label": `${m.is_read ? "" : "Unread. "}${m.subject || "(no subject)"}, from ${m.from || m.from_address || "unknown"}`,
+              },
+              h("span", { class: "dot", "aria-hidden": "true" }),
+              h(
+                "span",
+                { class: "line1" },
+                h("span", { class: "from" }, m.from || m.from_address || "(no sender)"),
+                h("span", { class: "subject" }, m.subject || "(no subject)"),
+              ),
+              h("span", { class: "meta" }, score, h("span", {}, fmtDate(m.created_at)), h("span", {}, fmtSize(m.size))),
+              h("span", { class: "preview" }, m.preview_text || ""),
+            ),
+          ),
+        );
+      }
+      clear(pager);
+      const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
+      if (pages > 1) {
+        pager.append(
+          h("button", { type: "button", disabled: state.page <= 1, onclick: () => loadList(state.q, state.page - 1) }, "← Newer"),
+          h("span", { class: "muted" }, `Page ${state.page} of ${pages}`),
+          h("button", { type: "button", disabled: state.page >= pages, onclick: () => loadList(state.q, state.page + 1) }, "Older →"),
+        );
+      }
+    }
+
+    // Arrow keys move between messages.
+    list.addEventListener("keydown", (ev) => {
+      if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+      const links = [...list.querySelectorAll("a.msg-link")];
+      const i = links.indexOf(document.activeElement);
+      if (i < 0) return;
+      const next = links[i + (ev.key === "ArrowDown" ? 1 : -1)];
+      if (next) {
+        next.focus();
+        ev.preventDefault();
+      }
+    });
+
+    async function markAllRead() {
+      await api(`/api/v1/inboxes/${inboxId}/all_read`, { method: "POST" });
+      loadList();
+    }
+    async function deleteAll() {
+      if (!(await confirmDialog("Delete every message of this inbox?"))) return;
+      const { data } = await api(`/api/v1/inboxes/${inboxId}/messages`, { method: "DELETE" });
+      toast(`Deleted ${data.count} message(s)`);
+      loadList();
+    }
+
+    await loadList(search, page);
+
+    // Live updates: the server says when the inbox changed; we refetch the page shown.
+    const events = new EventSource(`/ui/inboxes/${inboxId}/events`);
+    let first = true;
+    events.addEventListener("open", () => {
+      liveDot.classList.add("on");
+      liveText.textContent = "live";
+    });
+    events.addEventListener("error", () => {
+      liveDot.classList.remove("on");
+      liveText.textContent = "reconnecting…";
+    });
+    events.addEventListener("changed", () => {
+      if (first) {
+        first = false; // the state at connect time: already shown
+        return;
+      }
+      loadList();
+    });
+    events.addEventListener("gone", () => {
+      events.close();
+      loadNav();
+      location.hash = "#/";
+    });
+    cleanup = () => events.close();
+  }
+
+  // ---------------------------------------------------------------- message
+
+  const CHECK_LABELS = {
+    html: "HTML check",
+    spam: "Spam",
+    blacklist: "Blacklists",
+    blacklists: "Blacklists",
+    dnsbl: "Blacklists",
+    auth: "Authentication",
+    authentication: "Authentication",
+    links: "Links",
+    hygiene: "Hygiene",
+    headers: "Headers",
+  };
+  const CHECK_ORDER = ["html", "spam", "blacklist", "blacklists", "dnsbl", "auth", "authentication", "links", "hygiene", "headers"];
+  const MESSAGE_TABS = [
+    ["preview", "Preview"],
+    ["text", "Text"],
+    ["source", "HTML source"],
+    ["raw", "Raw"],
+    ["headers-list", "Headers"],
+    ["attachments", "Attachments"],
+  ];
+
+  function checkLabel(name) {
+    return CHECK_LABELS[name] || name.charAt(0).toUpperCase() + name.slice(1);
+  }
+
+  async function showMessage(id, tab, anchor) {
+    startView("message", { id, detail: null, report: null, tab: null, rendered: {} });
+    markNav(null);
+    main.append(h("p", { class: "muted" }, "Loading…"));
+    let detail;
+    try {
+      detail = (await api(`/api/v1/messages/${id}`)).data;
+    } catch (err) {
+      clear(main).append(errorBox(err), h("p", {}, h("a", { href: "#/" }, "Back to inboxes")));
+      return;
+    }
+    if (current.view !== "message" || current.id !== id) return;
+    current.detail = detail;
+    markNav(detail.inbox_id);
+    document.title = `${detail.subject || "(no subject)"} · mailqa`;
+    if (!detail.is_read) api(`/api/v1/messages/${id}`, { method: "PATCH", body: { is_read: true } }).catch(() => {});
+    renderMessageFrame();
+    await loadReport();
+    if (current.view !== "message" || current.id !== id) return; // navigated away meanwhile
+    // The hash may have moved to another tab of this message while the report loaded.
+    const now = parseRoute().parts;
+    if (now[0] === "message" && Number(now[1]) === id) selectTab(now[2] || "preview", now[3]);
+    else selectTab(tab, anchor);
+  }
+
+  async function loadReport() {
+    const id = current.id;
+    for (let attempt = 0; attempt < 120; attempt++) {
+      let res;
+      try {
+        res = await api(`/api/v1/messages/${id}/report`);
+      } catch (err) {
+        if (current.view !== "message" || current.id !== id) return;
+        current.report = { error: err.message };
+        break;
+      }
+      if (current.view !== "message" || current.id !== id) return;
+      if (res.status === 200) {
+        current.report = res.data;
+        break;
+      }
+      current.report = null; // 202: still running
+      renderTabs();
+      await new Promise((r) => setTimeout(r, 500));
+      if (current.view !== "message" || current.id !== id) return;
+    }
+    if (current.view !== "message" || current.id !== id) return;
+    renderTabs();
+    renderReportBadge();
+  }
+
+  function renderReportBadge() {
+    const slot = document.getElementById("report-badge");
+    if (!slot) return;
+    clear(slot);
+    const r = current.report;
+    if (!r) slot.append(badge("analysing…", "pending"));
+    else if (r.error) slot.append(badge("report unavailable", "errored"));
+    else {
+      slot.append(badge(r.status, r.status, `Overall status ${r.status}`));
+      if (typeof r.score === "number") slot.append(" ", badge(`score ${Math.round(r.score)}`, scoreKind(r.score), `Overall score ${r.score}`));
+    }
+  }
+
+  function renderMessageFrame() {
+    const d = current.detail;
+    const rerun = h("button", { type: "button", id: "rerun", onclick: rerunAnalysis }, "↻ Re-run analysis");
+    clear(main).append(
+      h("p", { class: "small" }, h("a", { href: `#/inbox/${d.inbox_id}` }, "← Back to inbox")),
+      h(
+        "div",
+        { class: "msg-head" },
+        h("h1", { id: "msg-subject" }, d.subject || "(no subject)"),
+        h("span", { id: "report-badge", class: "row" }),
+        h(
+          "span",
+          { class: "row" },
+          rerun,
+          h("a", { class: "button", href: `/api/v1/messages/${d.id}/raw`, download: `message-${d.id}.eml` }, "Download .eml"),
+          h("button", { type: "button", class: "danger", id: "delete", onclick: deleteMessage }, "Delete"),
+        ),
+      ),
+      h(
+        "dl",
+        { class: "msg-meta" },
+        metaRow("From", d.from || d.from_address),
+        metaRow("To", d.to),
+        d.cc ? metaRow("Cc", d.cc) : null,
+        metaRow("Received", fmtDate(d.created_at)),
+        metaRow("Size", fmtSize(d.size)),
+        d.envelope && d.envelope.mail_from ? metaRow("Envelope", `${d.envelope.mail_from} → ${(d.envelope.rcpt_to || []).join(", ")}`) : null,
+        d.envelope && d.envelope.client_ip ? metaRow("Client", `${d.envelope.client_ip}${d.envelope.helo ? ` (HELO ${d.envelope.helo})` : ""}`) : null,
+      ),
+      h("div", { class: "tabs", role: "tablist", "aria-label": "Message views and QA reports", id: "tabs" }),
+      h("div", { id: "panels" }),
+    );
+    renderReportBadge();
+    renderTabs();
+  }
+
+  function metaRow(label, value) {
+    return [h("dt", {}, label), h("dd", {}, value || "—")];
+  }
+
+  function tabList() {
+    const tabs = MESSAGE_TABS.map(([key, label]) => ({ key, label }));
+    const r = current.report;
+    tabs.push({ key: "overview", label: "QA overview", qa: true });
+    if (r && r.checks) {
+      const names = Object.keys(r.checks).sort((a, b) => {
+        const ia = CHECK_ORDER.indexOf(a);
+        const ib = CHECK_ORDER.indexOf(b);
+        return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+      });
+      for (const name of names) {
+        tabs.push({ key: `qa-${name}`, label: checkLabel(name), qa: true, status: r.checks[name].status });
+      }
+    }
+    return tabs;
+  }
+
+  function renderTabs() {
+    const bar = document.getElementById("tabs");
+    if (!bar) return;
+    const selected = current.tab;
+    // Rebuilding the bar (the report arrived, a re-run) must not drop keyboard focus.
+    const focusedTab = bar.contains(document.activeElement) ? document.activeElement.dataset.tab : null;
+    clear(bar);
+    current.rendered = {};
+    let sep = false;
+    for (const t of tabList()) {
+      if (t.qa && !sep) {
+        bar.append(h("span", { class: "sep", "aria-hidden": "true" }));
+        sep = true;
+      }
+      const label = t.key === "attachments" ? `${t.label} (${current.detail.attachments.length})` : t.label;
+      bar.append(
+        h(
+          "button",
+          {
+            type: "button",
+            role: "tab",
+            id: `tab-${t.key}`,
+            "aria-controls": `panel-${t.key}`,
+            "aria-selected": String(t.key === selected),
+            tabindex: t.key === selected ? "0" : "-1",
+            "data-tab": t.key,
+            onclick: () => navigateTab(t.key),
+          },
+          label,
+          t.status ? h("span", { class: `tab-status s-${t.status}`, "aria-label": `(${t.status})`, role: "img" }) : null,
+        ),
+      );
+    }
+    const panels = document.getElementById("panels");
+    clear(panels);
+    if (selected) selectTab(selected, null, true);
+    const refocus = focusedTab && document.getElementById(`tab-${focusedTab}`);
+    if (refocus) refocus.focus();
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    const tab = ev.target.closest && ev.target.closest('[role="tab"]');
+    if (!tab) return;
+    const tabs = [...tab.parentElement.querySelectorAll('[role="tab"]')];
+    let i = tabs.indexOf(tab);
+    if (ev.key === "ArrowRight") i = (i + 1) % tabs.length;
+    else if (ev.key === "ArrowLeft") i = (i - 1 + tabs.length) % tabs.length;
+    else if (ev.key === "Home") i = 0;
+    else if (ev.key === "End") i = tabs.length - 1;
+    else return;
+    ev.preventDefault();
+    tabs[i].focus();
+    navigateTab(tabs[i].dataset.tab);
+  });
+
+  function navigateTab(key, anchor) {
+    const target = `#/message/${current.id}/${key}${anchor ? `/${anchor}` : ""}`;
+    if (location.hash === target) selectTab(key, anchor);
+    else location.hash = target;
+  }
+
+  function selectTab(key, anchor, force) {
+    const bar = document.getElementById("tabs");
+    if (!bar) return;
+    let button = document.getElementById(`tab-${key}`);
+    if (!button) {
+      if (key.startsWith("qa-") && !current.report) key = "overview";
+      button = document.getElementById(`tab-${key}`) || document.getElementById("tab-preview");
+      key = button.dataset.tab;
+    }
+    const refocus = bar.contains(document.activeElement);
+    for (const b of bar.querySelectorAll('[role="tab"]')) {
+      const on = b === button;
+      b.setAttribute("aria-selected", String(on));
+      b.setAttribute("tabindex", on ? "0" : "-1");
+    }
+    if (refocus) button.focus();
+    current.tab = key;
+    const panels = document.getElementById("panels");
+    let panel = document.getElementById(`panel-${key}`);
+    if (!panel || force) {
+      if (panel) panel.remove();
+      panel = h("section", { role: "tabpanel", id: `panel-${key}`, "aria-labelledby": `tab-${key}`, tabindex: "-1" });
+      panels.append(panel);
+      renderPanel(key, panel);
+    }
+    for (const p of panels.children) p.hidden = p !== panel;
+    if (key === "source") highlightLine(anchor);
+  }
+
+  function renderPanel(key, panel) {
+    const d = current.detail;
+    try {
+      if (key === "preview") return renderPreview(panel, d);
+      if (key === "text") return panel.append(d.text_body === null ? h("p", { class: "muted" }, "This message has no text part.") : h("pre", { class: "text-body", id: "text-body" }, d.text_body));
+      if (key === "source") return renderSource(panel, d);
+      if (key === "raw") return renderRaw(panel, d);
+      if (key === "headers-list") return renderHeaders(panel, d);
+      if (key === "attachments") return renderAttachments(panel, d);
+      if (key === "overview") return renderOverview(panel);
+      if (key.startsWith("qa-")) return renderCheck(panel, key.slice(3));
+    } catch (err) {
+      panel.append(errorBox(err));
+    }
+  }
+
+  function renderPreview(panel, d) {
+    if (!d.has_html && d.text_body === null) {
+      panel.append(h("p", { class: "muted" }, "This message has no body to preview."));
+      return;
+    }
+    const frame = h("iframe", {
+      class: "preview-frame",
+      id: "preview-frame",
+      title: "Message preview (sandboxed, scripts disabled)",
+      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      referrerpolicy: "no-referrer",
+      src: `/ui/messages/${d.id}/preview`,
+    });
+    const desktop = h("button", { type: "button", "aria-pressed": "true", id: "width-desktop" }, "Desktop");
+    const mobile = h("button", { type: "button", "aria-pressed": "false", id: "width-mobile" }, "Mobile (375 px)");
+    desktop.addEventListener("click", () => {
+      frame.classList.remove("mobile");
+      desktop.setAttribute("aria-pressed", "true");
+      mobile.setAttribute("aria-pressed", "false");
+    });
+    mobile.addEventListener("click", () => {
+      frame.classList.add("mobile");
+      desktop.setAttribute("aria-pressed", "false");
+      mobile.setAttribute("aria-pressed", "true");
+    });
+    const remote = h("button", { type: "button", id: "remote-images", "aria-pressed": "false" }, "Load remote images");
+    remote.addEventListener("click", () => {
+      const on = remote.getAttribute("aria-pressed") !== "true";
+      remote.setAttribute("aria-pressed", String(on));
+      remote.textContent = on ? "Block remote images" : "Load remote images";
+      frame.setAttribute("src", `/ui/messages/${d.id}/preview${on ? "?remote_images=true" : ""}`);
+    });
+    panel.append(
+      h(
+        "div",
+        { class: "preview-bar", role: "toolbar", "aria-label": "Preview options" },
+        h("span", { class: "row", role: "group", "aria-label": "Width" }, desktop, mobile),
+        h("span", { class: "spacer" }),
+        d.has_html ? remote : null,
+      ),
+      d.has_html ? h("p", { class: "muted small" }, "Remote images are blocked until you load them; scripts never run.") : h("p", { class: "notice" }, "No HTML part: showing the text part."),
+      h("div", { class: "preview-stage" }, frame),
+    );
+  }
+
+  /** The HTML source as numbered lines (split like Python's str.splitlines, as the checks do). */
+  function sourceLines(source) {
+    const lines = source.split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
+    if (lines.length && lines[lines.length - 1] === "") lines.pop();
+    return lines;
+  }
+
+  function findingLines() {
+    const marks = new Map();
+    const r = current.report;
+    if (!r || !r.checks) return marks;
+    for (const result of Object.values(r.checks)) {
+      for (const f of result.findings || []) {
+        for (const loc of f.locations || []) {
+          if ((loc.part || "html") === "html" && Number.isInteger(loc.line)) {
+            if (!marks.has(loc.line)) marks.set(loc.line, []);
+            marks.get(loc.line).push(f.title || f.rule);
+          }
+        }
+      }
+    }
+    return marks;
+  }
+
+  function renderSource(panel, d) {
+    if (d.html_body === null) {
+      panel.append(h("p", { class: "muted" }, "This message has no HTML part."));
+      return;
+    }
+    const marks = findingLines();
+    const lines = sourceLines(d.html_body);
+    const ol = h("ol", { "aria-label": "HTML source lines" });
+    lines.forEach((text, i) => {
+      const n = i + 1;
+      const notes = marks.get(n);
+      ol.append(
+        h(
+          "li",
+          { id: `L${n}`, class: notes ? "marked" : null, title: notes ? notes.join("; ") : null },
+          h("span", { class: "ln", "aria-hidden": "true" }, String(n)),
+          h("code", {}, text),
+        ),
+      );
+    });
+    panel.append(h("p", { class: "muted small" }, `${lines.length} lines · ● marks a line with a finding`), h("div", { class: "source", id: "source" }, ol));
+  }
+
+  function highlightLine(anchor) {
+    const source = document.getElementById("source");
+    if (!source) return;
+    for (const li of source.querySelectorAll("li.hl")) {
+      li.classList.remove("hl");
+      li.removeAttribute("aria-current");
+    }
+    const m = /^L(\d+)$/.exec(anchor || "");
+    if (!m) return;
+    const li = document.getElementById(`L${m[1]}`);
+    if (!li) return;
+    li.classList.add("hl");
+    li.setAttribute("aria-current", "location");
+    li.setAttribute("tabindex", "-1");
+    li.scrollIntoView({ block: "center" });
+    li.focus({ preventScroll: true });
+  }
+
+  async function renderRaw(panel, d) {
+    const pre = h("pre", { class: "raw", id: "raw-source" }, "Loading…");
+    panel.append(pre);
+    try {
+      const response = await api(`/api/v1/messages/${d.id}/raw`, { raw: true });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      const LIMIT = 2 * 1024 * 1024;
+      const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(0, LIMIT));
+      pre.textContent = text;
+      if (bytes.length > LIMIT) panel.prepend(h("p", { class: "notice" }, `Showing the first 2 MB of ${fmtSize(bytes.length)}; download the .eml for the rest.`));
+    } catch (err) {
+      pre.replaceWith(errorBox(err));
+    }
+  }
+
+  function renderHeaders(panel, d) {
+    panel.append(
+      h(
+        "div",
+        { class: "table-wrap card" },
+        h(
+          "table",
+          { class: "headers-table" },
+          h("caption", { class: "visually-hidden" }, "Message headers"),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Value"))),
+          h("tbody", {}, d.headers.map((x) => h("tr", {}, h("td", {}, x.name), h("td", { class: "break mono" }, x.value)))),
+        ),
+      ),
+    );
+    if (d.parse_defects && d.parse_defects.length) {
+      panel.append(h("h3", {}, "Parse defects"), h("ul", {}, d.parse_defects.map((x) => h("li", {}, x))));
+    }
+  }
+
+  function renderAttachments(panel, d) {
+    if (!d.attachments.length) {
+      panel.append(h("p", { class: "muted" }, "No attachments."));
+      return;
+    }
+    panel.append(
+      h(
+        "div",
+        { class: "table-wrap card" },
+        h(
+          "table",
+          { id: "attachments" },
+          h("caption", { class: "visually-hidden" }, "Attachments"),
+          h(
+            "thead",
+            {},
+            h("tr", {}, ["Name", "Type", "Size", "Content-ID", ""].map((c) => h("th", { scope: "col" }, c))),
+          ),
+          h(
+            "tbody",
+            {},
+            d.attachments.map((a) =>
+              h(
+                "tr",
+                {},
+                h("td", { class: "break" }, a.filename || `attachment-${a.index}`),
+                h("td", { class: "mono" }, a.content_type),
+                h("td", { class: "num" }, fmtSize(a.size)),
+                h("td", { class: "mono break" }, a.content_id || ""),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "a",
+                    {
+                      class: "button",
+                      href: `/api/v1/messages/${d.id}/attachments/${a.index}`,
+                      download: a.filename || `attachment-${a.index}`,
+                      "aria-label": `Download ${a.filename || `attachment ${a.index}`}`,
+                    },
+                    "Download",
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function rerunAnalysis() {
+    const button = document.getElementById("rerun");
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    button.textContent = "Analysing…";
+    try {
+      const { data } = await api(`/api/v1/messages/${current.id}/analyze`, { method: "POST" });
+      current.report = data;
+      renderTabs();
+      renderReportBadge();
+      toast("Analysis finished");
+    } catch (err) {
+      toast(`Analysis failed: ${err.message}`);
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      button.textContent = "↻ Re-run analysis";
+    }
+  }
+
+  async function deleteMessage() {
+    if (!(await confirmDialog("Delete this message?"))) return;
+    const inboxId = current.detail.inbox_id;
+    try {
+      await api(`/api/v1/messages/${current.id}`, { method: "DELETE" });
+      toast("Message deleted");
+      location.hash = `#/inbox/${inboxId}`;
+    } catch (err) {
+      toast(`Delete failed: ${err.message}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- QA: shared
+
+  function reportUnavailable(panel) {
+    const r = current.report;
+    if (!r) {
+      panel.append(h("p", { class: "muted", role: "status" }, "Analysis is still running…"));
+      return true;
+    }
+    if (r.error) {
+      panel.append(errorBox(r.error));
+      return true;
+    }
+    return false;
+  }
+
+  function renderOverview(panel) {
+    if (reportUnavailable(panel)) return;
+    const r = current.report;
+    panel.append(
+      h(
+        "div",
+        { class: "row", style: "margin-bottom:1rem" },
+        h("span", { class: "score-big", "aria-label": `Overall score ${r.score ?? "none"}` }, typeof r.score === "number" ? String(Math.round(r.score)) : "—"),
+        h("div", {}, badge(r.status, r.status), h("div", { class: "muted small" }, `Analysed ${fmtDate(r.created_at)} in ${Math.round(r.duration_ms || 0)} ms${r.rules_version ? ` · rules ${r.rules_version}` : ""}`)),
+      ),
+      h(
+        "div",
+        { class: "qa-summary" },
+        Object.values(r.checks).map((c) =>
+          h(
+            "button",
+            { type: "button", class: "qa-card", onclick: () => navigateTab(`qa-${c.name}`) },
+            h("span", { class: "row" }, h("span", { class: "name" }, checkLabel(c.name)), badge(c.status, c.status)),
+            typeof c.score === "number" ? h("span", {}, `Score ${Math.round(c.score)}`) : null,
+            h("span", { class: "muted small" }, c.summary || ""),
+            h("span", { class: "muted small" }, `${(c.findings || []).length} finding(s)`),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function checkHeader(result) {
+    return h(
+      "div",
+      { class: "card" },
+      h(
+        "div",
+        { class: "row" },
+        h("h2", { style: "margin:0" }, checkLabel(result.name)),
+        badge(result.status, result.status),
+        typeof result.score === "number" ? badge(`score ${Math.round(result.score)}`, scoreKind(result.score)) : null,
+        h("span", { class: "spacer" }),
+        h("span", { class: "muted small" }, `${Math.round(result.duration_ms || 0)} ms`),
+      ),
+      result.summary ? h("p", { style: "margin:.5rem 0 0" }, result.summary) : null,
+      result.error && result.error !== result.summary ? h("p", { class: "alert" }, result.error) : null,
+      result.retryable ? h("p", { class: "muted small" }, "This error is transient: re-running may succeed.") : null,
+    );
+  }
+
+  function locationButton(loc) {
+    const part = loc.part || "html";
+    const label = `${part === "html" ? "line" : `${part} line`} ${loc.line}${Number.isInteger(loc.column) ? `:${loc.column}` : ""}`;
+    if (part === "html" && Number.isInteger(loc.line)) {
+      return h("button", { type: "button", class: "loc-link", "aria-label": `Show HTML source ${label}`, onclick: () => navigateTab("source", `L${loc.line}`) }, label);
+    }
+    if (part === "headers") {
+      return h("button", { type: "button", class: "loc-link", onclick: () => navigateTab("headers-list") }, label);
+    }
+    if (part === "text") {
+      return h("button", { type: "button", class: "loc-link", onclick: () => navigateTab("text") }, label);
+    }
+    return h("span", { class: "badge b-info" }, label);
+  }
+
+  function renderFindings(findings, { title = "Findings" } = {}) {
+    if (!findings || !findings.length) return h("p", { class: "muted" }, "No findings.");
+    const order = { error: 0, warning: 1, info: 2 };
+    const sorted = [...findings].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3));
+    return h(
+      "section",
+      { "aria-label": title },
+      h("h3", {}, `${title} (${findings.length})`),
+      h(
+        "ul",
+        { class: "findings" },
+        sorted.map((f) =>
+          h(
+            "li",
+            { class: `finding sev-${f.severity}` },
+            h(
+              "div",
+              { class: "row" },
+              badge(f.severity, f.severity === "warning" ? "warn" : f.severity),
+              h("span", { class: "title" }, f.title || f.rule),
+              h("span", { class: "rule mono" }, f.rule),
+              f.url ? externalLink(f.url, "Learn more") : null,
+            ),
+            f.message ? h("div", {}, f.message) : null,
+            (f.locations || []).length
+              ? h(
+                  "div",
+                  { class: "locs" },
+                  f.locations.map((loc) => [
+                    Number.isInteger(loc.line) ? locationButton(loc) : null,
+                    loc.snippet ? h("code", { class: "snippet" }, loc.snippet) : null,
+                  ]),
+                )
+              : null,
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** A table of objects: preferred columns first, then the other scalar fields. */
+  function objectTable(rows, preferred = [], caption = "") {
+    const cols = [];
+    for (const c of preferred) if (rows.some((r) => isObj(r) && r[c] !== undefined)) cols.push(c);
+    for (const r of rows) {
+      if (!isObj(r)) continue;
+      for (const [k, v] of Object.entries(r)) {
+        if (!cols.includes(k) && (v === null || typeof v !== "object")) cols.push(k);
+      }
+    }
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        {},
+        caption ? h("caption", { class: "visually-hidden" }, caption) : null,
+        h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c.replace(/_/g, " "))))),
+        h("tbody", {}, rows.map((r) => h("tr", {}, cols.map((c) => h("td", { class: "break" }, cellValue(isObj(r) ? r[c] : r, c)))))),
+      ),
+    );
+  }
+
+  function cellValue(v, key) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "boolean") return badge(v ? "yes" : "no", key === "listed" || key === "in_black_list" ? (v ? "n" : "y") : "info");
+    if (typeof v === "string" && /url|link|delist/i.test(key || "") && /^https?:\/\//i.test(v)) return externalLink(v);
+    if (typeof v === "object") return h("code", { class: "small" }, JSON.stringify(v));
+    return String(v);
+  }
+
+  /** Any details payload, readably: scalars as a list, arrays of objects as tables. */
+  function genericDetails(details, depth = 0) {
+    if (!isObj(details) || !Object.keys(details).length) return null;
+    const scalars = Object.entries(details).filter(([, v]) => v === null || typeof v !== "object");
+    const nested = Object.entries(details).filter(([, v]) => v !== null && typeof v === "object");
+    const out = h("div", { class: depth ? "" : "card" });
+    if (!depth) out.append(h("h3", {}, "Details"));
+    if (scalars.length) {
+      out.append(h("dl", { class: "msg-meta" }, scalars.map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, cellValue(v, k))])));
+    }
+    for (const [k, v] of nested) {
+      out.append(h(depth ? "h4" : "h3", {}, k.replace(/_/g, " ")));
+      if (Array.isArray(v) && v.length && v.every(isObj)) out.append(objectTable(v, [], k));
+      else if (Array.isArray(v)) out.append(v.length ? h("ul", {}, v.map((x) => h("li", { class: "break" }, typeof x === "object" ? JSON.stringify(x) : String(x)))) : h("p", { class: "muted" }, "none"));
+      else if (depth < 2) out.append(genericDetails(v, depth + 1) || h("p", { class: "muted" }, "—"));
+      else out.append(h("code", { class: "small break" }, JSON.stringify(v)));
+    }
+    return out;
+  }
+
+  function renderCheck(panel, name) {
+    if (reportUnavailable(panel)) return;
+    const result = current.report.checks[name];
+    if (!result) {
+      panel.append(h("p", { class: "muted" }, "This check is not in the report."));
+      return;
+    }
+    panel.append(checkHeader(result));
+    const special = {
+      html: renderHtmlCheck,
+      spam: renderSpam,
+      links: renderLinks,
+      blacklist: renderBlacklist,
+      blacklists: renderBlacklist,
+      dnsbl: renderBlacklist,
+      auth: renderAuth,
+      authentication: renderAuth,
+    }[name];
+    if (special && result.status !== "skipped") {
+      try {
+        special(panel, result);
+      } catch (err) {
+        panel.append(errorBox(err), genericDetails(result.details));
+      }
+    } else {
+      panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+      const g = genericDetails(result.details);
+      if (g) panel.append(g);
+    }
+  }
+
+  // ---------------------------------------------------------------- QA: HTML check matrix
+
+  const SUPPORT = {
+    y: ["✓", "Supported"],
+    a: ["◐", "Partial"],
+    n: ["✕", "Not supported"],
+    u: ["?", "Unknown"],
+  };
+
+  function normSupport(v) {
+    if (v === true) return "y";
+    if (v === false) return "n";
+    const s = String(v || "").trim().toLowerCase();
+    if (/^(y|yes|supported|full)/.test(s)) return "y";
+    if (/^(a|partial|partially|mixed)/.test(s)) return "a";
+    if (/^(n|no|unsupported|none|not)/.test(s)) return "n";
+    return "u";
+  }
+
+  /** Client → {support, note} from a finding's data, whichever shape the check used. */
+  function findingClients(data) {
+    const out = new Map();
+    if (!isObj(data)) return out;
+    const put = (client, support, note) => {
+      if (!client) return;
+      out.set(String(client), { support: normSupport(support), note: note ? String(note) : "" });
+    };
+    const fromEntry = (entry, fallbackName) => {
+      if (isObj(entry)) {
+        const name = entry.client || entry.name || entry.id || entry.title || fallbackName;
+        const support = entry.support ?? entry.status ?? entry.value ?? entry.supported;
+        const notes = entry.notes ?? entry.note ?? "";
+        put(name, support === undefined ? "n" : support, Array.isArray(notes) ? notes.join(" ") : notes);
+      } else put(fallbackName, entry, "");
+    };
+    for (const key of ["clients", "support", "client_support", "affected_clients", "affected"]) {
+      const v = data[key];
+      if (Array.isArray(v)) v.forEach((e) => (typeof e === "string" ? put(e, "n", "") : fromEntry(e)));
+      else if (isObj(v)) for (const [k, e] of Object.entries(v)) fromEntry(e, k);
+    }
+    for (const [key, value] of [["unsupported", "n"], ["partial", "a"], ["supported", "y"]]) {
+      const v = data[key] ?? data[`${key}_clients`];
+      if (Array.isArray(v)) v.forEach((c) => (isObj(c) ? fromEntry({ ...c, support: c.support ?? value }) : put(c, value, "")));
+    }
+    const ec = data.email_clients; // Mailtrap's shape: {desktop: [], mobile: [], web: []}
+    if (isObj(ec)) for (const list of Object.values(ec)) if (Array.isArray(list)) list.forEach((c) => put(c, "n", ""));
+    return out;
+  }
+
+  /** Per-client scores from the details, if the check reports them. */
+  function clientScores(details) {
+    const scores = new Map();
+    if (!isObj(details)) return scores;
+    for (const key of ["client_scores", "clients", "scores", "per_client"]) {
+      const v = details[key];
+      if (isObj(v)) {
+        for (const [k, s] of Object.entries(v)) {
+          const n = typeof s === "number" ? s : isObj(s) ? s.score ?? s.support ?? s.value : undefined;
+          if (typeof n === "number") scores.set(k, n);
+        }
+      } else if (Array.isArray(v)) {
+        for (const e of v) {
+          if (!isObj(e)) continue;
+          const n = e.score ?? e.support_score ?? e.value;
+          const name = e.client || e.name || e.id;
+          if (name && typeof n === "number") scores.set(String(name), n);
+        }
+      }
+      if (scores.size) break;
+    }
+    return scores;
+  }
+
+  function weightedScore(details) {
+    if (!isObj(details)) return null;
+    for (const key of ["market_weighted_score", "weighted_score", "market_share_score", "market_score"]) {
+      if (typeof details[key] === "number") return details[key];
+    }
+    return null;
+  }
+
+  const tip = h("div", { class: "tip", role: "tooltip", id: "matrix-tip", hidden: true });
+  document.body.append(tip);
+  function showTip(el) {
+    tip.textContent = el.dataset.tip;
+    tip.hidden = false;
+    const r = el.getBoundingClientRect();
+    tip.style.left = `${Math.min(r.left, innerWidth - 330)}px`;
+    tip.style.top = `${r.bottom + 6}px`;
+    el.setAttribute("aria-describedby", "matrix-tip");
+  }
+  function hideTip(el) {
+    tip.hidden = true;
+    el.removeAttribute("aria-describedby");
+  }
+
+  function renderHtmlCheck(panel, result) {
+    const features = (result.findings || []).map((f) => ({ f, clients: findingClients(f.data) }));
+    const scores = clientScores(result.details);
+    const clientSet = new Set(scores.keys());
+    for (const { clients } of features) for (const c of clients.keys()) clientSet.add(c);
+    const clients = [...clientSet].sort((a, b) => a.localeCompare(b));
+    const weighted = weightedScore(result.details);
+
+    const summary = h("div", { class: "card" });
+    if (weighted !== null) summary.append(h("p", {}, "Market-weighted support: ", h("strong", {}, `${Math.round(weighted)}%`)));
+    if (scores.size) {
+      summary.append(
+        h("h3", {}, "Support per client"),
+        h(
+          "div",
+          { class: "bars", role: "list", "aria-label": "Support per client" },
+          [...scores.entries()]
+            .sort((a, b) => a[1] - b[1])
+            .map(([name, s]) => {
+              const pct = Math.max(0, Math.min(100, s <= 1 ? s * 100 : s));
+              return h(
+                "div",
+                { class: "bar", role: "listitem", "aria-label": `${name}: ${Math.round(pct)}%` },
+                h("span", { class: "break" }, name),
+                h("span", { class: "track", "aria-hidden": "true" }, h("span", { style: `width:${pct}%` })),
+                h("span", { class: "num" }, `${Math.round(pct)}%`),
+              );
+            }),
+        ),
+      );
+    }
+    if (summary.childNodes.length) panel.append(summary);
+
+    const withClients = features.filter((x) => x.clients.size);
+    if (withClients.length && clients.length) {
+      const table = h(
+        "table",
+        { class: "matrix", id: "html-matrix" },
+        h("caption", { class: "visually-hidden" }, "Feature support per email client"),
+        h(
+          "thead",
+          {},
+          h("tr", {}, h("th", { class: "feature", scope: "col" }, "Feature"), h("th", { scope: "col" }, "Lines"), clients.map((c) => h("th", { class: "client", scope: "col" }, c))),
+        ),
+        h(
+          "tbody",
+          {},
+          withClients.map(({ f, clients: support }) =>
+            h(
+              "tr",
+              {},
+              h(
+                "th",
+                { scope: "row", class: "feature" },
+                h("div", {}, f.title || f.rule),
+                h("div", { class: "rule mono muted small" }, f.rule),
+              ),
+              h(
+                "td",
+                {},
+                (f.locations || [])
+                  .filter((l) => Number.isInteger(l.line))
+                  .slice(0, 4)
+                  .map((l) => locationButton(l)),
+              ),
+              clients.map((c) => {
+                const s = support.get(c) || { support: "u", note: "" };
+                const [symbol, word] = SUPPORT[s.support];
+                const text = `${f.title || f.rule} in ${c}: ${word}${s.note ? ` — ${s.note}` : ""}`;
+                const span = h("span", { class: `b-${s.support}`, tabindex: "0", role: "img", "aria-label": text, "data-tip": text }, symbol);
+                span.addEventListener("mouseenter", () => showTip(span));
+                span.addEventListener("focus", () => showTip(span));
+                span.addEventListener("mouseleave", () => hideTip(span));
+                span.addEventListener("blur", () => hideTip(span));
+                return h("td", { class: "cell" }, span);
+              }),
+            ),
+          ),
+          scores.size
+            ? h(
+                "tr",
+                { class: "scores" },
+                h("th", { scope: "row" }, "Client score"),
+                h("td", {}),
+                clients.map((c) => h("td", {}, scores.has(c) ? String(Math.round(scores.get(c) <= 1 ? scores.get(c) * 100 : scores.get(c))) : "")),
+              )
+            : null,
+        ),
+      );
+      panel.append(
+        h(
+          "div",
+          { class: "card" },
+          h("h3", {}, "Feature × client support"),
+          h("div", { class: "legend", "aria-hidden": "true" }, Object.entries(SUPPORT).map(([k, [sym, word]]) => h("span", {}, h("span", { class: `badge b-${k}` }, sym), " ", word))),
+          h("div", { class: "table-wrap" }, table),
+        ),
+      );
+    }
+    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+    const rest = isObj(result.details) ? { ...result.details } : {};
+    for (const k of ["client_scores", "clients", "scores", "per_client"]) delete rest[k];
+    const g = genericDetails(rest);
+    if (g) panel.append(g);
+  }
+
+  // ---------------------------------------------------------------- QA: spam
+
+  function renderSpam(panel, result) {
+    const d = result.details || {};
+    const card = h("div", { class: "card", id: "spam-score" });
+    if (typeof d.score === "number" && typeof d.threshold === "number") {
+      const max = Math.max(d.threshold * 2, d.score, 1);
+      const pct = Math.max(0, Math.min(100, (d.score / max) * 100));
+      const mark = (d.threshold / max) * 100;
+      card.append(
+        h(
+          "p",
+          {},
+          h("span", { class: "score-big" }, d.score.toFixed(1)),
+          h("span", { class: "muted" }, ` / ${d.threshold.toFixed(1)} threshold · `),
+          badge(d.is_spam ? "spam" : "not spam", d.is_spam ? "failed" : "passed"),
+        ),
+        h(
+          "div",
+          { class: "meter", role: "meter", "aria-valuemin": "0", "aria-valuemax": String(max), "aria-valuenow": String(d.score), "aria-label": `Spam score ${d.score} against threshold ${d.threshold}` },
+          h("span", { class: `fill${d.score >= d.threshold ? " over" : ""}`, style: `width:${pct}%` }),
+          h("span", { class: "mark", style: `left:${mark}%` }),
+        ),
+        h("p", { class: "muted small" }, "Lower is better. Rules with negative points lower the score."),
+      );
+    } else {
+      card.append(h("p", {}, `Outcome: ${d.outcome || "unknown"}`), d.response_message ? h("p", { class: "muted" }, d.response_message) : null);
+    }
+    panel.append(card);
+    if (Array.isArray(d.rules) && d.rules.length) {
+      const rules = [...d.rules].sort((a, b) => (b.score || 0) - (a.score || 0));
+      panel.append(
+        h(
+          "div",
+          { class: "card table-wrap" },
+          h("h3", {}, `Rules (${rules.length})`),
+          h(
+            "table",
+            { id: "spam-rules" },
+            h("caption", { class: "visually-hidden" }, "SpamAssassin rules that fired"),
+            h("thead", {}, h("tr", {}, h("th", { class: "num", scope: "col" }, "Points"), h("th", { scope: "col" }, "Rule"), h("th", { scope: "col" }, "Description"))),
+            h(
+              "tbody",
+              {},
+              rules.map((r) =>
+                h("tr", {}, h("td", { class: "num" }, typeof r.score === "number" ? r.score.toFixed(1) : String(r.score ?? "")), h("td", { class: "mono" }, r.name), h("td", {}, r.description || "")),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+  }
+
+  // ---------------------------------------------------------------- QA: links
+
+  function renderLinks(panel, result) {
+    const d = result.details || {};
+    const links = Array.isArray(d.links) ? d.links : [];
+    panel.append(
+      h(
+        "div",
+        { class: "card" },
+        h(
+          "p",
+          {},
+          `${d.unique ?? links.length} distinct URL(s), ${d.broken ?? 0} broken`,
+          d.http_validated ? ` · ${d.http_checked ?? 0} checked over HTTP` : ` · not validated over HTTP${d.http_skipped_reason ? ` (${d.http_skipped_reason})` : ""}`,
+        ),
+      ),
+    );
+    if (links.length) {
+      panel.append(
+        h(
+          "div",
+          { class: "card table-wrap" },
+          h(
+            "table",
+            { id: "links-table" },
+            h("caption", { class: "visually-hidden" }, "Links found in the message"),
+            h("thead", {}, h("tr", {}, ["URL", "Kind", "Status", "Redirects", "Error", "Where"].map((c) => h("th", { scope: "col" }, c)))),
+            h(
+              "tbody",
+              {},
+              links.map((l) =>
+                h(
+                  "tr",
+                  {},
+                  h("td", { class: "break" }, externalLink(l.url), (l.texts || []).length ? h("div", { class: "muted small" }, `“${l.texts.join("”, “")}”`) : null),
+                  h("td", {}, l.kind || ""),
+                  h("td", {}, l.ok === true ? badge(String(l.status_code ?? "ok"), "y") : l.ok === false ? badge(String(l.status_code ?? "failed"), "n") : badge("not checked", "u")),
+                  h(
+                    "td",
+                    { class: "break small" },
+                    (l.redirects || []).length
+                      ? h("ol", {}, l.redirects.map((r) => h("li", {}, `${r.status_code} ${r.url}`)), l.final_url ? h("li", {}, `→ ${l.final_url}`) : null)
+                      : "",
+                  ),
+                  h("td", { class: "break" }, l.error || ""),
+                  h("td", {}, (l.locations || []).filter((x) => Number.isInteger(x.line)).slice(0, 3).map(locationButton)),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+  }
+
+  // ---------------------------------------------------------------- QA: blacklists, auth
+
+  function firstArrayOfObjects(details, keys) {
+    for (const k of keys) if (Array.isArray(details[k]) && details[k].every(isObj)) return [k, details[k]];
+    for (const [k, v] of Object.entries(details)) if (Array.isArray(v) && v.length && v.every(isObj)) return [k, v];
+    return [null, null];
+  }
+
+  function renderBlacklist(panel, result) {
+    const d = isObj(result.details) ? result.details : {};
+    const [key, rows] = firstArrayOfObjects(d, ["results", "lists", "checks", "zones", "report", "entries"]);
+    if (rows) {
+      const listed = rows.filter((r) => r.listed === true || r.in_black_list === true).length;
+      panel.append(
+        h(
+          "div",
+          { class: "card" },
+          h("p", {}, `${listed} listing(s) across ${rows.length} lookup(s)`),
+          objectTable(rows, ["name", "list", "zone", "target", "query", "ip", "domain", "listed", "in_black_list", "reason", "codes", "text", "delist_url", "url"], "Blacklist lookups"),
+        ),
+      );
+      const rest = { ...d };
+      delete rest[key];
+      const g = genericDetails(rest);
+      if (g) panel.append(g);
+    } else {
+      const g = genericDetails(d);
+      if (g) panel.append(g);
+    }
+    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+  }
+
+  function resultBadge(value) {
+    const s = String(value ?? "none").toLowerCase();
+    const kind = s === "pass" ? "y" : ["fail", "permerror", "hardfail"].includes(s) ? "n" : ["softfail", "neutral", "temperror"].includes(s) ? "a" : "u";
+    return badge(s, kind, `Result ${s}`);
+  }
+
+  function authSection(name, value) {
+    const box = h("div", { class: "card", "data-auth": name });
+    box.append(h("h3", {}, name.toUpperCase()));
+    const items = Array.isArray(value) ? value : [value];
+    if (Array.isArray(value) && !value.length) box.append(h("p", { class: "muted" }, "No signature."));
+    for (const item of items) {
+      if (!isObj(item)) {
+        box.append(h("p", {}, resultBadge(item)));
+        continue;
+      }
+      const res = item.result ?? item.status ?? item.verdict;
+      const reason = item.reason ?? item.explanation ?? item.comment ?? item.error;
+      box.append(
+        h("div", { class: "row" }, resultBadge(res), reason ? h("span", {}, String(reason)) : null),
+        genericDetails(Object.fromEntries(Object.entries(item).filter(([k]) => !["result", "status", "verdict", "reason", "explanation", "comment"].includes(k))), 1),
+      );
+    }
+    return box;
+  }
+
+  function renderAuth(panel, result) {
+    const d = isObj(result.details) ? result.details : {};
+    const known = ["spf", "dkim", "dmarc", "arc"];
+    let shown = 0;
+    for (const k of known) {
+      if (d[k] !== undefined) {
+        panel.append(authSection(k, d[k]));
+        shown++;
+      }
+    }
+    const rest = Object.fromEntries(Object.entries(d).filter(([k]) => !known.includes(k)));
+    const g = genericDetails(rest);
+    if (g) panel.append(g);
+    if (!shown && !g) panel.append(h("p", { class: "muted" }, "No authentication details."));
+    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+  }
+
+  // ---------------------------------------------------------------- start
+
+  window.addEventListener("hashchange", () => route());
+  loadNav().then(() => route());
+})();

@@ -1,0 +1,357 @@
+"""The UI in real Chromium: sign in, live list, message views, QA tabs, source jumps, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+from tests.webui import reports
+from tests.webui.conftest import ADMIN_TOKEN, Session, Stack, build_message, screenshot
+
+from mailqa.core.report import Report
+
+pytestmark = pytest.mark.slow
+
+
+def newsletter_html(image_url: str) -> str:
+    """About 30 lines; the flex rule sits on line FLEX_LINE."""
+    lines = [
+        "<!doctype html>",
+        "<html>",
+        "<head>",
+        '<meta charset="utf-8">',
+        "<style>",
+        "  .row {",
+        "    display:flex;",  # line 7
+        "  }",
+        "</style>",
+        "</head>",
+        '<body style="margin:0;font-family:Arial,sans-serif;background:#eef1f5">',
+        '<table width="100%" cellpadding="0" cellspacing="0"><tr><td align="center">',
+        '<table width="600" style="background:#ffffff;padding:24px">',
+        '<tr><td><img src="cid:logo@acme" width="48" height="48"></td></tr>',
+        '<tr><td><h1 style="color:#1f4fb5">Spring sale: 30% off</h1></td></tr>',
+        "<tr><td><p>Hello Ada, our spring collection is here.</p></td></tr>",
+        f'<tr><td><img id="remote" src="{image_url}" alt="banner" width="1" height="1"></td></tr>',
+        '<tr><td><a href="https://shop.acme.example/sale">Shop the sale</a></td></tr>',
+        '<tr><td class="row"><span>One</span><span>Two</span></td></tr>',
+        "<tr><td><p>Unsubscribe: https://acme.example/unsub</p></td></tr>",
+        "</table>",
+        "</td></tr></table>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+FLEX_LINE = 7
+IMG_LINE = 14
+
+
+async def stored_with_sections(stack: Stack, message_id: int, *sections: Any) -> dict[str, Any]:
+    """Wait for the real report, merge the given sections in, and wait until it is stored."""
+    real = Report.model_validate(await stack.wait_report(message_id))
+    await stack.service.store.save_report(message_id, real.merged(list(sections)))
+    names = {s.name for s in sections}
+    async with stack.api() as c:
+        for _ in range(200):
+            body = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+            if names <= set(body.get("checks", {})):
+                return dict(body)
+            await asyncio.sleep(0.05)
+    raise AssertionError("merged report not stored")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def newsletter(stack: Stack) -> AsyncIterator[int]:
+    raw = build_message(
+        subject="Spring sale: 30% off everything",
+        html=newsletter_html(stack.images.url),
+        text="Hello Ada, our spring collection is here.\nShop: https://shop.acme.example/sale\n",
+        inline_png_cid="logo@acme",
+        attachments=[("price-list.csv", "text/csv", b"item,price\nshoe,30\n")],
+    )
+    message_id = await stack.upload(raw)
+    await stored_with_sections(
+        stack,
+        message_id,
+        reports.html_section(FLEX_LINE),
+        reports.blacklist_section(),
+        reports.auth_section(),
+        reports.hygiene_section(IMG_LINE),
+    )
+    yield message_id
+
+
+async def open_message(page: Page, stack: Stack, message_id: int, tab: str = "preview") -> None:
+    await page.goto(f"{stack.base_url}/#/message/{message_id}/{tab}")
+    await expect(page.locator("#msg-subject")).to_be_visible()
+
+
+async def test_sign_in_refuses_a_bad_token_then_accepts_the_right_one(
+    browser: Browser, stack: Stack
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(stack.base_url)
+        await expect(page).to_have_url(f"{stack.base_url}/login")
+        await screenshot(page, "01-sign-in")
+        await page.fill("#token", "wrong-token")
+        await page.click("button[type=submit]")
+        await expect(page.locator("#login-error")).to_have_text("That token is not valid.")
+        await page.fill("#token", ADMIN_TOKEN)
+        await page.press("#token", "Enter")
+        await expect(page.locator("#nav-tree a.inbox").first).to_contain_text("Staging")
+        cookies = await context.cookies()
+        session = next(c for c in cookies if c["name"] == "mailqa_session")
+        assert session["httpOnly"] is True
+        assert session["sameSite"] == "Strict"
+        assert await page.evaluate("document.cookie") == ""  # invisible to scripts
+        await page.click("#logout")
+        await expect(page).to_have_url(f"{stack.base_url}/login")
+    finally:
+        await context.close()
+
+
+async def test_mail_sent_over_smtp_appears_live(ui: Session, stack: Stack) -> None:
+    page = ui.page
+    await page.goto(f"{stack.base_url}/#/inbox/{stack.inbox['id']}")
+    await expect(page.get_by_text("live", exact=True)).to_be_visible()
+    await page.evaluate("window.__sameDocument = true")
+    subject = "Live arrival 7f3a"
+    await stack.send(build_message(subject=subject, html="<p>Just arrived</p>"))
+    row = page.locator("#messages li", has_text=subject)
+    await expect(row).to_be_visible(timeout=5000)
+    assert await page.evaluate("window.__sameDocument") is True  # no reload: pushed live
+    await expect(row.locator(".msg-link.unread")).to_have_count(1)
+    # The score badge follows the analysis, still without a reload.
+    await expect(row.locator(".meta .badge")).not_to_have_text("pending", timeout=10000)
+    await screenshot(page, "02-inbox")
+    # Search narrows the list.
+    await page.fill("#search", "7f3a")
+    await expect(page.locator("#messages li")).to_have_count(1)
+    assert not ui.errors
+
+
+async def test_preview_renders_sandboxed_with_remote_images_blocked(
+    ui: Session, stack: Stack, newsletter: int
+) -> None:
+    page = ui.page
+    stack.images.hits.clear()
+    await open_message(page, stack, newsletter)
+    frame_el = page.locator("#preview-frame")
+    assert await frame_el.get_attribute("sandbox") == "allow-popups allow-popups-to-escape-sandbox"
+    frame = page.frame_locator("#preview-frame")
+    await expect(frame.locator("h1")).to_have_text("Spring sale: 30% off")
+    # The cid: logo was inlined and decoded; the remote banner was blocked.
+    logo_ok = await frame.locator("img").first.evaluate("i => i.complete && i.naturalWidth > 0")
+    assert logo_ok
+    assert await frame.locator("#remote").evaluate("i => i.naturalWidth") == 0
+    assert stack.images.hits == []
+    await screenshot(page, "03-message-preview")
+    await page.click("#width-mobile")
+    await expect(frame_el).to_have_class(re.compile("mobile"))
+    width = await frame.locator("body").evaluate("b => b.ownerDocument.defaultView.innerWidth")
+    assert width == 375
+    await screenshot(page, "04-message-preview-mobile")
+    await page.click("#remote-images")
+    await expect(frame.locator("#remote")).to_have_js_property("naturalWidth", 1)
+    assert len(stack.images.hits) >= 1
+    # The message's other views.
+    await page.click("#tab-text")
+    await expect(page.locator("#text-body")).to_contain_text("Hello Ada")
+    await page.click("#tab-raw")
+    await expect(page.locator("#raw-source")).to_contain_text("Subject: Spring sale")
+    await page.click("#tab-headers-list")
+    await expect(page.locator(".headers-table")).to_contain_text("Message-ID")
+    await page.click("#tab-attachments")
+    await expect(page.locator("#attachments tbody tr")).to_have_count(2)  # inline logo + csv
+    link = page.get_by_role("link", name="Download price-list.csv")
+    await expect(link).to_have_attribute("download", "price-list.csv")
+    async with page.expect_download() as download_info:
+        await link.click()
+    download = await download_info.value
+    assert download.suggested_filename == "price-list.csv"
+    assert (await download.path()).read_bytes() == b"item,price\nshoe,30\n"
+    assert not ui.errors
+
+
+async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter: int) -> None:
+    page = ui.page
+    await open_message(page, stack, newsletter, "overview")
+    await expect(page.locator("#panel-overview .qa-card")).to_have_count(
+        len((await stack.wait_report(newsletter))["checks"])
+    )
+    await screenshot(page, "05-qa-overview")
+
+    await page.click("#tab-qa-html")
+    matrix = page.locator("#html-matrix")
+    await expect(matrix.locator("th.client")).to_have_count(len(reports.CLIENTS))
+    outlook = matrix.locator('td.cell span[aria-label*="display:flex in Outlook (Windows)"]')
+    await expect(outlook).to_have_text("✕")
+    await outlook.focus()  # notes on focus, not only on hover
+    await expect(page.locator("#matrix-tip")).to_contain_text("Ignored inside tables.")
+    await expect(page.locator("#panel-qa-html")).to_contain_text("Market-weighted support: 68%")
+    await screenshot(page, "06-qa-html-matrix")
+
+    await page.click("#tab-qa-spam")
+    await expect(page.locator("#spam-score")).to_contain_text("threshold")
+    assert await page.locator("#spam-rules tbody tr").count() >= 1
+    await screenshot(page, "07-qa-spam")
+
+    await page.click("#tab-qa-blacklist")
+    table = page.locator("#panel-qa-blacklist table")
+    await expect(table.locator("tbody tr")).to_have_count(3)
+    await expect(table).to_contain_text("zen.spamhaus.org")
+    delist = table.locator("a", has_text="spamhaus.org/lookup")
+    await expect(delist).to_have_attribute("href", "https://www.spamhaus.org/lookup/")
+    await screenshot(page, "08-qa-blacklists")
+
+    await page.click("#tab-qa-auth")
+    for part, word in (("spf", "pass"), ("dkim", "fail"), ("dmarc", "fail")):
+        section = page.locator(f'[data-auth="{part}"]')
+        await expect(section.locator(".badge").first).to_have_text(word)
+    await expect(page.locator('[data-auth="dkim"]')).to_contain_text("body hash did not verify")
+    await screenshot(page, "09-qa-auth")
+
+    await page.click("#tab-qa-links")
+    await expect(page.locator("#links-table")).to_contain_text("https://shop.acme.example/sale")
+    await screenshot(page, "10-qa-links")
+
+    await page.click("#tab-qa-hygiene")
+    await expect(page.locator("#panel-qa-hygiene .finding")).to_contain_text(
+        "Image without alt text"
+    )
+    await page.click("#tab-qa-headers")
+    await expect(page.locator("#panel-qa-headers")).to_contain_text("Headers")
+    assert not ui.errors
+
+
+async def test_a_finding_jumps_to_its_source_line(
+    ui: Session, stack: Stack, newsletter: int
+) -> None:
+    page = ui.page
+    await open_message(page, stack, newsletter, "qa-html")
+    await page.locator("#panel-qa-html .finding button", has_text=f"line {FLEX_LINE}").click()
+    await expect(page.locator("#tab-source")).to_have_attribute("aria-selected", "true")
+    line = page.locator(f"#L{FLEX_LINE}")
+    await expect(line).to_have_class(re.compile(r"\bhl\b"))
+    await expect(line).to_have_attribute("aria-current", "location")
+    await expect(line.locator("code")).to_have_text("    display:flex;")
+    await expect(line).to_be_in_viewport()
+    assert await page.locator("li.hl").count() == 1
+    assert page.url.endswith(f"/source/L{FLEX_LINE}")
+    await screenshot(page, "11-source-line")
+    # Another jump, from the hygiene tab, moves the highlight.
+    await page.click("#tab-qa-hygiene")
+    await page.locator("#panel-qa-hygiene button", has_text=f"line {IMG_LINE}").click()
+    await expect(page.locator(f"#L{IMG_LINE}")).to_have_class(re.compile("hl"))
+    assert await page.locator("li.hl").count() == 1
+
+
+async def test_rerun_analysis_refreshes_the_report(ui: Session, stack: Stack) -> None:
+    page = ui.page
+    message_id = await stack.upload(build_message(subject="Re-run me", html="<p>x</p>"))
+    before = (await stack.wait_report(message_id))["created_at"]
+    await open_message(page, stack, message_id, "overview")
+    await expect(page.locator("#panel-overview .qa-card").first).to_be_visible()
+    await page.click("#rerun")
+    await expect(page.locator("#toast")).to_have_text("Analysis finished")
+    after = (await stack.wait_report(message_id))["created_at"]
+    assert after != before
+    await expect(page.locator("#panel-overview")).to_be_visible()
+    assert not ui.errors
+
+
+async def test_delete_removes_the_message(ui: Session, stack: Stack) -> None:
+    page = ui.page
+    message_id = await stack.upload(build_message(subject="Delete me 91c2"))
+    await open_message(page, stack, message_id)
+    await page.click("#delete")
+    await expect(page.locator("#confirm")).to_be_visible()
+    await page.click("#confirm-ok")
+    await expect(page).to_have_url(f"{stack.base_url}/#/inbox/{stack.inbox['id']}")
+    await expect(page.locator("#messages")).not_to_contain_text("Delete me 91c2")
+    async with stack.api() as c:
+        assert (await c.get(f"/api/v1/messages/{message_id}")).status_code == 404
+    assert ui.dialogs == []  # the in-page dialog, not window.confirm
+
+
+CONTRAST = """
+() => {
+  const rgb = (s) => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const css = getComputedStyle(document.documentElement);
+  const v = (n) => {
+    const d = document.createElement("span");
+    d.style.color = css.getPropertyValue(n);
+    document.body.append(d);
+    const c = getComputedStyle(d).color;
+    d.remove();
+    return c;
+  };
+  return { text: ratio(v("--text"), v("--surface")), muted: ratio(v("--muted"), v("--surface")),
+           mutedBg: ratio(v("--muted"), v("--bg")), accent: ratio(v("--accent"), v("--surface")) };
+}
+"""
+
+UNNAMED = """
+() => [...document.querySelectorAll("button, a[href], input, [role=tab], [tabindex='0']")]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => !(el.getAttribute("aria-label") || el.textContent.trim() || el.title ||
+                    (el.labels && el.labels.length) || el.getAttribute("placeholder")))
+  .map((el) => el.outerHTML.slice(0, 80))
+"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+async def test_keyboard_labels_contrast_and_themes(
+    ui: Session, stack: Stack, newsletter: int, theme: str
+) -> None:
+    page = ui.page
+    await open_message(page, stack, newsletter, "preview")
+    if theme == "dark":
+        await page.click("#theme-toggle")
+        assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+        await expect(page.locator("#theme-toggle")).to_have_attribute("aria-pressed", "true")
+    # Arrow keys walk the tabs; the selected tab is the only one in the tab order.
+    await page.focus("#tab-preview")
+    await page.keyboard.press("ArrowRight")
+    await expect(page.locator("#tab-text")).to_be_focused()
+    await expect(page.locator("#tab-text")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("End")
+    assert await page.locator('[role="tab"][tabindex="0"]').count() == 1
+    await page.keyboard.press("Home")
+    await expect(page.locator("#tab-preview")).to_be_focused()
+    ratios = await page.evaluate(CONTRAST)
+    assert ratios["text"] >= 7, ratios
+    assert ratios["muted"] >= 4.5 and ratios["mutedBg"] >= 4.5, ratios
+    assert ratios["accent"] >= 4.5, ratios
+    assert await page.evaluate(UNNAMED) == []
+    await page.goto(f"{stack.base_url}/#/inbox/{stack.inbox['id']}")
+    await expect(page.locator("#messages .msg-link").first).to_be_visible()
+    # The message list is reachable and walkable from the keyboard.
+    await page.locator("#messages .msg-link").first.focus()
+    await page.keyboard.press("ArrowDown")
+    focused = await page.evaluate("document.activeElement.className")
+    assert "msg-link" in focused
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#msg-subject")).to_be_visible()
+    if theme == "dark":
+        await page.goto(f"{stack.base_url}/#/message/{newsletter}/qa-html")
+        await expect(page.locator("#html-matrix")).to_be_visible()
+        await screenshot(page, "12-dark-html-matrix")
+    assert not ui.errors
