@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from mailqa.checks.html import HtmlCheck, analyse_html
 from mailqa.checks.html_detect import MAX_CSS_CHARS, detect
 from mailqa.core.check import CheckContext
-from mailqa.core.html import MAX_ELEMENTS, HtmlDocument
+from mailqa.core.html import HtmlDocument
+from mailqa.core.markup import MAX_TAGS as MAX_ELEMENTS
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Status

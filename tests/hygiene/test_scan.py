@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailqa.checks.hygiene_scan import MAX_TAGS, MarkupScan, _Finder, scan_markup
+from mailqa.core.markup import MAX_TAGS, MarkupScan, _Finder, scan_markup
 
 
 def kinds(scan: MarkupScan) -> list[str]:
@@ -108,7 +108,7 @@ def test_title_styles_and_visible_text() -> None:
     )
     scan = scan_markup(html)
     assert scan.title == "A & B"
-    assert scan.styles == [("p{}", html.index("p{}"))]
+    assert [(s.text, s.offset) for s in scan.styles] == [("p{}", html.index("p{}"))]
     assert scan.preview == "Hello there, world"
     assert scan.visible_chars == len("Hello there, world")
     assert scan.doctype_offset == 0

@@ -28,7 +28,7 @@ from mailqa.rules.dnsbl import DnsList, load_dnsbl
 
 LISTING_PENALTY = 25.0
 _URL = re.compile(r"""(?i)\bhttps?://[^\s<>"'()]+""")
-_URL_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("link", "href"), ("form", "action"))
+_URL_ATTRS = {"a": "href", "area": "href", "img": "src", "link": "href", "form": "action"}
 ListStatus = Literal["listed", "clean", "error", "unusable"]
 
 
@@ -83,12 +83,11 @@ def linked_domains(msg: ParsedMessage) -> list[str]:
     """Registered domains of the http(s) links and images of the message, in order."""
     urls: list[str] = []
     if msg.html:
-        soup = msg.html_document.soup
-        for tag, attr in _URL_ATTRS:
-            for element in soup.find_all(tag):
-                value = element.get(attr)
-                if isinstance(value, str):
-                    urls.append(value.strip())
+        for element in msg.html_document.scan.elements:
+            attr = _URL_ATTRS.get(element.name)
+            value = element.get(attr) if attr else None
+            if value is not None:
+                urls.append(value.strip())
         urls += _URL.findall(msg.html)
     if msg.text:
         urls += _URL.findall(msg.text)

@@ -6,7 +6,7 @@ doctype/preheader, unbalanced or invalid markup (with line numbers), image-only 
 tracking pixels. One rule id per kind of finding; each finding lists its locations (at most
 ``MAX_LOCATIONS``, the total in ``data.occurrences``).
 
-All rules read one linear pass over the shared document's source (``hygiene_scan``): the
+All rules read one linear pass over the shared document's source (``HtmlDocument.scan``): the
 stdlib tokenizer and the tree's text walk are quadratic on some hostile input, this pass is
 not. Positions and snippets come from ``msg.html_document``.
 """
@@ -21,15 +21,14 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from mailqa.checks.hygiene_scan import (
+from mailqa.core.check import CheckContext
+from mailqa.core.html import HtmlDocument
+from mailqa.core.markup import (
     MAX_ISSUES_PER_KIND,
     MarkupKind,
     MarkupScan,
     StartTag,
-    scan_markup,
 )
-from mailqa.core.check import CheckContext
-from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 
@@ -112,7 +111,7 @@ class HygieneDetails(BaseModel):
     tags: int = Field(0, description="Start and end tags read.")
     max_depth: int = Field(0, description="Deepest element nesting.")
     markup_truncated: bool = Field(
-        False, description="More than hygiene_scan.MAX_TAGS tags: the rest was not read."
+        False, description="More than core.markup.MAX_TAGS tags: the rest was not read."
     )
 
 
@@ -246,7 +245,7 @@ class HygieneCheck:
 
 def analyse(doc: HtmlDocument, text_part: str | None, *, name: str = "hygiene") -> CheckResult:
     """Every hygiene rule over one HTML document (and the message's text part, if any)."""
-    scan = scan_markup(doc.source)
+    scan = doc.scan
     found = _Collector(doc)
     html_bytes = len(doc.source.encode("utf-8", "surrogatepass"))
     _size(found, html_bytes)
@@ -382,7 +381,7 @@ def _elements(found: _Collector, scan: MarkupScan) -> None:
         sorted(t.offset for t in plugins),
     )
     sheets = [t.offset for t in scan.named("link") if _is_stylesheet(t)]
-    imports = [offset + m.start() for body, offset in scan.styles for m in _IMPORT.finditer(body)]
+    imports = [s.offset + m.start() for s in scan.styles for m in _IMPORT.finditer(s.text)]
     found.add_each(
         "external-stylesheet",
         "External stylesheet",

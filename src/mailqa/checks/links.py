@@ -9,7 +9,6 @@ analysis is online; the summary says when it did not.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import html
 import ipaddress
 import re
@@ -25,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from mailqa.checks.headers import is_bulk
 from mailqa.core.check import CheckContext
+from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.net.http import FetchResult, LinkFetcher, RedirectHop, address_class
@@ -203,13 +203,6 @@ class Target:
         ]
 
 
-def _attr(tag: Any, name: str) -> str | None:
-    value = tag.get(name)
-    if value is None:
-        return None
-    return " ".join(value) if isinstance(value, list) else str(value)
-
-
 def _srcset_urls(value: str) -> Iterator[str]:
     for candidate in value.split(","):
         parts = candidate.split()
@@ -218,32 +211,17 @@ def _srcset_urls(value: str) -> Iterator[str]:
 
 
 class _Extractor:
-    """Walks the shared parsed HTML (never re-parsed) and the text part for URLs."""
+    """Walks the shared HTML scan (never re-parsed) and the text part for URLs."""
 
     def __init__(self, msg: ParsedMessage) -> None:
         self.msg = msg
         self.doc = msg.html_document
-        self._line_starts: list[int] | None = None
         self.occurrences: list[Occurrence] = []
         self.anchor_names: set[str] = set()
         self.base_href: str | None = None
 
     def _position(self, offset: int) -> tuple[int, int]:
-        """1-based line and 0-based column of a source offset."""
-        if self._line_starts is None:
-            starts = [0]
-            for match in re.finditer("\n", self.doc.source):
-                starts.append(match.end())
-            self._line_starts = starts
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return index + 1, offset - self._line_starts[index]
-
-    def _offset(self, line: int, column: int) -> int:
-        self._position(0)
-        assert self._line_starts is not None
-        if 1 <= line <= len(self._line_starts):
-            return self._line_starts[line - 1] + column
-        return 0
+        return self.doc.position(offset)
 
     def _add(
         self,
@@ -275,45 +253,40 @@ class _Extractor:
                 self._add(raw, kind, where_line or None, where_col, attribute="css")
 
     def extract(self) -> list[Occurrence]:
-        from bs4 import Comment
-
         if self.msg.html:
-            soup = self.doc.soup
-            for tag in soup.find_all(True):
-                self._tag(tag)
-            cursor = 0
-            for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-                text = str(comment)
-                found = self.doc.source.find(text, cursor)
-                if found >= 0:
-                    cursor = found + len(text)
-                self._comment(text, found if found >= 0 else None)
+            scan = self.doc.scan
+            for tag in scan.elements:
+                self._tag(tag, scan)
+            for style in scan.styles:
+                line, column = self._position(style.offset)
+                self._css(style.text, line, column, style.offset)
+            for comment in scan.comments:
+                self._comment(comment.text, comment.offset + 4)
         if self.msg.text:
             self._text(self.msg.text)
         return self.occurrences
 
-    def _tag(self, tag: Any) -> None:
-        name: str = tag.name
-        line, column = tag.sourceline, tag.sourcepos
-        for attr_name in ("id",):
-            value = _attr(tag, attr_name)
-            if value:
-                self.anchor_names.add(value)
-        if name == "a" and _attr(tag, "name"):
-            self.anchor_names.add(_attr(tag, "name") or "")
+    def _tag(self, tag: StartTag, scan: MarkupScan) -> None:
+        name = tag.name
+        line, column = self._position(tag.offset)
+        get = tag.get
+        element_id = get("id")
+        if element_id:
+            self.anchor_names.add(element_id)
+        if name == "a" and get("name"):
+            self.anchor_names.add(get("name") or "")
         if name == "base" and self.base_href is None:
-            self.base_href = _attr(tag, "href")
-        href = _attr(tag, "href")
-        src = _attr(tag, "src")
+            self.base_href = get("href")
+        href = get("href")
+        src = get("src")
         if name in ("a", "area") and href is not None:
-            text = tag.get_text(" ", strip=True) if name == "a" else _attr(tag, "alt")
+            text = scan.link_texts.get(tag.offset) if name == "a" else get("alt")
             if not text and name == "a":
-                img = tag.find("img")
-                alt = _attr(img, "alt") if img is not None else None
+                alt = scan.link_images.get(tag.offset)
                 text = f"[image: {alt}]" if alt else None
             self._add(href, "link", line, column, text=(text or None), attribute="href")
         elif name == "link" and href is not None:
-            rel = (_attr(tag, "rel") or "").lower().split()
+            rel = (get("rel") or "").lower().split()
             kind: Kind = "stylesheet" if "stylesheet" in rel else "link"
             self._add(href, kind, line, column, attribute="href")
         elif name.startswith("v:") and href is not None:
@@ -321,27 +294,20 @@ class _Extractor:
         if src is not None and (
             name == "img"
             or name.startswith("v:")
-            or (name == "input" and (_attr(tag, "type") or "").lower() == "image")
+            or (name == "input" and (get("type") or "").lower() == "image")
         ):
-            self._add(src, "image", line, column, text=_attr(tag, "alt"), attribute="src")
-        srcset = _attr(tag, "srcset")
+            self._add(src, "image", line, column, text=get("alt"), attribute="src")
+        srcset = get("srcset")
         if srcset is not None and name in ("img", "source"):
             for url in _srcset_urls(srcset):
                 self._add(url, "image", line, column, attribute="srcset")
-        background = _attr(tag, "background")
+        background = get("background")
         if background is not None:
             self._add(background, "image", line, column, attribute="background")
-        style = _attr(tag, "style")
-        if style and "url(" in style.lower():
-            self._css(style, line, column, None)
-        if name == "style" and tag.string:
-            css = str(tag.string)
-            tag_start = self._offset(line, column) if line else None
-            start = None
-            if tag_start is not None:
-                found = self.doc.source.find(css, tag_start)
-                start = found if found >= 0 else None
-            self._css(css, line, column, start)
+        style = tag.attribute("style")
+        if style is not None and "url(" in style.value.lower():
+            exact = style.value_offset if style.value == style.raw_value else None
+            self._css(style.value, line, column, exact)
 
     def _comment(self, text: str, start: int | None) -> None:
         """Outlook conditional comments hold VML buttons and backgrounds: scan them too."""

@@ -313,10 +313,11 @@ class ParsedMessage:
     @cached_property
     def preview_text(self) -> str:
         """The first words a mail client would show under the subject."""
-        source = self.text
-        if not source and self.html:
-            source = self.html_document.visible_text()
-        return " ".join((source or "").split())[:200]
+        if self.text:
+            return " ".join(self.text[:4000].split())[:200]
+        if self.html:
+            return self.html_document.scan.preview
+        return ""
 
     @cached_property
     def html_document(self) -> HtmlDocument:

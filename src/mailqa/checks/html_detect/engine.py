@@ -18,7 +18,8 @@ from typing import Any
 import tinycss2
 
 from mailqa.checks.html_detect.detectors import DETECTORS
-from mailqa.core.html import Element, HtmlDocument
+from mailqa.core.html import HtmlDocument
+from mailqa.core.markup import StartTag
 
 MAX_CSS_CHARS = 300_000  # ~3 s of tinycss2 on dense CSS; Gmail clips whole mails at 102 KB
 MAX_LOCATIONS = 50
@@ -365,14 +366,14 @@ class _HtmlWalker:
     def special(self, name: str, offset: int) -> None:
         self.found.add(self.idx.get("special", name), offset)
 
-    def element(self, el: Element) -> None:
+    def element(self, el: StartTag) -> None:
         idx = self.idx
         add = self.found.add
         name = el.name
         slugs = idx.get("element", name)
         if slugs:
             add(slugs, el.offset)
-        for attr in el.attrs:
+        for attr in el.attrs.values():
             slugs = idx.get("attribute", attr.name)
             if slugs:
                 add(slugs, attr.offset)
@@ -405,9 +406,7 @@ class _HtmlWalker:
                     self.special("anchor-links", href_attr.offset)
                 elif href[:7].lower() == "mailto:":
                     self.special("mailto-links", href_attr.offset)
-        elif name == "html" and any(
-            a.name in ("amp4email", "⚡4email", "⚡", "amp") for a in el.attrs
-        ):
+        elif name == "html" and any(a in ("amp4email", "⚡4email", "⚡", "amp") for a in el.attrs):
             self.special("amp", el.offset)
 
     def image(self, url: str, offset: int) -> None:

@@ -1,4 +1,4 @@
-"""One linear pass over an HTML source for the hygiene check.
+"""One linear pass over an HTML source: the tokenizer every HTML reader of a message shares.
 
 The stdlib ``HTMLParser`` rescans the rest of the input for some unterminated constructs
 (``<!``, ``&``, ``<`` runs), which makes hostile input quadratic. This tokenizer follows the
@@ -9,7 +9,11 @@ is a reduced HTML tree builder: void elements, optional end tags, the implicit c
 ``<p>``, ``<li>``, ``<dd>``/``<dt>``, table parts and ``<option>``, and scope boundaries for
 end tags. Scope searches are bounded (``SCOPE_SEARCH_LIMIT``), so the pass stays linear.
 
-Offsets are into the source; the check turns them into line/column with ``HtmlDocument``.
+The pass lists every start tag with its attributes (each with source offsets), comments,
+doctypes and ``<style>`` bodies (the client-support check reads these), and what the hygiene
+rules need: markup issues, the title, visible text length, preview and preheader text.
+
+Offsets are into the source; ``HtmlDocument`` turns them into line/column.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ SCOPE_SEARCH_LIMIT = 512
 PREHEADER_WINDOW = 150
 """Hidden text counts as a preheader only before this much visible text."""
 PREVIEW_CHARS = 200
+LINK_TEXT_CHARS = 200
 
 VOID = _names(
     "area base basefont bgsound br col embed frame hr img input keygen link meta param "
@@ -81,21 +86,41 @@ _RAW_END: dict[str, re.Pattern[str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Attr:
+    name: str
+    """Lower-cased attribute name."""
     value: str
     """Value with character references resolved ('' for a bare attribute)."""
     offset: int
     """Source offset of the attribute name."""
+    value_offset: int = -1
+    """Source offset of the first character of the raw value (inside quotes), -1 if none."""
+    raw_value: str = ""
+    """The value as written (quotes removed, references not resolved)."""
 
 
 @dataclass(frozen=True, slots=True)
 class StartTag:
     name: str
+    """Lower-cased tag name."""
     offset: int
+    """Source offset of the ``<``."""
     attrs: dict[str, Attr]
+    """By name; the first of duplicate attributes wins, as in browsers."""
 
     def get(self, name: str) -> str | None:
         attr = self.attrs.get(name)
         return attr.value if attr is not None else None
+
+    def attribute(self, name: str) -> Attr | None:
+        return self.attrs.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class TextSpan:
+    """A comment, doctype or ``<style>`` body: its text and the source offset of its start."""
+
+    text: str
+    offset: int
 
 
 MarkupKind = Literal["unclosed", "stray", "nesting", "nested-link", "duplicate-id", "unterminated"]
@@ -117,8 +142,18 @@ class _Open:
 
 @dataclass
 class MarkupScan:
-    """What the pass found. ``tags`` holds only the start tags the rules look at."""
+    """What the pass found. ``tags`` indexes the start tags the hygiene rules look at."""
 
+    elements: list[StartTag] = field(default_factory=list)
+    """Every start tag, in source order."""
+    comments: list[TextSpan] = field(default_factory=list)
+    """``<!-- -->`` comments: the text inside, at the offset of the ``<``."""
+    doctypes: list[TextSpan] = field(default_factory=list)
+    """``<!DOCTYPE ...>``: the text after ``<!``, at the offset of the ``<``."""
+    link_texts: dict[int, str] = field(default_factory=dict)
+    """Text inside each ``<a>`` (whitespace folded, at most ``LINK_TEXT_CHARS``), by tag offset."""
+    link_images: dict[int, str | None] = field(default_factory=dict)
+    """``alt`` of the first ``<img>`` inside each ``<a>`` (None: no alt), by tag offset."""
     tags: dict[str, list[StartTag]] = field(default_factory=dict)
     backgrounds: list[StartTag] = field(default_factory=list)
     issues: list[MarkupIssue] = field(default_factory=list)
@@ -128,7 +163,8 @@ class MarkupScan:
     first_tag_offset: int | None = None
     title: str | None = None
     title_offset: int | None = None
-    styles: list[tuple[str, int]] = field(default_factory=list)
+    styles: list[TextSpan] = field(default_factory=list)
+    """``<style>`` bodies at the offset of their first character."""
     visible_chars: int = 0
     preview: str = ""
     preheader: str | None = None
@@ -191,6 +227,8 @@ class _Scanner:
         self.ids: dict[str, int] = {}
         self.implicit_p_closes = 0
         self.preview_parts: list[str] = []
+        self.open_links: list[tuple[int, list[str]]] = []
+        """Offsets of the open ``<a>`` elements and the text read inside each so far."""
         self.preheader_parts: list[str] = []
 
     # -- tokenizer ---------------------------------------------------------------------
@@ -226,8 +264,10 @@ class _Scanner:
             if src.startswith("--", lt + 2):
                 return self.comment(lt)
             end = self.finder.find(">", lt + 2)
-            if src[lt + 2 : lt + 9].lower() == "doctype" and self.out.doctype_offset is None:
-                self.out.doctype_offset = lt
+            if src[lt + 2 : lt + 9].lower() == "doctype":
+                if self.out.doctype_offset is None:
+                    self.out.doctype_offset = lt
+                self.out.doctypes.append(TextSpan(src[lt + 2 : n if end < 0 else end], lt))
             return n if end < 0 else end + 1  # bogus comment: to the next '>' or the end
         if nxt == "?":
             end = self.finder.find(">", lt + 2)
@@ -251,8 +291,10 @@ class _Scanner:
         src = self.src
         body = lt + 4
         if src.startswith(">", body):
+            self.out.comments.append(TextSpan("", lt))
             return body + 1
         if src.startswith("->", body):
+            self.out.comments.append(TextSpan("", lt))
             return body + 2
         end = self.finder.find("-->", body)
         if end < 0:
@@ -261,7 +303,9 @@ class _Scanner:
                 lt,
                 "comment never closed with '-->': everything after it is hidden",
             )
+            self.out.comments.append(TextSpan(src[body:], lt))
             return self.n
+        self.out.comments.append(TextSpan(src[body:end], lt))
         return end + 3
 
     def start_tag(self, name: str, lt: int, pos: int) -> int:
@@ -291,6 +335,7 @@ class _Scanner:
             pos = match.end()
             after = _skip_space(src, pos)
             raw = ""
+            value_offset = -1
             if after < n and src[after] == "=":
                 value_start = _skip_space(src, after + 1)
                 quote = src[value_start : value_start + 1]
@@ -300,15 +345,17 @@ class _Scanner:
                         self.issue("unterminated", lt, f"<{name}> attribute value never closed")
                         return n
                     raw = src[value_start + 1 : close]
+                    value_offset = value_start + 1
                     pos = close + 1
                 else:
                     value_match = _UNQUOTED.match(src, value_start)
                     assert value_match is not None  # '*' always matches
                     raw = value_match.group()
+                    value_offset = value_start
                     pos = value_match.end()
             if attr_name not in attrs:  # the first of duplicate attributes wins
                 value = html.unescape(raw) if "&" in raw else raw
-                attrs[attr_name] = Attr(value, attr_offset)
+                attrs[attr_name] = Attr(attr_name, value, attr_offset, value_offset, raw)
         self.out.tag_count += 1
         tag = StartTag(name, lt, attrs)
         self.open(tag, self_closing)
@@ -335,7 +382,7 @@ class _Scanner:
             self.out.title = html.unescape(body) if "&" in body else body
             self.out.title_offset = tag.offset
         elif tag.name == "style":
-            self.out.styles.append((body, pos))
+            self.out.styles.append(TextSpan(body, pos))
         elif tag.name == "textarea" and not self.hidden_context():
             self.visible(body)
         self.pop_named(tag.name)
@@ -347,6 +394,7 @@ class _Scanner:
         out, name = self.out, tag.name
         if out.first_tag_offset is None:
             out.first_tag_offset = tag.offset
+        out.elements.append(tag)
         if name in INTERESTING:
             out.tags.setdefault(name, []).append(tag)
         if "background" in tag.attrs:
@@ -359,8 +407,12 @@ class _Scanner:
             else:
                 self.issue("duplicate-id", tag.offset, f'id="{element_id[:60]}" used again')
         self.implicit_closes(tag)
+        if name == "img" and self.open_links:
+            out.link_images.setdefault(self.open_links[-1][0], tag.get("alt"))
         if name in VOID or self_closing:
             return
+        if name == "a":
+            self.open_links.append((tag.offset, []))
         parent_hidden = self.stack[-1].hidden if self.stack else False
         self.stack.append(_Open(name, tag.offset, parent_hidden or _hides(tag)))
         self.names.append(name)
@@ -475,12 +527,20 @@ class _Scanner:
             element = self.stack.pop()
             self.names.pop()
             self.counts[element.name] -= 1
+            if element.name == "a" and self.open_links:
+                self.close_link()
             if closed_by and len(self.stack) > index and element.name not in OPTIONAL_END:
                 self.issue(
                     "unclosed", element.offset, f"<{element.name}> not closed before {closed_by}"
                 )
 
+    def close_link(self) -> None:
+        offset, parts = self.open_links.pop()
+        self.out.link_texts[offset] = " ".join(" ".join(parts).split())[:LINK_TEXT_CHARS]
+
     def finish(self) -> None:
+        while self.open_links:
+            self.close_link()
         if not self.out.truncated:  # a cut-off document is not "unclosed"
             for element in self.stack:
                 if element.name not in OPTIONAL_END:
@@ -497,6 +557,11 @@ class _Scanner:
         return bool(self.counts.get("head") or self.counts.get("template"))
 
     def text(self, data: str, offset: int) -> None:
+        if self.open_links:
+            parts = self.open_links[-1][1]
+            if len(parts) < 8 and sum(map(len, parts)) < LINK_TEXT_CHARS:
+                part = data[: LINK_TEXT_CHARS * 2]
+                parts.append(html.unescape(part) if "&" in part else part)
         if data.isspace() or self.hidden_context():
             return
         if self.stack and self.stack[-1].name in TABLE_PARENTS:
