@@ -173,8 +173,16 @@ async def test_event_stream_announces_new_mail(stack: Stack) -> None:
             lines = stream.aiter_lines()
             first = await asyncio.wait_for(read_event(lines, "changed"), 5)
             await stack.send(build_message(subject="over smtp, streamed"))
-            second = await asyncio.wait_for(read_event(lines, "changed"), 5)
-            assert second["total"] == int(first["total"]) + 1  # type: ignore[call-overload]
+            expected = int(first["total"]) + 1  # type: ignore[call-overload]
+
+            async def until_new_mail() -> dict[str, object]:
+                # Other changes (an earlier message's analysis finishing) are announced too.
+                while True:
+                    event = await read_event(lines, "changed")
+                    if event["total"] == expected:
+                        return event
+
+            second = await asyncio.wait_for(until_new_mail(), 5)
             assert second["latest_id"] != first["latest_id"]
         # Unknown inbox: 404 before any stream starts.
         assert (await c.get("/ui/inboxes/999999/events")).status_code == 404
