@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
-from mailqa.net.cache import cache_url_for, make_cache
+from mailqa.net.cache import SharedCache, cache_url_for, make_cache
 from mailqa.net.dns import DnsResolver
 from mailqa.net.http import LinkFetcher, fetcher_config
 from mailqa.net.spamd import open_spamd
@@ -39,23 +39,28 @@ async def open_check_context(
             cache_url_for(settings.cache_url, settings.executor, settings.broker_url)
         )
         stack.push_async_callback(ctx.cache.close)
+        # The DNS resolver and the link fetcher keep their own in-process caches; a
+        # distributed cache is a second level shared with the other workers.
+        shared = ctx.cache if ctx.cache.distributed else None
         if with_spamd:
             ctx.spamd, reason = await open_spamd(settings, stack, offline=ctx.offline)
             if reason:
                 ctx.extras["spamd_unavailable"] = reason
         if not ctx.offline and (checks is None or {"auth", "blacklist"} & set(checks)):
             try:
-                ctx.resolver = resolver_from_settings(settings)
+                ctx.resolver = resolver_from_settings(settings, shared=shared)
             except ConfigError as exc:
                 if settings.dns_servers:  # a bad MAILQA_DNS_SERVERS is the user's to fix
                     raise
                 ctx.extras["resolver_unavailable"] = str(exc)
         if settings.link_check and not ctx.offline and (checks is None or "links" in checks):
-            ctx.http = await stack.enter_async_context(LinkFetcher(fetcher_config(settings)))
+            ctx.http = await stack.enter_async_context(
+                LinkFetcher(fetcher_config(settings), shared=shared)
+            )
         yield ctx
 
 
-def resolver_from_settings(settings: Settings) -> DnsResolver:
+def resolver_from_settings(settings: Settings, shared: SharedCache | None = None) -> DnsResolver:
     """The shared DNS resolver (it holds no sockets between lookups: nothing to close)."""
     return DnsResolver(
         settings.dns_servers,
@@ -64,4 +69,5 @@ def resolver_from_settings(settings: Settings) -> DnsResolver:
         cache_size=settings.dns_cache_size,
         max_ttl=settings.dns_cache_max_ttl,
         negative_ttl=settings.dns_negative_ttl,
+        shared=shared,
     )

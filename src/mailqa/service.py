@@ -98,9 +98,7 @@ class Service:
         max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
         max_age_days = stored.inbox_max_age_days or self.settings.retention_max_age_days
         if max_messages or max_age_days:
-            await self.store.prune(
-                inbox_id, max_messages=max_messages, max_age_days=max_age_days
-            )
+            await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=max_age_days)
         await self._notify()
         await self.executor.submit(stored.id, parsed)
         return stored.id

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 @runtime_checkable
 class SharedCache(Protocol):
+    distributed: bool
+    """True when other processes (other machines) read and write the same entries."""
+
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def close(self) -> None: ...
@@ -27,6 +30,8 @@ class SharedCache(Protocol):
 
 class MemoryCache:
     """An LRU dict with per-entry expiry, for one process."""
+
+    distributed = False
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max(1, max_entries)
@@ -60,6 +65,8 @@ class MemoryCache:
 
 class RedisCache:
     """Entries in Redis under ``prefix``, expired by Redis itself (``SET ... PX``)."""
+
+    distributed = True
 
     def __init__(self, url: str, prefix: str = "mailqa:cache:", timeout: float = 1.0) -> None:
         import redis.asyncio as aioredis

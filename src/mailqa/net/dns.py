@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dns.asyncresolver
 import dns.exception
@@ -31,6 +32,9 @@ import dns.rdatatype
 import dns.resolver
 
 from mailqa.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailqa.net.cache import SharedCache
 
 AnswerStatus = Literal["ok", "nxdomain", "nodata", "error", "invalid"]
 
@@ -104,6 +108,7 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     shared: int = 0  # joined a lookup already in flight
+    distributed_hits: int = 0  # answered by the cache shared between processes (Redis)
     errors: int = 0
 
     @property
@@ -111,11 +116,16 @@ class CacheStats:
         total = self.hits + self.misses + self.shared
         return (self.hits + self.shared) / total if total else 0.0
 
+    @property
+    def network_lookups(self) -> int:
+        return self.misses - self.distributed_hits
+
     def as_dict(self) -> dict[str, float]:
         return {
             "hits": self.hits,
             "misses": self.misses,
             "shared": self.shared,
+            "distributed_hits": self.distributed_hits,
             "errors": self.errors,
             "hit_rate": round(self.hit_rate, 4),
         }
@@ -133,7 +143,10 @@ class DnsResolver:
         cache_size: int = 50_000,
         max_ttl: float = 3600.0,
         negative_ttl: float = 300.0,
+        shared: SharedCache | None = None,
     ) -> None:
+        """``shared``: a cache other processes read too (Redis), consulted after this
+        process's own cache misses, so workers on several machines look a name up once."""
         parsed = [parse_server(s) for s in servers]
         if parsed:
             resolver = dns.asyncresolver.Resolver(configure=False)
@@ -156,6 +169,8 @@ class DnsResolver:
         self._max_ttl = max_ttl
         self._negative_ttl = negative_ttl
         self._inflight: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+        self._shared = shared
+        self._shared_prefix = "dns:" + ",".join(self.servers) + ":"
         self.stats = CacheStats()
 
     def clear_cache(self) -> None:
@@ -186,7 +201,12 @@ class DnsResolver:
         future: asyncio.Future[DnsAnswer] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            answer = await self._lookup(*key)
+            from_shared = await self._shared_get(key)
+            if from_shared is None:
+                answer = await self._lookup(*key)
+                await self._shared_set(key, answer)
+            else:
+                answer = from_shared
             future.set_result(answer)
         except BaseException as exc:  # cancelled: let the waiters retry on their own
             future.set_exception(exc)
@@ -203,6 +223,47 @@ class DnsResolver:
     async def query_many(self, lookups: Iterable[tuple[str, str]]) -> list[DnsAnswer]:
         """Several lookups at once (concurrently), answers in the same order."""
         return list(await asyncio.gather(*(self.query(n, t) for n, t in lookups)))
+
+    async def _shared_get(self, key: tuple[str, str]) -> DnsAnswer | None:
+        if self._shared is None:
+            return None
+        raw = await self._shared.get(f"{self._shared_prefix}{key[1]}:{key[0]}")
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            ttl = float(data["expires"]) - time.time()
+            answer = DnsAnswer(
+                key[0],
+                key[1],
+                data["status"],
+                tuple(data["records"]),
+                ttl=ttl,
+                error=data.get("error"),
+                cached=True,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        if ttl <= 0:
+            return None
+        self.stats.distributed_hits += 1
+        return answer
+
+    async def _shared_set(self, key: tuple[str, str], answer: DnsAnswer) -> None:
+        if self._shared is None or answer.failed or answer.status == "invalid":
+            return
+        ttl = min(answer.ttl, self._max_ttl if answer.ok else self._negative_ttl)
+        if ttl <= 0:
+            return
+        value = {
+            "status": answer.status,
+            "records": list(answer.records),
+            "error": answer.error,
+            "expires": time.time() + ttl,
+        }
+        await self._shared.set(
+            f"{self._shared_prefix}{key[1]}:{key[0]}", json.dumps(value).encode(), ttl
+        )
 
     def _store(self, key: tuple[str, str], answer: DnsAnswer) -> None:
         ttl = min(answer.ttl, self._max_ttl if answer.ok else self._negative_ttl)

@@ -25,7 +25,9 @@ redirect-loop, too-many-redirects).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
+import json
 import socket
 import ssl
 import time
@@ -33,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import certifi
 import httpcore
@@ -43,6 +45,9 @@ from pydantic import BaseModel, Field
 from mailqa import __version__
 from mailqa.core.errors import ConfigError
 from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from mailqa.net.cache import SharedCache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -404,6 +409,8 @@ class FetchStats:
     get_requests: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    distributed_hits: int = 0
+    """Misses of this process's cache answered by the cache shared between processes."""
     refused: int = 0
 
     @property
@@ -539,8 +546,12 @@ class LinkFetcher:
         *,
         resolve: Resolve | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        shared: SharedCache | None = None,
     ) -> None:
+        """``shared``: a cache other processes read too (Redis), consulted after this
+        process's own cache misses, so an audit fanned out to workers checks a URL once."""
         self.config = config or FetcherConfig()
+        self._shared = shared
         self.stats = FetchStats()
         self.transport = VettedTransport(
             self.config.policy,
@@ -602,11 +613,35 @@ class LinkFetcher:
         return await asyncio.shield(task)
 
     async def _fetch_and_cache(self, key: tuple[str, bool]) -> FetchResult:
+        shared_key = f"link:{int(key[1])}:{hashlib.sha256(key[0].encode()).hexdigest()}"
+        if self._shared is not None:
+            found = await self._shared_get(shared_key)
+            if found is not None:
+                result, ttl = found
+                self.stats.distributed_hits += 1
+                self._cache.put(key, result, ttl)
+                return result.model_copy(update={"from_cache": True})
         result = await self._fetch_chain(*key)
         ttl = self.config.cache_ttl if result.error is None else self.config.error_cache_ttl
         if result.error_kind != "refused":  # policy answers are cheap and the policy may change
             self._cache.put(key, result, ttl)
+            if self._shared is not None:
+                value = {"expires": time.time() + ttl, "result": result.model_dump(mode="json")}
+                await self._shared.set(shared_key, json.dumps(value).encode(), ttl)
         return result
+
+    async def _shared_get(self, shared_key: str) -> tuple[FetchResult, float] | None:
+        assert self._shared is not None
+        raw = await self._shared.get(shared_key)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            ttl = float(data["expires"]) - time.time()
+            result = FetchResult.model_validate(data["result"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return (result, ttl) if ttl > 0 else None
 
     async def _fetch_chain(self, url: str, image: bool) -> FetchResult:
         started = time.perf_counter()
