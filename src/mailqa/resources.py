@@ -53,7 +53,10 @@ async def open_check_context(
                 if settings.dns_servers:  # a bad MAILQA_DNS_SERVERS is the user's to fix
                     raise
                 ctx.extras["resolver_unavailable"] = str(exc)
-        if settings.link_check and not ctx.offline and (checks is None or "links" in checks):
+        wants_http = (settings.link_check and (checks is None or "links" in checks)) or (
+            settings.html_fetch_stylesheets and (checks is None or "html" in checks)
+        )
+        if wants_http and not ctx.offline:
             ctx.http = await stack.enter_async_context(
                 LinkFetcher(fetcher_config(settings), shared=shared)
             )

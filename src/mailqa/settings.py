@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         description="The HTML check fails when the market-weighted support score of the "
         "features in use is below this; otherwise unsupported features are warnings.",
     )
+    html_fetch_stylesheets: bool = Field(
+        False,
+        description="Fetch <link rel=stylesheet> sheets (http/https) through the SSRF-safe "
+        "link fetcher and check their CSS too. Needs the network: not in offline mode.",
+    )
 
     @field_validator("html_targets", mode="before")
     @classmethod

@@ -148,4 +148,36 @@ async def test_targets_setting_from_environment(monkeypatch: pytest.MonkeyPatch)
 
 def test_registered_and_default_on() -> None:
     assert any(isinstance(c, HtmlCheck) for c in build_checks())
-    assert HtmlCheck.blocking is True
+
+
+async def test_analysis_leaves_the_event_loop_live() -> None:
+    """The CPU-bound analysis runs in a thread: SMTP and the API keep answering meanwhile."""
+    import asyncio
+    import time
+    from email.message import EmailMessage
+
+    from mailqa.core.check import CheckContext
+    from mailqa.core.message import ParsedMessage
+    from mailqa.settings import Settings
+
+    css = "".join(f".c{i} {{ display: flex; color: red }}\n" for i in range(6000))
+    mail = EmailMessage()
+    mail["From"] = "a@example.com"
+    mail.set_content("x")
+    mail.add_alternative(f"<style>{css}</style><p>hi</p>", subtype="html")
+    msg = ParsedMessage(mail.as_bytes())
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    result = await HtmlCheck().run(msg, CheckContext(Settings(offline=True)))
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    assert result.status.value in ("warning", "failed", "passed")
+    assert elapsed > 0.05  # long enough to tell
+    assert len(ticks) >= elapsed / 0.01 / 4  # the loop kept running while the check worked

@@ -117,6 +117,9 @@ class LocalHttpServer:
         query = parse_qs(urlsplit(target).query)
         if path in ("/ok", "/") or path.startswith("/page/"):
             send("200 OK", b"<p>fine</p>")
+        elif path.startswith("/css/"):  # a stylesheet using flexbox and a dark-mode query
+            css = b".row{display:flex}@media (prefers-color-scheme: dark){.a{color:#fff}}"
+            send("200 OK", css, ctype="text/css; charset=utf-8")
         elif path == "/404":
             send("404 Not Found", b"gone")
         elif path == "/403":

@@ -8,8 +8,10 @@ out), and an overall score weighted by market share (``CheckResult.score``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Literal
+from urllib.parse import urljoin
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +20,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.net.http import LinkFetcher
 from mailqa.rules.caniemail import (
     ClientInfo,
     ClientsData,
@@ -71,6 +74,18 @@ class FeatureUse(BaseModel):
     )
 
 
+class LinkedStylesheet(BaseModel):
+    """A ``<link rel=stylesheet>`` the check fetched; its features are reported at the tag."""
+
+    url: str
+    final_url: str | None = None
+    line: int
+    status_code: int | None = None
+    chars: int = 0
+    truncated: bool = False
+    error: str | None = None
+
+
 class HtmlDetails(BaseModel):
     """The html check's ``details`` payload."""
 
@@ -87,6 +102,10 @@ class HtmlDetails(BaseModel):
     css_truncated: bool = False
     html_truncated: bool = False
     market_share_source: str = ""
+    stylesheets: list[LinkedStylesheet] = Field(
+        default_factory=list,
+        description="Linked stylesheets fetched and checked (MAILQA_HTML_FETCH_STYLESHEETS).",
+    )
 
 
 class HtmlAnalysis(BaseModel):
@@ -246,18 +265,20 @@ def analyse_document(
     targets: list[str],
     *,
     extra_features: Iterable[str] = (),
+    stylesheets: Sequence[tuple[LinkedStylesheet, str | None, int]] = (),
     rules: RulesData | None = None,
     clients: ClientsData | None = None,
 ) -> HtmlAnalysis:
     """Analyse parsed HTML against the support data for the ``targets`` globs.
 
-    ``extra_features`` are slugs found outside the HTML (an AMP MIME part).
-    Raises ``TargetError`` when the globs match no client.
+    ``extra_features`` are slugs found outside the HTML (an AMP MIME part);
+    ``stylesheets`` are fetched linked sheets: (what was fetched, its CSS text or None, the
+    source offset of its ``<link>``). Raises ``TargetError`` when the globs match no client.
     """
     rules = rules or load_rules()
     clients = clients or load_clients()
     target_clients = resolve_targets(targets, clients)
-    found = detect(doc)
+    found = detect(doc, [(css, offset) for _, css, offset in stylesheets if css])
     for slug in extra_features:
         found.counts[slug] = found.counts.get(slug, 0) + 1
     used = [rules.features[s] for s in found.slugs if s in rules.features]
@@ -289,6 +310,7 @@ def analyse_document(
         css_truncated=found.css_truncated,
         html_truncated=found.html_truncated,
         market_share_source=f"{clients.source} ({clients.date})",
+        stylesheets=[sheet for sheet, _, _ in stylesheets],
     )
     return HtmlAnalysis(findings=findings, details=details)
 
@@ -328,21 +350,64 @@ class HtmlCheck:
     name: ClassVar[str] = "html"
     needs_network: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
-    blocking: ClassVar[bool] = True  # CPU-bound parsing: the pipeline runs it in a thread
 
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
         has_amp = any(p.content_type == AMP_PART_TYPE for p in msg.parts)
         if msg.html is None and not has_amp:
             return CheckResult.skipped(self.name, "no HTML part")
+        sheets: list[tuple[LinkedStylesheet, str | None, int]] = []
+        if ctx.settings.html_fetch_stylesheets and ctx.http is not None and not ctx.offline:
+            sheets = await fetch_stylesheets(msg.html_document, ctx.http)
         try:
-            analysis = analyse_document(
+            # CPU-bound: in a thread, so the event loop (SMTP, API) stays live.
+            analysis = await asyncio.to_thread(
+                analyse_document,
                 msg.html_document,
                 list(ctx.settings.html_targets),
                 extra_features=["amp"] if has_amp else [],
+                stylesheets=sheets,
             )
         except TargetError as exc:
             return CheckResult.errored(self.name, f"MAILQA_HTML_TARGETS: {exc}")
         return result_from(self.name, analysis, ctx.settings.html_fail_below)
+
+
+MAX_STYLESHEETS = 10
+MAX_STYLESHEET_BYTES = 512 * 1024
+
+
+async def fetch_stylesheets(
+    doc: HtmlDocument, http: LinkFetcher
+) -> list[tuple[LinkedStylesheet, str | None, int]]:
+    """Fetch the document's http(s) ``<link rel=stylesheet>`` sheets, at most
+    ``MAX_STYLESHEETS``, concurrently, through the SSRF-safe fetcher."""
+    base: str | None = None
+    links: list[tuple[str, int]] = []
+    for element in doc.scan.elements:
+        if element.name == "base" and base is None:
+            base = element.get("href")
+        elif element.name == "link" and "stylesheet" in (element.get("rel") or "").lower().split():
+            href = (element.get("href") or "").strip()
+            url = urljoin(base, href) if base else href
+            if url.lower().startswith(("http://", "https://")):
+                links.append((url, element.offset))
+    links = list(dict.fromkeys(links))[:MAX_STYLESHEETS]
+    fetched = await asyncio.gather(
+        *(http.fetch_text(url, max_bytes=MAX_STYLESHEET_BYTES) for url, _ in links)
+    )
+    sheets = []
+    for (url, offset), result in zip(links, fetched, strict=True):
+        sheet = LinkedStylesheet(
+            url=url,
+            final_url=result.final_url,
+            line=doc.position(offset)[0],
+            status_code=result.status_code,
+            chars=len(result.text or ""),
+            truncated=result.truncated,
+            error=result.error,
+        )
+        sheets.append((sheet, result.text, offset))
+    return sheets
 
 
 def __getattr__(name: str) -> str:

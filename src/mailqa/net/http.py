@@ -403,6 +403,18 @@ class FetchResult(BaseModel):
     from_cache: bool = False
 
 
+class FetchedText(BaseModel):
+    """A resource read for its content (a linked stylesheet)."""
+
+    url: str
+    final_url: str | None = None
+    status_code: int | None = None
+    text: str | None = None
+    truncated: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
 @dataclass
 class FetchStats:
     head_requests: int = 0
@@ -737,6 +749,65 @@ class LinkFetcher:
                                 at_least = True
                                 break
                     return response.status_code, response.headers, "GET", size, at_least
+
+    async def fetch_text(self, url: str, *, max_bytes: int = 512 * 1024) -> FetchedText:
+        """GET ``url`` and return its body as text (at most ``max_bytes``), for resources the
+        checks read (linked stylesheets). Redirects are followed, each hop vetted again;
+        never raises: failures come back in ``FetchedText.error``."""
+        started = time.perf_counter()
+        current, seen = url, {url}
+        result = FetchedText(url=url)
+        try:
+            while True:
+                parsed = httpx.URL(current)
+                if parsed.scheme not in ("http", "https") or not parsed.host:
+                    raise FetchError(f"not an http(s) URL: {current}")
+                status, location, body, truncated, charset = await self._get_body(
+                    current, parsed.host, max_bytes
+                )
+                if status in REDIRECT_STATUSES and location:
+                    current = str(parsed.join(location.strip()))
+                    if current in seen or len(seen) > self.config.max_redirects:
+                        raise FetchError(f"redirect loop or too many redirects at {current}")
+                    seen.add(current)
+                    continue
+                result.final_url, result.status_code = current, status
+                if status >= 400:
+                    result.error = f"HTTP {status}"
+                else:
+                    result.text = body.decode(charset or "utf-8", errors="replace")
+                    result.truncated = truncated
+                break
+        except Exception as exc:
+            result.error = _error_text(exc, self.config.timeout)[1]
+            if result.final_url is None:
+                result.final_url = current
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    async def _get_body(
+        self, url: str, host: str, max_bytes: int
+    ) -> tuple[int, str | None, bytes, bool, str | None]:
+        async with self._hosts.enter(host), self._global:
+            self.stats.get_requests += 1
+            async with asyncio.timeout(self.config.timeout):
+                async with self._client.stream("GET", url) as response:
+                    body = bytearray()
+                    truncated = False
+                    if response.status_code < 300:
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > max_bytes:
+                                del body[max_bytes:]
+                                truncated = True
+                                break
+                    return (
+                        response.status_code,
+                        response.headers.get("location"),
+                        bytes(body),
+                        truncated,
+                        response.charset_encoding,
+                    )
 
 
 def _content_length(headers: httpx.Headers) -> int | None:

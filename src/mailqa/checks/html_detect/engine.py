@@ -415,6 +415,18 @@ class _HtmlWalker:
             if slugs:
                 self.found.add(slugs, offset)
 
+    def linked(self, css: str, link_offset: int) -> None:
+        room = MAX_CSS_CHARS - self.found.css_chars
+        if room <= 0:
+            self.found.css_truncated = True
+            return
+        if len(css) > room:
+            css = css[:room]
+            self.found.css_truncated = True
+        self.found.css_chars += len(css)
+        for slugs, _offset in css_features(css, False):
+            self.found.add(slugs, link_offset)
+
     def css(self, css: str, base: int, *, inline: bool) -> None:
         room = MAX_CSS_CHARS - self.found.css_chars
         if room <= 0:
@@ -455,8 +467,15 @@ def css_features(css: str, inline: bool) -> tuple[tuple[tuple[str, ...], int], .
     return tuple(recorder.hits)
 
 
-def detect(doc: HtmlDocument) -> Detection:
-    """Every feature ``doc`` uses, with where."""
+def detect(doc: HtmlDocument, linked_css: Iterable[tuple[str, int]] = ()) -> Detection:
+    """Every feature ``doc`` uses, with where.
+
+    ``linked_css``: the text of linked stylesheets, each with the source offset of the
+    ``<link>`` that pulls it in; their features are placed at that tag.
+    """
     found = Detection()
-    _HtmlWalker(doc, found, index()).run()
+    walker = _HtmlWalker(doc, found, index())
+    walker.run()
+    for css, offset in linked_css:
+        walker.linked(css, offset)
     return found
