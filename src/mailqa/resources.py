@@ -57,8 +57,15 @@ async def open_check_context(
             settings.html_fetch_stylesheets and (checks is None or "html" in checks)
         )
         if wants_http and not ctx.offline:
+            # With MAILQA_DNS_SERVERS set, link hosts resolve through the same servers as the
+            # DNS checks; otherwise through the system resolver (which knows /etc/hosts).
+            resolve = None
+            if settings.dns_servers:
+                resolve = (
+                    ctx.resolver or resolver_from_settings(settings, shared)
+                ).connect_addresses
             ctx.http = await stack.enter_async_context(
-                LinkFetcher(fetcher_config(settings), shared=shared)
+                LinkFetcher(fetcher_config(settings), resolve=resolve, shared=shared)
             )
         yield ctx
 

@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     dns_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="DNS servers as host:port (IPv6 as [addr]:port), comma-separated; "
-        "empty means the system resolver.",
+        "empty means the system resolver. Used by the DNS checks and to resolve link hosts.",
     )
     dns_timeout: float = Field(3.0, gt=0, description="Seconds one DNS lookup may take.")
     dns_concurrency: int = Field(50, ge=1, description="DNS lookups in flight at once.")

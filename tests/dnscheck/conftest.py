@@ -73,6 +73,7 @@ def _example_zone(keys: Keys) -> str:
         txt_record("sel._domainkey.good", dkim),
         txt_record("_spf.provider", "v=spf1 ip4:44.55.66.0/24 ~all"),
         "bogus.good IN A 1.2.3.4",
+        "web.good IN A 127.0.0.1",
         # monitor.example: DMARC p=none, SPF softfail
         txt_record("monitor", "v=spf1 ip4:11.22.33.44 ~all"),
         txt_record("_dmarc.monitor", "v=DMARC1; p=none"),

@@ -39,3 +39,17 @@ async def test_second_worker_gets_answers_from_redis(dns_lab: DnsLab, redis_url:
     finally:
         await one_cache.close()
         await two_cache.close()
+
+
+async def test_link_hosts_resolve_through_the_configured_dns_servers(dns_lab: DnsLab) -> None:
+    from mailqa.resources import open_check_context
+
+    # web.good.example exists only in the test zone (127.0.0.1): the system resolver
+    # cannot know it, so an answer proves the fetcher asked MAILQA_DNS_SERVERS.
+    settings = dns_lab.settings(offline=False, link_check=True)
+    async with open_check_context(settings, checks=["links"]) as ctx:
+        assert ctx.http is not None
+        refused = await ctx.http.fetch("http://web.good.example:9/")
+        assert refused.error_kind == "refused" and "127.0.0.1" in (refused.error or "")
+        missing = await ctx.http.fetch("http://nothing-here.example/")
+        assert missing.error_kind == "dns" and "no such name" in (missing.error or "")

@@ -220,6 +220,18 @@ class DnsResolver:
             self._store(key, answer)
         return answer
 
+    async def connect_addresses(self, host: str) -> list[str]:
+        """A and AAAA records of ``host``, for connecting; raises ``LookupError`` when the
+        name has none or the lookups failed (the message says which)."""
+        answers = await self.query_many([(host, "A"), (host, "AAAA")])
+        found = [record for answer in answers if answer.ok for record in answer.records]
+        if found:
+            return found
+        failed = [a for a in answers if a.failed]
+        if failed:
+            raise LookupError(f"cannot resolve {host}: {failed[0].error or 'DNS error'}")
+        raise LookupError(f"cannot resolve {host}: no such name or no address records")
+
     async def query_many(self, lookups: Iterable[tuple[str, str]]) -> list[DnsAnswer]:
         """Several lookups at once (concurrently), answers in the same order."""
         return list(await asyncio.gather(*(self.query(n, t) for n, t in lookups)))

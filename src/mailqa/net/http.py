@@ -215,8 +215,10 @@ class _VettedBackend(httpcore.AsyncNetworkBackend):
                 raise ResolveError(f"cannot resolve {host}: DNS timed out") from None
             except ResolveError:
                 raise
-            except OSError as exc:
-                raise ResolveError(f"cannot resolve {host}: {exc}") from exc
+            except (OSError, LookupError) as exc:
+                raise ResolveError(
+                    str(exc) if isinstance(exc, LookupError) else f"cannot resolve {host}: {exc}"
+                ) from exc
             candidates = []
             for answer in answers:
                 try:
