@@ -416,29 +416,26 @@ class _HtmlWalker:
                 self.found.add(slugs, offset)
 
     def linked(self, css: str, link_offset: int) -> None:
-        room = MAX_CSS_CHARS - self.found.css_chars
-        if room <= 0:
-            self.found.css_truncated = True
-            return
-        if len(css) > room:
-            css = css[:room]
-            self.found.css_truncated = True
-        self.found.css_chars += len(css)
-        for slugs, _offset in css_features(css, False):
+        """A linked stylesheet: every feature is placed at its ``<link>`` tag."""
+        for slugs, _offset in self._features(css, inline=False):
             self.found.add(slugs, link_offset)
 
     def css(self, css: str, base: int, *, inline: bool) -> None:
+        add = self.found.add
+        for slugs, offset in self._features(css, inline=inline):
+            add(slugs, base + offset)
+
+    def _features(self, css: str, *, inline: bool) -> tuple[tuple[tuple[str, ...], int], ...]:
+        """Features of ``css`` within what is left of the per-document CSS budget."""
         room = MAX_CSS_CHARS - self.found.css_chars
         if room <= 0:
             self.found.css_truncated = True
-            return
+            return ()
         if len(css) > room:
             css = css[:room]
             self.found.css_truncated = True
         self.found.css_chars += len(css)
-        add = self.found.add
-        for slugs, offset in css_features(css, inline):
-            add(slugs, base + offset)
+        return css_features(css, inline)
 
 
 class _Recorder:
