@@ -224,7 +224,7 @@ def spam_report(report: Report) -> dict[str, Any]:
         "ResponseVersion": str(details.get("protocol_version") or "1.5"),
         "Score": float(details.get("score") or 0.0),
         "Spam": bool(details.get("is_spam")),
-        "Threshold": float(details.get("threshold") or 0.0),
+        "Threshold": _threshold(float(details.get("threshold") or 0.0)),
         "Details": [
             {
                 "Pts": float(r.get("score", 0.0)),
@@ -369,3 +369,9 @@ def _blacklists_from_details(result: CheckResult, domain: str, ip: str) -> dict[
         "ip": str(details.get("ip") or ip),
         "report": entries,
     }
+
+
+def _threshold(value: float) -> int | float:
+    """Mailtrap sends an integer (its SDK types it ``int``); spamd's ``required`` is usually
+    whole (5.0). A fractional one is kept exact rather than rounded into a different gate."""
+    return int(value) if value.is_integer() else value
