@@ -120,6 +120,7 @@ async def test_mailtrap_shape_of_a_scored_message(
     assert shape["Score"] == spam.score
     assert shape["Spam"] is True
     assert shape["Threshold"] == threshold
+    assert isinstance(shape["Threshold"], int)  # whole, sent as Mailtrap sends it (an int)
     assert [d["RuleName"] for d in shape["Details"]] == [r.name for r in spam.rules]
     assert all(isinstance(d["Pts"], float) for d in shape["Details"])
 
