@@ -120,7 +120,11 @@ async def test_mailtrap_shape_of_a_scored_message(
     assert shape["Score"] == spam.score
     assert shape["Spam"] is True
     assert shape["Threshold"] == threshold
-    assert isinstance(shape["Threshold"], int)  # whole, sent as Mailtrap sends it (an int)
+    # Whole thresholds go out as Mailtrap sends them (an int); this session's 6.5 stays exact.
+    assert isinstance(shape["Threshold"], int) == float(threshold).is_integer()
+    whole = result.model_copy(update={"details": {**result.details, "threshold": 5.0}})
+    assert mailtrap_spam_report(whole)["Threshold"] == 5
+    assert isinstance(mailtrap_spam_report(whole)["Threshold"], int)
     assert [d["RuleName"] for d in shape["Details"]] == [r.name for r in spam.rules]
     assert all(isinstance(d["Pts"], float) for d in shape["Details"])
 
