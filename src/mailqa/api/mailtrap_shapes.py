@@ -8,12 +8,13 @@ Mailtrap shape of its section (``checks.spam.mailtrap_spam_report``, a blacklist
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
+from mailqa.checks.blacklist import blacklists_report_info as blacklist_section
+from mailqa.checks.spam import mailtrap_spam_report
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Report, Severity, Status
 from mailqa.store.models import Attachment, Inbox, Message
@@ -195,46 +196,10 @@ def attachment_json(a: Attachment, base_path: str, created_at: datetime) -> dict
 # Report sections --------------------------------------------------------------------------
 
 
-def _section_function(module_name: str, names: tuple[str, ...]) -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    for name in names:
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
-
-
 def spam_report(report: Report) -> dict[str, Any]:
     """The value of ``report`` in Mailtrap's ``spam_report`` response."""
     result = report.checks.get("spam") or CheckResult.skipped("spam", "spam check not enabled")
-    fn = _section_function("mailqa.checks.spam", ("mailtrap_spam_report",))
-    if fn is not None:
-        return dict(fn(result))
-    details = result.details or {}
-    rules = details.get("rules") or []
-    scored = details.get("outcome") == "scored"
-    return {
-        "ResponseCode": int(details.get("response_code") or 0) if scored else 69,
-        "ResponseMessage": str(details.get("response_message") or "EX_OK")
-        if scored
-        else "EX_UNAVAILABLE",
-        "ResponseVersion": str(details.get("protocol_version") or "1.5"),
-        "Score": float(details.get("score") or 0.0),
-        "Spam": bool(details.get("is_spam")),
-        "Threshold": _threshold(float(details.get("threshold") or 0.0)),
-        "Details": [
-            {
-                "Pts": float(r.get("score", 0.0)),
-                "RuleName": str(r.get("name", "")),
-                "Description": str(r.get("description", "")),
-            }
-            for r in rules
-            if isinstance(r, dict)
-        ],
-    }
+    return mailtrap_spam_report(result)
 
 
 def _client_groups(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -328,50 +293,7 @@ def blacklists_report_info(
     result = report.checks.get("blacklist")
     if result is None or result.status == Status.SKIPPED:
         return False  # no blacklist report for this message (check off, or offline)
-    fn = _section_function(
-        "mailqa.checks.blacklist", ("blacklists_report_info", "mailtrap_blacklists_report_info")
-    )
-    if fn is not None:
-        try:
-            shaped = fn(result)
-        except Exception:  # an adapter must not break the message view
-            shaped = None
-        if isinstance(shaped, dict) and isinstance(shaped.get("report"), list):
-            shaped["domain"] = shaped.get("domain") or domain  # Mailtrap's clients want strings
-            shaped["ip"] = shaped.get("ip") or ip
-            return shaped
-    return _blacklists_from_details(result, domain, ip)
-
-
-def _blacklists_from_details(result: CheckResult, domain: str, ip: str) -> dict[str, Any]:
-    if result.status in (Status.ERRORED, Status.SKIPPED):
-        return {"result": "error", "domain": domain, "ip": ip, "report": []}
-    details = result.details or {}
-    entries: list[dict[str, Any]] = []
-    for key in ("lists", "zones", "results", "report"):
-        items = details.get(key)
-        if isinstance(items, list):
-            for item in items:
-                if not isinstance(item, dict):
-                    continue
-                listed = item.get("listed", item.get("in_black_list", False))
-                entries.append(
-                    {
-                        "name": str(item.get("name") or item.get("zone") or ""),
-                        "url": str(item.get("url") or item.get("lookup_url") or ""),
-                        "in_black_list": bool(listed),
-                    }
-                )
-            break
-    return {
-        "result": "success",
-        "domain": str(details.get("domain") or domain),
-        "ip": str(details.get("ip") or ip),
-        "report": entries,
-    }
-
-
-def _threshold(value: float) -> int | float:
-    """Mailtrap sends an integer (its SDK types it ``int``); spamd's ``required`` is usually
-    whole (5.0). A fractional one is kept exact rather than rounded into a different gate."""
-    return int(value) if value.is_integer() else value
+    shaped = blacklist_section(result)
+    shaped["domain"] = shaped.get("domain") or domain  # Mailtrap's clients want strings
+    shaped["ip"] = shaped.get("ip") or ip
+    return shaped

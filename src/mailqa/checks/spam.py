@@ -237,9 +237,15 @@ def mailtrap_spam_report(result: CheckResult) -> dict[str, Any]:
         "ResponseVersion": details.protocol_version or "1.5",
         "Score": details.score if details.score is not None else 0.0,
         "Spam": bool(details.is_spam),
-        "Threshold": details.threshold if details.threshold is not None else 0.0,
+        # Mailtrap sends an integer (its SDK types it int); spamd's ``required`` is usually
+        # whole. A fractional one stays exact rather than being rounded into another gate.
+        "Threshold": _whole_as_int(details.threshold or 0.0),
         "Details": [
             {"Pts": rule.score, "RuleName": rule.name, "Description": rule.description}
             for rule in details.rules
         ],
     }
+
+
+def _whole_as_int(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
