@@ -6,6 +6,7 @@ import base64
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +203,11 @@ class DnsLab:
         )
 
 
-@pytest.fixture(scope="session")
-def dns_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsLab]:
+@contextmanager
+def running_dns_lab(work: Path) -> Iterator[DnsLab]:
+    """NSD with the test zones, in ``work``. The session's one is the ``dns_lab`` fixture
+    (tests/conftest.py: the gate tests use it too)."""
     keys = _make_keys()
-    work = tmp_path_factory.mktemp("nsd")
     zones = {"example.": _example_zone(keys), "33.22.11.in-addr.arpa.": _reverse_zone()}
     zones.update(_blocklist_zones())
     lists = work / "dnsbl.yaml"

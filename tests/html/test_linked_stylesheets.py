@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from tests.links.conftest import server  # noqa: F401  (fixture)
-
 from mailqa.checks.html import HtmlCheck
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
@@ -31,7 +29,7 @@ async def run(msg: ParsedMessage, *, fetch: bool, allow: list[str]) -> dict:
     return {"slugs": {f.rule for f in result.findings}, "result": result}
 
 
-async def test_linked_sheet_is_checked_when_enabled(server) -> None:  # noqa: F811
+async def test_linked_sheet_is_checked_when_enabled(server) -> None:
     html = (
         '<html><head>\n<link rel="stylesheet" href="{}">\n</head><body><p>hi</p></body></html>'
     ).format(server.url("/css/main.css"))
@@ -49,7 +47,7 @@ async def test_linked_sheet_is_checked_when_enabled(server) -> None:  # noqa: F8
     assert flex.locations[0].line == 2  # reported at the <link> that pulls the sheet in
 
 
-async def test_linked_sheet_on_a_private_address_is_refused(server) -> None:  # noqa: F811
+async def test_linked_sheet_on_a_private_address_is_refused(server) -> None:
     msg = message(f'<link rel="stylesheet" href="{server.url("/css/private.css")}"><p>x</p>')
     on = await run(msg, fetch=True, allow=[])
     [sheet] = on["result"].details["stylesheets"]

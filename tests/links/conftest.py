@@ -1,4 +1,6 @@
-"""Fixtures for the link tests: real HTTP and HTTPS servers on loopback, and name resolvers."""
+"""Fixtures for the link tests: real HTTP and HTTPS servers on loopback, and name resolvers.
+
+The plain HTTP ``server`` is in tests/conftest.py (the gate tests use it too)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,6 @@ from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, ResolveEr
 from .local_http import LocalHttpServer, self_signed_cert
 
 TLS_NAME = "secure.links.test"
-
-
-@pytest.fixture(scope="session")
-async def server() -> AsyncIterator[LocalHttpServer]:
-    srv = LocalHttpServer()
-    await srv.start()
-    yield srv
-    await srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from mailtrap.models.messages import (
     EmailMessage,
     SpamReport,
 )
-from tests.dnscheck.conftest import LISTED_IP, DnsLab, dns_lab  # noqa: F401 (fixture)
+from tests.dnscheck.conftest import LISTED_IP, DnsLab
 
 from mailqa.api.mailtrap_shapes import (
     blacklists_report_info,
@@ -71,7 +71,7 @@ def sdk_message(data: dict[str, Any]) -> EmailMessage:
 
 
 async def test_real_blacklist_result_parses_as_the_sdks_blacklists(
-    dns_lab: DnsLab,  # noqa: F811
+    dns_lab: DnsLab,
 ) -> None:
     msg = ParsedMessage(RAW, Envelope(mail_from="bounce@good.example", client_ip=LISTED_IP))
     ctx = CheckContext(settings=dns_lab.settings(), resolver=dns_lab.resolver())

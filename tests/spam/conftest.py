@@ -1,30 +1,21 @@
-"""One real spamd for the whole session, started through mailqa's own ManagedSpamd."""
+"""Spam test fixtures. The session's one real spamd (``spamd``, started through mailqa's own
+ManagedSpamd with ``SESSION_THRESHOLD``) and ``spamd_installed`` are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.spamd import ManagedSpamd, SpamdClient, find_spamd
+from mailqa.net.spamd import ManagedSpamd, SpamdClient
 from mailqa.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"
 # Not SpamAssassin's default of 5.0: proves the threshold is read from spamd.
 SESSION_THRESHOLD = 6.5
-
-
-@pytest.fixture(scope="session")
-def spamd_installed() -> None:
-    """Skip locally, fail in CI, when spamd is missing."""
-    if find_spamd() is None:
-        if os.environ.get("CI"):
-            pytest.fail("spamd is not installed: scripts/setup.sh --dev installs it")
-        pytest.skip("spamd is not installed (apt-get install spamassassin spamc spamd)")
 
 
 def _sample(name: str) -> ParsedMessage:
@@ -41,12 +32,6 @@ def sample() -> Callable[[str], ParsedMessage]:
 def threshold() -> float:
     """The required score the session's spamd is configured with."""
     return SESSION_THRESHOLD
-
-
-@pytest.fixture(scope="session")
-async def spamd(spamd_installed: None) -> AsyncIterator[ManagedSpamd]:
-    async with ManagedSpamd(extra_config=(f"required_score {SESSION_THRESHOLD}",)) as daemon:
-        yield daemon
 
 
 @pytest.fixture(scope="session")

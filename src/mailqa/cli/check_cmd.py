@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -126,7 +127,41 @@ def check(
     ] = None,
     checks: Annotated[
         str | None,
-        typer.Option("--checks", help="Comma-separated checks to run.", show_default=False),
+        typer.Option(
+            "--checks",
+            help="Comma-separated checks to run. Naming auth or blacklist turns the network on.",
+            show_default=False,
+        ),
+    ] = None,
+    dns_server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dns-server",
+            metavar="IP[:PORT]",
+            help="DNS server (IP or IP:PORT, IPv6 as [addr]:port) for the auth and blacklist "
+            "checks and link hosts; repeatable [env MAILQA_DNS_SERVERS].",
+            show_default=False,
+        ),
+    ] = None,
+    link_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--link-allow",
+            metavar="HOST|CIDR",
+            help="Host (.example.com: its subdomains) or CIDR the online link check may reach "
+            "although it is not public; repeatable, adds to link-allow [env MAILQA_LINK_ALLOW].",
+            show_default=False,
+        ),
+    ] = None,
+    spamd_url: Annotated[
+        str | None,
+        typer.Option(
+            "--spamd-url",
+            metavar="URL",
+            help="spamd of the spam check: tcp://host:port, unix:///path or /path "
+            "[env MAILQA_SPAMD_URL].",
+            show_default=False,
+        ),
     ] = None,
     clients: Annotated[
         str | None,
@@ -195,6 +230,9 @@ def check(
             outputs=list(output or []),
             online=online,
             checks=_split([checks]) if checks else None,
+            dns_servers=_split(dns_server) or None,
+            link_allow=_split(link_allow),
+            spamd_url=spamd_url,
             clients=_split([clients]) if clients else None,
             fail_on=fail_on,
             min_html_score=min_html_score,
@@ -225,6 +263,9 @@ def run_check(
     outputs: list[str] | None = None,
     online: bool | None = None,
     checks: list[str] | None = None,
+    dns_servers: list[str] | None = None,
+    link_allow: list[str] | None = None,
+    spamd_url: str | None = None,
     clients: list[str] | None = None,
     fail_on: str | None = None,
     min_html_score: float | None = None,
@@ -244,7 +285,15 @@ def run_check(
     from mailqa.cli.output import renderer
     from mailqa.cli.output.text import render_file, render_summary
     from mailqa.cli.paths import STDIN, expand_paths, relative_to
-    from mailqa.cli.runner import FileTask, GateJob, default_check_names, iter_results, pick_jobs
+    from mailqa.cli.runner import (
+        FileTask,
+        GateJob,
+        default_check_names,
+        iter_results,
+        needs_one_process,
+        network_checks,
+        pick_jobs,
+    )
 
     if color not in ("auto", "always", "never"):
         raise ConfigError(f"--color must be auto, always or never, not {color!r}")
@@ -252,6 +301,9 @@ def run_check(
     overrides = {
         "online": online,
         "checks": checks,
+        "dns-servers": dns_servers,
+        "link-allow": link_allow or None,  # validated here, added to the file's below
+        "spamd-url": spamd_url,
         "clients": clients,
         "fail-on": fail_on,
         "min-html-score": min_html_score,
@@ -259,16 +311,30 @@ def run_check(
         "jobs": jobs,
     }
     given = {k: v for k, v in overrides.items() if v is not None}
-    parse_config(given, "command line", options=True)  # name the option in errors
+    cli = parse_config(given, "command line", options=True)  # name the option in errors
+    given.pop("link-allow", None)
     merged = {**loaded.config.model_dump(by_alias=True, exclude_unset=True), **given}
     if ignore:
         merged["ignore"] = [*loaded.config.ignore, *ignore]
     config = parse_config(merged, loaded.source)
     plans = plan_outputs(formats or [], outputs or [])
 
-    settings = _settings(config)
-    names = config.checks or settings.checks or default_check_names(config.online)
+    settings = _settings(config, add_link_allow=cli.link_allow or [])
+    chosen = config.checks or settings.checks
+    names = chosen or default_check_names(config.online)
     build_checks(names)  # unknown names are a usage error before any work
+    # Checks named explicitly that only work with the network turn it on.
+    networked = network_checks(chosen) if chosen else []
+    if networked and not config.online and "online" in config.model_fields_set:
+        where = "--offline" if online is False else f"online = false in {loaded.source}"
+        raise ConfigError(
+            f"{', '.join(networked)} {'needs' if len(networked) == 1 else 'need'} the network "
+            f"but {where} forbids it: use --online, or leave {', '.join(networked)} out of "
+            "the checks"
+        )
+    run_online = config.online or bool(networked)
+    if settings.offline == run_online:
+        settings = settings.model_copy(update={"offline": not run_online})
 
     arguments = paths or config.paths
     if not arguments:
@@ -308,7 +374,8 @@ def run_check(
     stream_text = any(p.format == "text" and p.path is None for p in plans) and not write_baseline
     started = time.perf_counter()
     results = []
-    for result in iter_results(job, tasks, pick_jobs(config.jobs, len(tasks), config.online)):
+    processes = pick_jobs(config.jobs, len(tasks), needs_one_process(settings, names))
+    for result in iter_results(job, tasks, processes):
         results.append(result)
         if stream_text:
             sys.stdout.write(render_file(result, colored))
@@ -360,13 +427,17 @@ def _check_clients(globs: list[str]) -> None:
         raise ConfigError(f"clients: {exc}") from exc
 
 
-def _settings(config: GateConfig) -> Settings:
-    """Environment settings (MAILQA_*) with the gate configuration on top."""
+def _settings(config: GateConfig, *, add_link_allow: Sequence[str] = ()) -> Settings:
+    """Environment settings (MAILQA_*) with the gate configuration on top; ``add_link_allow``
+    (``--link-allow``) extends the allow-list in force (the configuration's, else the
+    environment's)."""
     from mailqa.settings import Settings
 
     values: dict[str, object] = {"offline": not config.online}
     if config.link_allow is not None:
         values["link_allow"] = config.link_allow
+    if config.dns_servers is not None:
+        values["dns_servers"] = config.dns_servers
     if config.spamd_url is not None:
         values["spamd_url"] = config.spamd_url
     if config.check_timeout is not None:
@@ -378,7 +449,11 @@ def _settings(config: GateConfig) -> Settings:
         values[field] = config.clients
         _check_clients(config.clients)
     try:
-        return Settings(**values)  # type: ignore[arg-type]
+        settings = Settings(**values)  # type: ignore[arg-type]
+        if add_link_allow:
+            extended = list(dict.fromkeys([*settings.link_allow, *add_link_allow]))
+            settings = Settings(**{**values, "link_allow": extended})  # type: ignore[arg-type]
+        return settings
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -68,7 +68,14 @@ class GateConfig(BaseModel):
     link_allow: list[str] | None = Field(
         None, description="Hosts and CIDRs the link checker may reach although not public."
     )
-    spamd_url: str | None = Field(None, description="spamd to use when online.")
+    dns_servers: list[str] | None = Field(
+        None,
+        description="DNS servers (host:port) of the auth and blacklist checks and of link "
+        "hosts; default MAILQA_DNS_SERVERS, else the system resolver.",
+    )
+    spamd_url: str | None = Field(
+        None, description="spamd of the spam check: tcp://host:port, unix:///path or /path."
+    )
     baseline: str | None = Field(None, description="Baseline file (relative to the config).")
     check_timeout: float | None = Field(None, gt=0, description="Seconds each check may take.")
     jobs: int | None = Field(None, ge=1, description="Processes checking files at once.")
@@ -86,6 +93,53 @@ class GateConfig(BaseModel):
                 f"unknown check(s) {', '.join(unknown)}; available: {', '.join(BUILTIN_CHECKS)}"
             )
         return value
+
+    @field_validator("link_allow")
+    @classmethod
+    def _link_allow(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            from mailqa.net.http import AddressPolicy
+
+            try:
+                AddressPolicy.from_entries(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        from mailqa.net.dns import parse_server
+
+        servers = [v.strip() for v in value if v.strip()]
+        for server in servers:
+            try:
+                parse_server(server)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return servers
+
+    @field_validator("spamd_url")
+    @classmethod
+    def _spamd_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from mailqa.net.spamd import SpamdAddress
+
+        url = value.strip()
+        if url.startswith("/"):  # a socket path
+            url = "unix://" + url
+        try:
+            SpamdAddress.parse(url)
+        except ConfigError as exc:
+            raise ValueError(str(exc).replace("unix:///path", "unix:///path or /path")) from None
+        return url
+
+
+# Command-line options whose name is not the key's.
+OPTION_NAMES = {"dns-servers": "dns-server"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +226,11 @@ def parse_config(table: dict[str, Any], source: str, *, options: bool = False) -
                 loc[0] = spelled.get(loc[0], loc[0])
             key = ".".join(loc) or "(top level)"
             message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"option --{key}: {message}" if options else f"key '{key}': {message}")
+            if options:
+                option = OPTION_NAMES.get(loc[0], loc[0]) if loc else key
+                problems.append(f"option --{option}: {message}")
+            else:
+                problems.append(f"key '{key}': {message}")
         prefix = "" if options else f"{source}: "
         raise ConfigError(prefix + "; ".join(problems)) from exc
 

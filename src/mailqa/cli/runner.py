@@ -1,8 +1,10 @@
 """Run the pipeline over files without a server or a database, and judge each file.
 
-One process checks the files in turn, or (offline, many files) a pool of forked processes
-shares the work; either way results come back in input order, one at a time, so the text
-output can start before the last file is checked.
+One process checks the files in turn, or (many files) a pool of forked processes shares the
+work; either way results come back in input order, one at a time, so the text output can
+start before the last file is checked. Each worker opens its own check context from the
+job's settings (DNS servers, spamd URL...). Runs that validate links over HTTP or start a
+managed spamd stay in one process: the per-host request limits and the daemon are the run's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.util import Finalize
 from pathlib import Path
 
 from mailqa.checks import BUILTIN_CHECKS, build_checks
@@ -34,6 +37,25 @@ TEMPLATE_SKIPS = frozenset({"headers"})
 ONLINE_ONLY = frozenset({"spam"})
 # Below this many files a process pool costs more than it saves.
 POOL_MIN_FILES = 8
+
+
+def network_checks(names: Sequence[str]) -> list[str]:
+    """The named checks that cannot do anything without the network (auth, blacklist)."""
+    return [
+        n for n in dict.fromkeys(names) if n in BUILTIN_CHECKS and BUILTIN_CHECKS[n].needs_network
+    ]
+
+
+def needs_one_process(settings: Settings, names: Sequence[str]) -> bool:
+    """Whether the run holds clients a pool must not copy: an HTTP link fetcher (its per-host
+    limits are for the whole run) or a managed spamd (one daemon, not one per worker)."""
+    online = not settings.offline
+    http = online and (
+        (settings.link_check and "links" in names)
+        or (settings.html_fetch_stylesheets and "html" in names)
+    )
+    managed_spamd = "spam" in names and not settings.spamd_url and settings.spamd_managed != "off"
+    return http or managed_spamd
 
 
 def default_check_names(online: bool) -> list[str]:
@@ -130,7 +152,6 @@ def _worker_start(job: GateJob) -> None:
     global _worker
     runner = asyncio.Runner()
     checker = FileChecker(job)
-    # Offline contexts hold only in-memory state: nothing to close when the worker exits.
     stack = AsyncExitStack()
     ctx = runner.run(
         stack.enter_async_context(
@@ -138,6 +159,14 @@ def _worker_start(job: GateJob) -> None:
         )
     )
     _worker = (runner, checker, ctx)
+
+    def close() -> None:  # when the worker exits: a shared cache's connection, for one
+        try:
+            runner.run(stack.aclose())
+        finally:
+            runner.close()
+
+    Finalize(None, close, exitpriority=10)
 
 
 def _worker_check(task: FileTask) -> FileResult:
@@ -156,9 +185,10 @@ def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[F
         yield from pool.map(_worker_check, tasks, chunksize=1)
 
 
-def pick_jobs(requested: int | None, file_count: int, online: bool) -> int:
-    if online:
-        return 1  # shared network clients (spamd, HTTP) live in this process
+def pick_jobs(requested: int | None, file_count: int, one_process: bool = False) -> int:
+    """Processes for the run; ``one_process`` (see ``needs_one_process``) forces one."""
+    if one_process:
+        return 1
     if requested is not None:
         return max(1, min(requested, file_count))
     if file_count < POOL_MIN_FILES:
@@ -187,5 +217,7 @@ __all__ = [
     "GateJob",
     "default_check_names",
     "iter_results",
+    "needs_one_process",
+    "network_checks",
     "pick_jobs",
 ]
