@@ -215,6 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--no-celery", action="store_true")
+    parser.add_argument("--celery-only", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from mailqa.audit.record import default_audit_checks
@@ -228,7 +229,7 @@ def main() -> None:
             f"{args.messages} messages (mean {size / 1024:.1f} KB), checks: {checks}, "
             f"{os.cpu_count()} CPUs"
         )
-        for jobs in (1, 2):
+        for jobs in () if args.celery_only else (1, 2):
             elapsed, peak = run_measured(
                 [
                     *MAILQA,

@@ -15,7 +15,10 @@ from celery import Celery
 from mailqa.settings import Settings
 
 ANALYZE_TASK = "mailqa.analyze"
-AUDIT_MESSAGE_TASK = "mailqa.audit_message"
+AUDIT_MESSAGES_TASK = "mailqa.audit_messages"
+AUDIT_TASK_CHUNK = 20
+"""Messages per audit task: one task per message spent more time on the broker round trip
+(prefetch 1, late ack) and on its own database transactions than on the checks."""
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -10,7 +10,12 @@ from typing import Any
 from mailqa.core.errors import ConfigError
 from mailqa.core.message import ParsedMessage
 from mailqa.settings import Settings
-from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGE_TASK, create_celery
+from mailqa.worker.celery_app import (
+    ANALYZE_TASK,
+    AUDIT_MESSAGES_TASK,
+    AUDIT_TASK_CHUNK,
+    create_celery,
+)
 
 
 class CeleryExecutor:
@@ -65,7 +70,7 @@ class CeleryExecutor:
         await self._send(ANALYZE_TASK, [message_id], kwargs)
 
     async def submit_audit(self, audit_id: int, message_ids: Collection[int]) -> None:
-        """Queue one audit task per message."""
+        """Queue audit tasks of ``AUDIT_TASK_CHUNK`` messages each."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
             self._pool(), self._send_audit_batch, audit_id, list(message_ids)
@@ -73,10 +78,10 @@ class CeleryExecutor:
 
     def _send_audit_batch(self, audit_id: int, message_ids: list[int]) -> None:
         with self.app.producer_or_acquire() as producer:
-            for message_id in message_ids:
+            for start in range(0, len(message_ids), AUDIT_TASK_CHUNK):
                 self.app.send_task(
-                    AUDIT_MESSAGE_TASK,
-                    args=[audit_id, message_id],
+                    AUDIT_MESSAGES_TASK,
+                    args=[audit_id, message_ids[start : start + AUDIT_TASK_CHUNK]],
                     queue=self.settings.celery_queue,
                     producer=producer,
                 )

@@ -29,7 +29,7 @@ from mailqa.resources import open_check_context
 from mailqa.service import Service, rules_version
 from mailqa.settings import Settings
 from mailqa.store.repository import Store
-from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGE_TASK
+from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,15 +110,29 @@ async def _analyze(
         return None  # deleted before its turn
 
 
-async def _audit(runtime: WorkerRuntime, audit_id: int, message_id: int) -> str:
+AUDIT_CHUNK_CONCURRENCY = 4
+"""Messages of a chunk in flight at once: enough to overlap database round trips, well
+inside the connection pool (more would open and close overflow connections)."""
+
+
+async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) -> list[str]:
+    """Audit a chunk of messages concurrently (their database reads and writes overlap)."""
     service = await runtime.service()
-    assert runtime.audits is not None
+    audits = runtime.audits
+    assert audits is not None
     audit = runtime.audit_rows.get(audit_id)
     if audit is None:  # an audit's checks never change: read its row once per process
-        audit = runtime.audit_rows[audit_id] = await runtime.audits.get(audit_id)
+        audit = runtime.audit_rows[audit_id] = await audits.get(audit_id)
     pipeline = runtime.pipelines.get(audit.checks)
-    record = await audit_stored_message(service, pipeline, runtime.audits, audit, message_id)
-    return "deleted" if record is None else record.status
+
+    limit = asyncio.Semaphore(AUDIT_CHUNK_CONCURRENCY)
+
+    async def one(message_id: int) -> str:
+        async with limit:
+            record = await audit_stored_message(service, pipeline, audits, audit, message_id)
+        return "deleted" if record is None else record.status
+
+    return list(await asyncio.gather(*(one(message_id) for message_id in message_ids)))
 
 
 DB_ERRORS = (OperationalError, DBAPIError, OSError)
@@ -152,11 +166,12 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
         return {"message_id": message_id, "status": report.status.value, "retry_exhausted": failed}
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=AUDIT_MESSAGE_TASK, bind=True, max_retries=settings.celery_max_retries
+        name=AUDIT_MESSAGES_TASK, bind=True, max_retries=settings.celery_max_retries
     )
-    def audit_message(self: Any, audit_id: int, message_id: int) -> str:
+    def audit_messages(self: Any, audit_id: int, message_ids: list[int]) -> list[str]:
+        # Idempotent per message: a chunk redelivered after a crash rewrites the same records.
         try:
-            return runtime.run(_audit(runtime, audit_id, message_id))
+            return runtime.run(_audit(runtime, audit_id, message_ids))
         except DB_ERRORS as exc:
             raise self.retry(
                 exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
