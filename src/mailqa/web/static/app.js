@@ -230,6 +230,11 @@
       if (String(inboxId) === a.dataset.inbox) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
+    const audits = document.getElementById("nav-audits");
+    if (audits) {
+      if (inboxId === "audits") audits.setAttribute("aria-current", "page");
+      else audits.removeAttribute("aria-current");
+    }
   }
 
   // ---------------------------------------------------------------- routing
@@ -257,6 +262,8 @@
     if (parts[0] === "inbox" && /^\d+$/.test(parts[1] || "")) {
       return showInbox(Number(parts[1]), params);
     }
+    if (parts[0] === "audits") return showAudits(params);
+    if (parts[0] === "audit" && /^\d+$/.test(parts[1] || "")) return showAudit(Number(parts[1]));
     return showHome();
   }
 
@@ -323,6 +330,7 @@
         h("div", {}, h("h1", {}, box ? box.name : `Inbox ${inboxId}`), countText),
         h("span", { class: "spacer" }),
         h("span", { class: "row" }, liveDot, liveText),
+        h("a", { class: "button", href: `#/audits?inbox=${inboxId}`, id: "audit-inbox" }, "Audit inbox"),
         h("button", { type: "button", onclick: markAllRead }, "Mark all read"),
         h("button", { type: "button", class: "danger", onclick: deleteAll }, "Delete all"),
       ),
@@ -1536,6 +1544,321 @@
     if (g) panel.append(g);
     if (!shown && !g) panel.append(h("p", { class: "muted" }, "No authentication details."));
     panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
+  }
+
+
+  // ---------------------------------------------------------------- audits
+
+  const AUDIT_CHECKS = ["headers", "html", "hygiene", "links", "spam", "auth", "blacklist"];
+  const AUDIT_DEFAULT = ["headers", "html", "hygiene", "links"];
+  const AUDIT_RUNNING = ["queued", "running"];
+  const AUDIT_LISTS = [
+    ["top_rules", "Most frequent failing rules", "Rule"],
+    ["html_unsupported", "HTML/CSS features some target client lacks", "Feature"],
+    ["blacklisted", "Blacklisted IPs and domains", "Target"],
+    ["auth_failures", "Authentication failures by domain", "Domain"],
+    ["broken_link_hosts", "Broken links by host", "Host"],
+  ];
+
+  function inboxName(id) {
+    const box = inboxes.find((b) => b.id === id);
+    return box ? box.name : `Inbox ${id}`;
+  }
+
+  function auditBadge(audit) {
+    const kind = { done: "passed", failed: "failed", cancelled: "skipped" }[audit.status] || "pending";
+    return badge(audit.status, kind, `Audit ${audit.status}`);
+  }
+
+  function auditProgress(audit) {
+    const total = audit.total ?? 0;
+    const pct = total ? Math.round((audit.done / total) * 100) : audit.status === "done" ? 100 : 0;
+    return h(
+      "div",
+      { class: "row" },
+      h(
+        "div",
+        {
+          class: "progress",
+          role: "progressbar",
+          "aria-label": `Audit ${audit.id} progress`,
+          "aria-valuemin": "0",
+          "aria-valuemax": String(total || 100),
+          "aria-valuenow": String(total ? audit.done : pct),
+          "aria-valuetext": `${audit.done} of ${total || "?"} messages`,
+        },
+        h("span", { style: `width:${pct}%` }),
+      ),
+      h("span", { class: "muted small" }, `${audit.done} / ${audit.total ?? "?"}`),
+    );
+  }
+
+  async function showAudits(params) {
+    startView("audits");
+    document.title = "Audits · mailqa";
+    await loadNav(); // inboxes created since the page loaded are offered too
+    if (current.view !== "audits") return;
+    markNav("audits");
+    const wanted = Number(params.get("inbox")) || (inboxes[0] && inboxes[0].id);
+    const select = h(
+      "select",
+      { id: "audit-inbox-select" },
+      inboxes.map((b) => h("option", { value: String(b.id), selected: b.id === wanted }, b.name)),
+    );
+    const boxes = AUDIT_CHECKS.map((name) =>
+      h(
+        "label",
+        { class: "check-option" },
+        h("input", { type: "checkbox", name: "check", value: name, checked: AUDIT_DEFAULT.includes(name) }),
+        ` ${checkLabel(name)}`,
+      ),
+    );
+    const online = h("input", { type: "checkbox", id: "audit-online" });
+    const status = h("p", { class: "muted small", role: "status" });
+    const start = h("button", { type: "submit", id: "audit-start" }, "Start audit");
+    const form = h(
+      "form",
+      { class: "card", id: "audit-form", "aria-labelledby": "audit-form-title" },
+      h("h2", { id: "audit-form-title" }, "Audit an inbox"),
+      h("p", { class: "muted" }, "Runs the checks over every stored message of the inbox and summarises them."),
+      h("p", {}, h("label", { for: "audit-inbox-select" }, "Inbox "), select),
+      h("fieldset", {}, h("legend", {}, "Checks"), h("div", { class: "row" }, boxes)),
+      h("p", {}, h("label", {}, online, " Let network checks use the network (spam, DNS, link HTTP)")),
+      h("div", { class: "row" }, start, status),
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const checks = [...form.querySelectorAll('input[name="check"]:checked')].map((i) => i.value);
+      if (!checks.length) {
+        status.textContent = "Choose at least one check.";
+        return;
+      }
+      start.disabled = true;
+      status.textContent = "Starting…";
+      try {
+        const res = await api("/api/v1/audits", {
+          method: "POST",
+          body: { inbox_id: Number(select.value), checks, online: online.checked },
+        });
+        location.hash = `#/audit/${res.data.id}`;
+      } catch (err) {
+        start.disabled = false;
+        status.textContent = "";
+        form.append(errorBox(err));
+      }
+    });
+    const list = h("div", { id: "audit-list" }, h("p", { class: "muted" }, "Loading…"));
+    main.append(h("h1", {}, "Audits"), inboxes.length ? form : h("p", { class: "muted" }, "No inboxes to audit."), h("h2", {}, "Recent audits"), list);
+    try {
+      const audits = (await api("/api/v1/audits")).data;
+      if (current.view !== "audits") return;
+      clear(list);
+      if (!audits.length) {
+        list.append(h("p", { class: "muted" }, "No audits yet."));
+        return;
+      }
+      list.append(
+        h(
+          "table",
+          { class: "card", id: "audits-table" },
+          h("caption", { class: "sr-only" }, "Audits, newest first"),
+          h("thead", {}, h("tr", {}, ["Audit", "Inbox", "Status", "Progress", "Started"].map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            {},
+            [...audits].sort((a, b) => b.id - a.id).map((a) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("a", { href: `#/audit/${a.id}` }, `#${a.id}`)),
+                h("td", {}, inboxName(a.inbox_id)),
+                h("td", {}, auditBadge(a)),
+                h("td", {}, auditProgress(a)),
+                h("td", {}, fmtDate(a.created_at)),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      clear(list).append(errorBox(err));
+    }
+  }
+
+  async function showAudit(id) {
+    startView("audit", { id });
+    markNav("audits");
+    document.title = `Audit #${id} · mailqa`;
+    const head = h("div", { class: "inbox-head" });
+    const progress = h("div", { id: "audit-progress", "aria-live": "polite" });
+    const body = h("div", { id: "audit-summary" });
+    main.append(h("p", { class: "small" }, h("a", { href: "#/audits" }, "← All audits")), head, progress, body);
+    let timer = null;
+    cleanup = () => clearTimeout(timer);
+    const poll = async () => {
+      let audit;
+      try {
+        audit = (await api(`/api/v1/audits/${id}`)).data;
+      } catch (err) {
+        if (current.view === "audit" && current.id === id) clear(body).append(errorBox(err));
+        return;
+      }
+      if (current.view !== "audit" || current.id !== id) return;
+      clear(head).append(
+        h("div", {}, h("h1", {}, `Audit #${audit.id}`), h("span", { class: "muted" }, `${inboxName(audit.inbox_id)} · ${audit.checks.map(checkLabel).join(", ")}`)),
+        h("span", { class: "spacer" }),
+        auditBadge(audit),
+        h(
+          "span",
+          { class: "row", id: "audit-exports" },
+          ["csv", "json", "html"].map((fmt) =>
+            h("a", { class: "button", href: `/api/v1/audits/${audit.id}/export?format=${fmt}`, download: fmt === "html" ? null : `mailqa-audit-${audit.id}.${fmt}` }, `Export ${fmt.toUpperCase()}`),
+          ),
+        ),
+      );
+      clear(progress).append(auditProgress(audit));
+      if (audit.error) progress.append(h("p", { class: "alert", role: "alert" }, audit.error));
+      renderAuditSummary(body, audit);
+      if (AUDIT_RUNNING.includes(audit.status)) timer = setTimeout(poll, 1000);
+      else await renderAuditMessages(body, audit);
+    };
+    await poll();
+  }
+
+  function histogram(bins) {
+    const max = Math.max(1, ...bins.map((b) => b.messages));
+    const width = 320;
+    const height = 120;
+    const barW = width / bins.length;
+    const label = bins.map((b) => `${b.from}–${b.to}: ${b.messages}`).join(", ");
+    const svgNS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height + 18}`);
+    svg.setAttribute("class", "histogram");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("id", "audit-histogram");
+    svg.setAttribute("aria-label", `Score histogram. ${label}`);
+    bins.forEach((b, i) => {
+      const barH = Math.round((b.messages / max) * height);
+      const rect = document.createElementNS(svgNS, "rect");
+      rect.setAttribute("x", String(i * barW + 2));
+      rect.setAttribute("y", String(height - barH));
+      rect.setAttribute("width", String(barW - 4));
+      rect.setAttribute("height", String(barH));
+      rect.setAttribute("data-messages", String(b.messages));
+      const title = document.createElementNS(svgNS, "title");
+      title.textContent = `score ${b.from}–${b.to}: ${b.messages} message(s)`;
+      rect.append(title);
+      const text = document.createElementNS(svgNS, "text");
+      text.setAttribute("x", String(i * barW + barW / 2));
+      text.setAttribute("y", String(height + 14));
+      text.setAttribute("text-anchor", "middle");
+      text.textContent = String(b.from);
+      svg.append(rect, text);
+    });
+    return svg;
+  }
+
+  function rankedBars(items, noun) {
+    const max = Math.max(1, ...items.map((i) => i.messages));
+    return h(
+      "div",
+      { class: "bars", role: "list" },
+      items.map((item) =>
+        h(
+          "div",
+          { class: "bar", role: "listitem", "aria-label": `${noun} ${item.name}: ${item.messages} message(s)` },
+          h("span", { class: "break" }, item.name),
+          h("span", { class: "track", "aria-hidden": "true" }, h("span", { style: `width:${(item.messages / max) * 100}%` })),
+          h("span", { class: "muted" }, String(item.messages)),
+        ),
+      ),
+    );
+  }
+
+  function renderAuditSummary(body, audit) {
+    const s = audit.summary;
+    clear(body);
+    if (!s || !s.messages) {
+      body.append(h("p", { class: "muted" }, AUDIT_RUNNING.includes(audit.status) ? "Waiting for the first results…" : "No messages were audited."));
+      return;
+    }
+    const score = s.score || {};
+    body.append(
+      h(
+        "div",
+        { class: "qa-summary" },
+        h("div", { class: "qa-card" }, h("span", { class: "name" }, "Messages"), h("span", { class: "score-big", id: "audit-messages" }, String(s.messages))),
+        h("div", { class: "qa-card" }, h("span", { class: "name" }, "Mean score"), h("span", { class: "score-big" }, score.mean ?? "—"), h("span", { class: "muted small" }, `min ${score.min ?? "—"} · max ${score.max ?? "—"}`)),
+        Object.entries(s.statuses || {}).map(([status, n]) =>
+          h("div", { class: "qa-card" }, h("span", { class: "name" }, status), h("span", { class: "score-big" }, String(n))),
+        ),
+      ),
+    );
+    const statuses = ["passed", "warning", "failed", "errored", "skipped"];
+    body.append(
+      h(
+        "div",
+        { class: "card" },
+        h("h2", {}, "Per check"),
+        h(
+          "table",
+          { id: "audit-checks" },
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Check"), statuses.map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            {},
+            Object.entries(s.checks || {}).map(([name, counts]) =>
+              h("tr", {}, h("th", { scope: "row" }, checkLabel(name)), statuses.map((t) => h("td", {}, String(counts[t] || 0)))),
+            ),
+          ),
+        ),
+      ),
+      h("div", { class: "card" }, h("h2", {}, "Score distribution"), score.histogram ? histogram(score.histogram) : h("p", { class: "muted" }, "No scores.")),
+    );
+    for (const [key, title, noun] of AUDIT_LISTS) {
+      const items = s[key] || [];
+      if (!items.length) continue;
+      body.append(h("div", { class: "card", id: `audit-${key}` }, h("h2", {}, title), rankedBars(items, noun)));
+    }
+  }
+
+  async function renderAuditMessages(body, audit) {
+    let page;
+    try {
+      page = (await api(`/api/v1/audits/${audit.id}/messages?per_page=100`)).data;
+    } catch (err) {
+      body.append(errorBox(err));
+      return;
+    }
+    if (current.view !== "audit" || current.id !== audit.id) return;
+    body.append(
+      h(
+        "div",
+        { class: "card" },
+        h("h2", {}, `Messages (${page.total})`),
+        h(
+          "table",
+          { id: "audit-messages-table" },
+          h("thead", {}, h("tr", {}, ["Message", "Status", "Score", "Failing rules"].map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            {},
+            page.messages.map((m) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, m.message_id ? h("a", { href: `#/message/${m.message_id}/overview` }, m.subject || "(no subject)") : m.key),
+                h("td", {}, badge(m.status, m.status === "unreadable" ? "failed" : m.status)),
+                h("td", {}, m.score === null || m.score === undefined ? "—" : String(m.score)),
+                h("td", { class: "small" }, (m.rules || []).slice(0, 5).join(", ")),
+              ),
+            ),
+          ),
+        ),
+        page.total > page.messages.length ? h("p", { class: "muted small" }, `First ${page.messages.length}; the CSV export has all of them.`) : null,
+      ),
+    );
   }
 
   // ---------------------------------------------------------------- start
