@@ -21,7 +21,7 @@ async def test_audit_an_inbox_from_the_ui(ui: Session, stack: Stack) -> None:
         inbox = (
             await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "Campaigns"})
         ).json()
-    subjects = ["Spring sale", "Receipt 1042", "Password reset"]
+    subjects = ["Spring sale", "Receipt 1042", '<img src=x onerror="alert(1)">Reset']
     for subject in subjects:
         await stack.upload(build_message(subject=subject, html=FLEX_HTML), inbox_id=inbox["id"])
 
@@ -66,9 +66,14 @@ async def test_audit_an_inbox_from_the_ui(ui: Session, stack: Stack) -> None:
     table = list(csv.DictReader(io.StringIO(await response.text())))
     assert sorted(r["subject"] for r in table) == sorted(subjects)
 
+    # A subject carrying markup is shown as text, never run.
+    await expect(page.locator("#audit-messages-table")).to_contain_text(
+        '<img src=x onerror="alert(1)">'
+    )
+    assert await page.locator("#audit-messages-table img").count() == 0
     await links.first.click()
     await expect(page.locator("#msg-subject")).to_be_visible()
     await page.goto(f"{stack.base_url}/#/audits")
     await expect(page.locator("#audits-table")).to_contain_text(f"#{audit_id}")
     await expect(page.locator("#nav-audits")).to_have_attribute("aria-current", "page")
-    assert not ui.errors
+    assert not ui.errors and not ui.dialogs
