@@ -5,7 +5,8 @@
   (report writes are idempotent upserts, so running twice is harmless).
 - ``prefetch_multiplier=1``: a worker holds one task per process, not a batch it may die with.
 - Redis ``visibility_timeout``: how long a task taken by a worker that vanished whole stays
-  invisible before Redis hands it out again.
+  invisible before Redis hands it out again; the workers sweep for such tasks at half that
+  interval (at most every 10 s).
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ def create_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         result_backend=None,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout,
+            # kombu sweeps for abandoned tasks every interval x throttle seconds (10 x 10 by
+            # default): a short visibility timeout would still wait 100 s. Sweep at half the
+            # timeout (at most every 10 s), on every tick.
+            "unacked_restore_interval": max(
+                1, min(10, int(settings.celery_visibility_timeout // 2))
+            ),
+            "unacked_restore_throttle": 1,
+        },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
