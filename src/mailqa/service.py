@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 from mailqa.checks import build_checks
@@ -148,6 +148,11 @@ class Service:
         row = await self.store.get_message(message_id)
         raw = await self.store.get_raw(message_id)
         return ParsedMessage(raw, envelope_of(row))
+
+    async def load_parsed_many(self, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
+        """The messages that still exist, read in one query."""
+        found = await self.store.get_messages_with_raw(message_ids)
+        return {mid: ParsedMessage(raw, envelope_of(row)) for mid, (row, raw) in found.items()}
 
     async def resume_pending(self) -> int:
         """Queue messages stored but never analysed (a crash between 250 and the report)."""

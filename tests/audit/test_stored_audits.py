@@ -106,3 +106,27 @@ async def test_audits_api_inline(stored: tuple[Service, int, Path]) -> None:
             f"/api/v1/audits/{audit_id}"
         )
         assert anonymous.status_code == 401
+
+
+async def test_chunk_reads_and_writes_in_bulk(stored: tuple[Service, int, Path]) -> None:
+    """The Celery task's path: one read for a chunk (missing ids left out), one idempotent
+    write of its records."""
+    from mailqa.audit.store import AuditStore
+    from mailqa.audit.stored import PipelineCache, audit_parsed
+
+    service, inbox_id, _ = stored
+    page = await service.store.list_messages(inbox_id, limit=3)
+    ids = [m.id for m in page[0]]
+    parsed = await service.load_parsed_many([*ids, 987_654])
+    assert sorted(parsed) == sorted(ids)
+    for mid in ids:
+        assert parsed[mid].raw == await service.store.get_raw(mid)
+    audits = AuditStore(service.store)
+    audit = await audits.create(inbox_id, ["headers"], online=False, filters={})
+    pipeline = PipelineCache(10).get(["headers"])
+    records = [await audit_parsed(service, pipeline, audit, m, parsed[m]) for m in ids]
+    await audits.save_results(audit.id, records)
+    await audits.save_results(audit.id, records)  # a redelivered chunk changes nothing
+    assert await audits.count_results(audit.id) == len(ids)
+    stored_records = [r async for r in audits.iter_results(audit.id)]
+    assert sorted(r.message_id for r in stored_records) == sorted(ids)

@@ -58,17 +58,28 @@ class AuditStore:
 
     async def save_result(self, audit_id: int, record: AuditRecord) -> None:
         """Idempotent: a redelivered task writes the same row again."""
-        assert record.message_id is not None
-        row = {
-            "audit_id": audit_id,
-            "message_id": record.message_id,
-            "status": record.status,
-            "score": record.score,
-            "record": record.model_dump(mode="json", by_alias=True),
-            "created_at": datetime.now(UTC),
-        }
+        await self.save_results(audit_id, [record])
+
+    async def save_results(self, audit_id: int, records: Sequence[AuditRecord]) -> None:
+        """Several records in one statement; idempotent like ``save_result``."""
+        if not records:
+            return
+        now = datetime.now(UTC)
+        rows = []
+        for record in records:
+            assert record.message_id is not None
+            rows.append(
+                {
+                    "audit_id": audit_id,
+                    "message_id": record.message_id,
+                    "status": record.status,
+                    "score": record.score,
+                    "record": record.model_dump(mode="json", by_alias=True),
+                    "created_at": now,
+                }
+            )
         insert = sqlite_insert if self._dialect == "sqlite" else pg_insert
-        stmt = insert(AuditResult).values(row)
+        stmt = insert(AuditResult).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=["audit_id", "message_id"],
             set_={

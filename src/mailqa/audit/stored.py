@@ -20,6 +20,7 @@ from mailqa.audit.sources import StoredInboxSource
 from mailqa.audit.store import AuditStore
 from mailqa.checks import build_checks
 from mailqa.core.errors import NotFound
+from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -49,18 +50,25 @@ async def audit_stored_message(
     service: Service, pipeline: Pipeline, audits: AuditStore, audit: Audit, message_id: int
 ) -> AuditRecord | None:
     """Analyse one stored message for an audit and store its record (None: deleted)."""
-    key = f"message:{message_id}"
     try:
         parsed = await service.load_parsed(message_id)
     except NotFound:
         return None
-    try:
-        ctx = service.ctx if audit.online else dataclasses.replace(service.ctx, offline=True)
-        record = record_from_report(key, await pipeline.run(parsed, ctx), message_id)
-    except Exception as exc:  # a message the parser or a check cannot survive
-        record = unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id)
+    record = await audit_parsed(service, pipeline, audit, message_id, parsed)
     await audits.save_result(audit.id, record)
     return record
+
+
+async def audit_parsed(
+    service: Service, pipeline: Pipeline, audit: Audit, message_id: int, parsed: ParsedMessage
+) -> AuditRecord:
+    """The audit record of one loaded message (``unreadable`` if it cannot be analysed)."""
+    key = f"message:{message_id}"
+    try:
+        ctx = service.ctx if audit.online else dataclasses.replace(service.ctx, offline=True)
+        return record_from_report(key, await pipeline.run(parsed, ctx), message_id)
+    except Exception as exc:  # a message the parser or a check cannot survive
+        return unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id)
 
 
 def _filters(since: datetime | None, until: datetime | None) -> dict[str, Any]:

@@ -531,6 +531,18 @@ class Store:
             raise NotFound(f"message {message_id} source not found")
         return bytes(data)
 
+    async def get_messages_with_raw(
+        self, message_ids: Sequence[int]
+    ) -> dict[int, tuple[Message, bytes]]:
+        """Several messages and their raw bytes in one query (those that still exist)."""
+        async with self.sessions() as s:
+            rows = await s.execute(
+                select(Message, MessageBlob.data)
+                .join(MessageBlob, MessageBlob.message_id == Message.id)
+                .where(Message.id.in_(list(message_ids)))
+            )
+            return {message.id: (message, bytes(data)) for message, data in rows}
+
     async def get_attachments(self, message_id: int) -> Sequence[Attachment]:
         async with self.sessions() as s:
             q = select(Attachment).where(Attachment.message_id == message_id)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mailqa.audit.models import Audit
 from mailqa.audit.store import AuditStore
-from mailqa.audit.stored import PipelineCache, audit_stored_message
+from mailqa.audit.stored import PipelineCache, audit_parsed
 from mailqa.checks import build_checks
 from mailqa.core.errors import NotFound
 from mailqa.core.pipeline import Pipeline
@@ -110,13 +110,9 @@ async def _analyze(
         return None  # deleted before its turn
 
 
-AUDIT_CHUNK_CONCURRENCY = 4
-"""Messages of a chunk in flight at once: enough to overlap database round trips, well
-inside the connection pool (more would open and close overflow connections)."""
-
-
 async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) -> list[str]:
-    """Audit a chunk of messages concurrently (their database reads and writes overlap)."""
+    """Audit a chunk of messages: one read and one write for the chunk; the checks of its
+    messages run concurrently."""
     service = await runtime.service()
     audits = runtime.audits
     assert audits is not None
@@ -125,14 +121,13 @@ async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) 
         audit = runtime.audit_rows[audit_id] = await audits.get(audit_id)
     pipeline = runtime.pipelines.get(audit.checks)
 
-    limit = asyncio.Semaphore(AUDIT_CHUNK_CONCURRENCY)
-
-    async def one(message_id: int) -> str:
-        async with limit:
-            record = await audit_stored_message(service, pipeline, audits, audit, message_id)
-        return "deleted" if record is None else record.status
-
-    return list(await asyncio.gather(*(one(message_id) for message_id in message_ids)))
+    parsed = await service.load_parsed_many(message_ids)  # one query for the chunk
+    records = await asyncio.gather(
+        *(audit_parsed(service, pipeline, audit, mid, msg) for mid, msg in parsed.items())
+    )
+    await audits.save_results(audit.id, records)  # one statement for the chunk
+    statuses = {record.message_id: record.status for record in records}
+    return [statuses.get(mid, "deleted") for mid in message_ids]
 
 
 DB_ERRORS = (OperationalError, DBAPIError, OSError)
