@@ -95,13 +95,42 @@ class Service:
         parsed = ParsedMessage(raw, envelope)
         stored = await self.store.insert_message(inbox_id, parsed)
         self.metrics.messages_captured.labels(source).inc()
-        max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
-        max_age_days = stored.inbox_max_age_days or self.settings.retention_max_age_days
-        if max_messages or max_age_days:
-            await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=max_age_days)
-        await self._notify()
-        await self.executor.submit(stored.id, parsed)
+        # The message is safe from here on: a failure below must not make the sender retry
+        # (a duplicate); the message stays pending and is queued again at the next start.
+        try:
+            max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
+            if max_messages:
+                await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=None)
+            await self._notify()
+            await self.executor.submit(stored.id, parsed)
+        except Exception:
+            log.exception("message %d stored; queueing its analysis failed", stored.id)
         return stored.id
+
+    async def apply_retention(self) -> int:
+        """Prune every inbox by its own limits, else the configured ones. Returns the count."""
+        pruned = 0
+        for inbox in await self.store.list_inboxes():
+            max_messages = inbox.max_messages or self.settings.retention_max_messages
+            max_age_days = inbox.max_age_days or self.settings.retention_max_age_days
+            if max_messages or max_age_days:
+                pruned += await self.store.prune(
+                    inbox.id, max_messages=max_messages, max_age_days=max_age_days
+                )
+        if pruned:
+            await self._notify()
+        return pruned
+
+    async def retention_loop(self) -> None:
+        """Apply retention now and then, for the life of the server."""
+        while True:
+            try:
+                pruned = await self.apply_retention()
+                if pruned:
+                    log.info("retention pruned %d message(s)", pruned)
+            except Exception:
+                log.exception("retention sweep failed")
+            await asyncio.sleep(self.settings.retention_sweep_seconds)
 
     # Analysis -----------------------------------------------------------------------------
 
@@ -220,6 +249,18 @@ def envelope_of(row: Message) -> Envelope:
 
 
 @asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    """The migrated database alone, for admin commands that run no checks."""
+    url = settings.effective_database_url
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
 async def open_service(
     settings: Settings, *, start_executor: bool = True
 ) -> AsyncIterator[Service]:
@@ -244,4 +285,6 @@ async def open_service(
             resumed = await service.resume_pending()
             if resumed:
                 log.info("queued %d message(s) left unanalysed", resumed)
+            sweeper = asyncio.create_task(service.retention_loop())
+            stack.callback(sweeper.cancel)
         yield service

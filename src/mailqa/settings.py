@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     smtp_accept_any: bool = Field(
         True, description="Accept unauthenticated mail into the default inbox."
     )
+    smtp_default_inbox: int | None = Field(
+        None,
+        description="Inbox id for unauthenticated mail; default: inbox Default of project "
+        "Default, created on first use.",
+    )
     smtp_tls_cert: Path | None = Field(None, description="Certificate for STARTTLS.")
     smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
 
@@ -59,6 +64,12 @@ class Settings(BaseSettings):
     )
     retention_max_age_days: float | None = Field(
         None, description="Prune messages older than this many days."
+    )
+    retention_sweep_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How often the server applies retention to every inbox (age limits "
+        "apply even to inboxes that receive no new mail).",
     )
 
     # Analysis
@@ -127,7 +138,7 @@ class Settings(BaseSettings):
     spamd_dns_server: str | None = Field(
         None,
         description="DNS server (host:port) the managed spamd's network rules query; "
-        "default the system resolver.",
+        "default the first of MAILQA_DNS_SERVERS, else the system resolver.",
     )
 
     # Links (HTTP validation of every link and image)
@@ -144,6 +155,12 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds to resolve and connect to a link's host."
     )
     link_timeout: float = Field(10.0, gt=0, description="Seconds one HTTP request may take in all.")
+    link_total_timeout: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds all HTTP requests of one link may take together (every redirect "
+        "hop, HEAD and GET fallback); waiting for a free slot does not count.",
+    )
     link_max_redirects: int = Field(10, ge=0, description="Redirects followed per link.")
     link_concurrency: int = Field(20, ge=1, description="HTTP requests in flight at once.")
     link_per_host_concurrency: int = Field(

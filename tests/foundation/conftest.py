@@ -142,6 +142,15 @@ async def running_pg(
         yield stack
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> Running:
+    """The stack on each database in turn."""
+    stack: Running = request.getfixturevalue(
+        "running" if request.param == "sqlite" else "running_pg"
+    )
+    return stack
+
+
 @pytest.fixture
 def sample() -> bytes:
     return (Path(__file__).parent.parent / "samples" / "welcome.eml").read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from email.message import EmailMessage
 
 from tests.foundation.conftest import Running
@@ -218,5 +219,94 @@ async def test_health_metrics_openapi_and_schema(running: Running) -> None:
         spec = (await c.get("/openapi.json")).json()
         assert "Report" in spec["components"]["schemas"]
         assert "/pro/api/sandbox/messages" in spec["paths"]
+        detail = spec["paths"]["/pro/api/sandbox/messages/{message_id}"]["get"]["responses"]
+        assert {"200", "401", "404", "410"} <= set(detail)
+        assert "email_not_found" in detail["404"]["description"]
+        summary = spec["components"]["schemas"]["SandboxSummary"]["properties"]
+        assert {"id", "sender", "from", "subject", "preview_text", "size"} <= set(summary)
         schema = (await c.get("/api/v1/schema/report")).json()
         assert schema["title"] == "Report" and "checks" in schema["properties"]
+
+
+def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_captures_analyses_and_check_durations(running: Running) -> None:
+    captured = ("mailqa_messages_captured_total", (("source", "http"),))
+    async with running.client() as c:
+        before = metric_values((await c.get("/metrics")).text)
+        project = (await c.post("/api/v1/projects", json={"name": "metrics"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "m"})
+        ).json()
+        raw = make_message("metrics")
+        await c.post(f"/api/v1/inboxes/{inbox['id']}/messages", content=raw)
+        r = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest",
+            params={"wait": 10, "analyzed": "true"},
+        )
+        report = (await c.get(f"/api/v1/messages/{r.json()['id']}/report")).json()
+        after = metric_values((await c.get("/metrics")).text)
+    analyses = ("mailqa_analyses_total", (("status", report["status"]),))
+    headers_runs = (
+        "mailqa_check_duration_seconds_count",
+        (("check", "headers"), ("status", report["checks"]["headers"]["status"])),
+    )
+    assert after[captured] == before.get(captured, 0) + 1
+    assert after[analyses] >= before.get(analyses, 0) + 1
+    assert after[headers_runs] >= before.get(headers_runs, 0) + 1
+
+
+async def test_tokens_are_stored_hashed_only(running: Running) -> None:
+    async with running.client() as c:
+        plain = (await c.post("/api/v1/tokens", json={"name": "hashed"})).json()["token"]
+        async with running.client(token=plain) as user:
+            assert (await user.get("/api/v1/projects")).status_code == 200
+    tokens = await running.service.store.list_tokens()
+    [row] = [t for t in tokens if t.name == "hashed"]
+    assert row.token_hash == hashlib.sha256(plain.encode()).hexdigest()
+    assert all(plain not in str(value) for value in vars(row).values())
+
+
+async def test_filters_by_recipient_and_dates(running: Running) -> None:
+    async with running.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "filters"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "f"})
+        ).json()
+        url = f"/api/v1/inboxes/{inbox['id']}/messages"
+        alice = make_message("to-alice").replace(b"user@example.com", b"alice@example.com")
+        await c.post(url, content=alice)
+        await c.post(url, content=make_message("cc-bob", Cc="bob@example.com"))
+
+        async def subjects(**params: str) -> list[str]:
+            r = await c.get(url, params=params)
+            assert r.status_code == 200, r.text
+            return [m["subject"] for m in r.json()["messages"]]
+
+        assert await subjects(to="alice@") == ["to-alice"]
+        assert await subjects(to="bob@example") == ["cc-bob"]
+        assert await subjects(to="nobody") == []
+        assert sorted(await subjects(since="2000-01-01T00:00:00Z")) == ["cc-bob", "to-alice"]
+        assert await subjects(until="2000-01-01T00:00:00Z") == []
+
+
+async def test_a_revoked_token_stops_working_at_once(running: Running) -> None:
+    async with running.client() as admin:
+        created = (await admin.post("/api/v1/tokens", json={"name": "revoke me"})).json()
+        async with running.client(token=created["token"]) as user:
+            assert (await user.get("/api/v1/projects")).status_code == 200
+            assert (await admin.delete(f"/api/v1/tokens/{created['id']}")).status_code == 204
+            gone = await user.get("/api/v1/projects")
+            assert gone.status_code == 401
+            assert (await user.get("/pro/api/sandbox")).json()["error"] == (
+                "invalid_or_expired_token"
+            )
+        assert (await admin.delete(f"/api/v1/tokens/{created['id']}")).status_code == 404

@@ -44,6 +44,15 @@ HOSTILE = {
     # its length (deep nesting, tags that never close).
     "html-deep-nesting": HTML_ONLY + b"<div>x" * 20_000,
     "html-unclosed-tags": HTML_ONLY + b"<a" * 60_000 + b"</" * 60_000,
+    # PostgreSQL text refuses NUL; varchar refuses over-long values.
+    "nul-bytes": (
+        b"From: nul\x00@b.example\r\nSubject: a\x00b\r\nTo: x\x00y@c.example\r\n"
+        b"Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n"
+        b"Content-Type: text/plain\r\n\r\nbody \x00 here\r\n--z\r\n"
+        b'Content-Type: application/pdf; name="f\x00.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="f\x00.pdf"\r\n\r\nxx\r\n--z--\r\n'
+    ),
+    "over-long-address": b"From: " + b"a" * 2000 + b"@" + b"b" * 400 + b".example\r\n\r\nhi",
 }
 
 PIPELINE = Pipeline([HeadersCheck()], timeout=10)
@@ -93,8 +102,8 @@ def test_mutations_of_a_real_message_never_crash(edits: list[tuple[int, bytes]])
     assert report.checks["headers"].status.value != "errored"
 
 
-async def test_hostile_uploads_are_stored_and_reported(running: Running) -> None:
-    async with running.client() as c:
+async def test_hostile_uploads_are_stored_and_reported(any_db: Running) -> None:
+    async with any_db.client() as c:
         project = (await c.post("/api/v1/projects", json={"name": "bad"})).json()
         inbox = (
             await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "bad"})
@@ -124,3 +133,45 @@ def test_encoded_display_names_with_commas_do_not_split_addresses() -> None:
     assert msg.to == ("u@example.com", "b@example.com")
     assert msg.cc == ("x@y.example",)
     assert msg.header("To") == "Ü, User <u@example.com>, b@example.com"
+
+
+async def test_a_message_the_database_refuses_does_not_take_its_batch_down(
+    any_db: Running,
+) -> None:
+    """Concurrent captures are committed together; each must stand or fall alone."""
+    async with any_db.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "batch"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "batch"})
+        ).json()
+        bodies = [make_message(f"clean {i}") for i in range(6)] + [HOSTILE["nul-bytes"]]
+        responses = await asyncio.gather(
+            *(c.post(f"/api/v1/inboxes/{inbox['id']}/messages", content=b) for b in bodies)
+        )
+        assert [r.status_code for r in responses] == [201] * len(bodies)
+        nul = (await c.get(f"/api/v1/messages/{responses[-1].json()['id']}")).json()
+        assert nul["subject"] == "a\ufffdb"
+
+
+async def test_hostile_mail_over_smtp_is_stored_and_the_server_keeps_serving(
+    running: Running,
+) -> None:
+    async with running.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "bad-smtp"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "bad"})
+        ).json()
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    small = {k: v for k, v in HOSTILE.items() if len(v) < 200_000}
+    for name, raw in small.items():
+        refused = await asyncio.to_thread(running.smtp_send, raw, login=creds)
+        assert refused == {}, name
+    async with running.client() as c:
+        r = await c.get(f"/api/v1/inboxes/{inbox['id']}/messages", params={"per_page": 100})
+        assert r.json()["total"] == len(small)
+        for m in r.json()["messages"]:
+            assert (await c.get(f"/api/v1/messages/{m['id']}")).status_code == 200
+            report = await c.post(f"/api/v1/messages/{m['id']}/analyze")
+            assert report.status_code == 200
+    # Still serving afterwards.
+    assert await asyncio.to_thread(running.smtp_send, make_message("after"), login=creds) == {}

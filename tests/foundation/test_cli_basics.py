@@ -49,3 +49,24 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "executor" in out.stderr
+
+
+def test_token_list_and_revoke(tmp_path: Path) -> None:
+    def mailqa(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*MAILQA, "token", *args, "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    token = mailqa("create", "--name", "short-lived").stdout.strip()
+    listed = mailqa("list").stdout.splitlines()
+    [line] = [row for row in listed if row.endswith("\tshort-lived")]
+    token_id, prefix, scope, _ = line.split("\t")
+    assert token.startswith(prefix.rstrip("…")) and scope == "admin"
+    assert token not in "".join(listed)
+    assert mailqa("revoke", token_id).returncode == 0
+    assert "short-lived" not in mailqa("list").stdout
+    again = mailqa("revoke", token_id)
+    assert again.returncode == 2 and "not found" in again.stderr

@@ -142,3 +142,15 @@ def test_encoded_words_are_decoded_before_checking() -> None:
     result = run(build(headers, ALT_BODY))
     assert result.status.value == "passed"
     assert ParsedMessage(build(headers, ALT_BODY)).subject == "Café au lait"
+
+
+def test_lines_over_998_characters_are_reported_with_the_longest() -> None:
+    body = ALT_BODY.copy()
+    body[11] = "<p>" + "x" * 998 + "</p>"  # line 18 of the message: 1005 characters
+    result = run(build(GOOD_HEADERS, body))
+    [finding] = [f for f in result.findings if f.rule == "headers.line-too-long"]
+    assert finding.severity.value == "warning"
+    assert "Line 18 " in finding.message and "1005 characters" in finding.message
+    exactly = ALT_BODY.copy()
+    exactly[11] = "y" * 998
+    assert "headers.line-too-long" not in rules(run(build(GOOD_HEADERS, exactly)))

@@ -76,7 +76,8 @@ async def test_api_token_as_password_delivers_to_the_sandbox(running: Running) -
 async def test_unauthenticated_mail_goes_to_the_default_inbox(running: Running) -> None:
     await asyncio.to_thread(running.smtp_send, make_message("No auth"))
     async with running.client() as c:
-        default = (await c.get("/api/v1/inboxes")).json()[0]
+        inboxes = (await c.get("/api/v1/inboxes")).json()
+    [default] = [i for i in inboxes if i["name"] == "Default"]
     subjects = [m["subject"] for m in await messages_of(running, default["id"])]
     assert "No auth" in subjects
 
@@ -144,3 +145,19 @@ async def test_captured_mail_is_analysed(running: Running) -> None:
         report = (await c.get(f"/api/v1/messages/{r.json()['id']}/report")).json()
     assert report["checks"]["headers"]["status"] in ("passed", "warning")
     assert report["message"]["subject"] == "Analyse me"
+
+
+async def test_long_lines_are_captured_as_sent_and_reported(running: Running) -> None:
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    raw = make_message("minified", body="<p>" + "z" * 5000 + "</p>")
+    assert await asyncio.to_thread(running.smtp_send, raw, login=creds) == {}
+    async with running.client() as c:
+        r = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest",
+            params={"wait": 10, "analyzed": "true"},
+        )
+        mid = r.json()["id"]
+        assert (await c.get(f"/api/v1/messages/{mid}/raw")).content == on_wire(raw)
+        headers = (await c.get(f"/api/v1/messages/{mid}/report/headers")).json()
+    assert "headers.line-too-long" in {f["rule"] for f in headers["findings"]}

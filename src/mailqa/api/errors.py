@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailqa.core.errors import ConfigError, MailqaError, MessageParseError, NotFound, QuotaExceeded
@@ -25,6 +28,12 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
+
+
+def validation_text(error: Any) -> str:
+    """One pydantic validation error as ``field: problem``."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
 
 
 _STATUS: list[tuple[type[MailqaError], int, str]] = [
@@ -54,6 +63,22 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [validation_text(e) for e in exc.errors()]
+        body: dict[str, Any] = error_body("invalid_request", "; ".join(problems))
+        body["errors"] = problems
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # A number beyond what the database stores (ids, page numbers): nothing can match.
+        return JSONResponse(
+            error_body("out_of_range", "a number in the request is out of range"),
+            status_code=422,
         )
 
     @app.exception_handler(Exception)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mailqa.core.message import ParsedMessage
 from mailqa.store.models import Attachment, Message, Project
@@ -52,10 +52,19 @@ class InboxIn(BaseModel):
 
 
 class InboxPatch(BaseModel):
+    """Fields to change. ``null`` clears a retention limit; name and quota cannot be null."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     quota_bytes: int | None = Field(None, gt=0)
     max_messages: int | None = Field(None, gt=0)
     max_age_days: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> InboxPatch:
+        for field in ("name", "quota_bytes"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
 
 
 class AttachmentOut(BaseModel):

@@ -117,7 +117,9 @@ class CaptureHandler:
                 inbox_id = identity.inbox_id
             elif self.settings.smtp_accept_any:
                 inbox_id = (
-                    await self.service.store.default_inbox(self.settings.inbox_quota_bytes)
+                    await self.service.store.default_inbox(
+                        self.settings.inbox_quota_bytes, self.settings.smtp_default_inbox
+                    )
                 ).id
             else:
                 return "530 5.7.0 Authentication required"
@@ -145,6 +147,13 @@ class CaptureHandler:
         return f"250 2.0.0 Ok: queued as {message_id}"
 
 
+class CaptureSMTP(SMTP):
+    """Lines of up to 1 MiB are taken as sent: a sandbox captures what the application really
+    sends, and the headers check reports lines over RFC 5322's 998 characters."""
+
+    line_length_limit = 1024 * 1024
+
+
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
@@ -160,7 +169,7 @@ def smtp_factory(service: Service) -> Any:
         context = tls_context(str(settings.smtp_tls_cert), str(settings.smtp_tls_key))
 
     def make() -> SMTP:
-        return SMTP(
+        return CaptureSMTP(
             handler,
             hostname=settings.smtp_hostname,
             ident="mailqa ESMTP",

@@ -32,6 +32,11 @@ class CheckContext:
     cache: SharedCache | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def no_resolver_reason(self) -> str:
+        """Why ``resolver`` is None, for the ``skipped`` result of a DNS check."""
+        return str(self.extras.get("resolver_unavailable") or "no DNS resolver configured")
+
 
 @runtime_checkable
 class Check(Protocol):

@@ -95,6 +95,10 @@ class Pipeline:
                 result = CheckResult.errored(check.name, str(exc), retryable=True)
             except Exception as exc:
                 result = CheckResult.errored(check.name, f"{type(exc).__name__}: {exc}")
+            if not isinstance(result, CheckResult):
+                result = CheckResult.errored(
+                    check.name, f"returned {type(result).__name__}, not a CheckResult"
+                )
         if result.name != check.name:
             result = result.model_copy(update={"name": check.name})
         duration = round((time.perf_counter() - started) * 1000, 2)

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -34,14 +33,34 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        # SQLite compares the stored text: every value must be in UTC to compare right.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class SafeText(TypeDecorator[str]):
+    """Text that comes from outside (mail headers, envelopes, API input). It may carry NUL
+    characters and be of any length; PostgreSQL refuses both, so NUL becomes U+FFFD and
+    values are cut to the column's length."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        value = value.replace("\x00", "\ufffd")
+        return value[: self.length] if self.length else value
 
 
 class Base(DeclarativeBase):
@@ -52,7 +71,7 @@ class Project(Base):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(SafeText(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -63,7 +82,7 @@ class Inbox(Base):
     project_id: Mapped[int] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(SafeText(200))
     smtp_username: Mapped[str] = mapped_column(String(64), unique=True)
     smtp_password: Mapped[str] = mapped_column(String(128))
     quota_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -77,7 +96,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(SafeText(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -97,22 +116,22 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
-    from_header: Mapped[str | None] = mapped_column(Text, nullable=True)
-    from_address: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    to_header: Mapped[str | None] = mapped_column(Text, nullable=True)
-    cc_header: Mapped[str | None] = mapped_column(Text, nullable=True)
-    message_id_header: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    from_header: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    from_address: Mapped[str | None] = mapped_column(SafeText(320), nullable=True)
+    to_header: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    cc_header: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    message_id_header: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
     size: Mapped[int] = mapped_column(Integer)
-    preview_text: Mapped[str] = mapped_column(Text, default="")
+    preview_text: Mapped[str] = mapped_column(SafeText(), default="")
     has_html: Mapped[bool] = mapped_column(Boolean, default=False)
     has_text: Mapped[bool] = mapped_column(Boolean, default=False)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
-    mail_from: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    mail_from: Mapped[str | None] = mapped_column(SafeText(320), nullable=True)
     rcpt_to: Mapped[list[str]] = mapped_column(JSON, default=list)
-    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    client_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    helo: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(SafeText(64), nullable=True)
+    client_name: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
+    helo: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     parse_defects: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -137,11 +156,11 @@ class Attachment(Base):
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
     index: Mapped[int] = mapped_column(Integer)
-    filename: Mapped[str | None] = mapped_column(Text, nullable=True)
-    content_type: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    content_type: Mapped[str] = mapped_column(SafeText(255))
     size: Mapped[int] = mapped_column(Integer)
-    content_id: Mapped[str | None] = mapped_column(Text, nullable=True)
-    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    content_id: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    disposition: Mapped[str | None] = mapped_column(SafeText(32), nullable=True)
 
 
 class StoredReport(Base):

@@ -31,6 +31,7 @@ from mailqa.store.models import (
 )
 
 TOKEN_PREFIX = "mq_"
+DEFAULT_NAME = "Default"  # project and inbox for unauthenticated SMTP mail
 MESSAGES = cast(Table, Message.__table__)
 BLOBS = cast(Table, MessageBlob.__table__)
 ATTACHMENTS = cast(Table, Attachment.__table__)
@@ -265,14 +266,34 @@ class Store:
             return None
         return inbox
 
-    async def default_inbox(self, quota_bytes: int) -> Inbox:
-        """The inbox unauthenticated SMTP mail goes to; created on first use."""
+    async def default_inbox(self, quota_bytes: int, inbox_id: int | None = None) -> Inbox:
+        """The inbox unauthenticated SMTP mail goes to: ``inbox_id`` when given, else the
+        inbox "Default" of the project "Default", created on first use."""
+        if inbox_id is not None:
+            return await self.get_inbox(inbox_id)
+        query = (
+            select(Inbox)
+            .join(Project, Project.id == Inbox.project_id)
+            .where(Project.name == DEFAULT_NAME, Inbox.name == DEFAULT_NAME)
+            .order_by(Inbox.id)
+            .limit(1)
+        )
         async with self.sessions() as s:
-            inbox = await s.scalar(select(Inbox).order_by(Inbox.id).limit(1))
+            inbox = await s.scalar(query)
         if inbox is not None:
             return inbox
-        project = await self.create_project("Default")
-        return await self.create_inbox(project.id, "Default", quota_bytes)
+        async with self._sandbox_lock:  # one creator per process
+            async with self.sessions() as s:
+                inbox = await s.scalar(query)
+            if inbox is not None:
+                return inbox
+            async with self.sessions() as s:
+                project = await s.scalar(
+                    select(Project).where(Project.name == DEFAULT_NAME).order_by(Project.id)
+                )
+            if project is None:
+                project = await self.create_project(DEFAULT_NAME)
+            return await self.create_inbox(project.id, DEFAULT_NAME, quota_bytes)
 
     # Tokens -------------------------------------------------------------------------------
 
@@ -299,6 +320,13 @@ class Store:
     async def resolve_token(self, plain: str) -> ApiToken | None:
         async with self.sessions() as s:
             return await s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+
+    async def delete_token(self, token_id: int) -> None:
+        """Revoke a token: it stops working at once. Its sandbox inbox and mail stay."""
+        async with self._write() as s:
+            deleted = await s.execute(delete(ApiToken).where(ApiToken.id == token_id))
+        if deleted.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"token {token_id} not found")
 
     async def token_exists(self, plain: str) -> bool:
         return await self.resolve_token(plain) is not None
@@ -371,7 +399,7 @@ class Store:
             try:
                 results = await self._insert_batch([(i, m) for i, m, _ in batch])
             except Exception as exc:  # the whole transaction failed
-                results = [exc] * len(batch)
+                results = [exc] if len(batch) == 1 else await self._insert_one_by_one(batch)
             for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -379,6 +407,19 @@ class Store:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    async def _insert_one_by_one(
+        self, batch: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]]
+    ) -> list[StoredMessage | Exception]:
+        """After a failed group commit: one transaction per message, so that one message
+        the database refuses does not take the others down with it."""
+        results: list[StoredMessage | Exception] = []
+        for inbox_id, msg, _ in batch:
+            try:
+                results += await self._insert_batch([(inbox_id, msg)])
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     async def _insert_batch(
         self, items: list[tuple[int, ParsedMessage]]

@@ -363,7 +363,8 @@ async def list_attachments(
 def content_disposition(filename: str | None, fallback: str) -> str:
     from urllib.parse import quote
 
-    name = filename or fallback
+    # Header values cannot carry control characters (an encoded filename may).
+    name = "".join(c for c in filename or "" if c.isprintable()) or fallback
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
@@ -496,3 +497,11 @@ async def create_token(
         project_id=t.project_id,
         token=plain,
     )
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
+async def revoke_token(token_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+    """Revoke a token; requests and SMTP logins with it fail from now on."""
+    require_admin(principal)
+    await service.store.delete_token(token_id)
+    return Response(status_code=204)

@@ -1,0 +1,84 @@
+"""Retention sweeps, the default inbox of unauthenticated mail, and what a 250 promises."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import time
+from pathlib import Path
+
+import pytest
+from tests.foundation.conftest import Running, base_settings, start_stack
+from tests.foundation.support import make_message
+from tests.foundation.test_smtp_capture import messages_of, new_inbox
+
+from mailqa.store.repository import DEFAULT_NAME
+
+
+async def test_age_retention_applies_to_inboxes_that_receive_nothing(running: Running) -> None:
+    inbox = await new_inbox(running, max_age_days=0.5 / 86400)  # half a second
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    await asyncio.to_thread(running.smtp_send, make_message("old news"), login=creds)
+    assert len(await messages_of(running, inbox["id"])) == 1
+    await asyncio.sleep(0.6)
+    assert await running.service.apply_retention() >= 1
+    assert await messages_of(running, inbox["id"]) == []
+    async with running.client() as c:
+        assert (await c.get(f"/api/v1/inboxes/{inbox['id']}")).json()["used_bytes"] == 0
+
+
+async def test_the_server_sweeps_on_its_own(tmp_path: Path) -> None:
+    settings = base_settings(
+        tmp_path, retention_max_age_days=0.3 / 86400, retention_sweep_seconds=0.2
+    )
+    async for stack in start_stack(settings):
+        await asyncio.to_thread(stack.smtp_send, make_message("swept"))
+        inbox = await stack.service.store.default_inbox(settings.inbox_quota_bytes)
+        deadline = time.monotonic() + 10
+        while (await stack.service.store.list_messages(inbox.id, offset=0, limit=10))[1]:
+            assert time.monotonic() < deadline, "the sweep never pruned the old message"
+            await asyncio.sleep(0.1)
+
+
+async def test_unauthenticated_mail_goes_to_the_default_inbox_not_the_oldest(
+    running: Running,
+) -> None:
+    other = await new_inbox(running)  # any inbox of any project, maybe the oldest
+    await asyncio.to_thread(running.smtp_send, make_message("anonymous"))
+    store = running.service.store
+    default = await store.default_inbox(running.service.settings.inbox_quota_bytes)
+    assert default.name == DEFAULT_NAME and default.id != other["id"]
+    subjects = [m["subject"] for m in await messages_of(running, default.id)]
+    assert "anonymous" in subjects
+    assert "anonymous" not in [m["subject"] for m in await messages_of(running, other["id"])]
+    chosen = await store.default_inbox(1, inbox_id=other["id"])
+    assert chosen.id == other["id"]
+
+
+async def test_configured_default_inbox_and_refusing_anonymous_mail(tmp_path: Path) -> None:
+    async for stack in start_stack(base_settings(tmp_path / "a", smtp_accept_any=False)):
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            await asyncio.to_thread(stack.smtp_send, make_message("no auth"))
+        assert refused.value.smtp_code == 530
+    async for stack in start_stack(base_settings(tmp_path / "b")):
+        inbox = await new_inbox(stack)
+        stack.service.settings.smtp_default_inbox = inbox["id"]
+        await asyncio.to_thread(stack.smtp_send, make_message("routed"))
+        assert [m["subject"] for m in await messages_of(stack, inbox["id"])] == ["routed"]
+
+
+async def test_a_stored_message_is_acknowledged_even_when_queueing_fails(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broker_down(*_: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    monkeypatch.setattr(running.service.executor, "submit", broker_down)
+    refused = await asyncio.to_thread(running.smtp_send, make_message("kept"), login=creds)
+    assert refused == {}  # 250: a retry would store a duplicate
+    monkeypatch.undo()
+    [msg] = await messages_of(running, inbox["id"])
+    assert msg["subject"] == "kept" and msg["analysis_status"] == "pending"
+    assert await running.service.resume_pending() >= 1  # what the next start does
