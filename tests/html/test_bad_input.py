@@ -185,3 +185,77 @@ def test_random_css_in_style_blocks_and_attributes(css: str) -> None:
     quoted = css.replace('"', "&quot;")
     analysis = analyse_html(f'<style>{css}</style><p style="{quoted}">x</p>')
     assert analysis.details.features_used >= 1  # at least <p>
+
+
+def test_deeply_nested_pseudo_class_selectors() -> None:
+    """Selector functions nested far past the recursion limit: walked, not a crash."""
+    for fn in ("not", "is", "has", "where"):
+        selector = f":{fn}(" * 330 + "a" + ")" * 330
+        found = detect(HtmlDocument(f"<style>{selector} {{ color: red }}</style>"))
+        assert found.counts["css-selector-type"] == 1  # the innermost selector was reached
+        if fn in ("not", "has"):  # caniemail has no :is() or :where()
+            assert found.counts[f"css-pseudo-class-{fn}"] == 330
+    deep = ":not(:is(" * 5_000 + ".x" + "))" * 5_000
+    html = f'<style>{deep} {{ color: red }}</style><h1 style="display:flex">x</h1>'
+    elapsed, analysis = timed(html)
+    assert elapsed < LIMIT_S
+    used = {f.slug for f in analysis.details.features}  # type: ignore[attr-defined]
+    assert {"css-pseudo-class-not", "css-selector-class", "css-display-flex", "html-h1-h6"} <= used
+
+
+async def test_deeply_nested_selectors_do_not_error_the_check() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.com"
+    msg.set_content("plain")
+    selector = ":where(" * 400 + "p" + ")" * 400
+    msg.add_alternative(
+        f"<style>{selector} {{ color: red }}</style><p style='display:flex'>x</p>", subtype="html"
+    )
+    ctx = CheckContext(settings=Settings())
+    report = await Pipeline([HtmlCheck()], timeout=LIMIT_S).run(ParsedMessage(bytes(msg)), ctx)
+    result = report.checks["html"]
+    assert result.status in (Status.FAILED, Status.WARNING), result.error
+    assert "css-display-flex" in {f.rule for f in result.findings}
+
+
+def test_distinct_big_stylesheets_are_not_kept_in_the_css_cache() -> None:
+    """A stream of mails with distinct big <style> blocks must not grow memory."""
+    from mailqa.checks.html_detect.engine import css_features
+
+    css_features.cache_clear()
+    for n in range(4):
+        css = "".join(f".m{n}-{i} {{ display: flex; width: {i}px }}\n" for i in range(2500))
+        found = detect(HtmlDocument(f'<style>{css}</style><p style="color: red">x</p>'))
+        assert found.counts["css-display-flex"] == 2500
+    info = css_features.cache_info()
+    assert info.currsize == 1  # the one small inline style, none of the sheets
+
+
+def test_repeated_inline_styles_are_parsed_once() -> None:
+    from mailqa.checks.html_detect.engine import css_features
+
+    css_features.cache_clear()
+    detect(HtmlDocument('<td style="padding: 4px; color: #333">x</td>' * 200))
+    info = css_features.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (199, 1, 1)
+
+
+def test_css_cache_is_bounded_by_bytes_least_recently_used_first() -> None:
+    from mailqa.checks.html_detect.engine import CssFeatures
+
+    cache = CssFeatures(max_chars=1000, max_bytes=20_000)
+    styles = [f"color: #{i:06x}; width: {i}px; display: flex" for i in range(500)]
+    for style in styles:
+        assert ("css-display-flex",) in {slugs for slugs, _ in cache(style, "style")}
+        cache(styles[0], "style")  # kept in use: never the one evicted
+    info = cache.cache_info()
+    assert 0 < info.bytes <= 20_000
+    assert 1 < info.currsize < 500
+    before = info.hits
+    cache(styles[0], "style")
+    cache(styles[-1], "style")
+    assert cache.cache_info().hits == before + 2
+    cache(styles[1], "style")  # evicted long ago
+    assert cache.cache_info().hits == before + 2
+    cache("a" * 1001, "style")
+    assert cache.cache_info().uncached == 1

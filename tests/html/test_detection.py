@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailqa.checks.html_detect import detect
+from mailqa.checks.html_detect.engine import RawOffsets
 from mailqa.core.html import HtmlDocument
 
 
@@ -175,3 +181,170 @@ def test_every_use_is_counted_but_locations_are_capped() -> None:
     found = detect(HtmlDocument(html))
     assert found.counts["html-p"] == 500
     assert len(found.offsets["html-p"]) == 50
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "font-family: &quot;Foo Bar&quot;, serif; display:flex",
+        "font-family: &#34;Foo&#x20;Bar&#34;, serif; display:flex",
+        "content: &amp;&lt;&gt; ; display:flex",
+        "content: '&ampx'; display:flex",  # a reference without ';' decodes too
+        "color: red;&#10;display:flex",  # a decoded newline is no newline in the source
+        "display:flex",
+    ],
+)
+def test_inline_style_columns_count_character_references_as_written(style: str) -> None:
+    html = f'<body>\n<h3 style="{style}">x</h3>'
+    doc = HtmlDocument(html)
+    found = detect(doc)
+    assert [doc.position(o) for o in found.offsets["css-display-flex"]] == [
+        (2, html.split("\n")[1].index("flex"))
+    ]
+    assert [doc.position(o) for o in found.offsets["css-display"]] == [
+        (2, html.split("\n")[1].index("display"))
+    ]
+
+
+def test_unquoted_style_attribute_with_a_reference() -> None:
+    html = "<p style=color:red;&#32;width:1px>x</p>"
+    doc = HtmlDocument(html)
+    assert detect(doc).offsets["css-width"] == [html.index("width")]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                " ",
+                ";",
+                "&",
+                "#",
+                "x",
+                "&amp;",
+                "&amp",
+                "&ampx",
+                "&quot;",
+                "&#34;",
+                "&#x22",
+                "&#0;",
+                "&#xD800;",
+                "&nosuch;",
+                "&notit;",
+                "&NotEqualTilde;",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_raw_offsets_land_on_the_written_character(bits: list[str]) -> None:
+    raw = "".join(bits)
+    decoded = html_lib.unescape(raw)
+    where = RawOffsets(raw)
+    mapped = [where(i) for i in range(len(decoded) + 1)]
+    assert all(0 <= m <= len(raw) for m in mapped)
+    assert all(a <= b for a, b in itertools.pairwise(mapped))
+    for i, m in enumerate(mapped[:-1]):
+        # Either the character as written, or the '&' of the reference that produced it.
+        assert raw[m] in (decoded[i], "&"), (raw, i, m)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<picture><source media="(prefers-color-scheme: dark)" srcset="d.png">'
+        '<img src="l.png"></picture>',
+        '<style media="screen and (prefers-color-scheme: dark)">.a { color: red }</style>',
+        '<link rel="stylesheet" href="d.css" media="(prefers-color-scheme:dark)">',
+        "<style>@import url(dark.css) (prefers-color-scheme: dark);</style>",
+        '<style>@import "dark.css" screen and (prefers-color-scheme: dark);</style>',
+    ],
+)
+def test_media_queries_outside_media_rules(html: str) -> None:
+    doc = HtmlDocument(html)
+    found = detect(doc)
+    assert found.offsets["css-at-media-prefers-color-scheme"] == [html.index("prefers-color")]
+    assert "css-at-media" not in found.counts  # no @media rule
+
+
+def test_media_attribute_features_and_positions() -> None:
+    html = (
+        "<picture>\n"
+        '  <source media="(min-resolution: 2dppx), (orientation: landscape) and '
+        '(-webkit-min-device-pixel-ratio: 2)" srcset="a.png">\n'
+        '  <source media="(hover: hover) and (prefers-reduced-motion: reduce)" srcset="b.png">\n'
+        "</picture>"
+        '<p media="(orientation: portrait)">not a media query on a p</p>'
+        '<source media="&#40;orientation: landscape&#41;" srcset="c.png">'
+    )
+    doc = HtmlDocument(html)
+    found = detect(doc)
+    assert {
+        "css-at-media-orientation",
+        "css-at-media-device-pixel-ratio",
+        "css-at-media-hover",
+        "css-at-media-prefers-reduced-motion",
+    } <= set(found.counts)
+    assert found.offsets["css-at-media-orientation"] == [
+        html.index("orientation"),
+        html.rindex("orientation"),  # after the &#40; reference, as written
+    ]
+    assert [doc.position(o) for o in found.offsets["css-at-media-hover"]] == [
+        (3, html.split("\n")[2].index("hover"))
+    ]
+
+
+def test_flex_flow_shorthand_counts_as_direction_and_wrap() -> None:
+    found = used('<div style="flex-flow: column wrap">x</div>')
+    assert {"css-flex-direction", "css-flex-wrap"} <= found
+    assert used('<div style="flex-flow: row-reverse wrap-reverse">x</div>') & {
+        "css-flex-direction",
+        "css-flex-wrap",
+    } == {"css-flex-wrap"}  # the data's flex-direction feature is column only
+    assert "css-flex-direction" in used("<style>.a { flex-flow: column-reverse }</style>")
+
+
+@pytest.mark.parametrize(
+    ("css", "slugs"),
+    [
+        (
+            "background-image: -webkit-image-set('a.avif' 1x, 'b.webp' 2x)",
+            {"image-avif", "image-webp"},
+        ),
+        (
+            'background-image: image-set("a.avif" type("image/avif"), url(b.png) 1x)',
+            {"image-avif", "image-png"},
+        ),
+        ("background: image-set(url('c.heic') 1x)", {"image-heif"}),
+    ],
+)
+def test_image_set_urls_are_images(css: str, slugs: set[str]) -> None:
+    assert slugs <= used(f'<div style="{css.replace(chr(34), "&quot;")}">x</div>')
+
+
+def test_strings_outside_image_set_are_not_images() -> None:
+    found = used("<style>p::before { content: 'a.png'; font-family: 'x.webp' }</style>")
+    assert not {"image-png", "image-webp"} & found
+
+
+def test_vendor_single_colon_placeholder_is_the_pseudo_element() -> None:
+    for selector in ("input:-ms-input-placeholder", "input:-moz-placeholder", "input::placeholder"):
+        found = used(f"<style>{selector} {{ color: grey }}</style>")
+        assert "css-pseudo-element-placeholder" in found, selector
+    assert "css-pseudo-element-placeholder" not in used(
+        "<style>input:placeholder-shown { color: grey }</style>"
+    )
+
+
+def test_video_and_audio_sources_are_not_video_as_image() -> None:
+    found = used(
+        '<video src="a.mp4" poster="p.png"><source src="b.mp4" type="video/mp4">'
+        '<track src="c.vtt"></video><audio src="d.m4v"></audio>'
+        '<picture><source srcset="e.webp"></picture>'
+    )
+    assert {"html-video", "html-audio", "image-png", "image-webp"} <= found
+    assert "image-mp4" not in found
+    # caniemail's image-mp4 is an MP4 in <img> or as a CSS background.
+    assert "image-mp4" in used('<img src="clip.mp4">')
+    assert "image-mp4" in used("<div style=\"background: url('clip.mp4')\">x</div>")

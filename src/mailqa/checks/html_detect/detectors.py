@@ -328,8 +328,17 @@ DETECTORS: dict[str, Detector] = {
     "css-display-flex": value("display", "flex", "inline-flex"),
     "css-display-grid": value("display", "grid", "inline-grid"),
     "css-display-none": value("display", "none"),
-    "css-flex-direction": value("flex-direction", "column", "column-reverse"),
-    "css-flex-wrap": value("flex-wrap", "wrap", "wrap-reverse"),
+    "css-flex-direction": _d(
+        "value",
+        *(
+            f"{p}={k}"
+            for p in ("flex-direction", "flex-flow")
+            for k in ("column", "column-reverse")
+        ),
+    ),
+    "css-flex-wrap": _d(
+        "value", *(f"{p}={k}" for p in ("flex-wrap", "flex-flow") for k in ("wrap", "wrap-reverse"))
+    ),
     "css-sytem-ui": value(
         "*", "system-ui", "ui-serif", "ui-sans-serif", "ui-rounded", "ui-monospace"
     ),

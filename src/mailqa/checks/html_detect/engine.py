@@ -8,41 +8,58 @@ document and ``MAX_LOCATIONS`` offsets kept per feature (all uses are still coun
 
 from __future__ import annotations
 
+import html
 import re
-from collections import defaultdict
+import sys
+import threading
+from bisect import bisect_right
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from typing import Any
+from functools import cache
+from html.entities import html5 as _HTML5_ENTITIES
+from typing import Any, Literal, NamedTuple
 
 import tinycss2
 
 from mailqa.checks.html_detect.detectors import DETECTORS
 from mailqa.core.html import HtmlDocument
-from mailqa.core.markup import StartTag
+from mailqa.core.markup import Attr, StartTag
 
 MAX_CSS_CHARS = 300_000  # ~3 s of tinycss2 on dense CSS; Gmail clips whole mails at 102 KB
 MAX_LOCATIONS = 50
 
 _VENDOR = re.compile(r"^-(?:webkit|moz|ms|o)-")
 _CSS_NEWLINE = re.compile(r"\r\n|[\r\n\f]")
-_LEGACY_PSEUDO_ELEMENTS = frozenset({"before", "after", "first-letter", "first-line"})
+# Pseudo-elements also written with one colon: CSS2's, and the vendor placeholders
+# (``:-ms-input-placeholder``, ``:-moz-placeholder``).
+_SINGLE_COLON_PSEUDO_ELEMENTS = frozenset(
+    {"before", "after", "first-letter", "first-line", "placeholder", "input-placeholder"}
+)
 _SELECTOR_FUNCTIONS = frozenset({"not", "has", "is", "where", "matches", "any"})
 _RULE_GROUPS = frozenset({"media", "supports", "container", "layer", "document", "scope"})
 _COMBINATORS = {">": "child", "+": "adjacent-sibling", "~": "general-sibling"}
 _DOCTYPE_HTML5 = re.compile(r"^doctype\s+html\s*$", re.I)
 _DATA_IMAGE = re.compile(r"^data:image/([a-z0-9.+-]+)", re.I)
+# Elements whose src is no image (caniemail's image-mp4 is an MP4 in <img> or a CSS background).
+_NOT_IMAGE_SRC = frozenset({"script", "video", "audio", "source", "track"})
+_MEDIA_ELEMENTS = frozenset({"source", "style", "link"})  # whose media="" is a media query list
 _EXTENSION = re.compile(r"\.([a-z0-9]{2,5})$", re.I)
+# The character references ``html.unescape`` resolves (the tokenizer decodes attributes with it).
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+
+CssKind = Literal["sheet", "style", "media"]
+"""A stylesheet, a style attribute's declarations, or a media attribute's query list."""
 
 
 @dataclass
 class Index:
     """Token -> slugs lookups built from the detector table."""
 
-    by_kind: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    by_kind: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
-    def get(self, kind: str, key: str) -> list[str]:
-        return self.by_kind.get(kind, {}).get(key, [])
+    def get(self, kind: str, key: str) -> tuple[str, ...]:
+        return self.by_kind.get(kind, {}).get(key, ())
 
 
 @cache
@@ -51,7 +68,7 @@ def index() -> Index:
     for slug, detector in DETECTORS.items():
         table = idx.by_kind.setdefault(detector.kind, {})
         for key in detector.keys:
-            table.setdefault(key, []).append(slug)
+            table[key] = (*table.get(key, ()), slug)
     return idx
 
 
@@ -103,6 +120,60 @@ def srcset_urls(srcset: str) -> list[str]:
         if parts:
             urls.append(parts[0])
     return urls
+
+
+class RawOffsets:
+    """Maps offsets in an attribute's decoded value to offsets in its value as written.
+
+    A character reference (``&quot;``) maps to its ``&``; text around it maps one to one.
+    """
+
+    def __init__(self, raw: str) -> None:
+        decoded_starts: list[int] = []
+        raw_starts: list[int] = []
+        literal: list[bool] = []
+
+        def segment(decoded_at: int, raw_at: int, is_literal: bool) -> None:
+            decoded_starts.append(decoded_at)
+            raw_starts.append(raw_at)
+            literal.append(is_literal)
+
+        decoded = written = 0
+        for match in _CHARREF.finditer(raw):
+            if match.start() > written:
+                segment(decoded, written, True)
+                decoded += match.start() - written
+            text = match.group()
+            replacement = html.unescape(text)
+            tail = _literal_tail(text)
+            if tail < len(text):
+                segment(decoded, match.start(), False)
+            if tail:
+                segment(decoded + len(replacement) - tail, match.end() - tail, True)
+            decoded += len(replacement)
+            written = match.end()
+        segment(decoded, written, True)
+        self._decoded_starts = decoded_starts
+        self._raw_starts = raw_starts
+        self._literal = literal
+
+    def __call__(self, offset: int) -> int:
+        i = max(bisect_right(self._decoded_starts, offset) - 1, 0)
+        start = self._raw_starts[i]
+        return start + offset - self._decoded_starts[i] if self._literal[i] else start
+
+
+def _literal_tail(ref: str) -> int:
+    """How many trailing characters of a matched reference ``html.unescape`` leaves as they
+    are: a named reference without ``;`` decodes its longest known prefix (``&ampx`` is
+    ``&x``); an unknown name stays as written."""
+    name = ref[1:]
+    if name.startswith("#") or name in _HTML5_ENTITIES:
+        return 0
+    for end in range(len(name) - 1, 1, -1):
+        if name[:end] in _HTML5_ENTITIES:
+            return len(name) - end
+    return len(ref)
 
 
 class _CssWalker:
@@ -163,7 +234,7 @@ class _CssWalker:
         self.hit("at-rule", name, node)
         if where == "style" and name in _RULE_GROUPS:
             self.hit("special", "css-nesting", node)
-        if name == "media":
+        if name in ("media", "import"):  # @import url(x) (prefers-color-scheme: dark)
             self.media_query(node.prelude)
         self.values(node.prelude, prop_name="")
         if node.content is None:
@@ -216,6 +287,10 @@ class _CssWalker:
                 elif fname == "url":
                     self.url(_string_argument(token.arguments), token)
                 else:
+                    if fname == "image-set":  # image-set("a.avif" 1x): a string is a URL
+                        for arg in token.arguments:
+                            if arg.type == "string":
+                                self.url(arg.value, arg)
                     self.hit("function", fname, token)
                     self.hit("value", f"fn={fname}", token)
                 stack.extend(token.arguments)
@@ -244,17 +319,23 @@ class _CssWalker:
                 stack.extend(t for t in token.content if t.type == "() block")
 
     def selector_list(self, prelude: list[Any]) -> None:
-        groups: list[list[Any]] = [[]]
-        for token in prelude:
-            if token.type == "literal" and token.value == ",":
-                self.hit("selector", "grouping", token)
-                groups.append([])
-            else:
-                groups[-1].append(token)
-        for group in groups:
-            self.selector(group)
+        """A comma-separated selector list, iteratively: the arguments of ``:not()``,
+        ``:is()``, ``:has()``... go on a stack, so nesting depth costs no recursion."""
+        stack: list[list[Any]] = [prelude]
+        while stack:
+            tokens = stack.pop()
+            group: list[Any] = []
+            for token in tokens:
+                if token.type == "literal" and token.value == ",":
+                    self.hit("selector", "grouping", token)
+                    self.selector(group, stack)
+                    group = []
+                else:
+                    group.append(token)
+            self.selector(group, stack)
 
-    def selector(self, tokens: list[Any]) -> None:
+    def selector(self, tokens: list[Any], nested: list[list[Any]]) -> None:
+        """One complex selector; selector lists inside it are appended to ``nested``."""
         significant = [t for t in tokens if t.type != "comment"]
         while significant and significant[0].type == "whitespace":
             significant.pop(0)
@@ -304,7 +385,7 @@ class _CssWalker:
                     simple += 1
                     i += 1
             elif kind == "literal" and token.value == ":":
-                i = self._pseudo(significant, i)
+                i = self._pseudo(significant, i, nested)
             i += 1
         self._end_compound(simple, significant[-1] if significant else None)
 
@@ -313,8 +394,10 @@ class _CssWalker:
             self.hit("selector", "chaining", token)
         return 0
 
-    def _pseudo(self, tokens: list[Any], i: int) -> int:
-        """Handle ``:name``, ``:name(...)`` or ``::name`` at ``tokens[i]``; return last index."""
+    def _pseudo(self, tokens: list[Any], i: int, nested: list[list[Any]]) -> int:
+        """Handle ``:name``, ``:name(...)`` or ``::name`` at ``tokens[i]``; return last index.
+
+        The argument of a selector function (``:not(...)``) is appended to ``nested``."""
         double = (
             i + 1 < len(tokens) and tokens[i + 1].type == "literal" and tokens[i + 1].value == ":"
         )
@@ -327,10 +410,10 @@ class _CssWalker:
         elif target.type == "function":
             name = _VENDOR.sub("", target.lower_name)
             if name in _SELECTOR_FUNCTIONS:
-                self.selector_list(target.arguments)
+                nested.append(target.arguments)
         else:
             return j
-        if double or name in _LEGACY_PSEUDO_ELEMENTS:
+        if double or name in _SINGLE_COLON_PSEUDO_ELEMENTS:
             self.hit("pseudo-element", name, tokens[i])
         else:
             self.hit("pseudo-class", name, tokens[i])
@@ -361,7 +444,7 @@ class _HtmlWalker:
         for el in scan.elements:
             self.element(el)
         for style in scan.styles:
-            self.css(style.text, style.offset, inline=False)
+            self.css(style.text, style.offset, None, "sheet")
 
     def special(self, name: str, offset: int) -> None:
         self.found.add(self.idx.get("special", name), offset)
@@ -380,10 +463,13 @@ class _HtmlWalker:
             if attr.name == "usemap":
                 add(idx.get("element", "@usemap"), attr.offset)
             elif attr.name == "style" and attr.value.strip():
-                base = attr.value_offset if attr.value_offset >= 0 else attr.offset
-                self.css(attr.value, base, inline=True)
+                self.css(attr.value, *_value_position(attr), "style")
+            elif attr.name == "media" and name in _MEDIA_ELEMENTS and attr.value.strip():
+                self.css(attr.value, *_value_position(attr), "media")
             elif attr.name in ("src", "background", "poster") and attr.value:
-                if name != "script" and (name != "input" or (el.get("type") or "") == "image"):
+                if attr.name == "src" and name in _NOT_IMAGE_SRC:
+                    continue
+                if name != "input" or (el.get("type") or "").strip().lower() == "image":
                     self.image(attr.value, attr.offset)
             elif attr.name == "srcset" and attr.value:
                 for url in srcset_urls(attr.value):
@@ -417,15 +503,17 @@ class _HtmlWalker:
 
     def linked(self, css: str, link_offset: int) -> None:
         """A linked stylesheet: every feature is placed at its ``<link>`` tag."""
-        for slugs, _offset in self._features(css, inline=False):
+        for slugs, _offset in self._features(css, "sheet"):
             self.found.add(slugs, link_offset)
 
-    def css(self, css: str, base: int, *, inline: bool) -> None:
+    def css(self, css: str, base: int, raw: RawOffsets | None, kind: CssKind) -> None:
+        """Features of ``css`` placed at ``base`` plus their offset; ``raw`` maps offsets
+        in a decoded attribute value to the value as written."""
         add = self.found.add
-        for slugs, offset in self._features(css, inline=inline):
-            add(slugs, base + offset)
+        for slugs, offset in self._features(css, kind):
+            add(slugs, base + (raw(offset) if raw is not None else offset))
 
-    def _features(self, css: str, *, inline: bool) -> tuple[tuple[tuple[str, ...], int], ...]:
+    def _features(self, css: str, kind: CssKind) -> tuple[tuple[tuple[str, ...], int], ...]:
         """Features of ``css`` within what is left of the per-document CSS budget."""
         room = MAX_CSS_CHARS - self.found.css_chars
         if room <= 0:
@@ -435,7 +523,17 @@ class _HtmlWalker:
             css = css[:room]
             self.found.css_truncated = True
         self.found.css_chars += len(css)
-        return css_features(css, inline)
+        return css_features(css, kind)
+
+
+def _value_position(attr: Attr) -> tuple[int, RawOffsets | None]:
+    """Where an attribute's value starts in the source, and the map from its decoded text
+    back to the text as written (None when they are the same)."""
+    if attr.value_offset < 0:
+        return attr.offset, None
+    if attr.raw_value == attr.value:
+        return attr.value_offset, None
+    return attr.value_offset, RawOffsets(attr.raw_value)
 
 
 class _Recorder:
@@ -445,23 +543,104 @@ class _Recorder:
         self.hits: list[tuple[tuple[str, ...], int]] = []
 
     def add(self, slugs: Iterable[str], offset: int) -> None:
-        self.hits.append((tuple(slugs), offset))
+        # The index's own tuples: a cached hit costs one pair and one int, not a new tuple.
+        self.hits.append((slugs if isinstance(slugs, tuple) else tuple(slugs), offset))
 
 
-@lru_cache(maxsize=4096)
-def css_features(css: str, inline: bool) -> tuple[tuple[tuple[str, ...], int], ...]:
-    """Features of one stylesheet or style attribute, with offsets relative to its start.
+Hits = tuple[tuple[tuple[str, ...], int], ...]
+"""(slugs, offset) pairs found in one piece of CSS, offsets relative to its start."""
 
-    Cached: the same inline styles repeat across a template, and the same stylesheets
-    across the mails of one sender.
-    """
+MAX_CACHED_CSS_CHARS = 8 * 1024
+"""Longer CSS is analysed every time: a distinct 300 KB sheet would hold ~10 MB of hits."""
+CSS_CACHE_BYTES = 16 * 1024 * 1024
+"""Estimated memory of all cached entries (keys and hits); least recently used go first."""
+_HIT_BYTES = 100  # one (slugs, offset) pair and its int; the slug tuples are shared
+
+
+class CssCacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    """The byte budget (``functools.lru_cache`` counts entries; this counts bytes)."""
+    currsize: int
+    """Entries."""
+    bytes: int
+    """Estimated bytes of the entries."""
+    uncached: int
+    """Calls with CSS over ``max_chars``, analysed without caching."""
+
+
+def _analyse_css(css: str, kind: CssKind) -> Hits:
     recorder = _Recorder()
     walker = _CssWalker(recorder, index(), css, 0)
-    if inline:
+    if kind == "style":
         walker.block(css)
+    elif kind == "media":
+        walker.media_query(tinycss2.parse_component_value_list(css))
     else:
         walker.stylesheet(css)
     return tuple(recorder.hits)
+
+
+class CssFeatures:
+    """Features of one stylesheet, style attribute or media attribute, with offsets relative
+    to its start; ``css_features(css, kind)``.
+
+    Small CSS is cached, an LRU bounded by estimated bytes: the same inline styles repeat
+    across a template and the same small sheets across the mails of one sender. CSS over
+    ``max_chars`` is never kept, so a stream of big distinct sheets costs no memory.
+    Thread-safe (the check runs in worker threads).
+    """
+
+    def __init__(self, max_chars: int = MAX_CACHED_CSS_CHARS, max_bytes: int = CSS_CACHE_BYTES):
+        self.max_chars = max_chars
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], tuple[Hits, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._bytes = self._hits = self._misses = self._uncached = 0
+
+    def __call__(self, css: str, kind: CssKind) -> Hits:
+        if len(css) > self.max_chars:
+            with self._lock:
+                self._uncached += 1
+            return _analyse_css(css, kind)
+        key = (kind, css)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self._hits += 1
+                return entry[0]
+        hits = _analyse_css(css, kind)
+        size = sys.getsizeof(css) + sys.getsizeof(hits) + _HIT_BYTES * len(hits) + 100
+        with self._lock:
+            self._misses += 1
+            if key not in self._entries and size <= self.max_bytes:
+                self._entries[key] = (hits, size)
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self._bytes -= dropped
+        return hits
+
+    def cache_info(self) -> CssCacheInfo:
+        with self._lock:
+            return CssCacheInfo(
+                self._hits,
+                self._misses,
+                self.max_bytes,
+                len(self._entries),
+                self._bytes,
+                self._uncached,
+            )
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = self._hits = self._misses = self._uncached = 0
+
+
+css_features = CssFeatures()
 
 
 def detect(doc: HtmlDocument, linked_css: Iterable[tuple[str, int]] = ()) -> Detection:

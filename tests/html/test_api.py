@@ -1,0 +1,90 @@
+"""The html report section over the HTTP API: GET /api/v1/messages/{id}/report/html."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from tests.foundation.conftest import Running, base_settings, start_stack
+
+from mailqa.checks.html import HtmlDetails, analyse_html
+
+TARGETS = ["outlook.windows", "apple-mail.*"]
+HTML = (
+    "<!DOCTYPE html>\n"
+    "<html><head><style>\n"
+    "  .card { display: flex }\n"
+    "</style></head>\n"
+    '<body><h2 style="font-family: &quot;A B&quot;; border-radius: 4px">Hi</h2></body></html>\n'
+)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def html_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    settings = base_settings(
+        Path(tmp_path_factory.mktemp("mailqa-html")), checks=["html"], html_targets=TARGETS
+    )
+    async for stack in start_stack(settings):
+        yield stack
+
+
+def message() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "news@shop.example"
+    msg["To"] = "user@example.com"
+    msg["Subject"] = "Newsletter"
+    msg.set_content("plain")
+    msg.add_alternative(HTML, subtype="html")
+    return bytes(msg)
+
+
+async def test_report_html_section(html_stack: Running) -> None:
+    async with html_stack.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "html"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "html"})
+        ).json()
+        uploaded = await c.post(
+            f"/api/v1/inboxes/{inbox['id']}/messages",
+            content=message(),
+            headers={"Content-Type": "message/rfc822"},
+        )
+        mid = uploaded.json()["id"]
+        latest = await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 20, "analyzed": 1}
+        )
+        assert latest.json()["id"] == mid
+        response = await c.get(f"/api/v1/messages/{mid}/report/html")
+        assert response.status_code == 200, response.text
+        section = response.json()
+        missing = await c.get(f"/api/v1/messages/{mid}/report/hygiene")
+        assert missing.status_code == 404
+        unauthenticated = await html_stack.client(token="").get(
+            f"/api/v1/messages/{mid}/report/html"
+        )
+        assert unauthenticated.status_code == 401
+
+    assert section["name"] == "html"
+    # The same analysis as the library call on the same HTML and targets.
+    direct = analyse_html(HTML, TARGETS)
+    assert section["score"] == direct.details.scores.overall
+    assert section["status"] == ("failed" if section["score"] < 70 else "warning")
+    details = HtmlDetails.model_validate(section["details"])
+    assert details.targets == TARGETS
+    assert details.clients == ["apple-mail.ios", "apple-mail.macos", "outlook.windows"]
+    by_rule = {f["rule"]: f for f in section["findings"]}
+    assert set(by_rule) == {f.rule for f in direct.findings}
+    flex = by_rule["css-display-flex"]
+    assert flex["severity"] == "error"
+    assert flex["url"] == "https://www.caniemail.com/features/css-display-flex/"
+    line3 = HTML.split("\n")[2]
+    assert [(loc["line"], loc["column"]) for loc in flex["locations"]] == [(3, line3.index("flex"))]
+    assert [c["client"] for c in flex["data"]["clients"]] == ["outlook.windows"]
+    radius = by_rule["css-border-radius"]
+    line5 = HTML.split("\n")[4]
+    assert [(loc["line"], loc["column"]) for loc in radius["locations"]] == [
+        (5, line5.index("border-radius"))
+    ]
