@@ -36,6 +36,7 @@ class LocalHttpServer:
     """``await start()``; ``url(path)``; ``requests`` lists what arrived."""
 
     tls: ssl.SSLContext | None = None
+    bind: str = "127.0.0.1"  # any 127/8 address (127.0.0.2 can stand for a public site)
     delay: float = 0.0  # added before every answer (the benchmark's slow site)
     requests: list[Seen] = field(default_factory=list)
     port: int = 0
@@ -45,7 +46,7 @@ class LocalHttpServer:
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        self._server = await asyncio.start_server(self._serve, self.bind, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -56,9 +57,9 @@ class LocalHttpServer:
             await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
 
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
+    def url(self, path: str, host: str | None = None) -> str:
         scheme = "https" if self.tls else "http"
-        return f"{scheme}://{host}:{self.port}{path}"
+        return f"{scheme}://{host or self.bind}:{self.port}{path}"
 
     def count(self, path: str, method: str | None = None) -> int:
         return sum(
@@ -139,6 +140,18 @@ class LocalHttpServer:
         elif path == "/slow":
             await asyncio.sleep(5)
             send("200 OK", b"late")
+        elif path == "/head-404":  # a server that answers HEAD wrongly
+            if method == "HEAD":
+                send("404 Not Found")
+            else:
+                send("200 OK", b"<p>GET works</p>")
+        elif path.startswith("/drip/"):  # /drip/<n>: 0.3 s, then a redirect to /drip/<n-1>
+            await asyncio.sleep(0.3)
+            left = int(path.rsplit("/", 1)[1] or 0)
+            if left > 0:
+                send("302 Found", Location=f"/drip/{left - 1}")
+            else:
+                send("200 OK", b"<p>end of the chain</p>")
         elif path == "/no-head":
             if method == "HEAD":
                 send("405 Method Not Allowed", Allow="GET")

@@ -137,3 +137,24 @@ async def test_restricted_and_insecure_redirect(server, tls_server, tls_cert, ma
     assert links[server.url("/403")].status_code == 403
     assert links[server.url("/403")].method == "GET"  # HEAD 403 is retried with GET
     assert links[downgrade].ok and links[downgrade].final_url == server.url("/ok")
+
+
+async def test_audit_counts_only_real_failures_as_broken_link_hosts(server, make_fetcher):
+    from mailqa.audit.record import record_from_report
+
+    html = f"""<a href="{server.url("/ok")}">ok</a>
+<a href="{server.url("/404")}">missing</a>
+<a href="http://nowhere.links.test/">no such host</a>
+<a href="http://169.254.169.254/latest/meta-data/">metadata (SSRF refused)</a>
+<a href="http://internal.links.test/admin">internal, not allow-listed</a>
+<a href="{server.url("/slow")}">slow</a>"""
+    ctx = CheckContext(settings=Settings(check_timeout=1.5), http=make_fetcher(timeout=0.5))
+    report = await Pipeline([LinksCheck()]).run(mail(html), ctx)
+    details = LinksDetails.model_validate(report.checks["links"].details)
+    kinds = {link.url: link.error_kind for link in details.links}
+    assert kinds["http://169.254.169.254/latest/meta-data/"] == "refused"
+    assert kinds["http://internal.links.test/admin"] == "refused"
+    assert kinds[server.url("/slow")] == "timeout"
+    record = record_from_report("m1", report)
+    assert record.broken_link_hosts == ["127.0.0.1", "nowhere.links.test"]
+    assert details.broken == 2  # the check's own count agrees

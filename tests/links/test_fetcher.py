@@ -74,6 +74,45 @@ async def test_head_405_falls_back_to_get(server, make_fetcher):
     assert server.count("/no-head", "GET") - before_get == 1
 
 
+async def test_head_404_is_retried_with_get(server, make_fetcher):
+    # Many servers (and CDNs) answer HEAD with 404 for pages GET serves.
+    before_head = server.count("/head-404", "HEAD")
+    before_get = server.count("/head-404", "GET")
+    result = await make_fetcher().fetch(server.url("/head-404"))
+    assert result.ok and result.status_code == 200 and result.method == "GET"
+    assert server.count("/head-404", "HEAD") - before_head == 1
+    assert server.count("/head-404", "GET") - before_get == 1
+    missing = await make_fetcher().fetch(server.url("/404"))
+    assert missing.status_code == 404 and missing.method == "GET"  # confirmed by GET
+
+
+async def test_redirect_chain_has_a_total_deadline(server, make_fetcher):
+    # Seven answers of 0.3 s each: every request is well inside the 1 s per-request timeout,
+    # the chain (2.1 s) is not inside the 1 s total.
+    fetcher = make_fetcher(timeout=1.0, total_timeout=1.0)
+    started = time.monotonic()
+    result = await fetcher.fetch(server.url("/drip/6"))
+    elapsed = time.monotonic() - started
+    assert result.error_kind == "timeout" and not result.ok
+    assert "1 s in all" in (result.error or "")
+    assert 0.9 < elapsed < 1.6
+    assert 2 <= len(result.redirects) <= 3
+    text = await fetcher.fetch_text(server.url("/drip/6?text"))
+    assert text.text is None and "1 s in all" in (text.error or "")
+    whole = await make_fetcher(timeout=1.0, total_timeout=3.0).fetch(server.url("/drip/6?x"))
+    assert whole.ok and len(whole.redirects) == 6
+
+
+async def test_total_deadline_does_not_count_waiting_for_a_slot(server, make_fetcher):
+    # One request at a time: the third chain starts 1.8 s after the first, yet each chain's
+    # own requests take 0.9 s, inside the 1.5 s total.
+    fetcher = make_fetcher(
+        timeout=1.0, total_timeout=1.5, concurrency=1, per_host_concurrency=1, per_host_rate=0
+    )
+    results = await asyncio.gather(*(fetcher.fetch(server.url(f"/drip/2?n={i}")) for i in range(3)))
+    assert all(r.ok for r in results), [r.error for r in results]
+
+
 async def test_huge_body_is_not_downloaded(server, make_fetcher):
     fetcher = make_fetcher(max_body_bytes=256 * 1024)
     started = time.monotonic()

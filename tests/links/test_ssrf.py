@@ -12,7 +12,11 @@ from urllib.parse import quote
 import pytest
 
 from mailqa.core.errors import ConfigError
-from mailqa.net.http import AddressPolicy, address_class
+from mailqa.net.dns import DnsResolver
+from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, address_class
+
+from .local_http import LocalHttpServer
+from .rebind_dns import RebindingDns
 
 
 def _requests_to(server, path: str) -> int:
@@ -84,6 +88,106 @@ async def test_redirect_to_metadata_refused(server, make_fetcher):
 async def test_other_non_public_literals_refused(make_fetcher, url):
     result = await make_fetcher(allow=()).fetch(url)
     assert result.error_kind == "refused", result.error
+
+
+# Host spellings that browsers and inet_aton read as a loopback (or the unspecified) address.
+# The test resolver knows none of these names: a refusal must come from reading the host itself.
+OBFUSCATED = [
+    ("2130706433", "127.0.0.1", "loopback"),
+    ("127.1", "127.0.0.1", "loopback"),
+    ("0x7f000001", "127.0.0.1", "loopback"),
+    ("017700000001", "127.0.0.1", "loopback"),
+    ("0x7f.1", "127.0.0.1", "loopback"),
+    ("[::127.0.0.1]", "::7f00:1", "loopback"),
+    ("[::ffff:7f00:1]", "::ffff:7f00:1", "loopback"),
+    ("localhost", "127.0.0.1", "loopback"),
+    ("0", "0.0.0.0", "unspecified"),
+]
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), OBFUSCATED)
+async def test_obfuscated_loopback_hosts_refused(server, make_fetcher, host, address, kind):
+    path = f"/page/ssrf-obfuscated-{quote(host, safe='')}"
+    result = await make_fetcher(allow=()).fetch(f"http://{host}:{server.port}{path}")
+    assert result.error_kind == "refused" and not result.ok, result.error
+    assert result.error is not None
+    assert address in result.error and kind in result.error
+    assert "MAILQA_LINK_ALLOW" in result.error
+    assert _requests_to(server, path) == 0
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "localhost"])
+async def test_obfuscated_host_dials_the_address_it_denotes(server, make_fetcher, host):
+    # Allowed by range, the numeric spellings reach 127.0.0.1 without asking any resolver.
+    result = await make_fetcher(allow=("127.0.0.0/8",)).fetch(f"http://{host}:{server.port}/ok")
+    assert result.ok, result.error
+
+
+async def test_real_dns_answer_with_loopback_address_refused(server, dns_lab):
+    # NSD serves web.good.example IN A 127.0.0.1 (tests/dnscheck/conftest.py).
+    resolver = dns_lab.resolver()
+    url = f"http://web.good.example:{server.port}/page/ssrf-nsd"
+    for allow, refused in (((), True), (("web.good.example",), False)):
+        config = FetcherConfig(
+            policy=AddressPolicy.from_entries(allow), timeout=2.0, connect_timeout=2.0
+        )
+        async with LinkFetcher(config, resolve=resolver.connect_addresses) as fetcher:
+            result = await fetcher.fetch(url)
+        if refused:
+            assert result.error_kind == "refused", result.error
+            assert "web.good.example resolves to 127.0.0.1" in (result.error or "")
+            assert _requests_to(server, "/page/ssrf-nsd") == 0
+        else:
+            assert result.ok, result.error
+            seen = [r for r in server.requests if r.path == "/page/ssrf-nsd"]
+            # Dialled the vetted address; the Host header still names the host.
+            assert [r.host for r in seen] == [f"web.good.example:{server.port}"]
+
+
+async def test_dns_rebinding_never_reaches_the_private_address():
+    """A real DNS server answers 127.0.0.2 (allowed: it stands for a public site) and then
+    127.0.0.1 (refused) for one name, and the reverse for another, with TTL 0. Both addresses
+    have an HTTP server on the same port: whichever gets the request shows where the
+    fetcher connected."""
+    internal = LocalHttpServer(bind="127.0.0.1")
+    await internal.start()
+    public = LocalHttpServer(bind="127.0.0.2", port=internal.port)
+    await public.start()
+    dns_server = RebindingDns(
+        {
+            "rebind.links.test": ["127.0.0.2", "127.0.0.1"],
+            "flip.links.test": ["127.0.0.1", "127.0.0.2"],
+        }
+    )
+    await dns_server.start()
+    config = FetcherConfig(
+        policy=AddressPolicy.from_entries(["127.0.0.2/32"]), timeout=2.0, connect_timeout=2.0
+    )
+    resolver = DnsResolver([dns_server.address], timeout=2.0)
+    port = internal.port
+    try:
+        results = []
+        for url in (
+            f"http://rebind.links.test:{port}/page/first",  # answer 1: public
+            f"http://rebind.links.test:{port}/page/second",  # answer 2: private
+            f"http://flip.links.test:{port}/page/third",  # answer 1: private
+            f"http://flip.links.test:{port}/page/fourth",  # answer 2: public
+        ):
+            # A fresh fetcher each time, so no pooled connection skips the lookup.
+            async with LinkFetcher(config, resolve=resolver.connect_addresses) as fetcher:
+                results.append(await fetcher.fetch(url))
+        first, second, third, fourth = results
+        assert first.ok and fourth.ok, (first.error, fourth.error)
+        assert second.error_kind == "refused" and third.error_kind == "refused"
+        assert "resolves to 127.0.0.1" in (second.error or "")
+        assert internal.requests == []  # never connected to the private address
+        assert [r.path for r in public.requests] == ["/page/first", "/page/fourth"]
+        # One lookup per connection: the address vetted is the address dialled.
+        assert dns_server.queries == {"rebind.links.test": 2, "flip.links.test": 2}
+    finally:
+        dns_server.stop()
+        await public.stop()
+        await internal.stop()
 
 
 async def test_allow_list_by_cidr_opens_the_range(server, make_fetcher):

@@ -189,3 +189,25 @@ async def test_hostile_html_is_bounded():
     html = "<a href='" + "h" * 200_000 + "'>x</a>" + "<div>" * 5000 + "url(" * 10_000
     result, _ = await run(mail(html))
     assert result.status in (Status.FAILED, Status.WARNING, Status.PASSED)
+
+
+async def test_numeric_host_forms_are_private_hosts():
+    # Browsers (and inet_aton) read all of these as 127.0.0.1 or 0.0.0.0.
+    hosts = {
+        "127.1": "loopback",
+        "0x7f.1": "loopback",
+        "2130706433": "loopback",
+        "0x7f000001": "loopback",
+        "017700000001": "loopback",
+        "0177.0.0.1": "loopback",
+        "[::127.0.0.1]": "loopback",
+        "0": "unspecified",
+    }
+    html = "".join(f'<a href="https://{h}/reset">{i}</a>' for i, h in enumerate(hosts))
+    result, _ = await run(mail(html))
+    private = {f.data["host"]: f.message for f in result.findings if f.rule == "links.private-host"}
+    assert set(private) == {h.strip("[]") for h in hosts}
+    for host, kind in hosts.items():
+        assert kind in private[host.strip("[]")], private[host.strip("[]")]
+    ok, _ = await run(mail('<a href="https://1.acme.com/">a</a><a href="https://8.8.8.8/">b</a>'))
+    assert "links.private-host" not in rules(ok)

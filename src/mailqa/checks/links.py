@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import re
 import time
 from collections.abc import Iterator
@@ -27,7 +26,14 @@ from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
-from mailqa.net.http import FetchResult, LinkFetcher, RedirectHop, address_class
+from mailqa.net.http import (
+    FetchResult,
+    LinkFetcher,
+    RedirectHop,
+    address_class,
+    is_localhost_name,
+    parse_ip_host,
+)
 from mailqa.rules import rules_file
 
 Kind = Literal["link", "image", "stylesheet"]
@@ -410,14 +416,16 @@ def _finding(
 
 def _private_host_reason(host: str) -> str | None:
     host = host.lower().rstrip(".")
-    try:
-        addr = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        addr = None
+    # Read as the fetcher (and browsers) read it: 127.1, 0x7f.1 and 2130706433 are 127.0.0.1.
+    addr = parse_ip_host(host)
     if addr is not None:
         reason = address_class(addr)
-        return f"{reason} address" if reason else None
-    if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES):
+        if reason is None:
+            return None
+        shown = "" if host.strip("[]") == str(addr) else f" ({addr})"
+        article = "an" if reason[0] in "aeiou" else "a"
+        return f"{article} {reason} address{shown}"
+    if is_localhost_name(host) or host.endswith(_PRIVATE_SUFFIXES):
         return "a local or reserved name"
     if "." not in host:
         return "a single-label (intranet) name"
@@ -631,7 +639,8 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
     if scheme not in ("http", "https"):
         return
     host = (parts.hostname or "").rstrip(".")
-    if not host or not _HOST_CHARS.match(host.strip("[]")) or ".." in host or port == 0:
+    is_name = bool(_HOST_CHARS.match(host)) and ".." not in host
+    if not host or not (is_name or (":" in host and parse_ip_host(host))) or port == 0:
         out.findings.append(
             _finding(
                 "invalid-url",
@@ -984,11 +993,16 @@ def _scheme(url: str) -> str:
         return ""
 
 
+# Errors that say nothing about the link itself: not fetched by policy (SSRF protection,
+# MAILQA_LINK_ALLOW) or not answered in time. Reported as warnings, never counted as broken.
+NOT_BROKEN_ERRORS = frozenset({"refused", "timeout", "budget"})
+
+
 def _is_broken(result: LinkResult) -> bool:
     if not result.checked:
         return False
     if result.error_kind is not None:
-        return result.error_kind not in ("refused", "timeout", "budget")
+        return result.error_kind not in NOT_BROKEN_ERRORS
     return (result.status_code or 0) >= 400
 
 

@@ -11,11 +11,15 @@ private network. This fetcher:
   answer cannot swap the target (no DNS rebinding); the Host header, TLS SNI and certificate
   check still use the host name of the URL;
 - never lets httpx follow redirects: every hop is a new request, vetted again;
+- reads numeric host spellings the way browsers and ``inet_aton`` do (``127.1``,
+  ``2130706433``, ``0x7f.1``) and ``localhost`` names as loopback, before any resolver;
 - sends HEAD first and falls back to a streamed GET when HEAD is refused, with a body cap;
+- bounds each request (``timeout``) and each link's whole redirect chain (``total_timeout``);
 - limits concurrency globally and per host, rate-limits each host, and names itself in the
   User-Agent;
 - keeps a TTL cache of results (with in-flight de-duplication) shared by every message the
-  process checks.
+  process checks; a cache shared between processes is keyed by the address policy too, and
+  its hits are vetted again before use.
 
 Errors never escape ``LinkFetcher.fetch``: they come back in ``FetchResult.error`` with a
 short ``error_kind`` (refused, dns, timeout, tls, connect, protocol, invalid-url,
@@ -56,10 +60,13 @@ Resolve = Callable[[str], Awaitable[Sequence[str]]]
 
 USER_AGENT = f"mailqa/{__version__} link checker (+https://github.com/mailqa/mailqa)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# HEAD answers that do not tell us whether GET works: retry those with GET.
-HEAD_UNRELIABLE_STATUSES = frozenset({400, 401, 403, 405, 406, 409, 500, 501, 502, 503})
+# HEAD answers that do not tell us whether GET works: retry those with GET. Many servers and
+# CDNs answer HEAD with 404 (or 400, 403, 405, 501...) for pages GET serves.
+HEAD_UNRELIABLE_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 409, 500, 501, 502, 503})
 _METADATA_NET = ipaddress.ip_network("169.254.0.0/16")
 _NAT64_NET = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE_NET = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
+_LOCALHOST = ("127.0.0.1",)  # what localhost names are dialled as, whatever DNS says
 
 
 class FetchError(Exception):
@@ -80,19 +87,79 @@ class ResolveError(FetchError):
     kind = "dns"
 
 
+class ChainTimeout(FetchError):
+    """The link's requests (every redirect hop, HEAD and GET) took longer than the total."""
+
+    kind = "timeout"
+
+
 # --- address policy -------------------------------------------------------------------------
 
 
 def _embedded_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64), if any."""
+    """The IPv4 address an IPv6 address carries (mapped, compatible, 6to4, NAT64), if any."""
     if isinstance(addr, ipaddress.IPv6Address):
         if addr.ipv4_mapped is not None:
             return addr.ipv4_mapped
         if addr.sixtofour is not None:
             return addr.sixtofour
-        if addr in _NAT64_NET:
+        if addr in _NAT64_NET or (addr in _COMPATIBLE_NET and int(addr) > 1):
             return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
+
+
+def _ipv4_number(part: str) -> int | None:
+    """One dot-separated part of a numeric IPv4 host: decimal, ``0x`` hex or ``0`` octal."""
+    if part.startswith("0x"):
+        digits, base = part[2:], 16
+        if not digits:
+            return 0  # "0x" alone is 0 for browsers
+    elif len(part) > 1 and part.startswith("0"):
+        digits, base = part[1:], 8
+    else:
+        digits, base = part, 10
+    if not digits or any(c not in "0123456789abcdef"[:base] for c in digits):
+        return None
+    return int(digits, base)
+
+
+def parse_ip_host(host: str) -> IPAddress | None:
+    """The address a URL host denotes, or None for a host name.
+
+    Besides the usual literals (``127.0.0.1``, ``[::1]``) this reads the numeric IPv4 forms
+    browsers (the WHATWG URL standard) and ``inet_aton`` accept, so they cannot pass for
+    names: one to four parts, each decimal, ``0x`` hex or ``0``-prefixed octal, the last
+    filling the remaining bytes (``127.1``, ``2130706433``, ``0x7f000001``,
+    ``017700000001``, ``0x7f.1``).
+    """
+    name = host.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    parts = name.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # one trailing dot, as in a fully qualified name
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = [_ipv4_number(p) for p in parts]
+    if any(n is None for n in numbers):
+        return None
+    *head, last = [n for n in numbers if n is not None]
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(parts)):
+        return None
+    value = last
+    for i, n in enumerate(head):
+        value += n << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
+def is_localhost_name(host: str) -> bool:
+    """``localhost`` and its subdomains: always this machine (RFC 6761), whatever DNS says."""
+    name = host.lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def address_class(addr: IPAddress) -> str | None:
@@ -159,6 +226,16 @@ class AddressPolicy:
                 hosts.add(entry)
         return cls(frozenset(hosts), tuple(suffixes), tuple(networks))
 
+    def digest(self) -> str:
+        """A short fingerprint of the policy: results found under one policy are keyed by it
+        in caches shared with processes that may run another."""
+        entries = [
+            sorted(self.hosts),
+            sorted(self.suffixes),
+            sorted(str(n) for n in self.networks),
+        ]
+        return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
     def host_allowed(self, host: str) -> bool:
         name = host.lower().rstrip(".")
         return name in self.hosts or any(name.endswith(s) for s in self.suffixes)
@@ -201,12 +278,13 @@ class _VettedBackend(httpcore.AsyncNetworkBackend):
         self.connections = 0
 
     async def vetted_addresses(self, host: str) -> list[str]:
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        """The addresses to dial for ``host``, all vetted; raises ``AddressRefused`` (or
+        ``ResolveError``). The caller dials these, never the name."""
+        literal = parse_ip_host(host)
         if literal is not None:
-            candidates = [literal]
+            candidates: list[IPAddress] = [literal]
+        elif is_localhost_name(host):
+            candidates = [ipaddress.ip_address(a) for a in _LOCALHOST]
         else:
             try:
                 async with asyncio.timeout(self._resolve_timeout):
@@ -232,9 +310,15 @@ class _VettedBackend(httpcore.AsyncNetworkBackend):
         for addr in candidates:
             reason = self._policy.refusal(host, addr)
             if reason is not None:
-                what = host if literal is not None else f"{host} resolves to {addr}, which"
+                if literal is None:
+                    what = f"{host} resolves to {addr}, which"
+                elif host.strip("[]").lower() == str(addr):
+                    what = str(addr)
+                else:
+                    what = f"{host} ({addr})"
+                article = "an" if reason[0] in "aeiou" else "a"
                 raise AddressRefused(
-                    f"refused: {what} is a {reason} address "
+                    f"refused: {what} is {article} {reason} address "
                     "(SSRF protection; allow it with MAILQA_LINK_ALLOW)"
                 )
         return [str(a) for a in candidates]
@@ -437,6 +521,9 @@ class FetcherConfig:
     policy: AddressPolicy = field(default_factory=AddressPolicy)
     connect_timeout: float = 5.0
     timeout: float = 10.0
+    total_timeout: float = 20.0
+    """Seconds all requests of one link may take together (redirect hops, HEAD and GET);
+    waiting for a concurrency slot or the rate limit does not count."""
     max_redirects: int = 10
     max_body_bytes: int = 5 * 1024 * 1024
     concurrency: int = 20
@@ -454,6 +541,7 @@ def fetcher_config(settings: Settings) -> FetcherConfig:
         policy=AddressPolicy.from_entries(settings.link_allow),
         connect_timeout=settings.link_connect_timeout,
         timeout=settings.link_timeout,
+        total_timeout=settings.link_total_timeout,
         max_redirects=settings.link_max_redirects,
         max_body_bytes=settings.link_max_body_bytes,
         concurrency=settings.link_concurrency,
@@ -551,6 +639,14 @@ def _error_text(exc: BaseException, timeout: float) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"
 
 
+@dataclass
+class _Clock:
+    """Time one link's requests have taken so far, against its total (``total_timeout``)."""
+
+    total: float
+    spent: float = 0.0
+
+
 class LinkFetcher:
     """Check URLs over HTTP safely. One instance per process; share it across messages."""
 
@@ -627,10 +723,13 @@ class LinkFetcher:
         return await asyncio.shield(task)
 
     async def _fetch_and_cache(self, key: tuple[str, bool]) -> FetchResult:
-        shared_key = f"link:{int(key[1])}:{hashlib.sha256(key[0].encode()).hexdigest()}"
+        # Keyed by the address policy too: a process with a narrower MAILQA_LINK_ALLOW must not
+        # report what a process allowed to reach an internal host found there.
+        url_digest = hashlib.sha256(key[0].encode()).hexdigest()
+        shared_key = f"link:{self.config.policy.digest()}:{int(key[1])}:{url_digest}"
         if self._shared is not None:
             found = await self._shared_get(shared_key)
-            if found is not None:
+            if found is not None and await self._hosts_still_allowed(found[0]):
                 result, ttl = found
                 self.stats.distributed_hits += 1
                 self._cache.put(key, result, ttl)
@@ -657,15 +756,55 @@ class LinkFetcher:
             return None
         return (result, ttl) if ttl > 0 else None
 
+    async def _hosts_still_allowed(self, result: FetchResult) -> bool:
+        """Vet every host of a result another process found, as this process would before
+        connecting (its policy, its DNS answers now). Any refusal or failure: not used."""
+        urls = [result.url, *(hop.url for hop in result.redirects), result.final_url]
+        hosts: set[str] = set()
+        try:
+            for url in urls:
+                if url:
+                    hosts.add(httpx.URL(url).host)
+            for host in hosts:
+                await self.transport.backend.vetted_addresses(host)
+        except (FetchError, httpx.InvalidURL):
+            return False
+        return True
+
+    @asynccontextmanager
+    async def _timed(self, clock: _Clock) -> AsyncIterator[None]:
+        """One request: at most ``timeout``, and at most what is left of the link's total."""
+        left = clock.total - clock.spent
+        if left <= 0:
+            raise ChainTimeout(self._total_text())
+        limit = min(self.config.timeout, left)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(limit):
+                yield
+        except TimeoutError:
+            if limit < self.config.timeout:
+                raise ChainTimeout(self._total_text()) from None
+            raise
+        finally:
+            clock.spent += time.monotonic() - started
+
+    def _total_text(self) -> str:
+        return (
+            f"no complete answer within {self.config.total_timeout:g} s in all "
+            "(every request of the link, redirects included)"
+        )
+
     async def _fetch_chain(self, url: str, image: bool) -> FetchResult:
         started = time.perf_counter()
         result = FetchResult(url=url)
         current = url
         seen: set[str] = set()
+        clock = _Clock(self.config.total_timeout)
         try:
             while True:
                 seen.add(current)
-                response = await self._fetch_one(current, image)
+                response = await self._fetch_one(current, image, clock)
                 status, headers, method, size, size_at_least = response
                 location = headers.get("location")
                 if status in REDIRECT_STATUSES and location:
@@ -706,7 +845,7 @@ class LinkFetcher:
         return result
 
     async def _fetch_one(
-        self, url: str, image: bool
+        self, url: str, image: bool, clock: _Clock
     ) -> tuple[int, httpx.Headers, Literal["HEAD", "GET"], int | None, bool]:
         """One URL, no redirects: HEAD, then GET when HEAD is refused or says too little."""
         parsed = httpx.URL(url)
@@ -714,7 +853,7 @@ class LinkFetcher:
             raise FetchError(f"not an http(s) URL: {url}")
         host = parsed.host
         try:
-            status, headers = await self._head(url, host)
+            status, headers = await self._head(url, host, clock)
         except httpx.TransportError as exc:
             if isinstance(exc, httpx.TimeoutException | httpx.ConnectError):
                 raise
@@ -724,33 +863,32 @@ class LinkFetcher:
             needs_get = True
         if not needs_get:
             return status, headers, "HEAD", _content_length(headers), False
-        return await self._get(url, host, read_body=image)
+        return await self._get(url, host, clock, read_body=image)
 
-    async def _head(self, url: str, host: str) -> tuple[int, httpx.Headers]:
+    async def _head(self, url: str, host: str, clock: _Clock) -> tuple[int, httpx.Headers]:
         async with self._hosts.enter(host), self._global:
             self.stats.head_requests += 1
-            async with asyncio.timeout(self.config.timeout):
+            async with self._timed(clock):
                 response = await self._client.request("HEAD", url)
                 await response.aclose()
             return response.status_code, response.headers
 
     async def _get(
-        self, url: str, host: str, *, read_body: bool
+        self, url: str, host: str, clock: _Clock, *, read_body: bool
     ) -> tuple[int, httpx.Headers, Literal["HEAD", "GET"], int | None, bool]:
         async with self._hosts.enter(host), self._global:
             self.stats.get_requests += 1
-            async with asyncio.timeout(self.config.timeout):
-                async with self._client.stream("GET", url) as response:
-                    size = _content_length(response.headers)
-                    at_least = False
-                    if read_body and size is None and response.status_code < 300:
-                        size = 0
-                        async for chunk in response.aiter_raw():
-                            size += len(chunk)
-                            if size > self.config.max_body_bytes:
-                                at_least = True
-                                break
-                    return response.status_code, response.headers, "GET", size, at_least
+            async with self._timed(clock), self._client.stream("GET", url) as response:
+                size = _content_length(response.headers)
+                at_least = False
+                if read_body and size is None and response.status_code < 300:
+                    size = 0
+                    async for chunk in response.aiter_raw():
+                        size += len(chunk)
+                        if size > self.config.max_body_bytes:
+                            at_least = True
+                            break
+                return response.status_code, response.headers, "GET", size, at_least
 
     async def fetch_text(self, url: str, *, max_bytes: int = 512 * 1024) -> FetchedText:
         """GET ``url`` and return its body as text (at most ``max_bytes``), for resources the
@@ -759,13 +897,14 @@ class LinkFetcher:
         started = time.perf_counter()
         current, seen = url, {url}
         result = FetchedText(url=url)
+        clock = _Clock(self.config.total_timeout)
         try:
             while True:
                 parsed = httpx.URL(current)
                 if parsed.scheme not in ("http", "https") or not parsed.host:
                     raise FetchError(f"not an http(s) URL: {current}")
                 status, location, body, truncated, charset = await self._get_body(
-                    current, parsed.host, max_bytes
+                    current, parsed.host, max_bytes, clock
                 )
                 if status in REDIRECT_STATUSES and location:
                     current = str(parsed.join(location.strip()))
@@ -788,28 +927,27 @@ class LinkFetcher:
         return result
 
     async def _get_body(
-        self, url: str, host: str, max_bytes: int
+        self, url: str, host: str, max_bytes: int, clock: _Clock
     ) -> tuple[int, str | None, bytes, bool, str | None]:
         async with self._hosts.enter(host), self._global:
             self.stats.get_requests += 1
-            async with asyncio.timeout(self.config.timeout):
-                async with self._client.stream("GET", url) as response:
-                    body = bytearray()
-                    truncated = False
-                    if response.status_code < 300:
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > max_bytes:
-                                del body[max_bytes:]
-                                truncated = True
-                                break
-                    return (
-                        response.status_code,
-                        response.headers.get("location"),
-                        bytes(body),
-                        truncated,
-                        response.charset_encoding,
-                    )
+            async with self._timed(clock), self._client.stream("GET", url) as response:
+                body = bytearray()
+                truncated = False
+                if response.status_code < 300:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            del body[max_bytes:]
+                            truncated = True
+                            break
+                return (
+                    response.status_code,
+                    response.headers.get("location"),
+                    bytes(body),
+                    truncated,
+                    response.charset_encoding,
+                )
 
 
 def _content_length(headers: httpx.Headers) -> int | None:
