@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,6 +26,12 @@ PROVIDER_IP = "44.55.66.77"  # allowed through include:_spf.provider.example
 STRANGER_IP = "99.99.99.99"  # allowed by nobody
 LISTED_IP = "11.22.33.99"  # on the test IP block list
 LISTED_IP6 = "2a01:4f8::99"
+DBL_ERROR_DOMAIN = "dblerror.example"  # Spamhaus DBL answers 127.0.1.255 (an error) for it
+
+
+def nibbles(ip: str) -> str:
+    """The reversed-nibble label of an IPv6 address (mapped IPv4 ones too)."""
+    return ".".join(reversed(ipaddress.IPv6Address(ip).exploded.replace(":", "")))
 
 
 @dataclass
@@ -89,7 +96,36 @@ def _example_zone(keys: Keys) -> str:
         "mx.amx IN A 12.0.1.5",
         # 11 includes: the 11th DNS-querying term is over the limit
         txt_record("many", f"v=spf1 {includes} -all"),
-        *[txt_record(f"i{n}", "v=spf1 -all") for n in range(1, 12)],
+        *[txt_record(f"i{n}", "v=spf1 -all") for n in range(1, 13)],
+        # matches GOOD_IP with its first term, but the whole tree needs 12 lookups
+        txt_record(
+            "early",
+            "v=spf1 ip4:11.22.33.0/24 "
+            + " ".join(f"include:i{n}.example" for n in range(1, 13))
+            + " -all",
+        ),
+        # matches GOOD_IP first; an include further on is broken or missing, one loops
+        txt_record(
+            "earlybad",
+            "v=spf1 ip4:11.22.33.0/24 include:badsyntax.example include:nospf.example "
+            "include:loop.example -all",
+        ),
+        txt_record("loop", "v=spf1 include:earlybad.example -all"),
+        # strict.example: DMARC with strict alignment (adkim=s, aspf=s)
+        txt_record("strict", "v=spf1 ip4:11.22.33.0/24 -all"),
+        txt_record("_dmarc.strict", "v=DMARC1; p=reject; adkim=s; aspf=s"),
+        txt_record("sel._domainkey.strict", dkim),
+        "strict IN MX 10 mail.good.example.",
+        "news.strict IN MX 10 mail.good.example.",
+        # np.example: DMARCbis np= for non-existent subdomains
+        txt_record("np", "v=spf1 ip4:11.22.33.0/24 -all"),
+        txt_record("_dmarc.np", "v=DMARC1; p=none; sp=quarantine; np=reject"),
+        "np IN MX 10 mail.good.example.",
+        "www.np IN A 11.22.33.44",
+        # testing.example: DMARCbis t=y (testing) and psd=n
+        txt_record("testing", "v=spf1 ip4:11.22.33.0/24 -all"),
+        txt_record("_dmarc.testing", "v=DMARC1; p=reject; t=y; psd=n"),
+        "testing IN MX 10 mail.good.example.",
         # three void lookups
         txt_record("void", "v=spf1 a:n1.void.example a:n2.void.example a:n3.void.example -all"),
         txt_record("redir", "v=spf1 redirect=good.example"),
@@ -131,8 +167,36 @@ def _blocklist_zones() -> dict[str, str]:
                 "99.33.22.11 IN A 127.0.0.4",
                 txt_record("99.33.22.11", "Listed for spam, see https://ipbl.test/99"),
                 f"{ip6_listed} IN A 127.0.0.2",
+                f"{nibbles('::ffff:7f00:2')} IN A 127.0.0.2",
             ],
         ),
+        # an IPv6-only list: it lists the IPv6 test point (::FFFF:7F00:2), not 127.0.0.2
+        "ip6bl.test.": zone_text(
+            "ip6bl.test.",
+            [
+                f"{nibbles('::ffff:7f00:2')} IN A 127.0.0.2",
+                f"{nibbles(LISTED_IP6)} IN A 127.0.0.3",
+            ],
+        ),
+        # The real zone names the bundled rules/dnsbl.yaml and SpamAssassin's RBL rules
+        # query, with their documented test points, a listed test IP and error answers.
+        "zen.spamhaus.org.": zone_text(
+            "zen.spamhaus.org.",
+            [
+                "2.0.0.127 IN A 127.0.0.2",
+                "2.0.0.127 IN A 127.0.0.4",
+                "2.0.0.127 IN A 127.0.0.10",
+                "99.33.22.11 IN A 127.0.0.2",
+                "99.33.22.11 IN A 127.0.0.4",
+                txt_record("99.33.22.11", "https://check.spamhaus.org/query/ip/11.22.33.99"),
+            ],
+        ),
+        "dbl.spamhaus.org.": zone_text(
+            "dbl.spamhaus.org.",
+            ["dbltest.com IN A 127.0.1.2", f"{DBL_ERROR_DOMAIN} IN A 127.0.1.255"],
+        ),
+        "multi.surbl.org.": zone_text("multi.surbl.org.", ["test.surbl.org IN A 127.0.0.254"]),
+        "multi.uribl.com.": zone_text("multi.uribl.com.", ["test.uribl.com IN A 127.0.0.14"]),
         "dombl.test.": zone_text(
             "dombl.test.",
             [
@@ -179,6 +243,12 @@ lists:
       8: red
     error_codes: [127.0.0.1]
     delist_url: https://dombl.test/remove
+  - name: IP6BL
+    zone: ip6bl.test
+    kind: ip
+    ipv6: true
+    codes:
+      127.0.0.3: IPv6 spam source
   - name: OFFBL
     zone: off.test
     kind: ip

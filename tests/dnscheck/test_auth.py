@@ -6,10 +6,10 @@ import dkim
 import pytest
 from tests.dnscheck.conftest import GOOD_IP, NO_PTR_IP, STRANGER_IP, DnsLab
 
-from mailqa.checks.auth import AuthCheck, AuthDetails, organizational_domain
+from mailqa.checks.auth import AuthCheck, AuthDetails, organizational_domain, sending_ip
 from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
-from mailqa.core.report import CheckResult, Status
+from mailqa.core.report import CheckResult, Severity, Status
 from mailqa.net.dns import DnsResolver
 
 
@@ -217,3 +217,160 @@ async def test_sending_ip_from_received_chain(dns_lab: DnsLab) -> None:
 )
 def test_organizational_domain(domain: str, org: str) -> None:
     assert organizational_domain(domain) == org
+
+
+# --- client addresses -------------------------------------------------------------------------
+
+
+async def test_ipv4_mapped_client_ip_is_the_ipv4_address(dns_lab: DnsLab) -> None:
+    """A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d."""
+    _, d = await run_auth(
+        dns_lab, sign(message(), dns_lab.keys.good_private), ip=f"::ffff:{GOOD_IP}"
+    )
+    assert d.spf.ip == GOOD_IP and d.spf.result == "pass"
+    assert d.posture.iprev == "pass" and d.dmarc.result == "pass"
+    assert f"policy.iprev={GOOD_IP}" in d.authentication_results
+
+
+def test_sending_ip_normalises_mapped_addresses() -> None:
+    assert sending_ip(ParsedMessage(message(), Envelope(client_ip=f"::FFFF:{GOOD_IP}"))) == GOOD_IP
+    hop = (
+        f"Received: from mta.good.example (mta.good.example [::ffff:{GOOD_IP}])\r\n"
+        "\tby mx.receiver.example with ESMTP; Mon, 06 Jan 2025 10:00:01 +0000\r\n"
+    ).encode()
+    msg = ParsedMessage(hop + message(), Envelope(client_ip="::ffff:127.0.0.1"))
+    assert sending_ip(msg) == GOOD_IP
+    assert sending_ip(ParsedMessage(message(), Envelope(client_ip="::ffff:127.0.0.1"))) == (
+        "127.0.0.1"
+    )
+    assert sending_ip(ParsedMessage(message(), Envelope(client_ip="2a01:4f8::1"))) == "2a01:4f8::1"
+
+
+async def test_loopback_client_ip_is_unknown_for_spf(dns_lab: DnsLab) -> None:
+    """Mail captured over loopback: SPF for 127.0.0.1 would fail against any record, which
+    says nothing about the real sender. SPF is skipped with the reason; DMARC is undecided
+    unless DKIM passes aligned."""
+    result, d = await run_auth(dns_lab, message(), ip="127.0.0.1")
+    assert d.spf.result == "none" and not d.spf.evaluated and d.spf.ip is None
+    assert "127.0.0.1 is not a public address" in d.spf.reason
+    assert d.dmarc.result == "none" and d.dmarc.reason.startswith("not decided")
+    assert d.dmarc.policy == "reject" and d.dmarc.applied_policy is None
+    found = rules(result)
+    assert {"auth.spf_not_evaluated", "auth.dmarc_not_evaluated", "auth.dkim_missing"} <= found
+    assert not {"auth.spf_fail", "auth.dmarc_fail", "auth.no_ptr"} & found
+    assert d.posture.iprev == "none" and "iprev=" not in d.authentication_results
+    assert "dmarc=none header.from=good.example" in d.authentication_results
+    assert result.status == Status.WARNING  # the missing DKIM signature, nothing worse
+
+    signed, sd = await run_auth(dns_lab, sign(message(), dns_lab.keys.good_private), ip="::1")
+    assert sd.spf.result == "none" and sd.dkim_result == "pass" and sd.dmarc.result == "pass"
+    assert signed.status == Status.PASSED
+
+
+async def test_dns_down_unsigned_message_is_retryable_error(
+    dns_lab: DnsLab, dead_server: str
+) -> None:
+    """DKIM "none" (no signature) needs no DNS: it must not turn a DNS outage into a warning."""
+    resolver = DnsResolver([dead_server], timeout=0.3)
+    result, d = await run_auth(dns_lab, message(), resolver=resolver)
+    assert (d.spf.result, d.dkim_result, d.dmarc.result) == ("temperror", "none", "temperror")
+    assert result.status == Status.ERRORED and result.retryable
+    loopback, _ = await run_auth(dns_lab, message(), ip="127.0.0.1", resolver=resolver)
+    assert loopback.status == Status.ERRORED and loopback.retryable
+
+
+# --- SPF record tree (posture) ----------------------------------------------------------------
+
+
+async def test_spf_tree_over_the_lookup_limit_is_reported_when_ip4_matched_first(
+    dns_lab: DnsLab,
+) -> None:
+    result, d = await run_auth(dns_lab, message(), mail_from="bounce@early.example")
+    assert d.spf.result == "pass" and d.spf.matched == "ip4:11.22.33.0/24"
+    assert d.spf.dns_lookups == 0
+    tree = d.posture.spf_tree
+    assert tree is not None and tree.domain == "early.example"
+    assert tree.dns_lookups == 12 and tree.records == 13 and tree.complete and not tree.errors
+    [finding] = [f for f in result.findings if f.rule == "auth.spf_record_too_many_lookups"]
+    assert finding.data["dns_lookups"] == 12 and "matched earlier" in finding.message
+    assert "auth.spf_too_many_lookups" not in rules(result)
+
+
+async def test_spf_tree_errors_are_reported_when_ip4_matched_first(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(dns_lab, message(), mail_from="bounce@earlybad.example")
+    assert d.spf.result == "pass"
+    tree = d.posture.spf_tree
+    assert tree is not None and tree.dns_lookups == 4  # 3 includes + the one of loop.example
+    assert tree.errors == [
+        "badsyntax.example: bad ip4 network: 'ip4:300.1.1.1'",
+        "earlybad.example: include:nospf.example: nospf.example has no SPF record",
+        "loop.example: include:earlybad.example: loops back to earlybad.example",
+    ]
+    assert "auth.spf_record_error" in rules(result)
+
+
+async def test_spf_tree_does_not_repeat_what_the_evaluation_reported(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(dns_lab, message(), mail_from="a@many.example")
+    assert d.spf.result == "permerror" and d.posture.spf_tree is not None
+    assert d.posture.spf_tree.dns_lookups == 11
+    assert "auth.spf_too_many_lookups" in rules(result)
+    assert "auth.spf_record_too_many_lookups" not in rules(result)
+    good, gd = await run_auth(dns_lab, message())
+    assert gd.posture.spf_tree is not None and gd.posture.spf_tree.dns_lookups == 1
+    assert not {"auth.spf_record_too_many_lookups", "auth.spf_record_error"} & rules(good)
+
+
+# --- DMARC: strict alignment and DMARCbis tags ------------------------------------------------
+
+
+async def test_strict_alignment_needs_the_exact_from_domain(dns_lab: DnsLab) -> None:
+    # SPF passes for strict.example and DKIM verifies for d=strict.example, but the From
+    # domain is news.strict.example: relaxed alignment would pass, adkim=s / aspf=s do not.
+    raw = sign(message("a@news.strict.example"), dns_lab.keys.good_private, "strict.example")
+    result, d = await run_auth(dns_lab, raw, mail_from="bounce@strict.example")
+    assert d.spf.result == "pass" and d.dkim_result == "pass"
+    assert (d.dmarc.adkim, d.dmarc.aspf) == ("s", "s")
+    assert not d.dmarc.spf_aligned and not d.dmarc.dkim_aligned and not d.dkim[0].aligned
+    assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
+    assert "auth.dmarc_fail" in rules(result)
+    # the exact From domain aligns
+    raw = sign(message("a@strict.example"), dns_lab.keys.good_private, "strict.example")
+    _, exact = await run_auth(dns_lab, raw, mail_from="bounce@strict.example")
+    assert exact.dmarc.spf_aligned and exact.dmarc.dkim_aligned and exact.dmarc.result == "pass"
+
+
+async def test_np_applies_to_non_existent_subdomains(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(
+        dns_lab, message("a@ghost.np.example"), ip=STRANGER_IP, mail_from="b@np.example"
+    )
+    assert d.dmarc.record_domain == "np.example" and d.dmarc.nonexistent_policy == "reject"
+    assert d.dmarc.from_domain_exists is False
+    assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
+    assert d.dmarc.applied_tag == "np" and "does not exist" in d.dmarc.reason
+    assert "dmarc=fail (p=none dis=REJECT)" in d.authentication_results
+    [finding] = [f for f in result.findings if f.rule == "auth.dmarc_fail"]
+    assert finding.severity == Severity.ERROR
+    # an existing subdomain gets sp=, the domain itself p=
+    _, www = await run_auth(
+        dns_lab, message("a@www.np.example"), ip=STRANGER_IP, mail_from="b@np.example"
+    )
+    assert www.dmarc.from_domain_exists is True
+    assert (www.dmarc.applied_tag, www.dmarc.applied_policy) == ("sp", "quarantine")
+    _, top = await run_auth(
+        dns_lab, message("a@np.example"), ip=STRANGER_IP, mail_from="b@np.example"
+    )
+    assert (top.dmarc.applied_tag, top.dmarc.applied_policy) == ("p", "none")
+    assert top.dmarc.from_domain_exists is None  # not looked up: np= cannot apply
+
+
+async def test_t_y_is_reported_as_testing_mode(dns_lab: DnsLab) -> None:
+    result, d = await run_auth(
+        dns_lab, message("a@testing.example"), ip=STRANGER_IP, mail_from="b@testing.example"
+    )
+    assert d.dmarc.testing and d.dmarc.psd == "n"
+    assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
+    assert "t=y" in d.dmarc.reason
+    [finding] = [f for f in result.findings if f.rule == "auth.dmarc_testing"]
+    assert finding.severity == Severity.INFO and "RFC 7489" in finding.message
+    _, good = await run_auth(dns_lab, message())
+    assert not good.dmarc.testing and good.dmarc.psd is None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from tests.dnscheck.conftest import GOOD_IP, LISTED_IP, LISTED_IP6, DnsLab
+from tests.dnscheck.conftest import DBL_ERROR_DOMAIN, GOOD_IP, LISTED_IP, LISTED_IP6, DnsLab
 
 from mailqa.checks.blacklist import (
     BlacklistCheck,
     BlacklistDetails,
     blacklists_report_info,
     linked_domains,
+    query_label,
 )
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import RulesError
@@ -17,6 +18,7 @@ from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Status
 from mailqa.net.dns import DnsResolver
 from mailqa.rules.dnsbl import load_dnsbl
+from mailqa.settings import Settings
 
 HTML_BODY = (
     '<html><body><a href="https://www.evil.example/offer">Offer</a>'
@@ -152,6 +154,8 @@ def test_bundled_lists_are_valid_and_current() -> None:
     dbl = next(e for e in data.lists if e.name == "SPAMHAUS-DBL")
     assert dbl.is_error_code("127.0.1.255") and not dbl.is_error_code("127.0.1.2")
     assert dbl.listed_test_point == "dbltest.com"
+    points = {e.name: e.listed_test_point for e in data.lists if e.kind == "domain"}
+    assert points["SURBL"] == "test.surbl.org" and points["URIBL"] == "test.uribl.com"
     zen = next(e for e in data.lists if e.name == "SPAMHAUS-ZEN")
     assert zen.is_error_code("127.255.255.254") and zen.meanings("127.0.0.4")[0].startswith("XBL")
 
@@ -183,3 +187,74 @@ def test_invalid_list_files_are_rejected(tmp_path, body: str, message_part: str)
     with pytest.raises(RulesError) as info:
         load_dnsbl(path)
     assert message_part in str(info.value)
+
+
+async def test_ipv4_mapped_client_ip_is_looked_up_as_ipv4(dns_lab: DnsLab) -> None:
+    """A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d: it is an IPv4 target."""
+    result, d = await run_blacklist(dns_lab, f"::ffff:{LISTED_IP}")
+    assert d.ip == LISTED_IP and d.ip_note is None
+    row = by_list(d, "IPBL", LISTED_IP)
+    assert row["listed"] is True and row["query"] == "99.33.22.11.ipbl.test"
+    # IPv4-only lists are asked too
+    assert by_list(d, "DEADBL", LISTED_IP)["status"] == "unusable"
+    assert result.status == Status.FAILED
+
+
+async def test_ipv6_targets_use_the_ipv6_test_points(dns_lab: DnsLab) -> None:
+    """RFC 5782 section 5: an IPv6 list lists ::FFFF:7F00:2 (nibbles), not 127.0.0.2."""
+    _, d = await run_blacklist(dns_lab, LISTED_IP6)
+    health = {z.name: z for z in d.zones}
+    assert health["IP6BL"].usable, health["IP6BL"].problem
+    assert health["IP6BL"].test_points == ["::ffff:7f00:2", "::ffff:7f00:1"]
+    row = by_list(d, "IP6BL", LISTED_IP6)
+    assert row["listed"] is True and row["codes"][0]["meanings"] == ["IPv6 spam source"]  # type: ignore[index]
+    assert health["IPBL"].usable
+    # IPv4 targets keep the IPv4 test points
+    _, v4 = await run_blacklist(dns_lab, GOOD_IP)
+    ipbl = next(z for z in v4.zones if z.name == "IPBL")
+    assert ipbl.test_points == ["127.0.0.2", "127.0.0.1"]
+    assert not next(z for z in v4.zones if z.name == "IP6BL").usable
+
+
+def test_query_labels() -> None:
+    assert query_label("11.22.33.99") == "99.33.22.11"
+    assert query_label("::ffff:7f00:2") == "2.0.0.0.0.0.f.7.f.f.f.f" + ".0" * 20
+    assert query_label("2001:db8::1") == "1" + ".0" * 23 + ".8.b.d.0.1.0.0.2"
+
+
+async def test_bundled_lists_self_test_and_error_codes(dns_lab: DnsLab) -> None:
+    """rules/dnsbl.yaml as shipped, against NSD serving zen.spamhaus.org, dbl.spamhaus.org,
+    multi.surbl.org and multi.uribl.com with their documented test points."""
+    settings = Settings(dns_servers=[dns_lab.nsd.address])  # the bundled lists
+    html = f'<a href="https://www.{DBL_ERROR_DOMAIN}/x">x</a>'
+    msg = ParsedMessage(
+        message(html), Envelope(mail_from="bounce@good.example", client_ip=LISTED_IP)
+    )
+    ctx = CheckContext(settings=settings, resolver=dns_lab.resolver())
+    result = await BlacklistCheck().run(msg, ctx)
+    d = BlacklistDetails.model_validate(result.details)
+    health = {z.name: z for z in d.zones}
+    for name, point in (
+        ("SURBL", "test.surbl.org"),
+        ("URIBL", "test.uribl.com"),
+        ("SPAMHAUS-DBL", "dbltest.com"),
+        ("SPAMHAUS-ZEN", "127.0.0.2"),
+    ):
+        assert health[name].usable, (name, health[name].problem)
+        assert health[name].test_points[0] == point
+    # lists NSD does not serve refuse: unusable, never clean
+    assert not health["SPAMCOP"].usable
+    assert by_list(d, "SPAMCOP", LISTED_IP)["status"] == "error"
+    zen = by_list(d, "SPAMHAUS-ZEN", LISTED_IP)
+    assert zen["listed"] is True
+    assert [c["meanings"][0][:3] for c in zen["codes"]] == ["SBL", "XBL"]  # type: ignore[index, union-attr]
+    # DBL's 127.0.1.255 is an error answer, never a listing
+    dbl = by_list(d, "SPAMHAUS-DBL", DBL_ERROR_DOMAIN)
+    assert dbl["status"] == "error" and dbl["listed"] is False
+    assert "127.0.1.255" in str(dbl["error"])
+    errors = [f for f in result.findings if f.rule == "blacklist.lookup_error"]
+    assert [f.data["target"] for f in errors if f.data["list"] == "SPAMHAUS-DBL"] == [
+        DBL_ERROR_DOMAIN
+    ]
+    assert not [f for f in result.findings if f.rule == "blacklist.listed" and "DBL" in f.title]
+    assert by_list(d, "URIBL", "good.example")["status"] == "clean"

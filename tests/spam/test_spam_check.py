@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mailqa.checks.headers import HeadersCheck
-from mailqa.checks.spam import SpamCheck, SpamDetails, mailtrap_spam_report
+from mailqa.checks.spam import SpamCheck, SpamDetails, mailtrap_spam_report, scoring_bytes
 from mailqa.core.check import CheckContext
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Severity, Status
 from mailqa.net.spamd import ManagedSpamd, SpamdClient, free_port
@@ -119,12 +119,12 @@ async def test_mailtrap_shape_of_a_scored_message(
     assert re.fullmatch(r"\d+\.\d+", shape["ResponseVersion"])
     assert shape["Score"] == spam.score
     assert shape["Spam"] is True
-    assert shape["Threshold"] == threshold
-    # Whole thresholds go out as Mailtrap sends them (an int); this session's 6.5 stays exact.
-    assert isinstance(shape["Threshold"], int) == float(threshold).is_integer()
-    whole = result.model_copy(update={"details": {**result.details, "threshold": 5.0}})
-    assert mailtrap_spam_report(whole)["Threshold"] == 5
-    assert isinstance(mailtrap_spam_report(whole)["Threshold"], int)
+    # Always an int, as Mailtrap sends it (its SDK refuses anything else); "Spam" is exact.
+    assert shape["Threshold"] == round(threshold) and isinstance(shape["Threshold"], int)
+    for exact, sent in ((5.0, 5), (6.5, 6), (7.6, 8)):
+        changed = result.model_copy(update={"details": {**result.details, "threshold": exact}})
+        assert mailtrap_spam_report(changed)["Threshold"] == sent
+        assert isinstance(mailtrap_spam_report(changed)["Threshold"], int)
     assert [d["RuleName"] for d in shape["Details"]] == [r.name for r in spam.rules]
     assert all(isinstance(d["Pts"], float) for d in shape["Details"])
 
@@ -241,3 +241,13 @@ async def test_concurrent_scans_share_one_client(sample: Sample, ctx: CheckConte
     messages = [sample("gtube.eml"), sample("order_shipped.eml")] * 4
     results = await asyncio.gather(*(SpamCheck().run(m, ctx) for m in messages))
     assert [r.status for r in results] == [Status.FAILED, Status.PASSED] * 4
+
+
+def test_ipv4_mapped_client_address_is_named_as_ipv4() -> None:
+    raw = (Path(__file__).parent / "samples" / "order_shipped.eml").read_bytes()
+    mapped = ParsedMessage(raw, Envelope(client_ip="::ffff:11.22.33.99", helo="mta.example"))
+    hop = scoring_bytes(mapped, "mx.test").split(b"\n", 2)[:2]
+    assert b"[11.22.33.99]" in hop[0] and b"::ffff" not in b"".join(hop)
+    # a dual-stack listener's loopback is loopback: no receiving hop is added
+    loopback = ParsedMessage(raw, Envelope(client_ip="::ffff:127.0.0.1"))
+    assert scoring_bytes(loopback, "mx.test") == raw

@@ -3,7 +3,10 @@
 All lookups go through the shared ``DnsResolver`` and run concurrently. SPF is evaluated by
 ``mailqa.net.spf`` (RFC 7208); DKIM and ARC by dkimpy, handed a dictionary of key records
 fetched beforehand (dkimpy's DNS hook is synchronous); DMARC (RFC 7489) finds the policy at
-the From domain or its organizational domain (Public Suffix List) and checks alignment.
+the From domain or its organizational domain (Public Suffix List, not DMARCbis' DNS tree
+walk) and checks alignment; the DMARCbis tags np=, psd= and t= are read and reported.
+The SPF domain's whole record tree is also walked statically (posture: lookups and errors an
+evaluation that matched early never reaches). A non-public sending IP leaves SPF unevaluated.
 Results use the RFC 8601 words and the report carries a ready ``Authentication-Results``.
 """
 
@@ -23,7 +26,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, is_public_ip
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.net.dns import DnsAnswer, DnsResolver, dkim_dnsfunc, ptr_name
-from mailqa.net.spf import SpfOutcome, check_spf
+from mailqa.net.spf import MAX_DNS_TERMS, SpfError, SpfOutcome, check_spf, parse_record
 
 AuthWord = Literal[
     "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"
@@ -31,6 +34,10 @@ AuthWord = Literal[
 MIN_KEY_BITS = 1024
 PENALTY = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 0.0}
 _DMARC_VERSION = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.I)
+_POLICIES = ("none", "quarantine", "reject")
+# Bound on the SPF records the posture walk reads (includes of includes...): enough to see
+# any tree over the 10-lookup limit, small enough for a hostile tree.
+MAX_SPF_WALK_RECORDS = 40
 
 
 # --- shared helpers (the blacklist check uses them too) ---------------------------------------
@@ -59,14 +66,31 @@ def domain_of(address: str | None) -> str | None:
     return domain or None
 
 
+def normal_ip(ip: str) -> str:
+    """``ip`` in its plain form: an IPv4-mapped IPv6 address (``::ffff:11.22.33.99``, what a
+    dual-stack listener reports for an IPv4 client) becomes the IPv4 address; text that is
+    not an address is returned as is."""
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
 def sending_ip(msg: ParsedMessage) -> str | None:
-    """The SMTP client IP when public, else the first public Received hop, else the client IP."""
-    client = msg.envelope.client_ip
+    """The SMTP client IP when public, else the first public Received hop, else the client IP.
+
+    Addresses are normalised (``normal_ip``): IPv4-mapped IPv6 addresses are IPv4 addresses.
+    """
+    client = normal_ip(msg.envelope.client_ip) if msg.envelope.client_ip else None
     if client and is_public_ip(client):
         return client
     for hop in msg.received:
-        if hop.ip and is_public_ip(hop.ip):
-            return hop.ip
+        ip = normal_ip(hop.ip) if hop.ip else None
+        if ip and is_public_ip(ip):
+            return ip
     return client
 
 
@@ -96,6 +120,11 @@ class SpfDetails(BaseModel):
     dns_lookups: int = 0
     void_lookups: int = 0
     chain: list[str] = Field(default_factory=list)
+    evaluated: bool = Field(
+        default=True,
+        description="False when SPF was not evaluated: no public sending IP is known (mail "
+        "captured over loopback or a private network), so the result is unknown, not none.",
+    )
 
 
 class DkimSignature(BaseModel):
@@ -120,6 +149,25 @@ class DmarcDetails(BaseModel):
     record: str | None = None
     policy: str | None = None
     subdomain_policy: str | None = None
+    nonexistent_policy: str | None = Field(
+        default=None, description="np= (DMARCbis, RFC 9091): policy for non-existent subdomains."
+    )
+    psd: Literal["y", "n", "u"] | None = Field(
+        default=None, description="psd= (DMARCbis): whether the record is a public suffix's."
+    )
+    testing: bool = Field(
+        default=False,
+        description="t=y (DMARCbis): the owner is testing its policy and asks receivers not to "
+        "apply it; receivers that follow only RFC 7489 ignore t= and apply it.",
+    )
+    from_domain_exists: bool | None = Field(
+        default=None,
+        description="Whether the From domain exists (A, AAAA or MX); looked up only when np= "
+        "could apply. None: not looked up or unknown.",
+    )
+    applied_tag: Literal["p", "sp", "np"] | None = Field(
+        default=None, description="Which tag the applied policy came from."
+    )
     applied_policy: str | None = Field(
         default=None,
         description="What a receiver would do with this message: none, "
@@ -140,11 +188,29 @@ class ArcDetails(BaseModel):
     reason: str = ""
 
 
+class SpfTreeDetails(BaseModel):
+    """A static walk of the SPF domain's whole record tree (includes and redirect), whatever
+    the sending IP: what any sender would run into, not just this message."""
+
+    domain: str
+    dns_lookups: int = Field(
+        default=0, description="DNS-querying terms (include a mx ptr exists redirect) in the tree."
+    )
+    records: int = 0
+    errors: list[str] = Field(
+        default_factory=list, description="Syntax errors, missing include targets, loops."
+    )
+    complete: bool = Field(
+        default=True, description="False when a lookup failed or the walk hit its bound."
+    )
+
+
 class PostureDetails(BaseModel):
     from_domain_mx: list[str] = Field(default_factory=list)
     ptr_names: list[str] = Field(default_factory=list)
     fcrdns: bool | None = None
     iprev: AuthWord = "none"
+    spf_tree: SpfTreeDetails | None = None
 
 
 class AuthDetails(BaseModel):
@@ -287,17 +353,35 @@ async def _dmarc_record(resolver: DnsResolver, from_domain: str) -> tuple[DmarcD
                 policy = "none"
             details.policy = policy
             sp = tags.get("sp", "").lower()
-            details.subdomain_policy = sp if sp in ("none", "quarantine", "reject") else None
+            details.subdomain_policy = sp if sp in _POLICIES else None
+            np = tags.get("np", "").lower()
+            details.nonexistent_policy = np if np in _POLICIES else None
+            psd = tags.get("psd", "").lower()
+            details.psd = psd if psd in ("y", "n", "u") else None  # type: ignore[assignment]
+            details.testing = tags.get("t", "n").lower() == "y"
             details.adkim = "s" if tags.get("adkim", "r").lower() == "s" else "r"
             details.aspf = "s" if tags.get("aspf", "r").lower() == "s" else "r"
             pct = tags.get("pct", "100")
             details.percent = max(0, min(100, int(pct))) if pct.isdigit() else 100
             details.rua = rua
+            if details.nonexistent_policy and domain != from_domain:
+                details.from_domain_exists = await _domain_exists(resolver, from_domain)
             return details, None
     details.reason = f"no DMARC record at _dmarc.{from_domain}" + (
         f" or _dmarc.{org}" if org != from_domain else ""
     )
     return details, None
+
+
+async def _domain_exists(resolver: DnsResolver, domain: str) -> bool | None:
+    """RFC 9091: a domain "does not exist" when A, AAAA and MX all find nothing.
+    None when a lookup failed and none found records (unknown)."""
+    answers = await resolver.query_many((domain, t) for t in ("A", "AAAA", "MX"))
+    if any(a.ok for a in answers):
+        return True
+    if any(a.failed or a.status == "invalid" for a in answers):
+        return None
+    return False
 
 
 def _evaluate_dmarc(details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSignature]) -> None:
@@ -313,13 +397,88 @@ def _evaluate_dmarc(details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSigna
         how = [n for n, ok in (("SPF", details.spf_aligned), ("DKIM", details.dkim_aligned)) if ok]
         details.reason = f"aligned {' and '.join(how)} pass"
         return
+    if not spf.evaluated:
+        # Without the real sending IP, SPF (and so DMARC) is unknown: a receiver could pass
+        # it on an aligned SPF pass. Reporting "fail" here would be a guess.
+        details.result = "none"
+        details.reason = (
+            "not decided: no aligned DKIM signature passed and SPF could not be evaluated "
+            f"({spf.reason})"
+        )
+        return
     details.result = "fail"
     on_subdomain = details.record_domain != from_domain
-    policy = (details.subdomain_policy if on_subdomain else None) or details.policy or "none"
-    details.applied_policy = policy
+    tag: Literal["p", "sp", "np"] = "p"
+    policy = details.policy or "none"
+    if on_subdomain and details.nonexistent_policy and details.from_domain_exists is False:
+        tag, policy = "np", details.nonexistent_policy
+    elif on_subdomain and details.subdomain_policy:
+        tag, policy = "sp", details.subdomain_policy
+    details.applied_policy, details.applied_tag = policy, tag
     details.reason = "neither SPF nor DKIM passed aligned with the From domain"
+    if tag == "np":
+        details.reason += f" ({from_domain} does not exist: np={policy} applies)"
     if details.percent < 100 and policy != "none":
         details.reason += f" (policy applied to {details.percent}% of failing mail)"
+    if details.testing and policy != "none":
+        details.reason += " (t=y: the owner is testing this policy)"
+
+
+# --- SPF record tree (posture) ------------------------------------------------------------------
+
+
+def _spf_records(answer: DnsAnswer) -> list[str]:
+    if not answer.ok:
+        return []
+    return [r for r in answer.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")]
+
+
+async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
+    """Read the SPF record of ``domain`` and every record it includes or redirects to, without
+    evaluating anything: count the DNS-querying terms of the whole tree (what a sender matched
+    by the last term costs) and collect syntax errors, missing include targets and loops that
+    an evaluation reports only when it reaches them. Terms whose domain is a macro are counted
+    but not followed."""
+    tree = SpfTreeDetails(domain=domain)
+
+    async def visit(name: str, via: str | None, path: tuple[str, ...]) -> list[str]:
+        key = name.lower().rstrip(".")
+        if key in path:
+            return [f"{via}: loops back to {key}"]
+        if tree.records >= MAX_SPF_WALK_RECORDS:
+            tree.complete = False
+            return []
+        tree.records += 1
+        answer = await resolver.query(key, "TXT")
+        if answer.failed or answer.status == "invalid":
+            tree.complete = False
+            return []
+        records = _spf_records(answer)
+        if not records:
+            tree.records -= 1
+            return [f"{via}: {key} has no SPF record"] if via else []
+        if len(records) > 1:
+            return [f"{key} publishes {len(records)} SPF records"]
+        try:
+            parsed = parse_record(records[0])
+        except SpfError as exc:
+            return [f"{key}: {exc.reason}"]
+        follow: list[tuple[str, str]] = []
+        for term in parsed.terms:
+            if term.mechanism in ("include", "a", "mx", "ptr", "exists"):
+                tree.dns_lookups += 1
+                if term.mechanism == "include" and term.argument and "%" not in term.argument:
+                    follow.append((term.argument, f"{key}: {term.text}"))
+        # RFC 7208 6.1: redirect= is ignored when the record has an "all" mechanism.
+        if parsed.redirect and not any(t.mechanism == "all" for t in parsed.terms):
+            tree.dns_lookups += 1
+            if "%" not in parsed.redirect:
+                follow.append((parsed.redirect, f"{key}: redirect={parsed.redirect}"))
+        found = await asyncio.gather(*(visit(n, v, (*path, key)) for n, v in follow))
+        return [error for errors in found for error in errors]
+
+    tree.errors = await visit(domain, None, ())
+    return tree
 
 
 # --- the check --------------------------------------------------------------------------------
@@ -372,7 +531,7 @@ def authentication_results(
         parts.append("dkim=none")
     policy = (
         f" (p={dmarc.policy} dis={(dmarc.applied_policy or 'none').upper()})"
-        if dmarc.policy
+        if dmarc.policy and dmarc.result in ("pass", "fail")
         else ""
     )
     parts.append(f"dmarc={dmarc.result}{policy} header.from={dmarc.from_domain or 'unknown'}")
@@ -390,8 +549,7 @@ class AuthCheck:
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
         resolver = ctx.resolver
         if resolver is None:
-            reason = ctx.extras.get("resolver_unavailable") or "no DNS resolver configured"
-            return CheckResult.skipped(self.name, str(reason))
+            return CheckResult.skipped(self.name, ctx.no_resolver_reason)
         ip = sending_ip(msg)
         mail_from = msg.envelope.mail_from
         if mail_from is None:
@@ -407,13 +565,17 @@ class AuthCheck:
         key_names = [n for n in (_key_name(t) for _, t in dkim_headers) if n]
         key_names += [n for n in (_key_name(t) for t in arc_headers) if n]
 
+        public_ip = ip if ip and is_public_ip(ip) else None
+        spf_domain = domain_of(mail_from) or (helo or "").lower().rstrip(".") or None
         spf_task = self._spf(resolver, ip, mail_from, helo)
         keys_task = resolver.prefetch_txt(key_names)
         dmarc_task = _dmarc_record(resolver, from_domain) if from_domain else _no_dmarc()
-        posture_task = self._posture(resolver, ip, from_domain)
-        spf, keys, (dmarc, dmarc_error), posture = await asyncio.gather(
-            spf_task, keys_task, dmarc_task, posture_task
+        posture_task = self._posture(resolver, public_ip, from_domain)
+        tree_task = walk_spf_tree(resolver, spf_domain) if spf_domain else _no_tree()
+        spf, keys, (dmarc, dmarc_error), posture, tree = await asyncio.gather(
+            spf_task, keys_task, dmarc_task, posture_task, tree_task
         )
+        posture.spf_tree = tree
         sigs = await asyncio.to_thread(
             lambda: [_verify_dkim(msg.raw, i, keys, t) for i, t in dkim_headers]
         )
@@ -440,14 +602,21 @@ class AuthCheck:
     async def _spf(
         self, resolver: DnsResolver, ip: str | None, mail_from: str | None, helo: str | None
     ) -> SpfDetails:
-        if not ip:
+        if not ip or not is_public_ip(ip):
             identity = "mailfrom" if mail_from else "helo"
+            reason = (
+                f"sending IP {ip} is not a public address (mail captured over loopback or a "
+                "private network): a receiver checks SPF for the real sending IP, unknown here"
+                if ip
+                else "sending IP unknown (no client IP or public Received hop)"
+            )
             return SpfDetails(
                 result="none",
                 identity=identity,
                 domain=domain_of(mail_from) or helo,
                 sender=mail_from,
-                reason="sending IP unknown (no client IP or public Received hop)",
+                reason=reason,
+                evaluated=False,
             )
         outcome: SpfOutcome = await check_spf(resolver, ip, mail_from, helo)
         return SpfDetails(
@@ -497,14 +666,24 @@ class AuthCheck:
 
     def _result(self, d: AuthDetails, msg: ParsedMessage) -> CheckResult:
         findings = _findings(d, msg)
-        words = [d.spf.result, d.dkim_result, d.dmarc.result]
+        # The results that needed DNS: an unsigned message's DKIM "none" and an unevaluated
+        # SPF needed none, so they cannot hide a DNS outage behind a mere warning.
+        words = [
+            word
+            for word, needed_dns in (
+                (d.spf.result, d.spf.evaluated),
+                (d.dkim_result, bool(d.dkim)),
+                (d.dmarc.result, d.dmarc.from_domain is not None),
+            )
+            if needed_dns
+        ]
         temp = [w for w in words if w == "temperror"]
         penalty = sum(PENALTY[f.severity] for f in findings)
         score = max(0.0, 100.0 - penalty)
         summary = (
             f"SPF {d.spf.result}, DKIM {d.dkim_result}, DMARC {d.dmarc.result}, ARC {d.arc.result}"
         )
-        if temp and len(temp) == len(words):
+        if temp and len(temp) == len(words):  # every answer this message needed is unknown
             return CheckResult(
                 name=self.name,
                 status=Status.ERRORED,
@@ -535,12 +714,57 @@ async def _no_dmarc() -> tuple[DmarcDetails, str | None]:
     return DmarcDetails(result="none", reason="no From address"), None
 
 
+async def _no_tree() -> SpfTreeDetails | None:
+    return None
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
         return False
     return True
+
+
+def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Finding]:
+    """Posture findings of the static SPF walk that this message's evaluation did not report
+    (it stops at the first matching term)."""
+    if tree is None:
+        return []
+    out: list[Finding] = []
+    over_limit = "DNS-querying terms" in spf.reason and spf.result == "permerror"
+    if tree.dns_lookups > MAX_DNS_TERMS and not over_limit:
+        out.append(
+            _finding(
+                "spf_record_too_many_lookups",
+                "SPF record tree needs more than 10 DNS lookups",
+                Severity.WARNING,
+                f"The SPF record of {tree.domain} and its includes hold {tree.dns_lookups} "
+                f"DNS-querying terms (limit {MAX_DNS_TERMS}): a sender matched after the "
+                "10th gets permerror, which receivers treat as failed"
+                + (f"; this message matched earlier ({spf.matched})." if spf.matched else "."),
+                domain=tree.domain,
+                dns_lookups=tree.dns_lookups,
+                dns=True,
+            )
+        )
+    errors = [
+        e for e in tree.errors if not (spf.result == "permerror" and spf.reason and spf.reason in e)
+    ]
+    if errors:
+        out.append(
+            _finding(
+                "spf_record_error",
+                "SPF record tree has errors",
+                Severity.WARNING,
+                f"The SPF records of {tree.domain} give permerror for any sender whose "
+                f"evaluation reaches them: {'; '.join(errors)}.",
+                domain=tree.domain,
+                errors=errors,
+                dns=True,
+            )
+        )
+    return out
 
 
 def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
@@ -615,6 +839,8 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
             )
         )
 
+    out += _spf_tree_findings(spf, d.posture.spf_tree)
+
     if not d.dkim:
         out.append(
             _finding(
@@ -679,6 +905,16 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
         out.append(
             _finding("dmarc_temperror", "DMARC could not be checked", Severity.WARNING, dm.reason)
         )
+    elif dm.record is not None and dm.result == "none":
+        out.append(
+            _finding(
+                "dmarc_not_evaluated",
+                "DMARC not decided",
+                Severity.INFO,
+                f"DMARC of {dm.from_domain} is {dm.reason}.",
+                policy=dm.policy,
+            )
+        )
     elif dm.from_domain and dm.record is None:
         out.append(
             _finding(
@@ -697,6 +933,19 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
                 "DMARC policy is p=none",
                 Severity.INFO,
                 f"_dmarc.{dm.record_domain} only monitors (p=none): spoofed mail is not rejected.",
+                record=dm.record,
+                dns=True,
+            )
+        )
+    if dm.testing:
+        out.append(
+            _finding(
+                "dmarc_testing",
+                "DMARC policy is in testing mode (t=y)",
+                Severity.INFO,
+                f"_dmarc.{dm.record_domain} sets t=y: receivers following DMARCbis are asked "
+                f"not to apply p={dm.policy}; receivers following only RFC 7489 ignore t= "
+                "and apply it.",
                 record=dm.record,
                 dns=True,
             )

@@ -27,6 +27,10 @@ from mailqa.net.dns import DnsAnswer, DnsResolver, reverse_ip_name
 from mailqa.rules.dnsbl import DnsList, load_dnsbl
 
 LISTING_PENALTY = 25.0
+# RFC 5782 section 5: an IPv6 list lists ::FFFF:7F00:2 and does not list ::FFFF:7F00:1, queried
+# in nibble form like any IPv6 target (not as the IPv4 address they map).
+IPV6_TEST_LISTED = "::ffff:7f00:2"
+IPV6_TEST_CLEAN = "::ffff:7f00:1"
 _URL = re.compile(r"""(?i)\bhttps?://[^\s<>"'()]+""")
 _URL_ATTRS = {"a": "href", "area": "href", "img": "src", "link": "href", "form": "action"}
 ListStatus = Literal["listed", "clean", "error", "unusable"]
@@ -58,6 +62,9 @@ class ZoneHealth(BaseModel):
     zone: str
     usable: bool
     problem: str | None = None
+    test_points: list[str] = Field(
+        default_factory=list, description="The listed and the clean test point queried."
+    )
 
 
 class BlacklistDetails(BaseModel):
@@ -134,19 +141,43 @@ def _interpret(
     return "listed", codes, None
 
 
-def _zone_health(entry: DnsList, listed: DnsAnswer, clean: DnsAnswer) -> ZoneHealth:
-    health = ZoneHealth(name=entry.name, zone=entry.zone, usable=False)
+def query_label(ip: str) -> str:
+    """The DNSBL label of an address: reversed octets for IPv4, reversed nibbles for every
+    IPv6 address, IPv4-mapped ones included (RFC 5782's IPv6 test points are mapped)."""
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv4Address):
+        return reverse_ip_name(str(addr))
+    return ".".join(reversed(addr.exploded.replace(":", "")))
+
+
+def self_test_points(entry: DnsList, ip_version: int | None = None) -> tuple[str, str]:
+    """(listed, clean) RFC 5782 test points of ``entry`` for targets of ``ip_version``."""
+    if entry.kind == "ip" and ip_version == 6:
+        custom = entry.test_listed
+        listed = custom if custom and ":" in custom else None  # a list's own IPv6 test point
+        return listed or IPV6_TEST_LISTED, IPV6_TEST_CLEAN
+    return entry.listed_test_point, entry.clean_test_point
+
+
+def _label(entry: DnsList, point: str) -> str:
+    return query_label(point) if entry.kind == "ip" else point
+
+
+def _zone_health(
+    entry: DnsList, points: tuple[str, str], listed: DnsAnswer, clean: DnsAnswer
+) -> ZoneHealth:
+    health = ZoneHealth(name=entry.name, zone=entry.zone, usable=False, test_points=list(points))
     status, _, error = _interpret(entry, listed)
     if listed.failed:
         health.problem = f"self-test lookup failed: {listed.error}"
     elif status == "error":
         health.problem = f"self-test refused: {error}"
     elif status != "listed":
-        health.problem = f"test point {entry.listed_test_point} is not listed (zone dead or gone)"
+        health.problem = f"test point {points[0]} is not listed (zone dead or gone)"
     elif clean.failed:
         health.problem = f"self-test lookup failed: {clean.error}"
     elif not clean.void:
-        health.problem = f"test point {entry.clean_test_point} is listed: the zone lists everything"
+        health.problem = f"test point {points[1]} is listed: the zone lists everything"
     else:
         health.usable = True
     return health
@@ -160,8 +191,7 @@ class BlacklistCheck:
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
         resolver = ctx.resolver
         if resolver is None:
-            reason = ctx.extras.get("resolver_unavailable") or "no DNS resolver configured"
-            return CheckResult.skipped(self.name, str(reason))
+            return CheckResult.skipped(self.name, ctx.no_resolver_reason)
         version, lists = _lists(ctx.settings.dnsbl_file)
         details = BlacklistDetails(lists_version=version)
 
@@ -187,35 +217,37 @@ class BlacklistCheck:
         self, resolver: DnsResolver, lists: tuple[DnsList, ...], details: BlacklistDetails
     ) -> None:
         plan: list[tuple[DnsList, str, str]] = []  # (list, target, query name)
-        tests: list[tuple[DnsList, str, str]] = []
+        # (list, (listed, clean) test points, (listed, clean) query names)
+        tests: list[tuple[DnsList, tuple[str, str], tuple[str, str]]] = []
+        version = ipaddress.ip_address(details.ip).version if details.ip else None
         for entry in lists:
             targets: list[tuple[str, str]] = []
             if entry.kind == "ip" and details.ip:
-                version = ipaddress.ip_address(details.ip).version
                 if version == 4 or entry.ipv6:
-                    targets.append((details.ip, reverse_ip_name(details.ip)))
+                    targets.append((details.ip, query_label(details.ip)))
             elif entry.kind == "domain":
                 targets += [(d, d) for d in details.domains]
             if not targets:
                 continue
-            for point in (entry.listed_test_point, entry.clean_test_point):
-                name = reverse_ip_name(point) if entry.kind == "ip" else point
-                tests.append((entry, point, f"{name}.{entry.zone}"))
+            points = self_test_points(entry, version if entry.kind == "ip" else None)
+            listed_q, clean_q = (f"{_label(entry, p)}.{entry.zone}" for p in points)
+            tests.append((entry, points, (listed_q, clean_q)))
             plan += [(entry, target, f"{label}.{entry.zone}") for target, label in targets]
 
+        test_names = [q for _, _, pair in tests for q in pair]
         answers = await resolver.query_many(
-            [(q, "A") for _, _, q in tests] + [(q, "A") for _, _, q in plan]
+            [(q, "A") for q in test_names] + [(q, "A") for _, _, q in plan]
         )
-        test_answers = dict(zip([q for _, _, q in tests], answers[: len(tests)], strict=True))
+        test_answers = dict(zip(test_names, answers[: len(test_names)], strict=True))
         health: dict[str, ZoneHealth] = {}
-        for entry in {e.name: e for e, _, _ in tests}.values():
-            listed_q = f"{_label(entry, entry.listed_test_point)}.{entry.zone}"
-            clean_q = f"{_label(entry, entry.clean_test_point)}.{entry.zone}"
-            health[entry.name] = _zone_health(entry, test_answers[listed_q], test_answers[clean_q])
+        for entry, points, (listed_q, clean_q) in tests:
+            health[entry.name] = _zone_health(
+                entry, points, test_answers[listed_q], test_answers[clean_q]
+            )
         details.zones = list(health.values())
 
         results: list[ListResult] = []
-        for (entry, target, query), answer in zip(plan, answers[len(tests) :], strict=True):
+        for (entry, target, query), answer in zip(plan, answers[len(test_names) :], strict=True):
             zone = health[entry.name]
             status, codes, error = _interpret(entry, answer)
             if status != "error" and not zone.usable:
@@ -336,10 +368,6 @@ class BlacklistCheck:
             details=details,
             retryable=d.errors > 0,
         )
-
-
-def _label(entry: DnsList, point: str) -> str:
-    return reverse_ip_name(point) if entry.kind == "ip" else point
 
 
 def blacklists_report_info(result: CheckResult | None) -> dict[str, Any]:

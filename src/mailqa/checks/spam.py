@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from mailqa.checks.auth import normal_ip
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
@@ -92,7 +93,9 @@ def scoring_bytes(msg: ParsedMessage, receiver: str) -> bytes:
                 continue
             in_local_hops = False
         kept.append(field)
-    ip = msg.envelope.client_ip
+    # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d: name the IPv4 address
+    # (and treat ::ffff:127.0.0.1 as the loopback it is).
+    ip = normal_ip(msg.envelope.client_ip) if msg.envelope.client_ip else None
     if ip and _is_external(ip):
         first_hop = next((f for f in kept if f[:9].lower() == b"received:"), b"")
         if f"[{ip}]".encode() not in first_hop:
@@ -237,15 +240,12 @@ def mailtrap_spam_report(result: CheckResult) -> dict[str, Any]:
         "ResponseVersion": details.protocol_version or "1.5",
         "Score": details.score if details.score is not None else 0.0,
         "Spam": bool(details.is_spam),
-        # Mailtrap sends an integer (its SDK types it int); spamd's ``required`` is usually
-        # whole. A fractional one stays exact rather than being rounded into another gate.
-        "Threshold": _whole_as_int(details.threshold or 0.0),
+        # Mailtrap sends an integer and its SDK refuses anything else, so a fractional
+        # ``required_score`` is rounded here; "Spam" carries spamd's exact verdict, and the
+        # native report keeps the exact threshold.
+        "Threshold": round(details.threshold or 0.0),
         "Details": [
             {"Pts": rule.score, "RuleName": rule.name, "Description": rule.description}
             for rule in details.rules
         ],
     }
-
-
-def _whole_as_int(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value

@@ -42,6 +42,7 @@ from aiospamc.responses import ResponseException
 from loguru import logger as _loguru
 
 from mailqa.core.errors import CheckError, ConfigError, MailqaError, TransientCheckError
+from mailqa.net.dns import parse_server
 
 if TYPE_CHECKING:
     from mailqa.settings import Settings
@@ -581,6 +582,18 @@ class ManagedSpamd:
             self._dir = None
 
 
+def spamd_dns_server(settings: Settings) -> str | None:
+    """The DNS server a managed spamd's network rules query: ``spamd_dns_server``, else the
+    first of ``dns_servers`` (in SpamAssassin's ``dns_server`` form, IPv6 in brackets), else
+    none (the system resolver)."""
+    if settings.spamd_dns_server:
+        return settings.spamd_dns_server
+    if not settings.dns_servers:
+        return None
+    host, port = parse_server(settings.dns_servers[0])
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _nobody_ids() -> tuple[int, int]:
     import pwd
 
@@ -625,7 +638,7 @@ async def open_spamd(
         settings.spamd_binary,
         children=settings.spamd_children,
         network_rules=settings.spamd_network_rules and not offline,
-        dns_server=settings.spamd_dns_server,
+        dns_server=spamd_dns_server(settings),
     )
     try:
         await stack.enter_async_context(managed)
