@@ -77,6 +77,18 @@ def test_text_output_and_per_message_reports(tmp_path: Path) -> None:
     assert set(report["checks"]) >= {"headers"}
 
 
+def test_plain_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    source = write_eml_dir(tmp_path / "eml", 6)
+    done = run_cli(
+        "audit", str(source), "--jobs", "1", "--checks", "headers", "--progress-interval", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("audited ")]
+    assert lines[-1].startswith("audited 6/6 (") and "msg/s" in lines[-1]
+    assert len(lines) == 6  # one per message with a zero interval; no bar, no escapes
+    assert "\x1b" not in done.stderr
+
+
 def test_interrupted_audit_resumes_without_repeating(tmp_path: Path) -> None:
     n = 1500
     source = write_eml_dir(tmp_path / "eml", n)

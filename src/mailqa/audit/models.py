@@ -1,14 +1,15 @@
-"""Tables of stored audits (migration 0002): one row per audit, one per audited message."""
+"""Tables of stored audits (migrations 0002, 0003): one row per audit, one per audited
+message."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailqa.store.models import Base, UTCDateTime, utcnow
+from mailqa.store.models import Base, SafeText, UTCDateTime, utcnow
 
 
 class Audit(Base):
@@ -17,11 +18,18 @@ class Audit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    executor: Mapped[str] = mapped_column(String(16), default="inline")
+    """Where its messages are analysed: ``inline`` (the server that started it) or ``celery``."""
+    imported: Mapped[bool] = mapped_column(default=False)
+    """Its inbox holds mail imported for it (``mailqa audit FILES --executor celery``): each
+    message's audit report is stored as the message's report."""
     checks: Mapped[list[str]] = mapped_column(JSON, default=list)
     online: Mapped[bool] = mapped_column(default=False)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The summary, stored once the audit is done (it no longer changes)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.checks import BUILTIN_CHECKS
+from mailqa.checks.links import NOT_BROKEN_ERRORS
 from mailqa.core.report import Finding, Report, Severity
 
 # Checks an audit leaves out unless asked: they need a daemon or the network, and run at a
@@ -21,6 +22,8 @@ from mailqa.core.report import Finding, Report, Severity
 SLOW_CHECKS = frozenset({"spam", "blacklist", "auth"})
 
 UNREADABLE = "unreadable"
+MISSING = "missing"  # a stored message deleted (or pruned) before its turn
+ERRORED = "errored"  # the audit could not analyse or store it (database gone, a crash)
 
 
 def default_audit_checks() -> list[str]:
@@ -97,7 +100,12 @@ def record_from_report(key: str, report: Report, message_id: int | None = None) 
             auth += [_first(f.data, "domain") or _from_domain(report) for f in problems]
         elif name == "links":
             for link in result.details.get("links", []):
-                if isinstance(link, dict) and link.get("ok") is False:
+                # Refused (SSRF protection, allow-list) and unanswered links are not broken.
+                if (
+                    isinstance(link, dict)
+                    and link.get("ok") is False
+                    and link.get("error_kind") not in NOT_BROKEN_ERRORS
+                ):
                     broken.append(urlsplit(str(link.get("url", ""))).hostname or "")
     return AuditRecord(
         key=key,
@@ -116,5 +124,17 @@ def record_from_report(key: str, report: Report, message_id: int | None = None) 
     )
 
 
-def unreadable_record(key: str, error: str, message_id: int | None = None) -> AuditRecord:
-    return AuditRecord(key=key, message_id=message_id, status=UNREADABLE, error=error[:500])
+def message_key(message_id: int) -> str:
+    return f"message:{message_id}"
+
+
+def unreadable_record(
+    key: str, error: str, message_id: int | None = None, status: str = UNREADABLE
+) -> AuditRecord:
+    return AuditRecord(key=key, message_id=message_id, status=status, error=error[:500])
+
+
+def missing_record(message_id: int) -> AuditRecord:
+    return unreadable_record(
+        message_key(message_id), "deleted before it was audited", message_id, MISSING
+    )

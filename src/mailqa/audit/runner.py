@@ -13,23 +13,32 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mailqa.audit.html import render_html
-from mailqa.audit.record import AuditRecord, record_from_report, unreadable_record
-from mailqa.audit.sources import Source, SourceItem, StoredInboxSource
+from mailqa.audit.record import AuditRecord, message_key, record_from_report, unreadable_record
+from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_to_dict
+from mailqa.audit.store import AuditStore
+from mailqa.audit.stored import SUBMIT_BATCH
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
+from mailqa.core.errors import MailqaError
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
+from mailqa.worker.retry import run_with_retries
+
+if TYPE_CHECKING:
+    from mailqa.store.repository import Store
+    from mailqa.worker.celery_executor import CeleryExecutor
 
 RESULTS = "results.jsonl"
 IN_FLIGHT_PER_JOB = 4
@@ -77,7 +86,13 @@ class LocalAnalyzer:
     async def analyze(self, key: str, raw: bytes, message_id: int | None) -> Outcome:
         assert self.ctx is not None
         try:
-            report = await self.pipeline.run(ParsedMessage(raw), self.ctx)
+            report = await run_with_retries(
+                self.pipeline,
+                ParsedMessage(raw),
+                self.ctx,
+                retries=self.settings.celery_max_retries,
+                base=self.settings.celery_retry_backoff,
+            )
         except Exception as exc:  # the parser gave up: audit it as unreadable
             return Outcome(unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id))
         report_json = report.model_dump_json(by_alias=True) if self.options.reports_dir else None
@@ -272,62 +287,249 @@ async def _analyze_item(analyzer: LocalAnalyzer | PoolAnalyzer, item: SourceItem
     return await analyzer.analyze(item.key, item.raw, item.message_id)
 
 
+class AuditStalled(MailqaError):
+    """Workers stopped producing results for a Celery audit, and nothing is under way."""
+
+
+IMPORT_BATCH = 200
+IMPORT_PROJECT = "mailqa audits"
+
+
 async def run_celery_audit(
     settings: Settings,
-    source: StoredInboxSource,
+    store: Store,
+    source: StoredInboxSource | Sequence[Source],
     options: AuditOptions,
     sink: ResultSink,
     progress: Progress,
     *,
+    title: str = "audit",
     poll: float = 0.5,
+    stall_timeout: float = 60.0,
 ) -> int:
-    """Fan a stored inbox out to Celery workers as a stored audit; collect its records.
+    """Fan an audit out to Celery workers as a stored audit, and move its records into the
+    sink as they arrive (Ctrl-C leaves what arrived in ``--out``).
 
+    A stored inbox is fanned out as it is; files are first imported into a new inbox of
+    their own (tasks take ids), a batch at a time, each batch queued once committed.
     Returns the audit id (the API shows it too: ``GET /api/v1/audits/{id}``).
     """
-    from mailqa.audit.store import AuditStore
     from mailqa.worker.celery_executor import CeleryExecutor
 
-    audits = AuditStore(source.store)
-    audit = await audits.create(
-        source.inbox_id,
-        options.checks,
-        online=options.online,
-        filters={"since": None, "until": None},
-    )
     executor = CeleryExecutor(settings)
-    await executor.start()
+    await executor.start()  # fails fast when the broker cannot be reached
     try:
-        await audits.update(audit.id, total=source.count(), status="running")
-        sent = 0
-        batch: list[int] = []
-        async for message_id in source.message_ids():
-            if f"message:{message_id}" in sink.done_keys:
-                progress.skipped += 1
-                continue
-            batch.append(message_id)
-            if len(batch) >= 500:
+        audits = AuditStore(store)
+        importer: FileImporter | None = None
+        if isinstance(source, StoredInboxSource):
+            inbox_id, filters = source.inbox_id, filters_to_dict(source.filters)
+            ids = _not_done(source, sink, progress)
+        else:
+            importer = await FileImporter.create(store, source, title, sink, progress)
+            inbox_id, filters = importer.inbox_id, {}
+            ids = importer.message_ids()
+        audit = await audits.create(
+            inbox_id,
+            options.checks,
+            online=options.online,
+            filters=filters,
+            executor="celery",
+            imported=importer is not None,
+            status="running",
+        )
+        collector = Collector(audits, audit.id, sink, progress, importer)
+        try:
+            sent = 0
+            async for batch in _batches(ids, SUBMIT_BATCH):
                 await executor.submit_audit(audit.id, batch)
-                sent, batch = sent + len(batch), []
-        if batch:
-            await executor.submit_audit(audit.id, batch)
-            sent += len(batch)
-        await audits.update(audit.id, total=sent)
-        progress.total = sent
-        while progress.done < sent:
-            await asyncio.sleep(poll)
-            count = await audits.count_results(audit.id)
-            if count != progress.done:
-                progress.advance(count - progress.done)
-        await audits.update(audit.id, status="done")
-    except asyncio.CancelledError:
-        await audits.update(audit.id, status="cancelled")
-        raise
+                sent += len(batch)
+                await collector.drain()
+            await audits.update(audit.id, total=sent)
+            await _wait(audits, executor, collector, sent, poll, stall_timeout)
+            await audits.update(audit.id, status="done")
+        except asyncio.CancelledError:
+            await collector.drain()
+            await audits.update(audit.id, status="cancelled")
+            raise
+        except AuditStalled as exc:
+            await collector.drain()
+            await audits.update(audit.id, status="failed", error=str(exc))
+            raise
     finally:
+        sink.flush()
         await executor.stop()
-    async for record in audits.iter_results(audit.id):
-        sink.add(Outcome(record))
+    await collector.drain(everything=True)
     return audit.id
+
+
+async def _wait(
+    audits: AuditStore,
+    executor: CeleryExecutor,
+    collector: Collector,
+    sent: int,
+    poll: float,
+    stall_timeout: float,
+) -> None:
+    """Until every queued message has a result. After ``stall_timeout`` seconds without a new
+    result, ask the workers; when nothing is under way, the audit has stalled."""
+    last, quiet_since = -1, time.monotonic()
+    while True:
+        await collector.drain()
+        count = await audits.count_results(collector.audit_id)
+        if count >= sent:
+            return
+        now = time.monotonic()
+        if count != last:
+            last, quiet_since = count, now
+        elif now - quiet_since >= stall_timeout:
+            if await executor.audit_activity(collector.audit_id) is None:
+                raise AuditStalled(
+                    f"audit {collector.audit_id} stalled: {sent - count} of {sent} messages "
+                    f"have no result after {stall_timeout:g} s without progress, and no worker "
+                    "is running or about to run its tasks (are `mailqa worker`s running on "
+                    "this queue, and can they reach the database?)"
+                )
+            quiet_since = now
+        await asyncio.sleep(poll)
+
+
+async def _batches(ids: AsyncIterator[int], size: int) -> AsyncIterator[list[int]]:
+    batch: list[int] = []
+    async for message_id in ids:
+        batch.append(message_id)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _not_done(
+    source: StoredInboxSource, sink: ResultSink, progress: Progress
+) -> AsyncIterator[int]:
+    async for message_id in source.message_ids():
+        if message_key(message_id) in sink.done_keys:
+            progress.skipped += 1
+        else:
+            yield message_id
+
+
+class FileImporter:
+    """Imports audited files into an inbox of their own, through the store's capture path,
+    and remembers which file each message came from (results carry the file's key)."""
+
+    def __init__(
+        self,
+        store: Store,
+        inbox_id: int,
+        sources: Sequence[Source],
+        sink: ResultSink,
+        progress: Progress,
+    ) -> None:
+        self.store = store
+        self.inbox_id = inbox_id
+        self.sources = sources
+        self.sink = sink
+        self.progress = progress
+        self.keys: dict[int, str] = {}
+
+    @classmethod
+    async def create(
+        cls,
+        store: Store,
+        sources: Sequence[Source],
+        title: str,
+        sink: ResultSink,
+        progress: Progress,
+    ) -> FileImporter:
+        projects = [p for p in await store.list_projects() if p.name == IMPORT_PROJECT]
+        project = projects[0] if projects else await store.create_project(IMPORT_PROJECT)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        inbox = await store.create_inbox(project.id, f"{stamp} {title}"[:200], 2**62)
+        return cls(store, inbox.id, sources, sink, progress)
+
+    async def message_ids(self) -> AsyncIterator[int]:
+        """Store the files not audited yet, a batch at a time; yield the stored ids."""
+        batch: list[SourceItem] = []
+        for source in self.sources:
+            async for item in source.items():
+                if item.key in self.sink.done_keys:
+                    self.progress.skipped += 1
+                    continue
+                if item.error is not None:
+                    self._unreadable(item.key, item.error)
+                    continue
+                batch.append(item)
+                if len(batch) >= IMPORT_BATCH:
+                    for message_id in await self._store(batch):
+                        yield message_id
+                    batch = []
+        for message_id in await self._store(batch):
+            yield message_id
+
+    async def _store(self, items: list[SourceItem]) -> list[int]:
+        """One group commit for the batch; a file the store refuses is audited as unreadable."""
+        stored = await asyncio.gather(*(self._insert(i.raw) for i in items), return_exceptions=True)
+        ids = []
+        for item, result in zip(items, stored, strict=True):
+            if isinstance(result, BaseException):
+                self._unreadable(item.key, f"{type(result).__name__}: {result}")
+            else:
+                self.keys[result] = item.key
+                ids.append(result)
+        return ids
+
+    async def _insert(self, raw: bytes) -> int:
+        return (await self.store.insert_message(self.inbox_id, ParsedMessage(raw))).id
+
+    def _unreadable(self, key: str, error: str) -> None:
+        self.sink.add(Outcome(unreadable_record(key, error)))
+        self.progress.advance()
+
+
+class Collector:
+    """Moves the records of a stored audit into the sink as they arrive, under the keys of
+    the files they came from (imported mail), with the full report when asked for."""
+
+    def __init__(
+        self,
+        audits: AuditStore,
+        audit_id: int,
+        sink: ResultSink,
+        progress: Progress,
+        importer: FileImporter | None,
+    ) -> None:
+        self.audits = audits
+        self.audit_id = audit_id
+        self.sink = sink
+        self.progress = progress
+        self.importer = importer
+        self._after = 0
+
+    async def drain(self, *, everything: bool = False) -> None:
+        """The records stored since the last call; with ``everything``, every record not in
+        the sink yet (rows of concurrent chunks may commit out of id order)."""
+        after = 0 if everything else self._after
+        while rows := await self.audits.results_after(self.audit_id, after):
+            for _, record in rows:
+                await self._add(record)
+            after = rows[-1][0]
+            self._after = max(self._after, after)
+            self.sink.flush()  # in --out now, whatever happens next
+
+    async def _add(self, record: AuditRecord) -> None:
+        if self.importer is not None and record.message_id is not None:
+            key = self.importer.keys.get(record.message_id, record.key)
+            record = record.model_copy(update={"key": key})
+        if record.key in self.sink.done_keys:
+            return
+        report_json = None
+        if self.importer is not None and self.sink.reports_dir is not None:
+            assert record.message_id is not None
+            report = await self.importer.store.get_report(record.message_id)
+            report_json = report.model_dump_json(by_alias=True) if report else None
+        self.sink.add(Outcome(record, report_json))
+        self.progress.advance()
 
 
 def cpu_count() -> int:

@@ -9,6 +9,7 @@ message:id), which ``--resume`` uses to skip messages already audited.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import glob
 import mailbox
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,7 @@ import httpx
 from mailqa.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mailqa.store.repository import Store
+    from mailqa.store.repository import MessageFilter, Store
 
 PAGE = 200
 GLOB_CHARS = set("*?[")
@@ -100,20 +101,42 @@ class MaildirSource(Source):
             yield SourceItem(f"{self.path}:{key}", raw)
 
 
-class StoredInboxSource(Source):
-    """Messages of a stored inbox, newest first, read page by page from the database."""
+def filters_to_dict(f: MessageFilter) -> dict[str, Any]:
+    """The filters an audit records (and the API shows)."""
+    return {
+        "since": f.since.isoformat() if f.since else None,
+        "until": f.until.isoformat() if f.until else None,
+        "subject": f.subject,
+        "from": f.from_,
+        "to": f.to,
+    }
 
-    def __init__(
-        self,
-        store: Store,
-        inbox_id: int,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> None:
+
+def filters_from_dict(values: dict[str, Any]) -> MessageFilter:
+    from mailqa.store.repository import MessageFilter
+
+    def when(key: str) -> datetime | None:
+        value = values.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    return MessageFilter(
+        subject=values.get("subject"),
+        from_=values.get("from"),
+        to=values.get("to"),
+        since=when("since"),
+        until=when("until"),
+    )
+
+
+class StoredInboxSource(Source):
+    """Messages of a stored inbox matching ``filters``, newest first, read page by page."""
+
+    def __init__(self, store: Store, inbox_id: int, filters: MessageFilter | None = None) -> None:
+        from mailqa.store.repository import MessageFilter
+
         self.store = store
         self.inbox_id = inbox_id
-        self.since = since
-        self.until = until
+        self.filters = filters or MessageFilter()
         self.name = f"inbox {inbox_id}"
         self._count: int | None = None
 
@@ -121,22 +144,18 @@ class StoredInboxSource(Source):
         return self._count
 
     async def prepare(self) -> None:
-        from mailqa.store.repository import MessageFilter
-
         await self.store.get_inbox(self.inbox_id)
         _, self._count = await self.store.list_messages(
-            self.inbox_id, limit=1, filters=MessageFilter(since=self.since, until=self.until)
+            self.inbox_id, limit=1, filters=self.filters
         )
 
     async def message_ids(self) -> AsyncIterator[int]:
-        from mailqa.store.repository import MessageFilter
-
         before: int | None = None
         while True:
             rows, _ = await self.store.list_messages(
                 self.inbox_id,
                 limit=PAGE,
-                filters=MessageFilter(since=self.since, until=self.until, before_id=before),
+                filters=dataclasses.replace(self.filters, before_id=before),
             )
             if not rows:
                 return

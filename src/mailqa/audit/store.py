@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailqa.audit.models import Audit, AuditResult
 from mailqa.audit.record import AuditRecord
+from mailqa.audit.summary import AuditSummary
 from mailqa.core.errors import NotFound
 from mailqa.store.repository import Store
 
@@ -27,11 +28,25 @@ class AuditStore:
         return self.store.engine.dialect.name
 
     async def create(
-        self, inbox_id: int, checks: list[str], *, online: bool, filters: dict[str, Any]
+        self,
+        inbox_id: int,
+        checks: list[str],
+        *,
+        online: bool,
+        filters: dict[str, Any],
+        executor: str = "inline",
+        imported: bool = False,
+        status: str = "queued",
     ) -> Audit:
         async with self.store.sessions() as s, s.begin():
             audit = Audit(
-                inbox_id=inbox_id, checks=checks, online=online, filters=filters, status="queued"
+                inbox_id=inbox_id,
+                checks=checks,
+                online=online,
+                filters=filters,
+                executor=executor,
+                imported=imported,
+                status=status,
             )
             s.add(audit)
         return audit
@@ -50,6 +65,20 @@ class AuditStore:
         async with self.store.sessions() as s:
             return (await s.scalars(q)).all()
 
+    async def interrupted(self) -> Sequence[Audit]:
+        """Audits a server was still dispatching when it stopped: queued ones, and inline
+        ones still running (the server ran them itself)."""
+        q = (
+            select(Audit)
+            .where(
+                (Audit.status == "queued")
+                | ((Audit.status == "running") & (Audit.executor == "inline"))
+            )
+            .order_by(Audit.id)
+        )
+        async with self.store.sessions() as s:
+            return (await s.scalars(q)).all()
+
     async def update(self, audit_id: int, **values: Any) -> None:
         if values.get("status") in FINISHED:
             values.setdefault("finished_at", datetime.now(UTC))
@@ -60,8 +89,11 @@ class AuditStore:
         """Idempotent: a redelivered task writes the same row again."""
         await self.save_results(audit_id, [record])
 
-    async def save_results(self, audit_id: int, records: Sequence[AuditRecord]) -> None:
-        """Several records in one statement; idempotent like ``save_result``."""
+    async def save_results(
+        self, audit_id: int, records: Sequence[AuditRecord], *, replace: bool = True
+    ) -> None:
+        """Several records in one statement; idempotent like ``save_result``. Without
+        ``replace``, messages that already have a record keep it."""
         if not records:
             return
         now = datetime.now(UTC)
@@ -80,14 +112,18 @@ class AuditStore:
             )
         insert = sqlite_insert if self._dialect == "sqlite" else pg_insert
         stmt = insert(AuditResult).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["audit_id", "message_id"],
-            set_={
-                "status": stmt.excluded.status,
-                "score": stmt.excluded.score,
-                "record": stmt.excluded.record,
-            },
-        )
+        keys = ["audit_id", "message_id"]
+        if replace:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={
+                    "status": stmt.excluded.status,
+                    "score": stmt.excluded.score,
+                    "record": stmt.excluded.record,
+                },
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         async with self.store.sessions() as s, s.begin():
             await s.execute(stmt)
 
@@ -116,21 +152,31 @@ class AuditStore:
             rows = (await s.scalars(q.order_by(AuditResult.id).offset(offset).limit(limit))).all()
         return [AuditRecord.model_validate(r.record) for r in rows], int(total or 0)
 
+    async def results_after(
+        self, audit_id: int, after: int, limit: int = 500
+    ) -> list[tuple[int, AuditRecord]]:
+        """Up to ``limit`` records whose row id is above ``after``, with their row ids."""
+        async with self.store.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(AuditResult.id, AuditResult.record)
+                    .where(AuditResult.audit_id == audit_id, AuditResult.id > after)
+                    .order_by(AuditResult.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [(row_id, AuditRecord.model_validate(record)) for row_id, record in rows]
+
     async def iter_results(self, audit_id: int, batch: int = 500) -> AsyncIterator[AuditRecord]:
         """Every record, a batch at a time (keyset pagination: flat memory)."""
         after = 0
-        while True:
-            async with self.store.sessions() as s:
-                rows = (
-                    await s.execute(
-                        select(AuditResult.id, AuditResult.record)
-                        .where(AuditResult.audit_id == audit_id, AuditResult.id > after)
-                        .order_by(AuditResult.id)
-                        .limit(batch)
-                    )
-                ).all()
-            if not rows:
-                return
+        while rows := await self.results_after(audit_id, after, batch):
             for _, record in rows:
-                yield AuditRecord.model_validate(record)
+                yield record
             after = rows[-1][0]
+
+    async def summarise(self, audit_id: int) -> dict[str, Any]:
+        summary = AuditSummary()
+        async for record in self.iter_results(audit_id):
+            summary.add(record)
+        return summary.to_dict()

@@ -1,8 +1,9 @@
 """Audits of mail stored by mailqa, run by the server (inline) or fanned out to Celery workers.
 
-An audit row records the inbox, the filters and the checks; each audited message adds one
-result row (idempotently, so a redelivered task changes nothing). Progress is the number of
-result rows against ``total``.
+An audit row records the inbox, the filters, the checks and where it runs; each audited
+message adds one result row (idempotently, so a redelivered task changes nothing), even a
+message deleted before its turn (status ``missing``). Progress is the number of result rows
+against ``total``; the summary is stored once the audit is done.
 """
 
 from __future__ import annotations
@@ -11,25 +12,33 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailqa.audit.models import Audit
-from mailqa.audit.record import AuditRecord, record_from_report, unreadable_record
-from mailqa.audit.sources import StoredInboxSource
+from mailqa.audit.record import (
+    AuditRecord,
+    message_key,
+    missing_record,
+    record_from_report,
+    unreadable_record,
+)
+from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
 from mailqa.audit.store import AuditStore
 from mailqa.checks import build_checks
 from mailqa.core.errors import NotFound
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
+from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
     from mailqa.service import Service
+    from mailqa.store.repository import MessageFilter
 
 log = logging.getLogger(__name__)
 
 SUBMIT_BATCH = 500
 INLINE_CONCURRENCY = 4
+RUNNING_SUMMARIES = 32  # summaries of running audits kept between polls
 
 
 class PipelineCache:
@@ -48,13 +57,14 @@ class PipelineCache:
 
 async def audit_stored_message(
     service: Service, pipeline: Pipeline, audits: AuditStore, audit: Audit, message_id: int
-) -> AuditRecord | None:
-    """Analyse one stored message for an audit and store its record (None: deleted)."""
+) -> AuditRecord:
+    """Analyse one stored message for an audit and store its record."""
     try:
         parsed = await service.load_parsed(message_id)
     except NotFound:
-        return None
-    record = await audit_parsed(service, pipeline, audit, message_id, parsed)
+        record = missing_record(message_id)
+    else:
+        record = await audit_parsed(service, pipeline, audit, message_id, parsed)
     await audits.save_result(audit.id, record)
     return record
 
@@ -62,30 +72,39 @@ async def audit_stored_message(
 async def audit_parsed(
     service: Service, pipeline: Pipeline, audit: Audit, message_id: int, parsed: ParsedMessage
 ) -> AuditRecord:
-    """The audit record of one loaded message (``unreadable`` if it cannot be analysed)."""
-    key = f"message:{message_id}"
+    """The audit record of one loaded message (``unreadable`` if it cannot be analysed).
+
+    Checks that fail transiently run again, alone, with backoff (``MAILQA_CELERY_MAX_RETRIES``
+    and ``MAILQA_CELERY_RETRY_BACKOFF``). For imported mail the report is also the message's.
+    """
+    key = message_key(message_id)
+    settings = service.settings
     try:
         ctx = service.ctx if audit.online else dataclasses.replace(service.ctx, offline=True)
-        return record_from_report(key, await pipeline.run(parsed, ctx), message_id)
+        report = await run_with_retries(
+            pipeline,
+            parsed,
+            ctx,
+            retries=settings.celery_max_retries,
+            base=settings.celery_retry_backoff,
+        )
     except Exception as exc:  # a message the parser or a check cannot survive
         return unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id)
-
-
-def _filters(since: datetime | None, until: datetime | None) -> dict[str, Any]:
-    return {
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-    }
+    if audit.imported:
+        await service.store.save_report(message_id, report)
+    return record_from_report(key, report, message_id)
 
 
 class AuditManager:
-    """Starts audits of stored inboxes on the service's executor and reports progress."""
+    """Starts audits of stored inboxes on the service's executor, resumes those a restart
+    interrupted, and reports progress and summaries."""
 
     def __init__(self, service: Service) -> None:
         self.service = service
         self.audits = AuditStore(service.store)
         self.pipelines = PipelineCache(service.settings.check_timeout)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running_summaries: dict[int, tuple[int, dict[str, Any]]] = {}
 
     async def start(
         self,
@@ -93,56 +112,82 @@ class AuditManager:
         checks: list[str],
         *,
         online: bool = False,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        filters: MessageFilter | None = None,
     ) -> Audit:
+        from mailqa.store.repository import MessageFilter
+
         build_checks(checks)  # unknown names fail here, before anything is stored
         await self.service.store.get_inbox(inbox_id)
         audit = await self.audits.create(
-            inbox_id, checks, online=online, filters=_filters(since, until)
+            inbox_id,
+            checks,
+            online=online,
+            filters=filters_to_dict(filters or MessageFilter()),
+            executor=self.service.settings.executor,
         )
-        task = asyncio.create_task(self._dispatch(audit, since, until))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(audit)
         return audit
 
-    async def _dispatch(self, audit: Audit, since: datetime | None, until: datetime | None) -> None:
-        source = StoredInboxSource(self.service.store, audit.inbox_id, since, until)
+    async def resume_interrupted(self) -> int:
+        """Dispatch again the audits a stopped server left unfinished; messages that already
+        have a result are skipped."""
+        interrupted = await self.audits.interrupted()
+        for audit in interrupted:
+            log.info("resuming audit %s (interrupted by a restart)", audit.id)
+            self._spawn(audit)
+        return len(interrupted)
+
+    def _spawn(self, audit: Audit) -> None:
+        task = asyncio.create_task(self._dispatch(audit))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, audit: Audit) -> None:
+        """Run or fan out the messages of ``audit`` that have no result yet.
+
+        A server stopping leaves the audit as it is (queued or running), to be resumed.
+        """
+        source = StoredInboxSource(
+            self.service.store, audit.inbox_id, filters_from_dict(audit.filters or {})
+        )
         try:
             await source.prepare()
-            await self.audits.update(audit.id, total=source.count(), status="running")
-            if self.service.settings.executor == "celery":
-                await self._fan_out(audit, source)
+            done = await self.audits.done_message_ids(audit.id)
+            if audit.executor == "celery":
+                await self.audits.update(audit.id, total=source.count())
+                await self._fan_out(audit, source, done)
             else:
-                await self._run_inline(audit, source)
+                await self.audits.update(audit.id, total=source.count(), status="running")
+                await self._run_inline(audit, source, done)
         except asyncio.CancelledError:
-            await self.audits.update(audit.id, status="cancelled")
             raise
         except Exception as exc:
             log.exception("audit %s failed", audit.id)
             await self.audits.update(audit.id, status="failed", error=str(exc))
 
-    async def _fan_out(self, audit: Audit, source: StoredInboxSource) -> None:
+    async def _fan_out(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> None:
+        """Queue the ids; the audit is ``running`` once all are queued, and workers write
+        the results (``progress`` marks it done when all are in)."""
         submit = self.service.executor.submit_audit  # type: ignore[attr-defined]
         batch: list[int] = []
-        sent = 0
+        total = len(done)
         async for message_id in source.message_ids():
+            if message_id in done:
+                continue
             batch.append(message_id)
+            total += 1
             if len(batch) >= SUBMIT_BATCH:
                 await submit(audit.id, batch)
-                sent += len(batch)
                 batch = []
         if batch:
             await submit(audit.id, batch)
-            sent += len(batch)
-        await self.audits.update(audit.id, total=sent)
-        # Workers write the results; ``progress`` marks the audit done when all are in.
+        await self.audits.update(audit.id, total=total, status="running")
 
-    async def _run_inline(self, audit: Audit, source: StoredInboxSource) -> None:
+    async def _run_inline(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> None:
         pipeline = self.pipelines.get(audit.checks)
         limit = asyncio.Semaphore(INLINE_CONCURRENCY)
         pending: set[asyncio.Task[Any]] = set()
-        done = 0
+        total = len(done)
 
         async def one(message_id: int) -> None:
             try:
@@ -150,26 +195,49 @@ class AuditManager:
             finally:
                 limit.release()
 
-        async for message_id in source.message_ids():
-            await limit.acquire()  # a slot before the task exists: flat memory
-            task = asyncio.create_task(one(message_id))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            done += 1
-        if pending:
-            await asyncio.gather(*pending)
-        await self.audits.update(audit.id, total=done, status="done")
+        try:
+            async for message_id in source.message_ids():
+                if message_id in done:
+                    continue
+                await limit.acquire()  # a slot before the task exists: flat memory
+                task = asyncio.create_task(one(message_id))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                total += 1
+            if pending:
+                await asyncio.gather(*pending)
+        finally:
+            for task in pending:
+                task.cancel()
+        await self.audits.update(audit.id, total=total, status="done")
 
     async def progress(self, audit_id: int) -> tuple[Audit, int]:
         """The audit and how many messages are done; marks fanned-out audits finished."""
         audit = await self.audits.get(audit_id)
         done = await self.audits.count_results(audit_id)
-        fanned_out = self.service.settings.executor == "celery"
-        total = audit.total
-        if fanned_out and audit.status == "running" and total is not None and done >= total:
+        fanned_out = audit.executor == "celery" and audit.status == "running"
+        if fanned_out and audit.total is not None and done >= audit.total:
             await self.audits.update(audit_id, status="done")
             audit = await self.audits.get(audit_id)
         return audit, done
+
+    async def summary(self, audit: Audit, done: int) -> dict[str, Any]:
+        """Stored once the audit is done; while it runs, computed again only when more
+        results came in."""
+        if audit.summary is not None:
+            return audit.summary
+        cached = self._running_summaries.get(audit.id)
+        if cached is not None and cached[0] == done and audit.status != "done":
+            return cached[1]
+        summary = await self.audits.summarise(audit.id)
+        if audit.status == "done":
+            await self.audits.update(audit.id, summary=summary)
+            self._running_summaries.pop(audit.id, None)
+        else:
+            self._running_summaries[audit.id] = (done, summary)
+            while len(self._running_summaries) > RUNNING_SUMMARIES:
+                del self._running_summaries[next(iter(self._running_summaries))]
+        return summary
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -143,28 +143,31 @@ CSV_COLUMNS = [
 ]
 
 
+def csv_row(r: AuditRecord) -> list[Any]:
+    """One message's CSV row; list columns are ``;``-separated."""
+    return [
+        r.key,
+        "" if r.message_id is None else r.message_id,
+        r.subject or "",
+        r.from_ or "",
+        r.status,
+        "" if r.score is None else r.score,
+        ";".join(f"{k}={v}" for k, v in r.checks.items()),
+        ";".join(r.rules),
+        ";".join(r.html_unsupported),
+        ";".join(r.blacklisted),
+        ";".join(r.auth_failures),
+        ";".join(r.broken_link_hosts),
+        r.error or "",
+    ]
+
+
 def write_csv(records: Iterable[AuditRecord], out: IO[str]) -> int:
-    """One row per message; list columns are ``;``-separated. Returns the rows written."""
+    """One row per message. Returns the rows written."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     rows = 0
-    for r in records:
-        writer.writerow(
-            [
-                r.key,
-                "" if r.message_id is None else r.message_id,
-                r.subject or "",
-                r.from_ or "",
-                r.status,
-                "" if r.score is None else r.score,
-                ";".join(f"{k}={v}" for k, v in r.checks.items()),
-                ";".join(r.rules),
-                ";".join(r.html_unsupported),
-                ";".join(r.blacklisted),
-                ";".join(r.auth_failures),
-                ";".join(r.broken_link_hosts),
-                r.error or "",
-            ]
-        )
+    for record in records:
+        writer.writerow(csv_row(record))
         rows += 1
     return rows

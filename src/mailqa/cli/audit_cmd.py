@@ -87,7 +87,11 @@ def audit(
         int | None, typer.Option("--jobs", "-j", help="Processes (default: one per CPU).")
     ] = None,
     executor: Annotated[
-        str, typer.Option(help="inline (processes here) or celery (stored mail, workers).")
+        str,
+        typer.Option(
+            help="inline (processes here) or celery (workers; files are imported into the "
+            "database first)."
+        ),
     ] = "inline",
     out: Annotated[
         Path | None,
@@ -104,6 +108,13 @@ def audit(
     progress_interval: Annotated[
         float, typer.Option(help="Seconds between progress lines when not on a terminal.")
     ] = 5.0,
+    stall_timeout: Annotated[
+        float,
+        typer.Option(
+            help="--executor celery: seconds without a new result before asking the workers "
+            "whether anything is under way (when nothing is, the audit fails)."
+        ),
+    ] = 60.0,
 ) -> None:
     """Audit many messages and summarise them: pass/fail per check, scores, top issues."""
     from mailqa.audit.record import default_audit_checks
@@ -112,6 +123,7 @@ def audit(
     from mailqa.checks import build_checks
     from mailqa.cli.main import EXIT_INTERNAL, EXIT_USAGE, _settings
     from mailqa.core.errors import ConfigError, MailqaError
+    from mailqa.store.repository import MessageFilter
 
     def usage(message: str) -> typer.Exit:
         typer.echo(f"error: {message}", err=True)
@@ -123,8 +135,13 @@ def audit(
         raise usage("--resume needs --out (where the earlier results are)")
     if executor not in ("inline", "celery"):
         raise usage(f"unknown executor {executor!r}: inline or celery")
-    if executor == "celery" and (inbox is None or server or sources):
-        raise usage("--executor celery audits stored mail: use it with --inbox (no paths)")
+    if executor == "celery" and (server or (inbox is not None and sources)):
+        raise usage("--executor celery takes SOURCE paths or --inbox ID (no --server)")
+    if executor == "celery" and inbox is not None and reports:
+        raise usage(
+            "--reports with --executor celery needs SOURCE paths: "
+            "the messages of a stored inbox keep their own reports"
+        )
     if output_format not in ("text", "json"):
         raise usage(f"unknown format {output_format!r}: text or json")
     settings = _settings(data_dir=data_dir, offline=not online)
@@ -159,21 +176,33 @@ def audit(
             if inbox is not None and server:
                 plain = token or settings.api_token
                 opened.append(ServerInboxSource(server, inbox, plain))
-            elif inbox is not None:
+            elif inbox is not None or executor == "celery":
                 from mailqa.store.database import migrate
                 from mailqa.store.repository import Store
 
                 await asyncio.to_thread(migrate, settings.effective_database_url)
                 store = Store(settings.effective_database_url)
-                opened.append(StoredInboxSource(store, inbox, since, until))
+            if inbox is not None and store is not None:
+                filters = MessageFilter(since=since, until=until)
+                opened.append(StoredInboxSource(store, inbox, filters))
             for source in opened:
                 await prepare(source)
             counts = [s.count() for s in opened]
             if all(c is not None for c in counts):
                 progress.total = sum(c or 0 for c in counts) - len(sink.done_keys)
             if executor == "celery":
-                assert isinstance(opened[0], StoredInboxSource)
-                audit_id = await run_celery_audit(settings, opened[0], options, sink, progress)
+                assert store is not None
+                fan_out = opened[0] if isinstance(opened[0], StoredInboxSource) else opened
+                audit_id = await run_celery_audit(
+                    settings,
+                    store,
+                    fan_out,
+                    options,
+                    sink,
+                    progress,
+                    title=title,
+                    stall_timeout=stall_timeout,
+                )
                 print(f"stored audit {audit_id}", file=sys.stderr)
             else:
                 await run_audit(settings, opened, options, sink, progress)
@@ -182,6 +211,7 @@ def audit(
                 await store.close()
 
     interrupted = False
+    failure: MailqaError | None = None
     try:
         if bar is not None:
             with bar:
@@ -193,8 +223,10 @@ def audit(
     except (ConfigError, FileNotFoundError) as exc:
         raise usage(str(exc)) from exc
     except MailqaError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_INTERNAL) from exc
+        if not progress.done:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from exc
+        failure = exc  # the results so far are written and summarised first
     summary = sink.close(title)
     if output_format == "json":
         from mailqa.audit.runner import dumps
@@ -211,3 +243,6 @@ def audit(
             err=True,
         )
         raise typer.Exit(130)
+    if failure is not None:
+        typer.echo(f"error: {failure}", err=True)
+        raise typer.Exit(EXIT_INTERNAL)

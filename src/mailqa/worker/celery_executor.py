@@ -86,6 +86,34 @@ class CeleryExecutor:
                     producer=producer,
                 )
 
+    async def audit_activity(self, audit_id: int) -> str | None:
+        """What is still under way for ``audit_id``, or None when nothing is: no worker holds
+        one of its tasks, and none is queued where a worker would take it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), self._audit_activity, audit_id)
+
+    def _audit_activity(self, audit_id: int) -> str | None:
+        inspect = self.app.control.inspect(timeout=1.0)
+        for held in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+            for tasks in (held or {}).values():
+                for task in tasks:
+                    request = task.get("request", task)  # scheduled tasks wrap theirs
+                    args = request.get("args") or []
+                    if request.get("name") == AUDIT_MESSAGES_TASK and args[:1] == [audit_id]:
+                        return "a worker is running its tasks"
+        queue = self.settings.celery_queue
+        with self.app.connection_for_read() as conn:
+            try:
+                waiting = conn.default_channel.queue_declare(queue, passive=True).message_count
+            except Exception:  # the broker does not know the queue: nothing waits in it
+                waiting = 0
+        if not waiting:
+            return None
+        consumers = inspect.active_queues() or {}
+        if any(q.get("name") == queue for queues in consumers.values() for q in queues):
+            return f"{waiting} task(s) wait in queue {queue}"
+        return None
+
     async def _send(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(

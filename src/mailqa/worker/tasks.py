@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -19,35 +18,24 @@ from celery.signals import worker_process_shutdown
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mailqa.audit.models import Audit
+from mailqa.audit.record import ERRORED, message_key, missing_record, unreadable_record
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import PipelineCache, audit_parsed
 from mailqa.checks import build_checks
 from mailqa.core.errors import NotFound
 from mailqa.core.pipeline import Pipeline
-from mailqa.core.report import Report, Status
+from mailqa.core.report import Report
 from mailqa.resources import open_check_context
 from mailqa.service import Service, rules_version
 from mailqa.settings import Settings
 from mailqa.store.repository import Store
 from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
+from mailqa.worker.retry import backoff, retryable_failures
+
+__all__ = ["WorkerRuntime", "backoff", "register_tasks", "retryable_failures"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def retryable_failures(report: Report, only: list[str] | None = None) -> list[str]:
-    """Checks that errored for a reason that may pass (spamd down, DNS timeout)."""
-    return sorted(
-        name
-        for name, result in report.checks.items()
-        if result.status == Status.ERRORED and result.retryable and (not only or name in only)
-    )
-
-
-def backoff(base: float, retries: int) -> float:
-    """Exponential, with jitter so retries of a burst do not arrive together."""
-    delay = base * (2**retries)
-    return float(round(delay * random.uniform(0.75, 1.25), 2))
 
 
 class WorkerRuntime:
@@ -112,7 +100,7 @@ async def _analyze(
 
 async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) -> list[str]:
     """Audit a chunk of messages: one read and one write for the chunk; the checks of its
-    messages run concurrently."""
+    messages run concurrently. Every id gets a record: ``missing`` when it was deleted."""
     service = await runtime.service()
     audits = runtime.audits
     assert audits is not None
@@ -125,9 +113,23 @@ async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) 
     records = await asyncio.gather(
         *(audit_parsed(service, pipeline, audit, mid, msg) for mid, msg in parsed.items())
     )
+    records += [missing_record(mid) for mid in message_ids if mid not in parsed]
     await audits.save_results(audit.id, records)  # one statement for the chunk
-    statuses = {record.message_id: record.status for record in records}
-    return [statuses.get(mid, "deleted") for mid in message_ids]
+    return [record.status for record in records]
+
+
+async def _give_up(
+    runtime: WorkerRuntime, audit_id: int, message_ids: list[int], error: str
+) -> None:
+    """Out of retries: record the chunk as ``errored`` (keeping any record already there),
+    so the audit can finish. Best effort: the database may still be away."""
+    try:
+        await runtime.service()
+        assert runtime.audits is not None
+        records = [unreadable_record(message_key(mid), error, mid, ERRORED) for mid in message_ids]
+        await runtime.audits.save_results(audit_id, records, replace=False)
+    except Exception:
+        log.exception("audit %s: cannot record %d errored message(s)", audit_id, len(message_ids))
 
 
 DB_ERRORS = (OperationalError, DBAPIError, OSError)
@@ -168,6 +170,10 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
         try:
             return runtime.run(_audit(runtime, audit_id, message_ids))
         except DB_ERRORS as exc:
+            if self.request.retries >= self.max_retries:
+                error = f"gave up after {self.request.retries} retries: {exc}"
+                runtime.run(_give_up(runtime, audit_id, message_ids, error))
+                raise
             raise self.retry(
                 exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
             ) from exc

@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
+import csv
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
 from mailqa.audit.html import render_html
 from mailqa.audit.models import Audit
 from mailqa.audit.record import AuditRecord, default_audit_checks
 from mailqa.audit.stored import AuditManager
-from mailqa.audit.summary import AuditSummary, write_csv
+from mailqa.audit.summary import CSV_COLUMNS, csv_row
 from mailqa.core.errors import ConfigError
 from mailqa.service import Service
+from mailqa.store.repository import MessageFilter
 
-router = APIRouter(prefix="/api/v1", tags=["audits"])
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Resume the audits a previous server left unfinished; on shutdown, leave the running
+    ones as they are, for the next start to resume."""
+    service: Service = app.state.service
+    audits = AuditManager(service)
+    app.state.audits = audits
+    await audits.resume_interrupted()
+    try:
+        yield
+    finally:
+        await audits.close()
+
+
+router = APIRouter(prefix="/api/v1", tags=["audits"], lifespan=lifespan)
 
 
 class AuditIn(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     inbox_id: int
     since: datetime | None = Field(default=None, description="Messages received since.")
     until: datetime | None = Field(default=None, description="Messages received until.")
+    subject: str | None = Field(default=None, description="Subject contains (any case).")
+    from_: str | None = Field(
+        default=None, alias="from", description="From header or MAIL FROM contains."
+    )
+    to: str | None = Field(default=None, description="To or Cc contains.")
     checks: list[str] | None = Field(
         default=None, description="Checks to run; default the offline ones."
     )
@@ -90,13 +116,6 @@ async def visible_audit(
     return audits, audit, done
 
 
-async def summarise(audits: AuditManager, audit_id: int) -> dict[str, Any]:
-    summary = AuditSummary()
-    async for record in audits.audits.iter_results(audit_id):
-        summary.add(record)
-    return summary.to_dict()
-
-
 @router.post("/audits", response_model=AuditOut, status_code=202)
 async def start_audit(
     body: AuditIn, request: Request, service: ServiceDep, principal: PrincipalDep
@@ -105,8 +124,11 @@ async def start_audit(
     checks = body.checks or default_audit_checks()
     if not checks:
         raise ConfigError("no checks to run")
+    filters = MessageFilter(
+        subject=body.subject, from_=body.from_, to=body.to, since=body.since, until=body.until
+    )
     audit = await manager(request, service).start(
-        body.inbox_id, checks, online=body.online, since=body.since, until=body.until
+        body.inbox_id, checks, online=body.online, filters=filters
     )
     return audit_out(audit, 0, None)
 
@@ -128,7 +150,7 @@ async def get_audit(
     audit_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> AuditOut:
     audits, audit, done = await visible_audit(request, service, principal, audit_id)
-    return audit_out(audit, done, await summarise(audits, audit_id))
+    return audit_out(audit, done, await audits.summary(audit, done))
 
 
 @router.get("/audits/{audit_id}/messages", response_model=AuditMessages)
@@ -162,14 +184,12 @@ async def export_audit(
     audits, audit, done = await visible_audit(request, service, principal, audit_id)
     filename = f"mailqa-audit-{audit_id}"
     if format == "csv":
-        buffer = io.StringIO()
-        write_csv([r async for r in audits.audits.iter_results(audit_id)], buffer)
-        return Response(
-            buffer.getvalue(),
+        return StreamingResponse(
+            csv_chunks(audits, audit_id),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
-    summary = await summarise(audits, audit_id)
+    summary = await audits.summary(audit, done)
     if format == "html":
         title = f"Mail audit {audit_id}: inbox {audit.inbox_id}"
         return HTMLResponse(render_html(summary, title))
@@ -177,3 +197,18 @@ async def export_audit(
     return JSONResponse(
         body, headers={"Content-Disposition": f'attachment; filename="{filename}.json"'}
     )
+
+
+async def csv_chunks(audits: AuditManager, audit_id: int, batch: int = 500) -> AsyncIterator[str]:
+    """The CSV export a page of records at a time: memory stays flat whatever the audit."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    after = 0
+    while rows := await audits.audits.results_after(audit_id, after, batch):
+        writer.writerows(csv_row(record) for _, record in rows)
+        after = rows[-1][0]
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
