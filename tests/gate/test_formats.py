@@ -13,12 +13,15 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, write
 
 from mailqa.cli.output.github import escape_data, escape_property
+from mailqa.cli.paths import ci_path
+from mailqa.core.rules_catalog import DEFAULT_DOCS_URL, RULES
 
 FORMATS = {
     "text": "report.txt",
@@ -117,10 +120,62 @@ def test_sarif_is_valid_against_the_official_schema(outputs: dict[str, str]) -> 
 def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate) -> None:
     """Links findings carry help URIs; an errored check becomes a tool notification."""
     write(project, "t.html", '<a href="https://yourapp.example/x">x</a>\n')
-    out = gate("t.html", "--checks", "links", "--format", "sarif")
+    socket = project / "no-spamd.sock"  # spam named with a spamd that is not there: errored
+    out = gate("t.html", "--checks", "links,spam", "--spamd-url", str(socket), "-f", "sarif")
+    assert out.exit_code == 1
     doc = json.loads(out.stdout)
     jsonschema.validate(doc, json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text()))
-    assert any(r["ruleId"] == "links.private-host" for r in doc["runs"][0]["results"])
+    run = doc["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    private = rules["links.private-host"]
+    assert private["helpUri"] == DEFAULT_DOCS_URL + "links.md#findings"
+    assert private["shortDescription"]["text"] == RULES["links.private-host"].title
+    assert private["fullDescription"]["text"] == RULES["links.private-host"].help
+    assert private["help"]["text"].endswith(f"More: {private['helpUri']}")
+    for rule in rules.values():
+        uri = urlsplit(rule["helpUri"])
+        assert uri.scheme == "https" and uri.netloc, rule
+    result = next(r for r in run["results"] if r["ruleId"] == "links.private-host")
+    assert result["level"] == "error"
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 1
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and note["descriptor"]["id"] == "spam"
+    assert note["message"]["text"].startswith(f"spam errored: spamd at unix://{socket}")
+    artifact = note["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": "t.html", "uriBaseId": "%SRCROOT%"}
+
+
+def test_sarif_and_github_paths_are_relative_to_the_repository(
+    project: Path, gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from a sub-folder of the repository, files are named from its root
+    ($GITHUB_WORKSPACE); a file outside it gets an absolute file: URI."""
+    write(project, "emails/mail/bad.eml", BROKEN_EML)
+    outside = write(project.parent / f"{project.name}-outside", "bad.eml", BROKEN_EML)
+    monkeypatch.chdir(project / "emails")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(project))
+    args = ["mail/bad.eml", str(outside), "--checks", "headers"]
+    out = gate(*args, "-f", "sarif", "-o", "r.sarif", "-f", "github")
+    assert "::error file=emails/mail/bad.eml,line=1,title=mailqa headers.date-missing::" in (
+        out.stdout
+    )
+    doc = json.loads((project / "emails" / "r.sarif").read_text())
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in doc["runs"][0]["results"]
+    }
+    assert uris == {"emails/mail/bad.eml", outside.resolve().as_uri()}
+    jsonschema.validate(doc, json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text()))
+
+
+def test_ci_path() -> None:
+    assert ci_path("mail/a.eml", "") == "mail/a.eml"
+    assert ci_path("<stdin>", "/repo") == "<stdin>"
+    here = Path.cwd()
+    assert ci_path("a.eml", str(here.parent)) == f"{here.name}/a.eml"
+    assert ci_path("../a.eml", str(here)) == "../a.eml"  # outside the workspace: as given
 
 
 def test_junit_has_one_testcase_per_file_and_check(outputs: dict[str, str]) -> None:
@@ -142,9 +197,10 @@ def test_junit_has_one_testcase_per_file_and_check(outputs: dict[str, str]) -> N
 def test_github_annotations_point_at_file_and_line(outputs: dict[str, str]) -> None:
     lines = outputs["github"].splitlines()
     date = next(x for x in lines if "headers.date-missing" in x)
-    assert date.startswith("::error file=mail/bad.eml,")
+    # A missing header has no line of its own: line 1, where the headers are.
+    assert date.startswith("::error file=mail/bad.eml,line=1,title=mailqa headers.date-missing::")
     to = next(x for x in lines if "headers.to-missing" in x)
-    assert to.startswith("::warning file=mail/bad.eml")
+    assert to.startswith("::warning file=mail/bad.eml,line=1,")
     assert not any("mail/warn.eml" in x for x in lines)  # its warning is baselined
     assert lines[-1].startswith("::error title=mailqa check::")
 
@@ -169,6 +225,22 @@ def test_json_document_carries_each_report(outputs: dict[str, str]) -> None:
     bad = next(f for f in doc["files"] if f["path"] == "mail/bad.eml")
     assert bad["report"]["checks"]["headers"]["status"] == "failed"
     assert {f["state"] for f in bad["findings"]} == {"new", "ignored"}
+
+
+def test_json_document_follows_its_schema(outputs: dict[str, str]) -> None:
+    """The wrapper validates against ``mailqa schema --gate``; each nested report against the
+    report schema (``mailqa schema``)."""
+    from typer.testing import CliRunner
+
+    from mailqa.cli.main import app
+    from mailqa.core.report import report_json_schema
+
+    doc = json.loads(outputs["json"])
+    schema = CliRunner().invoke(app, ["schema", "--gate"])
+    assert schema.exit_code == 0, schema.output
+    jsonschema.validate(doc, json.loads(schema.stdout))
+    for file in doc["files"]:
+        jsonschema.validate(file["report"], report_json_schema())
 
 
 def test_colours_follow_the_option(project: Path, gate) -> None:
@@ -200,7 +272,8 @@ def test_errored_check_in_every_format(project: Path, gate) -> None:
     args += ["-f", "markdown", "-o", "s.md", "-f", "github"]
     out = gate(*args)
     assert out.exit_code == 1
-    assert "::error file=big.html,title=mailqa html%3A check errored::timed out" in out.stdout
+    errored = "::error file=big.html,line=1,title=mailqa html%3A check errored::timed out"
+    assert errored in out.stdout
     case = ET.parse(project / "j.xml").getroot().find("testsuite/testcase")
     assert case is not None and case.find("error") is not None
     doc = json.loads((project / "r.sarif").read_text())

@@ -70,7 +70,7 @@ def test_action_script_annotates_summarises_and_passes_the_exit_code(
         timeout=120,
     )
     assert proc.returncode == 1, proc.stderr
-    assert "::error file=mail/bad.eml,title=mailqa headers.date-missing::" in proc.stdout
+    assert "::error file=mail/bad.eml,line=1,title=mailqa headers.date-missing::" in proc.stdout
     assert (gh / "summary.md").read_text().startswith("## mailqa check: ❌ failed")
     assert (gh / "output").read_text() == "exit-code=1\n"
     assert '"version": "2.1.0"' in (project / "mailqa.sarif").read_text()

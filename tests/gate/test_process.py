@@ -93,3 +93,18 @@ def test_target_clients_reach_the_html_check(project: Path, gate) -> None:
     assert html["details"]["targets"] == ["gmail.*"]
     bad = gate("flex.html", "--clients", "no-such-client")
     assert bad.exit_code == 2 and "clients:" in bad.stderr and "no-such-client" in bad.stderr
+
+
+def test_results_are_not_formatted_with_repr_per_file(
+    project: Path, gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio.Runner.run would repr each finished task's result (the whole report) when it
+    restores the SIGINT handler: tens of milliseconds per file for nothing."""
+    from mailqa.cli.gate import FileResult
+
+    calls = []
+    monkeypatch.setattr(FileResult, "__repr__", lambda self: calls.append(self) or "<result>")
+    write(project, "bad.eml", BROKEN_EML)
+    write(project, "ok.eml", CLEAN_EML)
+    assert gate("bad.eml", "ok.eml", "--checks", "headers").exit_code == 1
+    assert calls == []

@@ -15,6 +15,7 @@ _MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
 _LIST_UNSUB_ITEM = re.compile(r"<([^<>]+)>")
 _SINGLE_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID")
 SUBJECT_MAX = 78
+LINE_MAX = 998  # characters per line, CRLF excluded (RFC 5322 section 2.1.1)
 PENALTY = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 0.0}
 
 
@@ -314,6 +315,7 @@ class HeadersCheck:
                     "Neither a text/plain nor a text/html part was found.",
                 )
             )
+        out += self._long_lines(msg.raw)
         for part in msg.parts:
             if part.content_type == "multipart/alternative":
                 kids = [
@@ -337,3 +339,20 @@ class HeadersCheck:
                         )
                     )
         return out
+
+    def _long_lines(self, raw: bytes) -> list[Finding]:
+        lengths = [len(line.rstrip(b"\r")) for line in raw.split(b"\n")]
+        long = [i for i, n in enumerate(lengths) if n > LINE_MAX]
+        if not long:
+            return []
+        longest = max(long, key=lambda i: lengths[i])
+        return [
+            _finding(
+                "line-too-long",
+                f"{len(long)} line(s) longer than {LINE_MAX} characters",
+                Severity.WARNING,
+                f"Line {longest + 1} of the message has {lengths[longest]} characters. RFC 5322 "
+                f"caps lines at {LINE_MAX}; servers on the way may break them, which shows up "
+                "as a stray '!' or space in the HTML. Send the body quoted-printable or base64.",
+            )
+        ]

@@ -120,8 +120,22 @@ async def _serve(settings: Settings) -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate",
+            help="Print the schema of 'mailqa check --format json' instead: the gate's "
+            "document, with each file's report nested.",
+        ),
+    ] = False,
+) -> None:
     """Print the JSON Schema of the report."""
+    if gate:
+        from mailqa.cli.output.json import gate_json_schema
+
+        typer.echo(json.dumps(gate_json_schema(), indent=2))
+        return
     from mailqa.core.report import report_json_schema
 
     typer.echo(json.dumps(report_json_schema(), indent=2))
@@ -138,12 +152,12 @@ def token_create(
     settings = _settings(data_dir=data_dir)
 
     async def run() -> str:
-        from mailqa.service import open_service
+        from mailqa.service import open_store
 
-        async with open_service(settings, start_executor=False) as service:
+        async with open_store(settings) as store:
             if project_id is not None:
-                await service.store.get_project(project_id)
-            plain, _ = await service.store.create_token(
+                await store.get_project(project_id)
+            plain, _ = await store.create_token(
                 name, is_admin=admin and project_id is None, project_id=project_id
             )
             return plain
@@ -153,6 +167,50 @@ def token_create(
     except MailqaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+
+
+@token_app.command("list")
+def token_list(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+) -> None:
+    """List the tokens (id, prefix, scope, name); the secrets are not stored."""
+    settings = _settings(data_dir=data_dir)
+
+    async def run() -> list[str]:
+        from mailqa.service import open_store
+
+        async with open_store(settings) as store:
+            return [
+                f"{t.id}\t{t.prefix}…\t"
+                + ("admin" if t.is_admin else f"project {t.project_id}" if t.project_id else "-")
+                + f"\t{t.name}"
+                for t in await store.list_tokens()
+            ]
+
+    for line in asyncio.run(run()):
+        typer.echo(line)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `mailqa token list`).")],
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+) -> None:
+    """Revoke a token: the API and SMTP refuse it from now on."""
+    settings = _settings(data_dir=data_dir)
+
+    async def run() -> None:
+        from mailqa.service import open_store
+
+        async with open_store(settings) as store:
+            await store.delete_token(token_id)
+
+    try:
+        asyncio.run(run())
+    except MailqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    typer.echo(f"revoked token {token_id}")
 
 
 app.command("check")(check_cmd.check)

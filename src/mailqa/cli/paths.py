@@ -81,6 +81,20 @@ def relative_to(path: Path, root: Path) -> str:
         return Path(os.path.abspath(path)).as_posix()
 
 
+def ci_path(path: str, workspace: str | None = None) -> str:
+    """A checked file's name for CI annotations and code scanning, which want it relative to
+    the repository: relative to ``workspace`` (default ``$GITHUB_WORKSPACE``) when that is set
+    and holds the file, else ``path`` as given (relative to the working directory)."""
+    if path == "<stdin>":
+        return path
+    root = workspace if workspace is not None else os.environ.get("GITHUB_WORKSPACE", "")
+    if root:
+        inside = relative_to(Path(path), Path(root))
+        if inside != ".." and not inside.startswith(("../", "/")) and ":" not in inside[:2]:
+            return inside
+    return path
+
+
 def _walk(folder: Path) -> list[Path]:
     """Checkable files under ``folder``, skipping hidden folders, in a stable order."""
     found = []
@@ -144,4 +158,11 @@ def expand_paths(
     return files
 
 
-__all__ = ["CHECKABLE_SUFFIXES", "STDIN", "expand_paths", "path_matches", "relative_to"]
+__all__ = [
+    "CHECKABLE_SUFFIXES",
+    "STDIN",
+    "ci_path",
+    "expand_paths",
+    "path_matches",
+    "relative_to",
+]

@@ -1,12 +1,18 @@
 """``--format github``: workflow commands GitHub Actions turns into annotations.
 
 ``::error file=PATH,line=N,col=M,title=T::MESSAGE`` per new finding (``::warning`` and
-``::notice`` for the lower severities), so findings show on the pull request's diff.
+``::notice`` for the lower severities), so findings show on the pull request's diff. A
+finding with no place in the file (a missing header, a missing doctype) is put on line 1,
+where the headers or the document start, as is an errored check: GitHub shows annotations on
+lines of the diff, and one without a line only in the run's summary. ``PATH`` is relative
+to ``$GITHUB_WORKSPACE`` (the repository) when the file is in it, so annotations land on
+the right file whatever the step's working directory.
 """
 
 from __future__ import annotations
 
 from mailqa.cli.gate import FindingState, GateRun, sorted_findings
+from mailqa.cli.paths import ci_path
 from mailqa.core.report import Severity, Status
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -34,7 +40,8 @@ def _command(kind: str, message: str, **props: object) -> str:
 def render_github(run: GateRun) -> str:
     lines: list[str] = []
     for file in run.files:
-        path = None if file.path == "<stdin>" else file.path
+        path = None if file.path == "<stdin>" else ci_path(file.path)
+        line_one = 1 if path is not None else None
         if file.error:
             lines.append(_command("error", file.error, file=path, title="mailqa: unreadable file"))
         for check in file.checks:
@@ -44,6 +51,7 @@ def render_github(run: GateRun) -> str:
                         "error",
                         check.error or check.summary or "check errored",
                         file=path,
+                        line=line_one,
                         title=f"mailqa {check.name}: check errored",
                     )
                 )
@@ -58,7 +66,7 @@ def render_github(run: GateRun) -> str:
                     COMMANDS[f.severity],
                     message,
                     file=path,
-                    line=f.line,
+                    line=f.line or line_one,
                     col=f.column if f.line is not None else None,
                     title=f"mailqa {f.rule}",
                 )

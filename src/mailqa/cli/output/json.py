@@ -1,7 +1,9 @@
 """``--format json``: one document for the run, each file's full report inside.
 
-The gate's view (finding state, blocking, file positions) sits next to the unmodified
-``Report`` so consumers can rely on the report schema (``mailqa schema``).
+The document is the gate's wrapper (``mailqa schema --gate``): the verdict, the counts, and
+per file the gate's view of each finding (state, blocking, position in the file) next to the
+unmodified ``Report`` (``files[].report``), so consumers can rely on the report schema
+(``mailqa schema``) for what the checks found.
 """
 
 from __future__ import annotations
@@ -108,6 +110,17 @@ def gate_document(run: GateRun) -> GateDocument:
         ),
         files=[_file(f) for f in run.files],
     )
+
+
+def gate_json_schema() -> dict[str, Any]:
+    """JSON Schema of the document ``render_json`` writes."""
+    schema = GateDocument.model_json_schema(by_alias=True, mode="serialization")
+    schema["title"] = "mailqa check --format json"
+    schema["description"] = (
+        "The gate's verdict and counts; per file the gate's view of each finding and the "
+        "file's full report (the schema of 'mailqa schema')."
+    )
+    return schema
 
 
 def render_json(run: GateRun) -> str:

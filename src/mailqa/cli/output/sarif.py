@@ -1,36 +1,45 @@
 """``--format sarif``: SARIF 2.1.0 for code-scanning uploads (GitHub, Azure DevOps...).
 
-Every rule seen in the run is described once in ``tool.driver.rules`` (title, help URI,
-default level); each finding is a result with a physical location in the checked file.
+Every rule seen in the run is described once in ``tool.driver.rules`` from the rule catalogue
+(``mailqa.core.rules_catalog``: a title that fits every finding, help text, a help URI into
+the documentation); each finding is a result with a physical location in the checked file.
 Ignored findings are left out; baselined ones are kept as ``unchanged`` and suppressed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from mailqa import __version__
 from mailqa.cli.gate import FileResult, FindingState, GateFinding, GateRun, sorted_findings
+from mailqa.cli.paths import ci_path
 from mailqa.core.report import Severity, Status
+from mailqa.core.rules_catalog import CHECK_PAGES, docs_base_url, docs_url, rule_doc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 FINGERPRINT_KEY = "mailqa/v1"
 
 
-def _uri(path: str) -> str:
+def _uri(path: str) -> tuple[str, bool]:
+    """The artifact URI of a checked file, and whether it is relative to %SRCROOT%."""
     if path == "<stdin>":
-        return "stdin"
-    if path.startswith("/"):
-        return "file://" + quote(path)
-    return quote(path)
+        return "stdin", True
+    path = ci_path(path)
+    if path.startswith("/") or path == ".." or path.startswith("../"):
+        # Outside the source root: a relative reference would climb out of it.
+        return Path(os.path.abspath(path)).as_uri(), False
+    return quote(path), True
 
 
 def _location(file: FileResult, f: GateFinding | None = None) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(file.path)}}
-    if not file.path.startswith("/") and file.path != "<stdin>":
+    uri, relative = _uri(file.path)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    if relative and file.path != "<stdin>":
         physical["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
     if f is not None:
         region: dict[str, Any] = {"startLine": f.line or 1}
@@ -43,24 +52,35 @@ def _location(file: FileResult, f: GateFinding | None = None) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def _rule(f: GateFinding) -> dict[str, Any]:
+def _rule(f: GateFinding, docs_base: str) -> dict[str, Any]:
+    """The rule's description from the catalogue, not from this one finding: a finding's
+    title can be about its instance ("Subject is 97 characters")."""
+    doc = rule_doc(f.rule, f.check)
+    title = doc.title if doc is not None and doc.title else f.finding.title
+    if doc is not None and doc.title:
+        help_uri = doc.help_uri(docs_base)
+    elif f.finding.url:  # an html rule: the feature's caniemail page
+        help_uri = f.finding.url
+    else:
+        page = doc.page if doc is not None else CHECK_PAGES.get(f.check, "ci-gate.md")
+        help_uri = docs_url(page, docs_base)
+    help_text = doc.help if doc is not None else f.finding.message or title
     rule: dict[str, Any] = {
         "id": f.rule,
-        "shortDescription": {"text": f.finding.title},
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": help_text},
+        "helpUri": help_uri,
+        "help": {"text": f"{help_text} More: {help_uri}"},
         "defaultConfiguration": {"level": LEVELS[f.severity]},
         "properties": {"check": f.check, "tags": [f.check]},
     }
-    if f.finding.message:
-        rule["fullDescription"] = {"text": f.finding.message}
-    if f.finding.url:
-        rule["helpUri"] = f.finding.url
-        rule["help"] = {"text": f"{f.finding.title}. More: {f.finding.url}"}
     if f.finding.category:
         rule["properties"]["category"] = f.finding.category
     return rule
 
 
 def sarif_document(run: GateRun) -> dict[str, Any]:
+    docs_base = docs_base_url()
     rules: dict[str, dict[str, Any]] = {}
     rule_index: dict[str, int] = {}
     results: list[dict[str, Any]] = []
@@ -85,12 +105,14 @@ def sarif_document(run: GateRun) -> dict[str, Any]:
         for f in sorted_findings([f for f in file.findings if f.state != FindingState.IGNORED]):
             if f.rule not in rules:
                 rule_index[f.rule] = len(rules)
-                rules[f.rule] = _rule(f)
+                rules[f.rule] = _rule(f, docs_base)
             text = f.finding.title
             if f.finding.message:
                 text += (
                     f". {f.finding.message}" if not text.endswith(".") else f" {f.finding.message}"
                 )
+            if f.finding.url and f.finding.url != rules[f.rule]["helpUri"]:
+                text += f" More: {f.finding.url}"  # e.g. a block list's delisting page
             result: dict[str, Any] = {
                 "ruleId": f.rule,
                 "ruleIndex": rule_index[f.rule],
