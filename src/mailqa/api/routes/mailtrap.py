@@ -31,7 +31,7 @@ from mailqa.api.deps import (
     token_from_headers,
     visible_inbox,
 )
-from mailqa.api.errors import ApiError
+from mailqa.api.errors import ApiError, validation_text
 from mailqa.api.mailtrap_shapes import (
     attachment_json,
     html_analysis,
@@ -76,7 +76,7 @@ class MailtrapRoute(APIRoute):
                 return mailtrap_error(400, str(exc), "bad_request")
             except RequestValidationError as exc:
                 return JSONResponse(
-                    {"errors": [_validation_text(e) for e in exc.errors()]}, status_code=422
+                    {"errors": [validation_text(e) for e in exc.errors()]}, status_code=422
                 )
 
         return handle
@@ -84,11 +84,6 @@ class MailtrapRoute(APIRoute):
 
 def mailtrap_error(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status_code=status)
-
-
-def _validation_text(error: Any) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
 
 
 router = APIRouter(tags=["mailtrap"], route_class=MailtrapRoute)
