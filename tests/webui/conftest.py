@@ -1,6 +1,9 @@
 """The web UI against a real running mailqa (service, SMTP, HTTP) and Debian's Chromium.
 
-One server stack and one browser per session; each test gets a fresh page.
+One server stack and one browser per session; each test gets a fresh page. Every built-in
+check runs, the network ones sealed in: DNS goes only to the session's NSD (``dns_lab``: its
+test zones, DKIM keys and block lists) and HTTP only to servers on loopback, which is
+allow-listed for the link checker.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ import asyncio
 import smtplib
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import dkim
 import httpx
 import pytest
 import pytest_asyncio
@@ -24,8 +28,12 @@ from playwright.async_api import Browser, Page, async_playwright
 from mailqa.api.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.checks import BUILTIN_CHECKS
+from mailqa.core.report import Report
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.dnscheck.conftest import DnsLab
 
 ADMIN_TOKEN = "mq_webui_admin_token_0123456789"
 CHROMIUM = "/usr/bin/chromium"
@@ -103,11 +111,13 @@ class Stack:
     async def send(self, raw: bytes) -> None:
         await asyncio.to_thread(self.smtp_send, raw)
 
-    async def upload(self, raw: bytes, inbox_id: int | None = None) -> int:
+    async def upload(self, raw: bytes, inbox_id: int | None = None, **envelope: str) -> int:
+        """Upload through the API; ``envelope``: client_ip, mail_from, helo (as if sent so)."""
         async with self.api() as c:
             r = await c.post(
                 f"/api/v1/inboxes/{inbox_id or self.inbox['id']}/messages",
                 content=raw,
+                params=envelope,
                 headers={"Content-Type": "message/rfc822"},
             )
             r.raise_for_status()
@@ -126,14 +136,26 @@ class Stack:
 
 
 def ui_checks() -> list[str]:
-    """The built-in checks that run without the network (the browser tests stay offline)."""
-    return [
-        name for name in ("headers", "links", "spam", "html", "hygiene") if name in BUILTIN_CHECKS
-    ]
+    """Every built-in check: the stack's network is the test NSD and loopback only."""
+    return list(BUILTIN_CHECKS)
+
+
+async def mutate_report(
+    stack: Stack, message_id: int, change: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Wait for the real stored report, let ``change`` edit it (the real shape, as JSON) and
+    store it back; returns the report as the API then serves it."""
+    body = await stack.wait_report(message_id)
+    change(body)
+    await stack.service.store.save_report(message_id, Report.model_validate(body))
+    async with stack.api() as c:
+        r = await c.get(f"/api/v1/messages/{message_id}/report")
+        r.raise_for_status()
+        return dict(r.json())
 
 
 @pytest_asyncio.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(tmp_path_factory: pytest.TempPathFactory, dns_lab: DnsLab) -> AsyncIterator[Stack]:
     images = ImageServer()
     image_server = await asyncio.start_server(images.handle, "127.0.0.1", 0)
     images.port = image_server.sockets[0].getsockname()[1]
@@ -141,7 +163,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         data_dir=tmp_path_factory.mktemp("webui"),
         api_token=ADMIN_TOKEN,
         checks=ui_checks(),
-        offline=True,
+        offline=False,
+        dns_servers=[dns_lab.nsd.address],  # names resolve in the test zones or not at all
+        dnsbl_file=dns_lab.dnsbl_file,
+        dns_timeout=2.0,
+        link_allow=["127.0.0.1/32"],  # the loopback test servers; nothing else is reachable
+        link_connect_timeout=2.0,
+        link_timeout=3.0,
+        link_total_timeout=5.0,
+        spamd_network_rules=False,
         smtp_hostname="127.0.0.1",
     )
     async with open_service(settings) as service:
@@ -266,3 +296,15 @@ def build_message(
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(payload, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
+
+
+def dkim_signed(raw: bytes, key: bytes, domain: str = "good.example") -> bytes:
+    """``raw`` with a DKIM-Signature by ``key`` (published as ``sel._domainkey`` in the lab)."""
+    signature = dkim.sign(
+        raw,
+        b"sel",
+        domain.encode(),
+        key,
+        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+    )
+    return bytes(signature) + raw

@@ -56,7 +56,7 @@ async def test_audit_an_inbox_from_the_ui(ui: Session, stack: Stack) -> None:
     # Every message links to its report.
     links = page.locator("#audit-messages-table a")
     await expect(links).to_have_count(len(subjects))
-    await screenshot(page, "13-audit-summary")
+    await screenshot(page, "16-audit-summary")
 
     # The CSV export (read with the browser's own session cookie) has a row per message.
     href = await page.locator("#audit-exports a", has_text="CSV").get_attribute("href")

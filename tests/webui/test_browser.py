@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
-from tests.webui import reports
-from tests.webui.conftest import ADMIN_TOKEN, Session, Stack, build_message, screenshot
-
-from mailqa.core.report import Report
+from playwright.async_api import Browser, Locator, Page, expect
+from tests.dnscheck.conftest import LISTED_IP, DnsLab
+from tests.links.local_http import LocalHttpServer
+from tests.webui.conftest import (
+    ADMIN_TOKEN,
+    Session,
+    Stack,
+    build_message,
+    dkim_signed,
+    screenshot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,38 +59,25 @@ FLEX_LINE = 7
 IMG_LINE = 14
 
 
-async def stored_with_sections(stack: Stack, message_id: int, *sections: Any) -> dict[str, Any]:
-    """Wait for the real report, merge the given sections in, and wait until it is stored."""
-    real = Report.model_validate(await stack.wait_report(message_id))
-    await stack.service.store.save_report(message_id, real.merged(list(sections)))
-    names = {s.name for s in sections}
-    async with stack.api() as c:
-        for _ in range(200):
-            body = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
-            if names <= set(body.get("checks", {})):
-                return dict(body)
-            await asyncio.sleep(0.05)
-    raise AssertionError("merged report not stored")
-
-
 @pytest_asyncio.fixture(scope="module")
-async def newsletter(stack: Stack) -> AsyncIterator[int]:
+async def newsletter(stack: Stack, dns_lab: DnsLab) -> AsyncIterator[int]:
+    """A DKIM-signed newsletter from good.example, sent from an IP on the lab's block list:
+    every tab shows what the real checks found."""
     raw = build_message(
         subject="Spring sale: 30% off everything",
         html=newsletter_html(stack.images.url),
         text="Hello Ada, our spring collection is here.\nShop: https://shop.acme.example/sale\n",
+        from_="Acme News <news@good.example>",
         inline_png_cid="logo@acme",
         attachments=[("price-list.csv", "text/csv", b"item,price\nshoe,30\n")],
     )
-    message_id = await stack.upload(raw)
-    await stored_with_sections(
-        stack,
-        message_id,
-        reports.html_section(FLEX_LINE),
-        reports.blacklist_section(),
-        reports.auth_section(),
-        reports.hygiene_section(IMG_LINE),
+    message_id = await stack.upload(
+        dkim_signed(raw, dns_lab.keys.good_private),
+        client_ip=LISTED_IP,
+        mail_from="bounce@good.example",
+        helo="mail.good.example",
     )
+    await stack.wait_report(message_id)
     yield message_id
 
 
@@ -182,22 +175,81 @@ async def test_preview_renders_sandboxed_with_remote_images_blocked(
     assert not ui.errors
 
 
+SUPPORT_SYMBOLS = {"y": "✓", "a": "◐", "n": "✕", "u": "?"}
+
+MATRIX_CELLS = """
+table => [...table.querySelectorAll("tbody tr[data-feature]")].map((tr) => [
+  tr.dataset.feature, [...tr.querySelectorAll("td.cell span")].map((s) => s.textContent),
+])
+"""
+
+
+def js_round(value: float) -> int:
+    """Math.round: halves go up (Python's round() goes to even)."""
+    return math.floor(value + 0.5)
+
+
+def expected_matrix(html: dict[str, Any]) -> list[list[Any]]:
+    """The matrix the real html result implies: a finding's listed clients with their support,
+    every other target client ✓; then the used features no target client lacks."""
+    targets = html["details"]["clients"]
+    rows: list[list[Any]] = []
+    for finding in html["findings"]:
+        listed = {c["client"]: c["support"] for c in finding["data"]["clients"]}
+        rows.append([finding["rule"], [SUPPORT_SYMBOLS[listed.get(t, "y")] for t in targets]])
+    flagged = {f["rule"] for f in html["findings"]}
+    for feature in html["details"]["features"]:
+        if feature["slug"] not in flagged and feature["worst"] in ("y", "none"):
+            symbol = "✓" if feature["worst"] == "y" else "–"
+            rows.append([feature["slug"], [symbol] * len(targets)])
+    return rows
+
+
 async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter: int) -> None:
     page = ui.page
+    report = await stack.wait_report(newsletter)
     await open_message(page, stack, newsletter, "overview")
-    await expect(page.locator("#panel-overview .qa-card")).to_have_count(
-        len((await stack.wait_report(newsletter))["checks"])
-    )
+    await expect(page.locator("#panel-overview .qa-card")).to_have_count(len(report["checks"]))
     await screenshot(page, "05-qa-overview")
 
+    # HTML check: the real result of the real check on this message.
+    html = report["checks"]["html"]
+    scores = html["details"]["scores"]
+    targets = html["details"]["clients"]
+    assert "outlook.windows" in targets and "apple-mail.ios" in targets
     await page.click("#tab-qa-html")
     matrix = page.locator("#html-matrix")
-    await expect(matrix.locator("th.client")).to_have_count(len(reports.CLIENTS))
-    outlook = matrix.locator('td.cell span[aria-label*="display:flex in Outlook (Windows)"]')
+    await expect(matrix.locator("th.client")).to_have_count(len(targets))
+    # Display names: from the findings' client entries, else family name + platform.
+    await expect(matrix.locator('th[data-client="outlook.windows"]')).to_have_text(
+        "Outlook (Windows)"
+    )
+    await expect(matrix.locator('th[data-client="apple-mail.ios"]')).to_have_text(
+        "Apple Mail (iOS)"
+    )
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    flex = matrix.locator('tr[data-feature="css-display-flex"]')
+    outlook = flex.locator('td.cell span[aria-label^="display:flex in Outlook (Windows):"]')
     await expect(outlook).to_have_text("✕")
-    await outlook.focus()  # notes on focus, not only on hover
-    await expect(page.locator("#matrix-tip")).to_contain_text("Ignored inside tables.")
-    await expect(page.locator("#panel-qa-html")).to_contain_text("Market-weighted support: 68%")
+    apple = flex.locator('td.cell span[aria-label^="display:flex in Apple Mail (iOS):"]')
+    await expect(apple).to_have_text("✓")  # not listed by the finding: supported
+    gmail = flex.locator('td.cell span[aria-label^="display:flex in Gmail (Android):"]')
+    await expect(gmail).to_have_text("◐")
+    await gmail.focus()  # notes on focus, not only on hover
+    await expect(page.locator("#matrix-tip")).to_contain_text(
+        "Not supported with non Google accounts."
+    )
+    await expect(page.locator("#html-scores")).to_contain_text(
+        f"Market-weighted support: {js_round(scores['overall'])}%"
+    )
+    score_row = matrix.locator("tr.scores td:not(:first-child)")
+    want = [str(js_round(scores["by_client"][t])) for t in targets]
+    assert (await score_row.all_text_contents())[1:] == want
+    await expect(page.locator("#html-scores")).to_contain_text("Support per client family")
+    outlook_score = js_round(scores["by_client"]["outlook.windows"])
+    await expect(
+        page.locator('#client-scores [role="listitem"][aria-label^="Outlook (Windows): "]')
+    ).to_have_attribute("aria-label", f"Outlook (Windows): {outlook_score}%")
     await screenshot(page, "06-qa-html-matrix")
 
     await page.click("#tab-qa-spam")
@@ -205,32 +257,144 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
     assert await page.locator("#spam-rules tbody tr").count() >= 1
     await screenshot(page, "07-qa-spam")
 
+    # Blacklists: the real check against the lab's lists (the IP is on IPBL).
+    lookups = report["checks"]["blacklist"]["details"]["results"]
     await page.click("#tab-qa-blacklist")
-    table = page.locator("#panel-qa-blacklist table")
-    await expect(table.locator("tbody tr")).to_have_count(3)
-    await expect(table).to_contain_text("zen.spamhaus.org")
-    delist = table.locator("a", has_text="spamhaus.org/lookup")
-    await expect(delist).to_have_attribute("href", "https://www.spamhaus.org/lookup/")
+    table = page.locator("#blacklist-table")
+    await expect(table.locator("tbody tr")).to_have_count(len(lookups))
+    listed = table.locator('tr[data-status="listed"]')
+    await expect(listed).to_have_count(1)
+    await expect(listed).to_contain_text("ipbl.test")
+    await expect(listed).to_contain_text(LISTED_IP)
+    await expect(listed).to_contain_text("127.0.0.4 (exploited host)")
+    await expect(listed).to_contain_text("Listed for spam, see https://ipbl.test/99")
+    delist = listed.locator("a", has_text="ipbl.test/delist")
+    await expect(delist).to_have_attribute("href", "https://ipbl.test/delist")
+    await expect(table.locator('tr[data-status="clean"] a')).to_have_count(0)  # not listed
+    await expect(table.locator('tr[data-status="unusable"]').first).to_contain_text("DEADBL")
+    await expect(page.locator("#panel-qa-blacklist")).to_contain_text(
+        "Lists that could not be used"
+    )
     await screenshot(page, "08-qa-blacklists")
 
+    # Authentication: the real check on the DKIM-signed message, keys published in the lab.
     await page.click("#tab-qa-auth")
-    for part, word in (("spf", "pass"), ("dkim", "fail"), ("dmarc", "fail")):
+    for part, word, reason in (
+        ("spf", "pass", "matched ip4:11.22.33.0/24"),
+        ("dkim", "pass", "1 signature(s)"),
+        ("dmarc", "pass", "aligned SPF and DKIM pass"),
+        ("arc", "none", "no ARC headers"),
+    ):
         section = page.locator(f'[data-auth="{part}"]')
         await expect(section.locator(".badge").first).to_have_text(word)
-    await expect(page.locator('[data-auth="dkim"]')).to_contain_text("body hash did not verify")
+        await expect(section.locator(".reason").first).to_have_text(reason)
+    signature = page.locator('[data-auth="dkim"] .signature')
+    await expect(signature.locator("h4")).to_have_text("Signature 1 · d=good.example · s=sel")
+    await expect(signature).to_contain_text("signature verified")
+    await expect(signature).to_contain_text("aligned with From: yes")
+    await expect(signature).to_contain_text("2048 bits")
+    alignment = page.locator('[data-auth="dmarc"] .alignment')
+    await expect(alignment).to_contain_text("SPF aligned (relaxed): yes")
+    await expect(alignment).to_contain_text("DKIM aligned (relaxed): yes")
+    await expect(page.locator('[data-auth="posture"] .badge').first).to_have_text("fail")
+    await expect(page.locator("#auth-results")).to_contain_text("dkim=pass header.d=good.example")
     await screenshot(page, "09-qa-auth")
 
     await page.click("#tab-qa-links")
-    await expect(page.locator("#links-table")).to_contain_text("https://shop.acme.example/sale")
+    links = page.locator("#links-table")
+    await expect(links).to_contain_text("https://shop.acme.example/sale")
+    await expect(links.locator("tr", has_text="shop.acme.example")).to_contain_text(
+        "cannot resolve shop.acme.example"
+    )
+    await expect(links.locator("tr", has_text="pixel.png").locator(".badge")).to_have_text("200")
     await screenshot(page, "10-qa-links")
 
     await page.click("#tab-qa-hygiene")
-    await expect(page.locator("#panel-qa-hygiene .finding")).to_contain_text(
-        "Image without alt text"
-    )
+    await expect(page.locator("#panel-qa-hygiene .finding").first).to_be_visible()
+    await expect(page.locator("#panel-qa-hygiene")).to_contain_text("Image without alt text")
     await page.click("#tab-qa-headers")
     await expect(page.locator("#panel-qa-headers")).to_contain_text("Headers")
     assert not ui.errors
+
+
+async def test_links_tab_shows_http_status_and_redirects(
+    ui: Session, stack: Stack, server: LocalHttpServer
+) -> None:
+    """The links check reaches a real HTTP server on (allow-listed) loopback."""
+    urls = {
+        name: server.url(path)
+        for name, path in (
+            ("ok", "/ok"),
+            ("chain", "/chain"),
+            ("missing", "/404"),
+            ("failing", "/500"),
+        )
+    }
+    html = "".join(f'<p><a href="{url}">{name}</a></p>' for name, url in urls.items())
+    message_id = await stack.upload(build_message(subject="Links 5e1d", html=html))
+    details = (await stack.wait_report(message_id))["checks"]["links"]["details"]
+    assert details["http_validated"] and details["http_checked"] == len(urls)
+    page = ui.page
+    await open_message(page, stack, message_id, "qa-links")
+    table = page.locator("#links-table")
+
+    def row(name: str) -> Locator:
+        return table.locator("tbody tr", has=page.locator(f'a[href="{urls[name]}"]'))
+
+    await expect(row("ok").locator(".badge")).to_have_text("200")
+    await expect(row("missing").locator(".badge")).to_have_text("404")
+    await expect(row("failing").locator(".badge")).to_have_text("500")
+    chain = row("chain")
+    await expect(chain.locator(".badge")).to_have_text("200")
+    await expect(chain.locator("ol li")).to_have_text(
+        [f"302 {urls['chain']}", f"301 {server.url('/moved')}", f"→ {urls['ok']}"]
+    )
+    await expect(page.locator("#panel-qa-links")).to_contain_text("checked over HTTP")
+    await expect(page.locator("#panel-qa-links .finding").first).to_be_visible()
+    await screenshot(page, "13-qa-links-http")
+    assert not ui.errors
+
+
+async def test_a_project_token_sees_only_its_own_inboxes(browser: Browser, stack: Stack) -> None:
+    async with stack.api() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "Receipts"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "Billing"})
+        ).json()
+        scoped = {"name": "receipts-ui", "project_id": project["id"]}
+        token = (await c.post("/api/v1/tokens", json=scoped)).json()
+    other_id = await stack.upload(build_message(subject="Staging only 0b7e"))
+    own_id = await stack.upload(build_message(subject="Billing only 44c1"), inbox_id=inbox["id"])
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(f"{stack.base_url}/login")
+        await page.fill("#token", token["token"])
+        await page.click("button[type=submit]")
+        nav = page.locator("#nav-tree")
+        await expect(nav.locator("a.inbox")).to_have_count(1)
+        await expect(nav.locator("a.inbox")).to_have_text(re.compile("Billing"))
+        await expect(nav).to_contain_text("Receipts")
+        await expect(nav).not_to_contain_text("Staging")
+        await expect(nav).not_to_contain_text("Newsletters")
+        await page.goto(f"{stack.base_url}/#/inbox/{inbox['id']}")
+        await expect(page.locator("#messages li", has_text="Billing only 44c1")).to_be_visible()
+        await screenshot(page, "14-project-token")
+        # The other project's inbox and message are not there for this token.
+        await page.goto(f"{stack.base_url}/#/inbox/{stack.inbox['id']}")
+        await expect(page.locator("#main [role=alert]")).to_be_visible()
+        await expect(page.locator("#main")).not_to_contain_text("Staging only 0b7e")
+        await page.goto(f"{stack.base_url}/#/message/{other_id}/preview")
+        await expect(page.locator("#main [role=alert]")).to_be_visible()
+        await expect(page.locator("#main")).not_to_contain_text("Staging only 0b7e")
+        await page.goto(f"{stack.base_url}/#/message/{own_id}/preview")
+        await expect(page.locator("#msg-subject")).to_have_text("Billing only 44c1")
+    finally:
+        await context.close()
+        async with stack.api() as c:
+            await c.delete(f"/api/v1/tokens/{token['id']}")
+            await c.delete(f"/api/v1/projects/{project['id']}")
+            await c.delete(f"/api/v1/messages/{other_id}")
 
 
 async def test_a_finding_jumps_to_its_source_line(
@@ -238,7 +402,8 @@ async def test_a_finding_jumps_to_its_source_line(
 ) -> None:
     page = ui.page
     await open_message(page, stack, newsletter, "qa-html")
-    await page.locator("#panel-qa-html .finding button", has_text=f"line {FLEX_LINE}").click()
+    flex = page.locator('#panel-qa-html .finding:has(.rule:text-is("css-display-flex"))')
+    await flex.locator("button", has_text=f"line {FLEX_LINE}").click()
     await expect(page.locator("#tab-source")).to_have_attribute("aria-selected", "true")
     line = page.locator(f"#L{FLEX_LINE}")
     await expect(line).to_have_class(re.compile(r"\bhl\b"))
@@ -354,4 +519,20 @@ async def test_keyboard_labels_contrast_and_themes(
         await page.goto(f"{stack.base_url}/#/message/{newsletter}/qa-html")
         await expect(page.locator("#html-matrix")).to_be_visible()
         await screenshot(page, "12-dark-html-matrix")
+    assert not ui.errors
+
+
+async def test_theme_follows_the_system_until_chosen(ui: Session, stack: Stack) -> None:
+    page = ui.page
+    theme = "document.documentElement.dataset.theme"
+    await page.emulate_media(color_scheme="dark")
+    await page.goto(f"{stack.base_url}/")
+    assert await page.evaluate(theme) == "dark"
+    await page.emulate_media(color_scheme="light")
+    await expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    await page.click("#theme-toggle")  # an explicit choice outlives system changes
+    assert await page.evaluate(theme) == "dark"
+    await page.emulate_media(color_scheme="light")
+    await page.reload()
+    assert await page.evaluate(theme) == "dark"
     assert not ui.errors

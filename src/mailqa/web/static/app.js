@@ -148,9 +148,7 @@
 
   const themeButton = document.getElementById("theme-toggle");
   function effectiveTheme() {
-    const set = document.documentElement.dataset.theme;
-    if (set) return set;
-    return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+    return document.documentElement.dataset.theme === "dark" ? "dark" : "light";
   }
   function syncThemeButton() {
     const dark = effectiveTheme() === "dark";
@@ -484,15 +482,12 @@
     html: "HTML check",
     spam: "Spam",
     blacklist: "Blacklists",
-    blacklists: "Blacklists",
-    dnsbl: "Blacklists",
     auth: "Authentication",
-    authentication: "Authentication",
     links: "Links",
     hygiene: "Hygiene",
     headers: "Headers",
   };
-  const CHECK_ORDER = ["html", "spam", "blacklist", "blacklists", "dnsbl", "auth", "authentication", "links", "hygiene", "headers"];
+  const CHECK_ORDER = ["html", "spam", "blacklist", "auth", "links", "hygiene", "headers"];
   const MESSAGE_TABS = [
     ["preview", "Preview"],
     ["text", "Text"],
@@ -1140,10 +1135,7 @@
       spam: renderSpam,
       links: renderLinks,
       blacklist: renderBlacklist,
-      blacklists: renderBlacklist,
-      dnsbl: renderBlacklist,
       auth: renderAuth,
-      authentication: renderAuth,
     }[name];
     if (special && result.status !== "skipped") {
       try {
@@ -1159,84 +1151,80 @@
   }
 
   // ---------------------------------------------------------------- QA: HTML check matrix
+  //
+  // The html check stores details.clients (the target client ids), details.features (every
+  // feature used, with its worst support), details.scores ({overall, by_client, by_family,
+  // by_platform, by_category}) and one finding per feature some target client lacks: its
+  // data.clients lists those clients only ({client, name, family, platform, support n|a|u,
+  // version, notes}); a target client not listed supports the feature, or the support data
+  // has nothing on it (data.support_counts says how many clients the data covers).
 
   const SUPPORT = {
-    y: ["✓", "Supported"],
-    a: ["◐", "Partial"],
-    n: ["✕", "Not supported"],
-    u: ["?", "Unknown"],
+    y: ["✓", "Supported", "y"],
+    a: ["◐", "Partial", "a"],
+    n: ["✕", "Not supported", "n"],
+    u: ["?", "Unknown", "u"],
+    none: ["–", "No data", "u"],
   };
 
-  function normSupport(v) {
-    if (v === true) return "y";
-    if (v === false) return "n";
-    const s = String(v || "").trim().toLowerCase();
-    if (/^(y|yes|supported|full)/.test(s)) return "y";
-    if (/^(a|partial|partially|mixed)/.test(s)) return "a";
-    if (/^(n|no|unsupported|none|not)/.test(s)) return "n";
-    return "u";
+  // Platform labels of rules/clients.yaml, for clients the report names nowhere.
+  const PLATFORM_NAMES = {
+    ios: "iOS",
+    android: "Android",
+    macos: "macOS",
+    windows: "Windows",
+    "windows-mail": "Windows Mail",
+    "outlook-com": "Outlook.com",
+    "desktop-webmail": "Webmail",
+    "mobile-webmail": "Mobile webmail",
+  };
+
+  function pct(v) {
+    return typeof v === "number" && Number.isFinite(v) ? `${Math.round(v)}%` : "no data";
   }
 
-  /** Client → {support, note} from a finding's data, whichever shape the check used. */
-  function findingClients(data) {
-    const out = new Map();
-    if (!isObj(data)) return out;
-    const put = (client, support, note) => {
-      if (!client) return;
-      out.set(String(client), { support: normSupport(support), note: note ? String(note) : "" });
-    };
-    const fromEntry = (entry, fallbackName) => {
-      if (isObj(entry)) {
-        const name = entry.client || entry.name || entry.id || entry.title || fallbackName;
-        const support = entry.support ?? entry.status ?? entry.value ?? entry.supported;
-        const notes = entry.notes ?? entry.note ?? "";
-        put(name, support === undefined ? "n" : support, Array.isArray(notes) ? notes.join(" ") : notes);
-      } else put(fallbackName, entry, "");
-    };
-    for (const key of ["clients", "support", "client_support", "affected_clients", "affected"]) {
-      const v = data[key];
-      if (Array.isArray(v)) v.forEach((e) => (typeof e === "string" ? put(e, "n", "") : fromEntry(e)));
-      else if (isObj(v)) for (const [k, e] of Object.entries(v)) fromEntry(e, k);
+  /** Client id → display name: from the findings' client entries, else family + platform. */
+  function htmlClientNames(details, findings) {
+    const names = new Map();
+    for (const f of findings) {
+      const listed = isObj(f.data) && Array.isArray(f.data.clients) ? f.data.clients : [];
+      for (const c of listed) if (isObj(c) && c.client && c.name) names.set(String(c.client), String(c.name));
     }
-    for (const [key, value] of [["unsupported", "n"], ["partial", "a"], ["supported", "y"]]) {
-      const v = data[key] ?? data[`${key}_clients`];
-      if (Array.isArray(v)) v.forEach((c) => (isObj(c) ? fromEntry({ ...c, support: c.support ?? value }) : put(c, value, "")));
+    const families = isObj(details.scores) && isObj(details.scores.by_family) ? details.scores.by_family : {};
+    for (const id of Array.isArray(details.clients) ? details.clients : []) {
+      if (names.has(id)) continue;
+      const [family, platform = ""] = String(id).split(".", 2);
+      const famName = isObj(families[family]) && families[family].name ? String(families[family].name) : family;
+      names.set(id, platform ? `${famName} (${PLATFORM_NAMES[platform] || platform})` : famName);
     }
-    const ec = data.email_clients; // Mailtrap's shape: {desktop: [], mobile: [], web: []}
-    if (isObj(ec)) for (const list of Object.values(ec)) if (Array.isArray(list)) list.forEach((c) => put(c, "n", ""));
-    return out;
+    return names;
   }
 
-  /** Per-client scores from the details, if the check reports them. */
-  function clientScores(details) {
-    const scores = new Map();
-    if (!isObj(details)) return scores;
-    for (const key of ["client_scores", "clients", "scores", "per_client"]) {
-      const v = details[key];
-      if (isObj(v)) {
-        for (const [k, s] of Object.entries(v)) {
-          const n = typeof s === "number" ? s : isObj(s) ? s.score ?? s.support ?? s.value : undefined;
-          if (typeof n === "number") scores.set(k, n);
-        }
-      } else if (Array.isArray(v)) {
-        for (const e of v) {
-          if (!isObj(e)) continue;
-          const n = e.score ?? e.support_score ?? e.value;
-          const name = e.client || e.name || e.id;
-          if (name && typeof n === "number") scores.set(String(name), n);
-        }
+  /** One matrix row per feature: the findings (their affected clients), then the features
+   *  every target client with data supports. */
+  function htmlRows(details, findings) {
+    const rows = [];
+    const seen = new Set();
+    for (const f of findings) {
+      const listed = isObj(f.data) && Array.isArray(f.data.clients) ? f.data.clients : [];
+      const affected = new Map();
+      for (const c of listed) {
+        if (!isObj(c) || !c.client) continue;
+        const support = ["n", "a", "u"].includes(c.support) ? c.support : "u";
+        const notes = Array.isArray(c.notes) ? c.notes.join(" ") : "";
+        affected.set(String(c.client), { support, note: notes, version: c.version ? String(c.version) : "" });
       }
-      if (scores.size) break;
+      const counts = isObj(f.data) && isObj(f.data.support_counts) ? f.data.support_counts : null;
+      const covered = counts ? ["y", "a", "n", "u"].reduce((s, k) => s + (Number(counts[k]) || 0), 0) : null;
+      rows.push({ slug: f.rule, title: f.title || f.rule, finding: f, affected, covered, worst: null });
+      seen.add(f.rule);
     }
-    return scores;
-  }
-
-  function weightedScore(details) {
-    if (!isObj(details)) return null;
-    for (const key of ["market_weighted_score", "weighted_score", "market_share_score", "market_score"]) {
-      if (typeof details[key] === "number") return details[key];
+    for (const feature of Array.isArray(details.features) ? details.features : []) {
+      if (!isObj(feature) || seen.has(feature.slug)) continue;
+      if (feature.worst !== "y" && feature.worst !== "none") continue;
+      rows.push({ slug: feature.slug, title: feature.title || feature.slug, finding: null, affected: new Map(), covered: null, worst: feature.worst });
     }
-    return null;
+    return rows;
   }
 
   const tip = h("div", { class: "tip", role: "tooltip", id: "matrix-tip", hidden: true });
@@ -1254,93 +1242,126 @@
     el.removeAttribute("aria-describedby");
   }
 
-  function renderHtmlCheck(panel, result) {
-    const features = (result.findings || []).map((f) => ({ f, clients: findingClients(f.data) }));
-    const scores = clientScores(result.details);
-    const clientSet = new Set(scores.keys());
-    for (const { clients } of features) for (const c of clients.keys()) clientSet.add(c);
-    const clients = [...clientSet].sort((a, b) => a.localeCompare(b));
-    const weighted = weightedScore(result.details);
+  function supportCell(row, id, name, targets) {
+    let key;
+    let note = "";
+    let version = "";
+    if (row.worst === "none") key = "none";
+    else if (row.affected.has(id)) ({ support: key, note, version } = row.affected.get(id));
+    else {
+      key = "y";
+      if (row.covered !== null && row.covered < targets) note = `or not in the support data, which covers ${row.covered} of the ${targets} target clients for this feature`;
+    }
+    const [symbol, word, cls] = SUPPORT[key];
+    const text = `${row.title} in ${name}: ${word}${version ? ` (${version})` : ""}${note ? ` — ${note}` : ""}`;
+    const span = h("span", { class: `b-${cls}`, tabindex: "0", role: "img", "aria-label": text, "data-tip": text, "data-support": key }, symbol);
+    span.addEventListener("mouseenter", () => showTip(span));
+    span.addEventListener("focus", () => showTip(span));
+    span.addEventListener("mouseleave", () => hideTip(span));
+    span.addEventListener("blur", () => hideTip(span));
+    return h("td", { class: "cell" }, span);
+  }
 
-    const summary = h("div", { class: "card" });
-    if (weighted !== null) summary.append(h("p", {}, "Market-weighted support: ", h("strong", {}, `${Math.round(weighted)}%`)));
-    if (scores.size) {
-      summary.append(
-        h("h3", {}, "Support per client"),
-        h(
+  function scoreBars(entries, label) {
+    return h(
+      "div",
+      { class: "bars", role: "list", "aria-label": label },
+      entries.map(([name, s]) => {
+        const known = typeof s === "number" && Number.isFinite(s);
+        const width = known ? Math.max(0, Math.min(100, s)) : 0;
+        return h(
           "div",
-          { class: "bars", role: "list", "aria-label": "Support per client" },
-          [...scores.entries()]
-            .sort((a, b) => a[1] - b[1])
-            .map(([name, s]) => {
-              const pct = Math.max(0, Math.min(100, s <= 1 ? s * 100 : s));
-              return h(
-                "div",
-                { class: "bar", role: "listitem", "aria-label": `${name}: ${Math.round(pct)}%` },
-                h("span", { class: "break" }, name),
-                h("span", { class: "track", "aria-hidden": "true" }, h("span", { style: `width:${pct}%` })),
-                h("span", { class: "num" }, `${Math.round(pct)}%`),
-              );
-            }),
+          { class: "bar", role: "listitem", "aria-label": `${name}: ${pct(s)}` },
+          h("span", { class: "break" }, name),
+          h("span", { class: "track", "aria-hidden": "true" }, h("span", { style: `width:${width}%` })),
+          h("span", { class: "num" }, pct(s)),
+        );
+      }),
+    );
+  }
+
+  function renderHtmlCheck(panel, result) {
+    const d = isObj(result.details) ? result.details : {};
+    const findings = result.findings || [];
+    const scores = isObj(d.scores) ? d.scores : {};
+    const byClient = isObj(scores.by_client) ? scores.by_client : {};
+    const targets = Array.isArray(d.clients) ? d.clients.map(String) : Object.keys(byClient);
+    const names = htmlClientNames({ ...d, clients: targets }, findings);
+    const overall = typeof scores.overall === "number" ? scores.overall : typeof result.score === "number" ? result.score : null;
+
+    const summary = h("div", { class: "card", id: "html-scores" });
+    if (overall !== null) {
+      summary.append(
+        h("p", {}, "Market-weighted support: ", h("strong", {}, `${Math.round(overall)}%`), h("span", { class: "muted small" }, ` over ${targets.length} target client(s)${Array.isArray(d.targets) ? ` (${d.targets.join(", ")})` : ""}`)),
+      );
+    }
+    const categories = isObj(scores.by_category) ? Object.entries(scores.by_category) : [];
+    if (categories.length) summary.append(h("p", { class: "small" }, categories.map(([c, s], i) => [i ? " · " : "", h("span", { class: "cap" }, c), ` ${pct(s)}`])));
+    const families = isObj(scores.by_family) ? Object.entries(scores.by_family).filter(([, f]) => isObj(f)) : [];
+    if (families.length) {
+      summary.append(h("h3", {}, "Support per client family"), scoreBars(families.map(([id, f]) => [f.name || id, f.score]), "Support per client family"));
+    }
+    const perClient = targets.filter((id) => id in byClient).map((id) => [names.get(id) || id, byClient[id]]);
+    if (perClient.length) {
+      summary.append(
+        h(
+          "details",
+          { id: "client-scores" },
+          h("summary", {}, `Support per client (${perClient.length})`),
+          scoreBars(perClient.sort((a, b) => (a[1] ?? 101) - (b[1] ?? 101)), "Support per client"),
         ),
       );
     }
     if (summary.childNodes.length) panel.append(summary);
 
-    const withClients = features.filter((x) => x.clients.size);
-    if (withClients.length && clients.length) {
+    const rows = htmlRows(d, findings);
+    if (rows.length && targets.length) {
       const table = h(
         "table",
         { class: "matrix", id: "html-matrix" },
-        h("caption", { class: "visually-hidden" }, "Feature support per email client"),
+        h("caption", { class: "visually-hidden" }, "Feature support per target email client"),
         h(
           "thead",
           {},
-          h("tr", {}, h("th", { class: "feature", scope: "col" }, "Feature"), h("th", { scope: "col" }, "Lines"), clients.map((c) => h("th", { class: "client", scope: "col" }, c))),
+          h(
+            "tr",
+            {},
+            h("th", { class: "feature", scope: "col" }, "Feature"),
+            h("th", { scope: "col" }, "Lines"),
+            targets.map((id) => h("th", { class: "client", scope: "col", title: id, "data-client": id }, names.get(id) || id)),
+          ),
         ),
         h(
           "tbody",
           {},
-          withClients.map(({ f, clients: support }) =>
+          rows.map((row) =>
             h(
               "tr",
-              {},
-              h(
-                "th",
-                { scope: "row", class: "feature" },
-                h("div", {}, f.title || f.rule),
-                h("div", { class: "rule mono muted small" }, f.rule),
-              ),
+              { "data-feature": row.slug },
+              h("th", { scope: "row", class: "feature" }, h("div", {}, row.title), h("div", { class: "rule mono muted small" }, row.slug)),
               h(
                 "td",
                 {},
-                (f.locations || [])
-                  .filter((l) => Number.isInteger(l.line))
-                  .slice(0, 4)
-                  .map((l) => locationButton(l)),
+                row.finding
+                  ? (row.finding.locations || [])
+                      .filter((l) => Number.isInteger(l.line))
+                      .slice(0, 4)
+                      .map((l) => locationButton(l))
+                  : null,
               ),
-              clients.map((c) => {
-                const s = support.get(c) || { support: "u", note: "" };
-                const [symbol, word] = SUPPORT[s.support];
-                const text = `${f.title || f.rule} in ${c}: ${word}${s.note ? ` — ${s.note}` : ""}`;
-                const span = h("span", { class: `b-${s.support}`, tabindex: "0", role: "img", "aria-label": text, "data-tip": text }, symbol);
-                span.addEventListener("mouseenter", () => showTip(span));
-                span.addEventListener("focus", () => showTip(span));
-                span.addEventListener("mouseleave", () => hideTip(span));
-                span.addEventListener("blur", () => hideTip(span));
-                return h("td", { class: "cell" }, span);
-              }),
+              targets.map((id) => supportCell(row, id, names.get(id) || id, targets.length)),
             ),
           ),
-          scores.size
-            ? h(
-                "tr",
-                { class: "scores" },
-                h("th", { scope: "row" }, "Client score"),
-                h("td", {}),
-                clients.map((c) => h("td", {}, scores.has(c) ? String(Math.round(scores.get(c) <= 1 ? scores.get(c) * 100 : scores.get(c))) : "")),
-              )
-            : null,
+          h(
+            "tr",
+            { class: "scores" },
+            h("th", { scope: "row" }, "Client score"),
+            h("td", {}),
+            targets.map((id) => {
+              const s = byClient[id];
+              return h("td", { "aria-label": `${names.get(id) || id}: ${pct(s)}` }, typeof s === "number" ? String(Math.round(s)) : "–");
+            }),
+          ),
         ),
       );
       panel.append(
@@ -1348,14 +1369,15 @@
           "div",
           { class: "card" },
           h("h3", {}, "Feature × client support"),
-          h("div", { class: "legend", "aria-hidden": "true" }, Object.entries(SUPPORT).map(([k, [sym, word]]) => h("span", {}, h("span", { class: `badge b-${k}` }, sym), " ", word))),
+          h("div", { class: "legend", "aria-hidden": "true" }, Object.values(SUPPORT).map(([sym, word, cls]) => h("span", {}, h("span", { class: `badge b-${cls}` }, sym), " ", word))),
           h("div", { class: "table-wrap" }, table),
+          h("p", { class: "muted small" }, "A client a finding does not name supports the feature (or the support data has nothing on it: the cell's note says so). Scores: supported features out of those with data, partial support counting half; the overall score weights clients by their share of opens."),
         ),
       );
     }
-    panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
-    const rest = isObj(result.details) ? { ...result.details } : {};
-    for (const k of ["client_scores", "clients", "scores", "per_client"]) delete rest[k];
+    panel.append(h("div", { class: "card" }, renderFindings(findings)));
+    const rest = { ...d };
+    for (const k of ["clients", "features", "scores"]) delete rest[k];
     const g = genericDetails(rest);
     if (g) panel.append(g);
   }
@@ -1473,76 +1495,212 @@
 
   // ---------------------------------------------------------------- QA: blacklists, auth
 
-  function firstArrayOfObjects(details, keys) {
-    for (const k of keys) if (Array.isArray(details[k]) && details[k].every(isObj)) return [k, details[k]];
-    for (const [k, v] of Object.entries(details)) if (Array.isArray(v) && v.length && v.every(isObj)) return [k, v];
-    return [null, null];
-  }
+  // The blacklist check's details: {ip, ip_note, domains, results: [{name, zone, kind, purpose,
+  // target, query, status: listed|clean|error|unusable, listed, codes: [{code, meanings}],
+  // reason, error, delist_url, response_ms}], zones: [{name, zone, usable, problem}], listed,
+  // errors, lists_version}.
+  const LIST_STATUS = { listed: "n", clean: "y", error: "a", unusable: "u" };
 
   function renderBlacklist(panel, result) {
     const d = isObj(result.details) ? result.details : {};
-    const [key, rows] = firstArrayOfObjects(d, ["results", "lists", "checks", "zones", "report", "entries"]);
-    if (rows) {
-      const listed = rows.filter((r) => r.listed === true || r.in_black_list === true).length;
+    const rows = Array.isArray(d.results) ? d.results.filter(isObj) : [];
+    const domains = Array.isArray(d.domains) ? d.domains : [];
+    panel.append(
+      h(
+        "div",
+        { class: "card" },
+        h("p", {}, `${d.listed ?? rows.filter((r) => r.listed && r.purpose !== "allow").length} listing(s) in ${rows.length} lookup(s)${d.errors ? `, ${d.errors} unknown` : ""}`),
+        h(
+          "dl",
+          { class: "msg-meta" },
+          h("dt", {}, "Sending IP"),
+          h("dd", {}, d.ip ? h("span", { class: "mono" }, d.ip) : h("span", { class: "muted" }, d.ip_note || "not looked up")),
+          h("dt", {}, "Domains"),
+          h("dd", { class: "break" }, domains.length ? domains.join(", ") : h("span", { class: "muted" }, "none")),
+          d.lists_version ? [h("dt", {}, "Lists"), h("dd", {}, String(d.lists_version))] : null,
+        ),
+      ),
+    );
+    if (rows.length) {
+      const order = { listed: 0, error: 1, unusable: 2, clean: 3 };
+      const sorted = [...rows].sort((a, b) => (order[a.status] ?? 4) - (order[b.status] ?? 4));
+      panel.append(
+        h(
+          "div",
+          { class: "card table-wrap" },
+          h(
+            "table",
+            { id: "blacklist-table" },
+            h("caption", { class: "visually-hidden" }, "DNS list lookups"),
+            h("thead", {}, h("tr", {}, ["List", "Target", "Result", "Reason", "Delisting"].map((c) => h("th", { scope: "col" }, c)))),
+            h(
+              "tbody",
+              {},
+              sorted.map((r) => {
+                const allow = r.purpose === "allow";
+                const word = allow && r.listed ? "allow-listed" : String(r.status || (r.listed ? "listed" : "clean"));
+                const kind = allow && r.listed ? "y" : LIST_STATUS[r.status] || (r.listed ? "n" : "u");
+                const meanings = (Array.isArray(r.codes) ? r.codes : []).filter(isObj).map((c) => `${c.code}${Array.isArray(c.meanings) && c.meanings.length ? ` (${c.meanings.join(", ")})` : ""}`);
+                return h(
+                  "tr",
+                  { "data-status": r.status || "" },
+                  h("td", {}, h("div", {}, r.name || r.zone || ""), h("div", { class: "mono muted small" }, r.zone || "")),
+                  h("td", {}, h("span", { class: "mono break" }, r.target || ""), h("div", { class: "muted small" }, [r.kind, allow ? "allow list" : null].filter(Boolean).join(" · "))),
+                  h("td", {}, badge(word, kind, `Result ${word}`)),
+                  h("td", { class: "break" }, meanings.length ? h("div", {}, meanings.join("; ")) : null, r.reason ? h("div", {}, r.reason) : null, r.error ? h("div", { class: "muted" }, r.error) : null),
+                  h("td", {}, r.listed && !allow && r.delist_url ? externalLink(r.delist_url, r.delist_url) : ""),
+                );
+              }),
+            ),
+          ),
+        ),
+      );
+    }
+    const broken = (Array.isArray(d.zones) ? d.zones : []).filter((z) => isObj(z) && z.usable === false);
+    if (broken.length) {
       panel.append(
         h(
           "div",
           { class: "card" },
-          h("p", {}, `${listed} listing(s) across ${rows.length} lookup(s)`),
-          objectTable(rows, ["name", "list", "zone", "target", "query", "ip", "domain", "listed", "in_black_list", "reason", "codes", "text", "delist_url", "url"], "Blacklist lookups"),
+          h("h3", {}, "Lists that could not be used"),
+          h("ul", {}, broken.map((z) => h("li", { class: "break" }, h("strong", {}, z.name || z.zone), ` (${z.zone}): ${z.problem || "unusable"}`))),
         ),
       );
-      const rest = { ...d };
-      delete rest[key];
-      const g = genericDetails(rest);
-      if (g) panel.append(g);
-    } else {
-      const g = genericDetails(d);
-      if (g) panel.append(g);
     }
     panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
   }
 
+  // The auth check's details: {spf: {result, identity, domain, sender, ip, record, matched,
+  // reason, dns_lookups, void_lookups, chain}, dkim: [{index, domain, selector, algorithm,
+  // key_bits, identity, body_length, signed_headers, result, reason, aligned}], dkim_result,
+  // dmarc: {result, from_domain, organizational_domain, record_domain, record, policy,
+  // subdomain_policy, applied_policy, percent, adkim, aspf, spf_aligned, dkim_aligned, rua,
+  // reason}, arc: {result, instances, reason}, posture: {from_domain_mx, ptr_names, fcrdns,
+  // iprev}, authentication_results}.
   function resultBadge(value) {
     const s = String(value ?? "none").toLowerCase();
-    const kind = s === "pass" ? "y" : ["fail", "permerror", "hardfail"].includes(s) ? "n" : ["softfail", "neutral", "temperror"].includes(s) ? "a" : "u";
+    const kind = s === "pass" ? "y" : ["fail", "permerror"].includes(s) ? "n" : ["softfail", "neutral", "temperror", "policy"].includes(s) ? "a" : "u";
     return badge(s, kind, `Result ${s}`);
   }
 
-  function authSection(name, value) {
-    const box = h("div", { class: "card", "data-auth": name });
-    box.append(h("h3", {}, name.toUpperCase()));
-    const items = Array.isArray(value) ? value : [value];
-    if (Array.isArray(value) && !value.length) box.append(h("p", { class: "muted" }, "No signature."));
-    for (const item of items) {
-      if (!isObj(item)) {
-        box.append(h("p", {}, resultBadge(item)));
-        continue;
-      }
-      const res = item.result ?? item.status ?? item.verdict;
-      const reason = item.reason ?? item.explanation ?? item.comment ?? item.error;
-      box.append(
-        h("div", { class: "row" }, resultBadge(res), reason ? h("span", {}, String(reason)) : null),
-        genericDetails(Object.fromEntries(Object.entries(item).filter(([k]) => !["result", "status", "verdict", "reason", "explanation", "comment"].includes(k))), 1),
-      );
-    }
-    return box;
+  function yesNo(value, label) {
+    return badge(`${label}: ${value ? "yes" : "no"}`, value ? "y" : "n");
+  }
+
+  function facts(pairs) {
+    const shown = pairs.filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length));
+    if (!shown.length) return null;
+    return h(
+      "dl",
+      { class: "msg-meta" },
+      shown.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "break" }, v instanceof Node ? v : Array.isArray(v) ? v.join(", ") : String(v))]),
+    );
+  }
+
+  function authCard(name, title, result, reason, ...body) {
+    return h(
+      "div",
+      { class: "card", "data-auth": name },
+      h("h3", {}, title),
+      h("div", { class: "row" }, resultBadge(result), reason ? h("span", { class: "reason" }, String(reason)) : null),
+      body,
+    );
   }
 
   function renderAuth(panel, result) {
     const d = isObj(result.details) ? result.details : {};
-    const known = ["spf", "dkim", "dmarc", "arc"];
-    let shown = 0;
-    for (const k of known) {
-      if (d[k] !== undefined) {
-        panel.append(authSection(k, d[k]));
-        shown++;
-      }
+    const spf = isObj(d.spf) ? d.spf : null;
+    const dmarc = isObj(d.dmarc) ? d.dmarc : null;
+    const arc = isObj(d.arc) ? d.arc : null;
+    const posture = isObj(d.posture) ? d.posture : null;
+    const sigs = Array.isArray(d.dkim) ? d.dkim.filter(isObj) : [];
+    if (spf) {
+      panel.append(
+        authCard(
+          "spf",
+          "SPF",
+          spf.result,
+          spf.reason,
+          facts([
+            ["Identity", spf.identity],
+            ["Domain", spf.domain],
+            ["Sender", spf.sender],
+            ["IP", spf.ip],
+            ["Record", spf.record ? h("code", {}, spf.record) : null],
+            ["Matched", spf.matched],
+            ["DNS lookups", typeof spf.dns_lookups === "number" ? `${spf.dns_lookups} (void ${spf.void_lookups ?? 0})` : null],
+            ["Chain", spf.chain],
+          ]),
+        ),
+      );
     }
-    const rest = Object.fromEntries(Object.entries(d).filter(([k]) => !known.includes(k)));
-    const g = genericDetails(rest);
-    if (g) panel.append(g);
-    if (!shown && !g) panel.append(h("p", { class: "muted" }, "No authentication details."));
+    if (Array.isArray(d.dkim) || d.dkim_result) {
+      panel.append(
+        authCard(
+          "dkim",
+          "DKIM",
+          d.dkim_result ?? (sigs.length ? sigs[0].result : "none"),
+          sigs.length ? `${sigs.length} signature(s)` : "No signature.",
+          sigs.map((s) =>
+            h(
+              "div",
+              { class: "signature", "data-signature": String(s.index ?? "") },
+              h("h4", {}, `Signature ${Number.isInteger(s.index) ? s.index + 1 : ""}${s.domain ? ` · d=${s.domain}` : ""}${s.selector ? ` · s=${s.selector}` : ""}`),
+              h("div", { class: "row" }, resultBadge(s.result), yesNo(s.aligned, "aligned with From"), s.reason ? h("span", { class: "reason" }, String(s.reason)) : null),
+              facts([
+                ["Algorithm", s.algorithm],
+                ["Key", typeof s.key_bits === "number" ? `${s.key_bits} bits` : null],
+                ["Identity", s.identity],
+                ["Body length", s.body_length],
+                ["Signed headers", s.signed_headers],
+              ]),
+            ),
+          ),
+        ),
+      );
+    }
+    if (dmarc) {
+      panel.append(
+        authCard(
+          "dmarc",
+          "DMARC",
+          dmarc.result,
+          dmarc.reason,
+          h("div", { class: "row alignment" }, yesNo(dmarc.spf_aligned, `SPF aligned (${dmarc.aspf === "s" ? "strict" : "relaxed"})`), yesNo(dmarc.dkim_aligned, `DKIM aligned (${dmarc.adkim === "s" ? "strict" : "relaxed"})`)),
+          facts([
+            ["From domain", dmarc.from_domain],
+            ["Organizational domain", dmarc.organizational_domain],
+            ["Record", dmarc.record ? h("code", {}, dmarc.record) : null],
+            ["Policy", dmarc.policy ? `${dmarc.policy}${dmarc.subdomain_policy ? ` (subdomains: ${dmarc.subdomain_policy})` : ""}${typeof dmarc.percent === "number" && dmarc.percent !== 100 ? `, ${dmarc.percent}%` : ""}` : null],
+            ["Applied policy", dmarc.applied_policy],
+            ["Reports to", dmarc.rua],
+          ]),
+        ),
+      );
+    }
+    if (arc) panel.append(authCard("arc", "ARC", arc.result, arc.reason, facts([["Instances", arc.instances]])));
+    if (posture) {
+      panel.append(
+        h(
+          "div",
+          { class: "card", "data-auth": "posture" },
+          h("h3", {}, "Sending host"),
+          h("div", { class: "row" }, resultBadge(posture.iprev), h("span", {}, "reverse DNS (iprev)")),
+          facts([
+            ["PTR names", posture.ptr_names],
+            ["Forward-confirmed", typeof posture.fcrdns === "boolean" ? (posture.fcrdns ? "yes" : "no") : null],
+            ["From domain MX", posture.from_domain_mx],
+          ]),
+        ),
+      );
+    }
+    if (d.authentication_results) {
+      panel.append(h("div", { class: "card" }, h("h3", {}, "Authentication-Results"), h("pre", { class: "break small", id: "auth-results" }, String(d.authentication_results))));
+    }
+    if (!spf && !dmarc && !sigs.length) {
+      const g = genericDetails(d);
+      panel.append(g || h("p", { class: "muted" }, "No authentication details."));
+    }
     panel.append(h("div", { class: "card" }, renderFindings(result.findings)));
   }
 
