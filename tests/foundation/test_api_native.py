@@ -117,6 +117,7 @@ async def test_upload_detail_bodies_attachments_and_raw(running: Running) -> Non
         assert any(h["name"] == "Message-ID" for h in d["headers"])
         [att] = d["attachments"]
         assert att["filename"] == "invoice é.pdf" and att["content_type"] == "application/pdf"
+        assert att["transfer_encoding"] == "base64"
         a = await c.get(f"/api/v1/messages/{mid}/attachments/0")
         assert a.content == b"%PDF-1.4 fake"
         assert a.headers["content-type"] == "application/pdf"

@@ -129,6 +129,7 @@ async def test_headers_bodies_and_attachments(stack: Stack, inbox_id: int) -> No
     logo = by_name["logo.png"]
     assert logo.attachment_type == mt.Disposition.INLINE and logo.content_id == "logo"
     assert logo.content_type == "image/png" and logo.attachment_size == len(PNG)
+    assert logo.transfer_encoding == "base64"  # as the send API's MIME builder wrote it
     csv = await sdk(api.attachments.get, inbox_id, message_id, by_name["invoice.csv"].id)
     assert csv.attachment_type == mt.Disposition.ATTACHMENT and csv.message_id == message_id
     async with stack.client() as http:

@@ -184,7 +184,7 @@ def attachment_json(a: Attachment, base_path: str, created_at: datetime) -> dict
         "attachment_type": "inline" if inline else "attachment",
         "content_type": a.content_type,
         "content_id": a.content_id,
-        "transfer_encoding": None,
+        "transfer_encoding": a.transfer_encoding,
         "attachment_size": a.size,
         "attachment_human_size": human_size(a.size),
         "created_at": iso(created_at),

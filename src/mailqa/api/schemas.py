@@ -74,6 +74,7 @@ class AttachmentOut(BaseModel):
     size: int
     content_id: str | None
     disposition: str | None
+    transfer_encoding: str | None = None
 
     @classmethod
     def of(cls, a: Attachment) -> AttachmentOut:
@@ -84,6 +85,7 @@ class AttachmentOut(BaseModel):
             size=a.size,
             content_id=a.content_id,
             disposition=a.disposition,
+            transfer_encoding=a.transfer_encoding,
         )
 
 

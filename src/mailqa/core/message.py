@@ -45,6 +45,7 @@ class Attachment:
     size: int
     content_id: str | None
     disposition: str | None
+    transfer_encoding: str | None
     payload: bytes = field(repr=False)
 
 
@@ -229,7 +230,8 @@ class ParsedMessage:
                 raw_name = None
             filename = decode_header_value(raw_name) if raw_name is not None else None
             charset = part.get_content_charset()
-            cte = part.get("Content-Transfer-Encoding")
+            cte_header = part.get("Content-Transfer-Encoding")
+            cte = (str(cte_header).strip().lower() or None) if cte_header else None
             if part.is_multipart():
                 parts.append(MimePart(path, depth, ctype, charset, None, disposition, filename, 0))
                 continue
@@ -245,7 +247,7 @@ class ParsedMessage:
                     depth,
                     ctype,
                     charset,
-                    str(cte) if cte else None,
+                    cte,
                     disposition,
                     filename,
                     len(data),
@@ -274,6 +276,7 @@ class ParsedMessage:
                         size=len(data),
                         content_id=cid.strip("<> ") if cid else None,
                         disposition=disposition,
+                        transfer_encoding=cte,
                         payload=data,
                     )
                 )

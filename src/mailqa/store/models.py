@@ -16,10 +16,11 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def utcnow() -> datetime:
@@ -49,12 +50,14 @@ class SafeText(TypeDecorator[str]):
     characters and be of any length; PostgreSQL refuses both, so NUL becomes U+FFFD and
     values are cut to the column's length."""
 
-    impl = String
+    impl: TypeEngine[Any] | type[TypeEngine[Any]] = String
     cache_ok = True
 
     def __init__(self, length: int | None = None) -> None:
         super().__init__(length)
         self.length = length
+        if length is None:  # unbounded text is TEXT, as the migrations create it
+            self.impl = Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -161,6 +164,7 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     content_id: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
     disposition: Mapped[str | None] = mapped_column(SafeText(32), nullable=True)
+    transfer_encoding: Mapped[str | None] = mapped_column(SafeText(32), nullable=True)
 
 
 class StoredReport(Base):

@@ -481,6 +481,7 @@ class Store:
                     "size": a.size,
                     "content_id": a.content_id,
                     "disposition": a.disposition,
+                    "transfer_encoding": a.transfer_encoding,
                 }
                 for mid, (_, msg) in zip(ids, accepted, strict=True)
                 for a in msg.attachments
