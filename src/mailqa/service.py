@@ -12,10 +12,11 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
 
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
-from mailqa.core.errors import NotFound
+from mailqa.core.errors import NotFound, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Report
@@ -117,6 +118,11 @@ class Service:
                 pruned += await self.store.prune(
                     inbox.id, max_messages=max_messages, max_age_days=max_age_days
                 )
+            if self.settings.retention_source_days is not None:
+                cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_source_days)
+                expired = await self.store.expire_sources(inbox.id, cutoff)
+                if expired:
+                    log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
         if pruned:
             await self._notify()
         return pruned
@@ -170,7 +176,9 @@ class Service:
         return report
 
     async def request_analysis(self, message_id: int, only: Collection[str] | None = None) -> None:
-        await self.store.get_message(message_id)
+        row = await self.store.get_message(message_id)
+        if row.source_expired_at is not None:
+            raise SourceExpired(f"message {message_id}: its source was cleaned up")
         await self.executor.submit(message_id, None, only)
 
     async def load_parsed(self, message_id: int) -> ParsedMessage:

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     retention_max_age_days: float | None = Field(
         None, description="Prune messages older than this many days."
     )
+    retention_source_days: float | None = Field(
+        None,
+        description="Drop the raw source of messages older than this many days, keeping the "
+        "message, its report and its attachment list; the source then answers 410.",
+    )
     retention_sweep_seconds: float = Field(
         300.0,
         gt=0,

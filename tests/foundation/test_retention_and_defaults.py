@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,67 @@ async def test_a_stored_message_is_acknowledged_even_when_queueing_fails(
     [msg] = await messages_of(running, inbox["id"])
     assert msg["subject"] == "kept" and msg["analysis_status"] == "pending"
     assert await running.service.resume_pending() >= 1  # what the next start does
+
+
+async def test_expired_sources_answer_410_and_give_their_bytes_back(any_db: Running) -> None:
+    """Source retention drops the raw bytes only: the message, its report and its attachment
+    list stay, what needs the bytes answers 410 (``email_expired`` on the sandbox)."""
+    from tests.foundation.test_sandbox_contract import fresh_token, html_mail
+
+    store = any_db.service.store
+    token = await fresh_token(any_db)
+    login = ("any", token)
+    await asyncio.to_thread(any_db.smtp_send, html_mail("old one"), login=login)
+    cutoff = datetime.now(UTC)
+    await asyncio.to_thread(any_db.smtp_send, html_mail("new one"), login=login)
+    async with any_db.client(token=token) as c:
+        listed = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
+        new, old = (m["id"] for m in listed)
+        inbox_id = (await store.get_message(int(old))).inbox_id
+        sizes = {m["id"]: m["size"] for m in listed}
+        assert (await c.get("/pro/api/sandbox")).json()["used"] == sum(sizes.values())
+
+        assert await store.expire_sources(inbox_id, cutoff) == 1
+        assert await store.expire_sources(inbox_id, cutoff) == 0  # once only
+        assert (await c.get("/pro/api/sandbox")).json()["used"] == sizes[new]
+        for path in ("", "/source", "/attachments/0"):
+            r = await c.get(f"/pro/api/sandbox/messages/{old}{path}")
+            assert r.status_code == 410 and r.json()["error"] == "email_expired", (path, r.text)
+            assert (await c.get(f"/pro/api/sandbox/messages/{new}{path}")).status_code == 200
+        still_listed = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
+        assert [m["id"] for m in still_listed] == [new, old]
+
+    async with any_db.client() as admin:
+        detail = (await admin.get(f"/api/v1/messages/{old}")).json()
+        assert detail["subject"] == "old one" and detail["source_expired_at"]
+        assert detail["html_body"] is None and detail["headers"] == []
+        assert [a["filename"] for a in detail["attachments"]] == ["data.csv"]
+        assert (await admin.get(f"/api/v1/messages/{new}")).json()["source_expired_at"] is None
+        raw = await admin.get(f"/api/v1/messages/{old}/raw")
+        assert raw.status_code == 410 and raw.json()["error"] == "source_expired"
+        again = await admin.post(f"/api/v1/messages/{old}/analyze")
+        assert again.status_code == 410 and again.json()["error"] == "source_expired"
+        preview = await admin.get(f"/ui/messages/{old}/preview")
+        assert preview.status_code == 410 and "cleaned up" in preview.text
+
+    async with any_db.client(token=token) as c:
+        # Deleting the expired message does not give its bytes back a second time.
+        assert (await c.delete(f"/pro/api/sandbox/messages/{old}")).json() == {"deleted": True}
+        assert (await c.get("/pro/api/sandbox")).json()["used"] == sizes[new]
+        assert (await c.delete(f"/pro/api/sandbox/messages/{new}")).status_code == 200
+        assert (await c.get("/pro/api/sandbox")).json()["used"] == 0
+
+
+async def test_the_sweep_applies_source_retention(tmp_path: Path) -> None:
+    settings = base_settings(tmp_path, retention_source_days=0.3 / 86400)
+    async for stack in start_stack(settings):
+        await asyncio.to_thread(stack.smtp_send, make_message("kept, without its source"))
+        inbox = await stack.service.store.default_inbox(settings.inbox_quota_bytes)
+        [message] = await messages_of(stack, inbox.id)
+        await asyncio.sleep(0.4)
+        await stack.service.apply_retention()
+        async with stack.client() as c:
+            assert (await c.get(f"/api/v1/messages/{message['id']}/raw")).status_code == 410
+            detail = (await c.get(f"/api/v1/messages/{message['id']}")).json()
+            assert detail["source_expired_at"] and detail["subject"] == "kept, without its source"
+            assert (await c.get(f"/api/v1/inboxes/{inbox.id}")).json()["used_bytes"] == 0

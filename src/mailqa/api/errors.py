@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mailqa.core.errors import ConfigError, MailqaError, MessageParseError, NotFound, QuotaExceeded
+from mailqa.core.errors import (
+    ConfigError,
+    MailqaError,
+    MessageParseError,
+    NotFound,
+    QuotaExceeded,
+    SourceExpired,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ def validation_text(error: Any) -> str:
 
 
 _STATUS: list[tuple[type[MailqaError], int, str]] = [
+    (SourceExpired, 410, "source_expired"),
     (NotFound, 404, "not_found"),
     (QuotaExceeded, 507, "quota_exceeded"),
     (ConfigError, 400, "bad_request"),

@@ -113,6 +113,9 @@ class MessageOut(BaseModel):
     analysis_status: str
     score: float | None
     envelope: EnvelopeOut
+    source_expired_at: datetime | None = Field(
+        None, description="When retention dropped the raw source (it then answers 410)."
+    )
 
     model_config = {"populate_by_name": True}
 
@@ -140,6 +143,7 @@ class MessageOut(BaseModel):
                 client_ip=m.client_ip,
                 helo=m.helo,
             ),
+            source_expired_at=m.source_expired_at,
         )
 
 
@@ -157,16 +161,18 @@ class MessageDetail(MessageOut):
 
     @classmethod
     def build(
-        cls, m: Message, parsed: ParsedMessage, attachments: list[Attachment]
+        cls, m: Message, parsed: ParsedMessage | None, attachments: list[Attachment]
     ) -> MessageDetail:
+        """``parsed`` is None when retention dropped the source: bodies and headers are gone,
+        the rest of the message stays."""
         base = MessageOut.of(m).model_dump()
         return cls(
             **base,
-            text_body=parsed.text,
-            html_body=parsed.html,
-            headers=[HeaderOut(name=k, value=v) for k, v in parsed.headers],
+            text_body=parsed.text if parsed else None,
+            html_body=parsed.html if parsed else None,
+            headers=[HeaderOut(name=k, value=v) for k, v in parsed.headers] if parsed else [],
             attachments=[AttachmentOut.of(a) for a in attachments],
-            parse_defects=list(parsed.defects),
+            parse_defects=list(parsed.defects if parsed else m.parse_defects or []),
         )
 
 

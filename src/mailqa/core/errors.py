@@ -5,6 +5,7 @@ MailqaError
 ├── RulesError           bundled rules data is missing or invalid
 ├── ConfigError          a setting or option has a bad value
 ├── NotFound             a stored object does not exist (or is not visible)
+│   └── SourceExpired    the message exists but retention dropped its raw source
 ├── QuotaExceeded        an inbox has no room for a message
 └── CheckError           a check could not finish
     └── TransientCheckError   ...for a reason that may pass (daemon down, DNS timeout)
@@ -28,6 +29,10 @@ class ConfigError(MailqaError):
 
 
 class NotFound(MailqaError):
+    pass
+
+
+class SourceExpired(NotFound):
     pass
 
 

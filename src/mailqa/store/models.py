@@ -138,6 +138,8 @@ class Message(Base):
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     parse_defects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set when retention dropped the raw source; the row and its report stay.
+    source_expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class MessageBlob(Base):

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.errors import NotFound, QuotaExceeded, SourceExpired
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Report
 from mailqa.store.database import create_engine, session_factory
@@ -28,6 +28,7 @@ from mailqa.store.models import (
     MessageBlob,
     Project,
     StoredReport,
+    utcnow,
 )
 
 TOKEN_PREFIX = "mq_"
@@ -569,6 +570,12 @@ class Store:
             data = await s.scalar(
                 select(MessageBlob.data).where(MessageBlob.message_id == message_id)
             )
+            if data is None and await s.scalar(
+                select(Message.id).where(
+                    Message.id == message_id, Message.source_expired_at.is_not(None)
+                )
+            ):
+                raise SourceExpired(f"message {message_id}: its source was cleaned up")
         if data is None:
             raise NotFound(f"message {message_id} source not found")
         return bytes(data)
@@ -611,7 +618,12 @@ class Store:
         """Delete messages and their rows; give their bytes back to their inbox quota."""
         rows = (
             await s.execute(
-                select(Message.inbox_id, func.count(), func.sum(Message.size))
+                select(
+                    Message.inbox_id,
+                    func.count(),
+                    # An expired source already gave its bytes back.
+                    func.sum(case((Message.source_expired_at.is_(None), Message.size), else_=0)),
+                )
                 .where(Message.id.in_(ids_query))
                 .group_by(Message.inbox_id)
             )
@@ -623,16 +635,41 @@ class Store:
             await s.execute(delete(table).where(table.message_id.in_(ids)))
         await s.execute(delete(Message).where(Message.id.in_(ids)))
         for inbox_id, _count, size in rows:
-            await s.execute(
-                update(Inbox)
-                .where(Inbox.id == inbox_id)
-                .values(used_bytes=func.max(Inbox.used_bytes - int(size or 0), 0))
-                if self.engine.dialect.name == "sqlite"
-                else update(Inbox)
-                .where(Inbox.id == inbox_id)
-                .values(used_bytes=func.greatest(Inbox.used_bytes - int(size or 0), 0))
-            )
+            await self._give_back(s, inbox_id, int(size or 0))
         return sum(int(c) for _, c, _ in rows)
+
+    async def _give_back(self, s: AsyncSession, inbox_id: int, size: int) -> None:
+        """Lower an inbox's used bytes by ``size``, never below zero."""
+        floor = func.max if self.engine.dialect.name == "sqlite" else func.greatest
+        await s.execute(
+            update(Inbox)
+            .where(Inbox.id == inbox_id)
+            .values(used_bytes=floor(Inbox.used_bytes - size, 0))
+        )
+
+    async def expire_sources(self, inbox_id: int, older_than: datetime) -> int:
+        """Drop the raw source of the inbox's messages received before ``older_than``,
+        keeping each message, its attachment list and its report; the bytes go back to the
+        inbox quota. Returns how many sources were dropped."""
+        async with self._write() as s:
+            rows = (
+                await s.execute(
+                    select(Message.id, Message.size).where(
+                        Message.inbox_id == inbox_id,
+                        Message.created_at < older_than,
+                        Message.source_expired_at.is_(None),
+                    )
+                )
+            ).all()
+            if not rows:
+                return 0
+            ids = [r.id for r in rows]
+            await s.execute(delete(MessageBlob).where(MessageBlob.message_id.in_(ids)))
+            await s.execute(
+                update(Message).where(Message.id.in_(ids)).values(source_expired_at=utcnow())
+            )
+            await self._give_back(s, inbox_id, sum(r.size for r in rows))
+        return len(ids)
 
     async def delete_message(self, message_id: int) -> None:
         async with self._write() as s:

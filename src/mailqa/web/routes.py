@@ -27,7 +27,7 @@ from mailqa.api.deps import (
     visible_inbox,
 )
 from mailqa.api.errors import ApiError
-from mailqa.core.errors import NotFound
+from mailqa.core.errors import NotFound, SourceExpired
 from mailqa.core.message import ParsedMessage
 from mailqa.service import Service, envelope_of
 from mailqa.web.preview import content_security_policy, preview_document
@@ -142,15 +142,17 @@ async def preview(
     (remote images only when asked)."""
     row = await service.store.get_message(message_id)
     await visible_inbox(service, principal, row.inbox_id)
-    parsed = ParsedMessage(await service.store.get_raw(message_id), envelope_of(row))
-    return HTMLResponse(
-        preview_document(parsed),
-        headers={
-            "Content-Security-Policy": content_security_policy(remote_images),
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    headers = {
+        "Content-Security-Policy": content_security_policy(remote_images),
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    try:
+        raw = await service.store.get_raw(message_id)
+    except SourceExpired:
+        note = "<!doctype html><p>Retention has cleaned up the source of this message.</p>"
+        return HTMLResponse(note, status_code=410, headers=headers)
+    return HTMLResponse(preview_document(ParsedMessage(raw, envelope_of(row))), headers=headers)
 
 
 async def _inbox_state(service: Service, inbox_id: int) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from mailqa.api.schemas import (
     TokenIn,
     TokenOut,
 )
-from mailqa.core.errors import NotFound
+from mailqa.core.errors import NotFound, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Report, report_json_schema
 from mailqa.service import Service, envelope_of
@@ -314,7 +314,12 @@ async def get_message(
     message_id: int, service: ServiceDep, principal: PrincipalDep
 ) -> MessageDetail:
     row = await visible_message(service, principal, message_id)
-    parsed = ParsedMessage(await service.store.get_raw(message_id), envelope_of(row))
+    try:
+        parsed: ParsedMessage | None = ParsedMessage(
+            await service.store.get_raw(message_id), envelope_of(row)
+        )
+    except SourceExpired:
+        parsed = None
     attachments = list(await service.store.get_attachments(message_id))
     return MessageDetail.build(row, parsed, attachments)
 
