@@ -25,6 +25,7 @@ from tests.audit.conftest import expected, make_message, run_cli
 from mailqa.api.app import create_app
 from mailqa.audit.models import AuditResult
 from mailqa.audit.record import AuditRecord
+from mailqa.audit.sources import StoredInboxSource
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import AuditManager, PipelineCache, audit_parsed, audit_stored_message
 from mailqa.core.check import CheckContext
@@ -329,6 +330,42 @@ async def test_a_deleted_message_gets_a_missing_record(stored: Stored) -> None:
     record = await audit_stored_message(service, pipeline, audits, audit, 987_654)
     assert (record.status, record.message_id) == ("missing", 987_654)
     assert [r.status async for r in audits.iter_results(audit.id)] == ["missing"]
+
+
+async def test_inbox_audits_record_messages_whose_source_expired(stored: Stored) -> None:
+    """`mailqa audit --inbox`, on the database and over a server's API, audits a message whose
+    raw source retention dropped as ``missing``, never skips it silently."""
+    store = stored.service.store
+    inbox = await store.create_inbox(
+        (await store.get_inbox(stored.inbox_id)).project_id, "x", 10**9
+    )
+    first = await store.insert_message(inbox.id, ParsedMessage(make_message(1)))
+    cutoff = datetime.now(UTC)
+    await store.insert_message(inbox.id, ParsedMessage(make_message(2)))
+    assert await store.expire_sources(inbox.id, cutoff) == 1
+
+    items = [i async for i in StoredInboxSource(store, inbox.id).items()]
+    assert [(i.message_id, i.status) for i in items if i.status] == [(first.id, "missing")]
+
+    app = create_app(stored.service.settings, stored.service)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        args = ["audit", "--inbox", str(inbox.id), "--checks", "headers", "--format", "json"]
+        on_db = await asyncio.to_thread(run_cli, *args, *stored.cli, env=stored.env)
+        on_server = await asyncio.to_thread(
+            run_cli, *args, "--server", f"http://127.0.0.1:{port}", "--token", TOKEN
+        )
+    finally:
+        server.should_exit = True
+        await task
+    for done in (on_db, on_server):
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["messages"] == 2 and summary["statuses"]["missing"] == 1, summary
 
 
 class Flaky:

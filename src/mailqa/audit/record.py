@@ -22,7 +22,7 @@ from mailqa.core.report import Finding, Report, Severity
 SLOW_CHECKS = frozenset({"spam", "blacklist", "auth"})
 
 UNREADABLE = "unreadable"
-MISSING = "missing"  # a stored message deleted (or pruned) before its turn
+MISSING = "missing"  # a stored message deleted (or pruned, or its source expired) before its turn
 ERRORED = "errored"  # the audit could not analyse or store it (database gone, a crash)
 
 
@@ -136,5 +136,8 @@ def unreadable_record(
 
 def missing_record(message_id: int) -> AuditRecord:
     return unreadable_record(
-        message_key(message_id), "deleted before it was audited", message_id, MISSING
+        message_key(message_id),
+        "deleted, or its source cleaned up by retention, before it was audited",
+        message_id,
+        MISSING,
     )

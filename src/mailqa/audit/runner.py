@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mailqa.audit.html import render_html
-from mailqa.audit.record import AuditRecord, message_key, record_from_report, unreadable_record
+from mailqa.audit.record import (
+    UNREADABLE,
+    AuditRecord,
+    message_key,
+    record_from_report,
+    unreadable_record,
+)
 from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_to_dict
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import SUBMIT_BATCH
@@ -283,7 +289,8 @@ async def run_audit(
 
 async def _analyze_item(analyzer: LocalAnalyzer | PoolAnalyzer, item: SourceItem) -> Outcome:
     if item.error is not None:
-        return Outcome(unreadable_record(item.key, item.error, item.message_id))
+        status = item.status or UNREADABLE
+        return Outcome(unreadable_record(item.key, item.error, item.message_id, status))
     return await analyzer.analyze(item.key, item.raw, item.message_id)
 
 

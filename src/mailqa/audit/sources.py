@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from mailqa.core.errors import ConfigError
+from mailqa.audit.record import MISSING, missing_record
+from mailqa.core.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from mailqa.store.repository import MessageFilter, Store
@@ -34,7 +35,14 @@ class SourceItem:
     key: str
     raw: bytes
     message_id: int | None = None
-    error: str | None = None  # could not be read: audited as unreadable
+    error: str | None = None  # could not be read: audited as unreadable (or ``status``)
+    status: str | None = None
+
+
+def missing_item(message_id: int) -> SourceItem:
+    """A stored message that went away (deleted, pruned, source expired) before its turn."""
+    record = missing_record(message_id)
+    return SourceItem(record.key, b"", message_id, error=record.error, status=MISSING)
 
 
 class Source:
@@ -167,7 +175,8 @@ class StoredInboxSource(Source):
         async for message_id in self.message_ids():
             try:
                 raw = await self.store.get_raw(message_id)
-            except Exception:  # deleted meanwhile
+            except NotFound:  # deleted meanwhile, or its source expired
+                yield missing_item(message_id)
                 continue
             yield SourceItem(f"message:{message_id}", raw, message_id)
 
@@ -215,7 +224,13 @@ class ServerInboxSource(Source):
                     if message_id in seen:  # new mail shifted the pages
                         continue
                     seen.add(message_id)
-                    raw = await self._get(f"/api/v1/messages/{message_id}/raw")
+                    raw = await self._client.get(f"/api/v1/messages/{message_id}/raw")
+                    if raw.status_code in (404, 410):  # deleted meanwhile, or source expired
+                        yield missing_item(message_id)
+                        continue
+                    if raw.status_code in (401, 403):
+                        raise ConfigError(f"{self.base_url}: the API token was refused")
+                    raw.raise_for_status()
                     yield SourceItem(f"message:{message_id}", raw.content, message_id)
                 page += 1
         finally:
