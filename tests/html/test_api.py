@@ -88,3 +88,9 @@ async def test_report_html_section(html_stack: Running) -> None:
     assert [(loc["line"], loc["column"]) for loc in radius["locations"]] == [
         (5, line5.index("border-radius"))
     ]
+    # Clients without data are said explicitly (none for these targets and features).
+    assert [(f.slug, f.no_data) for f in details.features] == [
+        (f.slug, f.no_data) for f in direct.details.features
+    ]
+    assert all(f["data"]["no_data"] == [] for f in section["findings"])
+    assert all("no_data" in f for f in section["details"]["features"])

@@ -231,3 +231,44 @@ async def test_analysis_leaves_the_event_loop_live() -> None:
     # GIL most of the time and a loaded machine stretches single gaps.
     inside = [t for t in ticks if started < t < started + elapsed]
     assert len(inside) >= 3, (len(inside), len(ticks), elapsed)
+
+
+async def test_clients_without_data_are_listed_as_no_data(rules: RulesData) -> None:
+    """A target client the support data has no entry for is "no data": named in the finding's
+    ``data.no_data`` and the feature's ``no_data``, never among the supported."""
+    kerning = rules.features["css-font-kerning"]
+    assert "windows-mail" not in kerning.support["outlook"]  # the data has no entry
+    assert kerning.support["apple-mail"]["ios"].value == "y"
+    assert kerning.support["outlook"]["windows"].value == "n"
+    targets = ["outlook.windows-mail", "outlook.windows", "apple-mail.ios"]
+    analysis = analyse_html('<p style="font-kerning: none">x</p>', targets)
+    finding = next(f for f in analysis.findings if f.rule == "css-font-kerning")
+    assert finding.data["no_data"] == ["outlook.windows-mail"]
+    assert [c["client"] for c in finding.data["clients"]] == ["outlook.windows"]
+    assert finding.data["support_counts"] == {"y": 1, "a": 0, "n": 1, "u": 0}
+    assert "no data for Outlook (Windows Mail)" in finding.message
+    use = next(f for f in analysis.details.features if f.slug == "css-font-kerning")
+    assert use.worst == "n"
+    assert use.no_data == ["outlook.windows-mail"]
+    # Left out of that client's score: only <p> (supported) is rated for it.
+    assert rules.features["html-p"].support["outlook"]["windows-mail"].value == "y"
+    assert analysis.details.scores.by_client["outlook.windows-mail"] == 100.0
+
+
+async def test_no_data_of_a_feature_every_client_with_data_supports(rules: RulesData) -> None:
+    """No finding (no client with data lacks it), but the feature still says who has no data."""
+    assert "windows" not in rules.features["html-p"].support.get("thunderbird", {})
+    assert rules.features["html-p"].support["apple-mail"]["ios"].value == "y"
+    analysis = analyse_html("<p>x</p>", ["apple-mail.ios", "thunderbird.windows"])
+    assert analysis.findings == []
+    [use] = analysis.details.features
+    assert (use.slug, use.worst, use.no_data) == ("html-p", "y", ["thunderbird.windows"])
+    assert analysis.details.scores.by_client == {
+        "apple-mail.ios": 100.0,
+        "thunderbird.windows": None,
+    }
+    # Reports stored before no_data existed still load (empty: not said).
+    stored = analysis.details.model_dump(mode="json")
+    for feature in stored["features"]:
+        del feature["no_data"]
+    assert HtmlDetails.model_validate(stored).features[0].no_data == []

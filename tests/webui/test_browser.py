@@ -18,6 +18,7 @@ from tests.webui.conftest import (
     Stack,
     build_message,
     dkim_signed,
+    mutate_report,
     screenshot,
 )
 
@@ -175,7 +176,7 @@ async def test_preview_renders_sandboxed_with_remote_images_blocked(
     assert not ui.errors
 
 
-SUPPORT_SYMBOLS = {"y": "✓", "a": "◐", "n": "✕", "u": "?"}
+SUPPORT_SYMBOLS = {"y": "✓", "a": "◐", "n": "✕", "u": "?", "none": "–"}
 
 MATRIX_CELLS = """
 table => [...table.querySelectorAll("tbody tr[data-feature]")].map((tr) => [
@@ -191,18 +192,97 @@ def js_round(value: float) -> int:
 
 def expected_matrix(html: dict[str, Any]) -> list[list[Any]]:
     """The matrix the real html result implies: a finding's listed clients with their support,
-    every other target client ✓; then the used features no target client lacks."""
+    the clients without data "–", every other target client ✓; then the used features no
+    target client lacks."""
     targets = html["details"]["clients"]
     rows: list[list[Any]] = []
     for finding in html["findings"]:
         listed = {c["client"]: c["support"] for c in finding["data"]["clients"]}
+        listed |= {c: "none" for c in finding["data"]["no_data"]}
         rows.append([finding["rule"], [SUPPORT_SYMBOLS[listed.get(t, "y")] for t in targets]])
     flagged = {f["rule"] for f in html["findings"]}
     for feature in html["details"]["features"]:
         if feature["slug"] not in flagged and feature["worst"] in ("y", "none"):
-            symbol = "✓" if feature["worst"] == "y" else "–"
-            rows.append([feature["slug"], [symbol] * len(targets)])
+            missing = set(feature["no_data"]) if feature["worst"] == "y" else set(targets)
+            rows.append([feature["slug"], ["–" if t in missing else "✓" for t in targets]])
     return rows
+
+
+CELL_LOOK = """
+(s) => { const c = getComputedStyle(s);
+         return [c.backgroundColor, c.color, c.borderTopStyle, c.borderTopColor].join(" "); }
+"""
+
+
+async def test_a_client_without_support_data_is_no_data_not_supported(
+    ui: Session, stack: Stack
+) -> None:
+    """font-kerning: caniemail has no entry for Outlook (Windows Mail), one of the default
+    targets. That cell says "no data" in its own look, never ✓, and its score leaves it out."""
+    page = ui.page
+    message_id = await stack.upload(
+        build_message(
+            subject="Kerning without data",
+            html='<!doctype html><html><body><p style="font-kerning: none">Hi</p></body></html>',
+        )
+    )
+    report = await stack.wait_report(message_id)
+    html = report["checks"]["html"]
+    assert "outlook.windows-mail" in html["details"]["clients"]
+    finding = next(f for f in html["findings"] if f["rule"] == "css-font-kerning")
+    assert finding["data"]["no_data"] == ["outlook.windows-mail"]  # the real report says so
+    assert "outlook.windows-mail" not in {c["client"] for c in finding["data"]["clients"]}
+    await open_message(page, stack, message_id, "qa-html")
+    matrix = page.locator("#html-matrix")
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    row = matrix.locator('tr[data-feature="css-font-kerning"]')
+    cells = row.locator("td.cell span")
+    names = await matrix.locator("th.client").all_text_contents()
+    targets = html["details"]["clients"]
+    assert names[targets.index("outlook.windows-mail")] == "Outlook (Windows Mail)"
+    none = cells.nth(targets.index("outlook.windows-mail"))
+    await expect(none).to_have_text("–")
+    await expect(none).to_have_attribute("data-support", "none")
+    await expect(none).to_have_attribute(
+        "aria-label", re.compile(r"^font-kerning in Outlook \(Windows Mail\): No data — ")
+    )
+    supported = cells.nth(targets.index("apple-mail.ios"))
+    await expect(supported).to_have_text("✓")
+    assert (await none.get_attribute("aria-label") or "").count("Supported") == 0
+    # Its own look: neither the ✓ cell's nor the ? (unknown) one's.
+    look = await none.evaluate(CELL_LOOK)
+    assert look != await supported.evaluate(CELL_LOOK)
+    assert "dashed" in look
+    unknown = page.locator(".legend .badge.b-u")
+    await expect(unknown).to_have_text("?")
+    assert look != await unknown.evaluate(CELL_LOOK)
+    await none.focus()  # the note on keyboard focus
+    await expect(page.locator("#matrix-tip")).to_contain_text(
+        "font-kerning in Outlook (Windows Mail): No data"
+    )
+    await expect(page.locator(".legend")).to_contain_text("– No data")
+    # Not counted as supported: the client's score rates only the <p> it has data for.
+    assert html["details"]["scores"]["by_client"]["outlook.windows-mail"] == 100.0
+    assert finding["data"]["support_counts"]["y"] == len(targets) - 1 - len(
+        finding["data"]["clients"]
+    )
+    await screenshot(page, "06b-qa-html-no-data")
+
+    # A report stored before no_data existed cannot tell: its ✓ cell says it may be no data.
+    def legacy(body: dict[str, Any]) -> None:
+        for f in body["checks"]["html"]["findings"]:
+            del f["data"]["no_data"]
+        for feature in body["checks"]["html"]["details"]["features"]:
+            del feature["no_data"]
+
+    await mutate_report(stack, message_id, legacy)
+    await page.reload()
+    cell = page.locator('#html-matrix tr[data-feature="css-font-kerning"] td.cell span').nth(
+        targets.index("outlook.windows-mail")
+    )
+    await expect(cell).to_have_attribute("aria-label", re.compile("or not in the support data"))
+    assert not ui.errors
 
 
 async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter: int) -> None:

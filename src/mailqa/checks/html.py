@@ -31,7 +31,13 @@ from mailqa.rules.caniemail import (
 )
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
-SUPPORT_WORDS = {"y": "supported", "a": "partial", "n": "not supported", "u": "unknown"}
+SUPPORT_WORDS = {
+    "y": "supported",
+    "a": "partial",
+    "n": "not supported",
+    "u": "unknown",
+    "none": "no data",
+}
 AMP_PART_TYPE = "text/x-amp-html"
 
 
@@ -71,6 +77,11 @@ class FeatureUse(BaseModel):
     count: int
     worst: Literal["y", "a", "u", "n", "none"] = Field(
         description="Worst support over the target clients ('none': no data for any)."
+    )
+    no_data: list[str] = Field(
+        default_factory=list,
+        description="Target client ids the support data has no entry for (neither supported "
+        "nor unsupported: left out of the scores). Absent in reports stored before it existed.",
     )
 
 
@@ -201,12 +212,16 @@ def _finding(
     targets: list[ClientInfo],
     found: Detection,
     doc: HtmlDocument,
-) -> tuple[Finding | None, str]:
+) -> tuple[Finding | None, str, list[str]]:
+    """The feature's finding (None when no target client with data lacks it), its worst
+    support and the target clients the data has no entry for."""
     affected: list[AffectedClient] = []
+    no_data: list[ClientInfo] = []
     tally = {"y": 0, "a": 0, "n": 0, "u": 0}
     for client in targets:
         support = _support(feature, client)
         if support is None:
+            no_data.append(client)
             continue
         value, version, notes = support
         tally[value] += 1
@@ -225,7 +240,7 @@ def _finding(
             )
     worst = next((v for v in ("n", "u", "a", "y") if tally[v]), "none")
     if worst in ("y", "none"):
-        return None, worst
+        return None, worst, [c.id for c in no_data]
     severity = Severity.ERROR if tally["n"] else Severity.WARNING
     locations = []
     for offset in found.offsets.get(feature.slug, []):
@@ -234,11 +249,14 @@ def _finding(
             Location(part="html", line=line, column=column, snippet=doc.snippet(line, column))
         )
     parts = []
-    for value in ("n", "a", "u"):
-        names = [a.name for a in affected if a.support == value]
+    for value in ("n", "a", "u", "none"):
+        if value == "none":
+            names = [c.name for c in no_data]
+        else:
+            names = [a.name for a in affected if a.support == value]
         if names:
             shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-            parts.append(f"{SUPPORT_WORDS[value]} in {shown}")
+            parts.append(f"{SUPPORT_WORDS[value]} {'for' if value == 'none' else 'in'} {shown}")
     count = found.counts.get(feature.slug, 0)
     return (
         Finding(
@@ -252,11 +270,13 @@ def _finding(
             data={
                 "clients": [a.model_dump() for a in affected],
                 "support_counts": tally,
+                "no_data": [c.id for c in no_data],
                 "occurrences": count,
                 "url": feature.url,
             },
         ),
         worst,
+        [c.id for c in no_data],
     )
 
 
@@ -285,7 +305,7 @@ def analyse_document(
     findings: list[Finding] = []
     uses: list[FeatureUse] = []
     for feature in used:
-        finding, worst = _finding(feature, target_clients, found, doc)
+        finding, worst, no_data = _finding(feature, target_clients, found, doc)
         if finding is not None:
             findings.append(finding)
         uses.append(
@@ -295,6 +315,7 @@ def analyse_document(
                 category=feature.category,
                 count=found.counts[feature.slug],
                 worst=worst,
+                no_data=no_data,
             )
         )
     findings.sort(key=lambda f: (f.severity != Severity.ERROR, f.rule))

@@ -1156,15 +1156,17 @@
   // feature used, with its worst support), details.scores ({overall, by_client, by_family,
   // by_platform, by_category}) and one finding per feature some target client lacks: its
   // data.clients lists those clients only ({client, name, family, platform, support n|a|u,
-  // version, notes}); a target client not listed supports the feature, or the support data
-  // has nothing on it (data.support_counts says how many clients the data covers).
+  // version, notes}). The target clients the support data has no entry for are listed by id
+  // in details.features[].no_data (and a finding's data.no_data): "no data", never supported.
+  // A target client in neither list supports the feature. Reports stored before no_data
+  // existed do not say which clients have no data; there data.support_counts shows a gap.
 
   const SUPPORT = {
     y: ["✓", "Supported", "y"],
     a: ["◐", "Partial", "a"],
     n: ["✕", "Not supported", "n"],
     u: ["?", "Unknown", "u"],
-    none: ["–", "No data", "u"],
+    none: ["–", "No data", "none"],
   };
 
   // Platform labels of rules/clients.yaml, for clients the report names nowhere.
@@ -1200,11 +1202,21 @@
     return names;
   }
 
+  /** Client ids without data from a report list, or null when the report has no such list. */
+  function idSet(list) {
+    return Array.isArray(list) ? new Set(list.map(String)) : null;
+  }
+
   /** One matrix row per feature: the findings (their affected clients), then the features
-   *  every target client with data supports. */
+   *  every target client with data supports. Each row knows the clients without data
+   *  (noData: null when the report predates that list). */
   function htmlRows(details, findings) {
     const rows = [];
     const seen = new Set();
+    const features = new Map();
+    for (const feature of Array.isArray(details.features) ? details.features : []) {
+      if (isObj(feature) && feature.slug) features.set(String(feature.slug), feature);
+    }
     for (const f of findings) {
       const listed = isObj(f.data) && Array.isArray(f.data.clients) ? f.data.clients : [];
       const affected = new Map();
@@ -1216,13 +1228,15 @@
       }
       const counts = isObj(f.data) && isObj(f.data.support_counts) ? f.data.support_counts : null;
       const covered = counts ? ["y", "a", "n", "u"].reduce((s, k) => s + (Number(counts[k]) || 0), 0) : null;
-      rows.push({ slug: f.rule, title: f.title || f.rule, finding: f, affected, covered, worst: null });
+      const feature = features.get(String(f.rule));
+      const noData = idSet(isObj(f.data) ? f.data.no_data : undefined) || idSet(feature ? feature.no_data : undefined);
+      rows.push({ slug: f.rule, title: f.title || f.rule, finding: f, affected, covered, noData, worst: null });
       seen.add(f.rule);
     }
-    for (const feature of Array.isArray(details.features) ? details.features : []) {
-      if (!isObj(feature) || seen.has(feature.slug)) continue;
+    for (const feature of features.values()) {
+      if (seen.has(feature.slug)) continue;
       if (feature.worst !== "y" && feature.worst !== "none") continue;
-      rows.push({ slug: feature.slug, title: feature.title || feature.slug, finding: null, affected: new Map(), covered: null, worst: feature.worst });
+      rows.push({ slug: feature.slug, title: feature.title || feature.slug, finding: null, affected: new Map(), covered: null, noData: idSet(feature.no_data), worst: feature.worst });
     }
     return rows;
   }
@@ -1246,11 +1260,14 @@
     let key;
     let note = "";
     let version = "";
-    if (row.worst === "none") key = "none";
-    else if (row.affected.has(id)) ({ support: key, note, version } = row.affected.get(id));
-    else {
+    if (row.affected.has(id)) ({ support: key, note, version } = row.affected.get(id));
+    else if (row.worst === "none" || (row.noData && row.noData.has(id))) {
+      key = "none";
+      note = "the support data has no entry for this client: not counted in its score";
+    } else {
       key = "y";
-      if (row.covered !== null && row.covered < targets) note = `or not in the support data, which covers ${row.covered} of the ${targets} target clients for this feature`;
+      // A report stored before no_data existed: it does not say which clients lack data.
+      if (!row.noData && row.covered !== null && row.covered < targets) note = `or not in the support data, which covers ${row.covered} of the ${targets} target clients for this feature (re-run the analysis to tell them apart)`;
     }
     const [symbol, word, cls] = SUPPORT[key];
     const text = `${row.title} in ${name}: ${word}${version ? ` (${version})` : ""}${note ? ` — ${note}` : ""}`;
@@ -1371,7 +1388,7 @@
           h("h3", {}, "Feature × client support"),
           h("div", { class: "legend", "aria-hidden": "true" }, Object.values(SUPPORT).map(([sym, word, cls]) => h("span", {}, h("span", { class: `badge b-${cls}` }, sym), " ", word))),
           h("div", { class: "table-wrap" }, table),
-          h("p", { class: "muted small" }, "A client a finding does not name supports the feature (or the support data has nothing on it: the cell's note says so). Scores: supported features out of those with data, partial support counting half; the overall score weights clients by their share of opens."),
+          h("p", { class: "muted small" }, "? Unknown: the support data says support is unknown. – No data: the support data has no entry for that client. Neither counts as supported. Scores: supported features out of those with data, partial support counting half; the overall score weights clients by their share of opens."),
         ),
       );
     }
