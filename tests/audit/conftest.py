@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import mailbox
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-import psycopg
 import pytest
+from tests.conftest import throwaway_pg_database
 
-PG_ADMIN_DSN = os.environ.get("MAILQA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
 MAILQA = [sys.executable, "-m", "mailqa.cli.main"]
 
@@ -102,18 +99,5 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A throw-away PostgreSQL database for this test session (skipped when PostgreSQL is
-    absent outside CI, required in CI)."""
-    name = f"mailqa_audit_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A throw-away PostgreSQL database for this test session."""
+    yield from throwaway_pg_database("mailqa_audit")

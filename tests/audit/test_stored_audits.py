@@ -9,6 +9,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -84,6 +85,21 @@ async def stored(
         yield Stored(service, inbox.id, cli, env)
 
 
+@asynccontextmanager
+async def served(service: Service) -> AsyncIterator[str]:
+    """The API of ``service`` on a loopback port, for the CLI's ``--server``."""
+    app = create_app(service.settings, service)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def wait_done(c: httpx.AsyncClient, audit_id: int) -> dict[str, Any]:
     for _ in range(600):
         audit: dict[str, Any] = (await c.get(f"/api/v1/audits/{audit_id}")).json()
@@ -116,15 +132,8 @@ async def test_cli_audits_a_stored_inbox(stored: Stored) -> None:
 
 
 async def test_cli_reads_an_inbox_from_a_running_server(stored: Stored, tmp_path: Path) -> None:
-    app = create_app(stored.service.settings, stored.service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with served(stored.service) as url:
         args = ["audit", "--inbox", str(stored.inbox_id), "--checks", "headers", "--jobs", "1"]
-        url = f"http://127.0.0.1:{port}"
         done = await asyncio.to_thread(
             run_cli,
             *args,
@@ -143,9 +152,6 @@ async def test_cli_reads_an_inbox_from_a_running_server(stored: Stored, tmp_path
         assert len(set(keys)) == N and all(k.startswith("message:") for k in keys)
         refused = await asyncio.to_thread(run_cli, *args, "--server", url, "--token", "mq_wrong")
         assert refused.returncode == 2 and "refused" in refused.stderr
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_audits_api_inline(stored: Stored) -> None:
@@ -347,21 +353,10 @@ async def test_inbox_audits_record_messages_whose_source_expired(stored: Stored)
     items = [i async for i in StoredInboxSource(store, inbox.id).items()]
     assert [(i.message_id, i.status) for i in items if i.status] == [(first.id, "missing")]
 
-    app = create_app(stored.service.settings, stored.service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        args = ["audit", "--inbox", str(inbox.id), "--checks", "headers", "--format", "json"]
-        on_db = await asyncio.to_thread(run_cli, *args, *stored.cli, env=stored.env)
-        on_server = await asyncio.to_thread(
-            run_cli, *args, "--server", f"http://127.0.0.1:{port}", "--token", TOKEN
-        )
-    finally:
-        server.should_exit = True
-        await task
+    args = ["audit", "--inbox", str(inbox.id), "--checks", "headers", "--format", "json"]
+    on_db = await asyncio.to_thread(run_cli, *args, *stored.cli, env=stored.env)
+    async with served(stored.service) as url:
+        on_server = await asyncio.to_thread(run_cli, *args, "--server", url, "--token", TOKEN)
     for done in (on_db, on_server):
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)

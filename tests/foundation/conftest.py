@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import smtplib
 import ssl
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import pytest_asyncio
 import trustme
 import uvicorn
+from tests.conftest import throwaway_pg_database
 
 from mailqa.api.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 
-PG_ADMIN_DSN = os.environ.get("MAILQA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "mq_test_admin_token_0123456789"
 
 
@@ -117,19 +114,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session."""
-    name = f"mailqa_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from throwaway_pg_database("mailqa_test")
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import pytest_asyncio
 import redis
 import uvicorn
+from tests.conftest import throwaway_pg_database
 from tests.scaleout import probe_checks
 
 from mailqa.api.app import create_app
@@ -29,7 +29,7 @@ from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 
 REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
-PG_ADMIN_DSN = os.environ.get("MAILQA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
 TOKEN = "mq_scaleout_admin_token_0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "headers,slow,flaky"
@@ -53,17 +53,7 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def scaleout_pg() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session."""
-    name = f"mailqa_scaleout_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _absent(f"PostgreSQL at {PG_ADMIN_DSN}", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
-    yield f"postgresql+psycopg://{base}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from throwaway_pg_database("mailqa_scaleout")
 
 
 @pytest.fixture(scope="session")

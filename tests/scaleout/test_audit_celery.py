@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import psycopg
 import pytest
 import pytest_asyncio
 import redis
 from tests.audit.conftest import expected, make_message, write_eml_dir
-from tests.scaleout.conftest import PG_ADMIN_DSN, ROOT, Worker
+from tests.conftest import throwaway_pg_database
+from tests.scaleout.conftest import ROOT, Worker
 
 from mailqa.audit.store import AuditStore
 from mailqa.core.message import ParsedMessage
@@ -32,14 +32,9 @@ MAILQA = [sys.executable, str(ROOT / "tests" / "scaleout" / "worker_main.py"), "
 
 
 @pytest.fixture(scope="module")
-def audit_pg(scaleout_pg: str) -> Iterator[str]:
+def audit_pg() -> Iterator[str]:
     """A database of this module's own: the other tests take the first inbox they list."""
-    name = f"mailqa_audit_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{scaleout_pg.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from throwaway_pg_database("mailqa_audit")
 
 
 @pytest.fixture(scope="module")
