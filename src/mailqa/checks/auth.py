@@ -26,7 +26,14 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, is_public_ip
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.net.dns import DnsAnswer, DnsResolver, dkim_dnsfunc, ptr_name
-from mailqa.net.spf import MAX_DNS_TERMS, SpfError, SpfOutcome, check_spf, parse_record
+from mailqa.net.spf import (
+    MAX_DNS_TERMS,
+    SpfError,
+    SpfOutcome,
+    check_spf,
+    parse_record,
+    spf_records,
+)
 
 AuthWord = Literal[
     "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"
@@ -427,12 +434,6 @@ def _evaluate_dmarc(details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSigna
 # --- SPF record tree (posture) ------------------------------------------------------------------
 
 
-def _spf_records(answer: DnsAnswer) -> list[str]:
-    if not answer.ok:
-        return []
-    return [r for r in answer.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")]
-
-
 async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
     """Read the SPF record of ``domain`` and every record it includes or redirects to, without
     evaluating anything: count the DNS-querying terms of the whole tree (what a sender matched
@@ -453,7 +454,7 @@ async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
         if answer.failed or answer.status == "invalid":
             tree.complete = False
             return []
-        records = _spf_records(answer)
+        records = spf_records(answer)
         if not records:
             tree.records -= 1
             return [f"{via}: {key} has no SPF record"] if via else []

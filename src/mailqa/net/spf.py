@@ -86,6 +86,14 @@ def is_valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
 
 
+def spf_records(answer: DnsAnswer) -> list[str]:
+    """The SPF records among a TXT answer (RFC 7208 section 4.5: ``v=spf1`` alone or followed
+    by a space); none when the lookup found nothing."""
+    if not answer.ok:
+        return []
+    return [r for r in answer.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")]
+
+
 def parse_record(record: str) -> ParsedRecord:
     """Parse an SPF record; raises ``SpfError(permerror)`` on any syntax error."""
     parts = record.split(" ")
@@ -254,11 +262,7 @@ class _Evaluation:
         answer = await self.resolver.query(domain, "TXT")
         if answer.failed:
             raise SpfError("temperror", f"TXT lookup of {domain} failed: {answer.error}")
-        if not answer.ok:
-            return None
-        records = [
-            r for r in answer.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")
-        ]
+        records = spf_records(answer)
         if len(records) > 1:
             raise SpfError("permerror", f"{domain} publishes {len(records)} SPF records")
         return records[0] if records else None
