@@ -111,6 +111,8 @@ def _example_zone(keys: Keys) -> str:
             "include:loop.example -all",
         ),
         txt_record("loop", "v=spf1 include:earlybad.example -all"),
+        # the evaluation reaches the include of a domain without SPF (permerror)
+        txt_record("incnone", "v=spf1 include:nospf.example -all"),
         # strict.example: DMARC with strict alignment (adkim=s, aspf=s)
         txt_record("strict", "v=spf1 ip4:11.22.33.0/24 -all"),
         txt_record("_dmarc.strict", "v=DMARC1; p=reject; adkim=s; aspf=s"),

@@ -320,6 +320,20 @@ async def test_spf_tree_does_not_repeat_what_the_evaluation_reported(dns_lab: Dn
     assert not {"auth.spf_record_too_many_lookups", "auth.spf_record_error"} & rules(good)
 
 
+async def test_spf_tree_does_not_repeat_a_missing_target_the_evaluation_reached(
+    dns_lab: DnsLab,
+) -> None:
+    for domain, term in (
+        ("incnone.example", "include:nospf.example"),
+        ("redirnone.example", "redirect=nothing-here.example"),
+    ):
+        result, d = await run_auth(dns_lab, message(), mail_from=f"a@{domain}")
+        assert d.spf.result == "permerror" and term in d.spf.reason
+        assert d.posture.spf_tree is not None and len(d.posture.spf_tree.errors) == 1
+        assert "auth.spf_permerror" in rules(result)
+        assert "auth.spf_record_error" not in rules(result)
+
+
 # --- DMARC: strict alignment and DMARCbis tags ------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from mailqa.net.spf import (
     SpfError,
     SpfOutcome,
     check_spf,
+    missing_target_reason,
     parse_record,
     spf_records,
 )
@@ -442,10 +443,11 @@ async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
     but not followed."""
     tree = SpfTreeDetails(domain=domain)
 
-    async def visit(name: str, via: str | None, path: tuple[str, ...]) -> list[str]:
+    async def visit(name: str, via: tuple[str, str] | None, path: tuple[str, ...]) -> list[str]:
+        """``via``: the including record's domain and the term (include or redirect)."""
         key = name.lower().rstrip(".")
-        if key in path:
-            return [f"{via}: loops back to {key}"]
+        if via is not None and key in path:
+            return [f"{via[0]}: {via[1]}: loops back to {key}"]
         if tree.records >= MAX_SPF_WALK_RECORDS:
             tree.complete = False
             return []
@@ -457,24 +459,24 @@ async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
         records = spf_records(answer)
         if not records:
             tree.records -= 1
-            return [f"{via}: {key} has no SPF record"] if via else []
+            return [f"{via[0]}: {missing_target_reason(via[1], name)}"] if via else []
         if len(records) > 1:
             return [f"{key} publishes {len(records)} SPF records"]
         try:
             parsed = parse_record(records[0])
         except SpfError as exc:
             return [f"{key}: {exc.reason}"]
-        follow: list[tuple[str, str]] = []
+        follow: list[tuple[str, tuple[str, str]]] = []
         for term in parsed.terms:
             if term.mechanism in ("include", "a", "mx", "ptr", "exists"):
                 tree.dns_lookups += 1
                 if term.mechanism == "include" and term.argument and "%" not in term.argument:
-                    follow.append((term.argument, f"{key}: {term.text}"))
+                    follow.append((term.argument, (key, term.text)))
         # RFC 7208 6.1: redirect= is ignored when the record has an "all" mechanism.
         if parsed.redirect and not any(t.mechanism == "all" for t in parsed.terms):
             tree.dns_lookups += 1
             if "%" not in parsed.redirect:
-                follow.append((parsed.redirect, f"{key}: redirect={parsed.redirect}"))
+                follow.append((parsed.redirect, (key, f"redirect={parsed.redirect}")))
         found = await asyncio.gather(*(visit(n, v, (*path, key)) for n, v in follow))
         return [error for errors in found for error in errors]
 

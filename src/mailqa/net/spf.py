@@ -94,6 +94,13 @@ def spf_records(answer: DnsAnswer) -> list[str]:
     return [r for r in answer.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")]
 
 
+def missing_target_reason(term: str, target: str) -> str:
+    """The permerror reason of an include or redirect (``term`` as written: ``include:x``,
+    ``redirect=x``) whose ``target`` publishes no SPF record. The auth check's record tree
+    walk words its errors with it, which is how it tells the one an evaluation reported."""
+    return f"{term}: {target} has no SPF record"
+
+
 def parse_record(record: str) -> ParsedRecord:
     """Parse an SPF record; raises ``SpfError(permerror)`` on any syntax error."""
     parts = record.split(" ")
@@ -289,7 +296,8 @@ class _Evaluation:
             target = await self.expand(parsed.redirect, domain)
             result = await self.check_host(target)
             if result == "none":
-                raise SpfError("permerror", f"redirect target {target} has no SPF record")
+                reason = missing_target_reason(f"redirect={parsed.redirect}", target)
+                raise SpfError("permerror", reason)
             return result
         self.matched = None
         return "neutral"
@@ -312,7 +320,7 @@ class _Evaluation:
                 return False
             if result == "temperror":
                 raise SpfError("temperror", f"include:{target} gave temperror")
-            raise SpfError("permerror", f"include:{target} has no usable SPF record ({result})")
+            raise SpfError("permerror", missing_target_reason(term.text, target))
         if mechanism == "exists":
             answer = await self._query(target, "A")
             return answer.ok
