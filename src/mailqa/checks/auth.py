@@ -639,9 +639,10 @@ class AuthCheck:
     async def _posture(
         self, resolver: DnsResolver, ip: str | None, from_domain: str | None
     ) -> PostureDetails:
+        """``ip``: the public sending IP; None (no reverse DNS check) when none is known."""
         posture = PostureDetails()
         mx_task = resolver.query(from_domain, "MX") if from_domain else None
-        ptr_task = resolver.query(ptr_name(ip), "PTR") if ip and _is_ip(ip) else None
+        ptr_task = resolver.query(ptr_name(ip), "PTR") if ip else None
         if mx_task is not None:
             mx = await mx_task
             posture.from_domain_mx = list(mx.records) if mx.ok else []
@@ -719,14 +720,6 @@ async def _no_dmarc() -> tuple[DmarcDetails, str | None]:
 
 async def _no_tree() -> SpfTreeDetails | None:
     return None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Finding]:
