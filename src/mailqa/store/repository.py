@@ -615,28 +615,29 @@ class Store:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def _delete_messages(self, s: AsyncSession, ids_query: Any) -> int:
-        """Delete messages and their rows; give their bytes back to their inbox quota."""
-        rows = (
-            await s.execute(
-                select(
-                    Message.inbox_id,
-                    func.count(),
-                    # An expired source already gave its bytes back.
-                    func.sum(case((Message.source_expired_at.is_(None), Message.size), else_=0)),
-                )
-                .where(Message.id.in_(ids_query))
-                .group_by(Message.inbox_id)
-            )
-        ).all()
-        if not rows:
-            return 0
+        """Delete messages and their rows; give their bytes back to their inbox quota.
+
+        The bytes freed are read from the rows this statement deleted, not from an earlier
+        read: a concurrent delete or source expiry cannot make them count twice."""
         ids = (await s.scalars(ids_query)).all()
+        if not ids:
+            return 0
         for table in (MessageBlob, Attachment, StoredReport):
             await s.execute(delete(table).where(table.message_id.in_(ids)))
-        await s.execute(delete(Message).where(Message.id.in_(ids)))
-        for inbox_id, _count, size in rows:
-            await self._give_back(s, inbox_id, int(size or 0))
-        return sum(int(c) for _, c, _ in rows)
+        deleted = (
+            await s.execute(
+                delete(Message)
+                .where(Message.id.in_(ids))
+                .returning(Message.inbox_id, Message.size, Message.source_expired_at)
+            )
+        ).all()
+        freed: dict[int, int] = {}
+        for inbox_id, size, source_expired_at in deleted:
+            # An expired source already gave its bytes back.
+            freed[inbox_id] = freed.get(inbox_id, 0) + (size if source_expired_at is None else 0)
+        for inbox_id, size in freed.items():
+            await self._give_back(s, inbox_id, size)
+        return len(deleted)
 
     async def _give_back(self, s: AsyncSession, inbox_id: int, size: int) -> None:
         """Lower an inbox's used bytes by ``size``, never below zero."""
@@ -652,24 +653,30 @@ class Store:
         keeping each message, its attachment list and its report; the bytes go back to the
         inbox quota. Returns how many sources were dropped."""
         async with self._write() as s:
-            rows = (
-                await s.execute(
-                    select(Message.id, Message.size).where(
+            ids = (
+                await s.scalars(
+                    select(Message.id).where(
                         Message.inbox_id == inbox_id,
                         Message.created_at < older_than,
                         Message.source_expired_at.is_(None),
                     )
                 )
             ).all()
-            if not rows:
+            if not ids:
                 return 0
-            ids = [r.id for r in rows]
+            # Blobs first, as deletes do (one lock order). Only the rows the update marks
+            # give bytes back: those a concurrent sweep or delete took are not counted again.
             await s.execute(delete(MessageBlob).where(MessageBlob.message_id.in_(ids)))
-            await s.execute(
-                update(Message).where(Message.id.in_(ids)).values(source_expired_at=utcnow())
-            )
-            await self._give_back(s, inbox_id, sum(r.size for r in rows))
-        return len(ids)
+            expired = (
+                await s.execute(
+                    update(Message)
+                    .where(Message.id.in_(ids), Message.source_expired_at.is_(None))
+                    .values(source_expired_at=utcnow())
+                    .returning(Message.size)
+                )
+            ).all()
+            await self._give_back(s, inbox_id, sum(size for (size,) in expired))
+        return len(expired)
 
     async def delete_message(self, message_id: int) -> None:
         async with self._write() as s:
