@@ -662,6 +662,9 @@ class LinkFetcher:
         process's own cache misses, so an audit fanned out to workers checks a URL once."""
         self.config = config or FetcherConfig()
         self._shared = shared
+        # Keyed by the address policy too: a process with a narrower MAILQA_LINK_ALLOW must not
+        # report what a process allowed to reach an internal host found there.
+        self._shared_prefix = f"link:{self.config.policy.digest()}:"
         self.stats = FetchStats()
         self.transport = VettedTransport(
             self.config.policy,
@@ -723,10 +726,8 @@ class LinkFetcher:
         return await asyncio.shield(task)
 
     async def _fetch_and_cache(self, key: tuple[str, bool]) -> FetchResult:
-        # Keyed by the address policy too: a process with a narrower MAILQA_LINK_ALLOW must not
-        # report what a process allowed to reach an internal host found there.
         url_digest = hashlib.sha256(key[0].encode()).hexdigest()
-        shared_key = f"link:{self.config.policy.digest()}:{int(key[1])}:{url_digest}"
+        shared_key = f"{self._shared_prefix}{int(key[1])}:{url_digest}"
         if self._shared is not None:
             found = await self._shared_get(shared_key)
             if found is not None and await self._hosts_still_allowed(found[0]):
