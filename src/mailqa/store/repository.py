@@ -730,7 +730,8 @@ class Store:
         async with self.sessions() as s:
             q = (
                 select(Message.id)
-                .where(Message.analysis_status == "pending")
+                # Without its source a message can never be analysed: do not queue it.
+                .where(Message.analysis_status == "pending", Message.source_expired_at.is_(None))
                 .order_by(Message.id)
                 .limit(limit)
             )
