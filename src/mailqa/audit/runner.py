@@ -365,7 +365,7 @@ async def run_celery_audit(
     finally:
         sink.flush()
         await executor.stop()
-    await collector.drain(everything=True)
+    await collector.finish()
     return audit.id
 
 
@@ -512,6 +512,7 @@ class Collector:
         self.progress = progress
         self.importer = importer
         self._after = 0
+        self._seen = 0  # rows read in id order, each once
 
     async def drain(self, *, everything: bool = False) -> None:
         """The records stored since the last call; with ``everything``, every record not in
@@ -522,7 +523,16 @@ class Collector:
                 await self._add(record)
             after = rows[-1][0]
             self._after = max(self._after, after)
+            if not everything:
+                self._seen += len(rows)
             self.sink.flush()  # in --out now, whatever happens next
+
+    async def finish(self) -> None:
+        """The last records; every record read again only when a row committed after a
+        later one was read, and so was passed over."""
+        await self.drain()
+        if self._seen < await self.audits.count_results(self.audit_id):
+            await self.drain(everything=True)
 
     async def _add(self, record: AuditRecord) -> None:
         if self.importer is not None and record.message_id is not None:
