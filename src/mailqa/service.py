@@ -273,11 +273,8 @@ async def open_service(
     settings: Settings, *, start_executor: bool = True
 ) -> AsyncIterator[Service]:
     """Migrate the database, open shared clients and the executor; close them on exit."""
-    url = settings.effective_database_url
-    await asyncio.to_thread(migrate, url)
     async with AsyncExitStack() as stack:
-        store = Store(url)
-        stack.push_async_callback(store.close)
+        store = await stack.enter_async_context(open_store(settings))
         pipeline = Pipeline(
             build_checks(settings.checks),
             timeout=settings.check_timeout,
