@@ -19,7 +19,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from mailqa.audit.html import render_html
 from mailqa.audit.record import (
@@ -45,6 +45,8 @@ from mailqa.worker.retry import run_with_retries
 if TYPE_CHECKING:
     from mailqa.store.repository import Store
     from mailqa.worker.celery_executor import CeleryExecutor
+
+T = TypeVar("T")
 
 RESULTS = "results.jsonl"
 IN_FLIGHT_PER_JOB = 4
@@ -400,10 +402,10 @@ async def _wait(
         await asyncio.sleep(poll)
 
 
-async def _batches(ids: AsyncIterator[int], size: int) -> AsyncIterator[list[int]]:
-    batch: list[int] = []
-    async for message_id in ids:
-        batch.append(message_id)
+async def _batches(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
+    batch: list[T] = []
+    async for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -457,22 +459,20 @@ class FileImporter:
 
     async def message_ids(self) -> AsyncIterator[int]:
         """Store the files not audited yet, a batch at a time; yield the stored ids."""
-        batch: list[SourceItem] = []
+        async for batch in _batches(self._to_import(), IMPORT_BATCH):
+            for message_id in await self._store(batch):
+                yield message_id
+
+    async def _to_import(self) -> AsyncIterator[SourceItem]:
+        """The files not audited yet; an unreadable one is recorded at once."""
         for source in self.sources:
             async for item in source.items():
                 if item.key in self.sink.done_keys:
                     self.progress.skipped += 1
-                    continue
-                if item.error is not None:
+                elif item.error is not None:
                     self._unreadable(item.key, item.error)
-                    continue
-                batch.append(item)
-                if len(batch) >= IMPORT_BATCH:
-                    for message_id in await self._store(batch):
-                        yield message_id
-                    batch = []
-        for message_id in await self._store(batch):
-            yield message_id
+                else:
+                    yield item
 
     async def _store(self, items: list[SourceItem]) -> list[int]:
         """One group commit for the batch; a file the store refuses is audited as unreadable."""
