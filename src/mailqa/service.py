@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
-from mailqa.core.errors import NotFound, SourceExpired
+from mailqa.core.errors import NotFound
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Report
@@ -174,12 +174,6 @@ class Service:
             )
         await self._notify()
         return report
-
-    async def request_analysis(self, message_id: int, only: Collection[str] | None = None) -> None:
-        row = await self.store.get_message(message_id)
-        if row.source_expired_at is not None:
-            raise SourceExpired(f"message {message_id}: its source was cleaned up")
-        await self.executor.submit(message_id, None, only)
 
     async def load_parsed(self, message_id: int) -> ParsedMessage:
         row = await self.store.get_message(message_id)
