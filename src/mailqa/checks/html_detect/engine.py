@@ -506,12 +506,15 @@ class _HtmlWalker:
         for slugs, _offset in self._features(css, "sheet"):
             self.found.add(slugs, link_offset)
 
-    def css(self, css: str, base: int, raw: RawOffsets | None, kind: CssKind) -> None:
-        """Features of ``css`` placed at ``base`` plus their offset; ``raw`` maps offsets
-        in a decoded attribute value to the value as written."""
+    def css(self, css: str, base: int, raw: str | None, kind: CssKind) -> None:
+        """Features of ``css`` placed at ``base`` plus their offset; ``raw``: the attribute
+        value as written when ``css`` is its decoded text, whose offsets are mapped back
+        (``RawOffsets``, built only when there is a feature to place)."""
+        hits = self._features(css, kind)
+        to_raw = RawOffsets(raw) if raw is not None and hits else None
         add = self.found.add
-        for slugs, offset in self._features(css, kind):
-            add(slugs, base + (raw(offset) if raw is not None else offset))
+        for slugs, offset in hits:
+            add(slugs, base + (to_raw(offset) if to_raw is not None else offset))
 
     def _features(self, css: str, kind: CssKind) -> tuple[tuple[tuple[str, ...], int], ...]:
         """Features of ``css`` within what is left of the per-document CSS budget."""
@@ -526,14 +529,14 @@ class _HtmlWalker:
         return css_features(css, kind)
 
 
-def _value_position(attr: Attr) -> tuple[int, RawOffsets | None]:
-    """Where an attribute's value starts in the source, and the map from its decoded text
-    back to the text as written (None when they are the same)."""
+def _value_position(attr: Attr) -> tuple[int, str | None]:
+    """Where an attribute's value starts in the source, and the value as written when it
+    differs from the decoded one (None when they are the same)."""
     if attr.value_offset < 0:
         return attr.offset, None
     if attr.raw_value == attr.value:
         return attr.value_offset, None
-    return attr.value_offset, RawOffsets(attr.raw_value)
+    return attr.value_offset, attr.raw_value
 
 
 class _Recorder:
