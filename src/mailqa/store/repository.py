@@ -69,12 +69,12 @@ class InboxStats:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """A freshly stored message and its inbox's own retention settings."""
+    """A freshly stored message and its inbox's own message limit (age limits are the
+    retention sweep's business)."""
 
     id: int
     inbox_id: int
     inbox_max_messages: int | None
-    inbox_max_age_days: float | None
 
 
 def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
@@ -427,13 +427,9 @@ class Store:
     ) -> list[StoredMessage | Exception]:
         results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
         async with self._write() as s:
-            query = select(
-                Inbox.id,
-                Inbox.used_bytes,
-                Inbox.quota_bytes,
-                Inbox.max_messages,
-                Inbox.max_age_days,
-            ).where(Inbox.id.in_({inbox_id for inbox_id, _ in items}))
+            query = select(Inbox.id, Inbox.used_bytes, Inbox.quota_bytes, Inbox.max_messages).where(
+                Inbox.id.in_({inbox_id for inbox_id, _ in items})
+            )
             if self.engine.dialect.name != "sqlite":
                 query = query.with_for_update()
             inboxes = {row.id: row for row in (await s.execute(query)).all()}
@@ -490,9 +486,7 @@ class Store:
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)
         stored = iter(
-            StoredMessage(
-                int(mid), inbox_id, inboxes[inbox_id].max_messages, inboxes[inbox_id].max_age_days
-            )
+            StoredMessage(int(mid), inbox_id, inboxes[inbox_id].max_messages)
             for mid, (inbox_id, _) in zip(ids, accepted, strict=True)
         )
         return [next(stored) if r is None else r for r in results]
