@@ -32,8 +32,6 @@ from mailqa.store.repository import Store
 from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
 from mailqa.worker.retry import backoff, retryable_failures
 
-__all__ = ["WorkerRuntime", "backoff", "register_tasks", "retryable_failures"]
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
