@@ -374,9 +374,9 @@ def content_disposition(filename: str | None, fallback: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-async def attachment_response(service: Service, row: Message, index: int) -> Response | None:
+def attachment_response(row: Message, raw: bytes, index: int) -> Response | None:
     """The attachment's bytes with its type and a download name, or None when out of range."""
-    parsed = ParsedMessage(await service.store.get_raw(row.id), envelope_of(row))
+    parsed = ParsedMessage(raw, envelope_of(row))
     if not 0 <= index < len(parsed.attachments):
         return None
     att = parsed.attachments[index]
@@ -394,7 +394,7 @@ async def download_attachment(
     message_id: int, index: int, service: ServiceDep, principal: PrincipalDep
 ) -> Response:
     row = await visible_message(service, principal, message_id)
-    response = await attachment_response(service, row, index)
+    response = attachment_response(row, await service.store.get_raw(row.id), index)
     if response is None:
         raise ApiError(
             404, "attachment_not_found", f"message {message_id} has no attachment {index}"

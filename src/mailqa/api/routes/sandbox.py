@@ -237,10 +237,10 @@ async def attachment(
 ) -> Response:
     inbox = await sandbox_of(service, principal.token)
     row = await sandbox_message(service, inbox, message_id)
-    await _raw(service, row)
+    raw = await _raw(service, row)
     response = None
     if re.fullmatch(r"[0-9]{1,9}", index):
-        response = await attachment_response(service, row, int(index))
+        response = attachment_response(row, raw, int(index))
     if response is None:
         raise ApiError(404, "attachment_not_found", "Invalid attachment index")
     return response
