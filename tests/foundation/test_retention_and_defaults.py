@@ -147,3 +147,23 @@ async def test_the_sweep_applies_source_retention(tmp_path: Path) -> None:
             detail = (await c.get(f"/api/v1/messages/{message['id']}")).json()
             assert detail["source_expired_at"] and detail["subject"] == "kept, without its source"
             assert (await c.get(f"/api/v1/inboxes/{inbox.id}")).json()["used_bytes"] == 0
+
+
+async def test_the_mailtrap_api_still_lists_and_deletes_messages_without_source(
+    running: Running,
+) -> None:
+    inbox = await new_inbox(running)
+    async with running.client() as c:
+        url = f"/api/accounts/1/inboxes/{inbox['id']}/messages"
+        native = f"/api/v1/inboxes/{inbox['id']}/messages"
+        old = (await c.post(native, content=make_message("old"))).json()["id"]
+        cutoff = datetime.now(UTC)
+        await c.post(native, content=make_message("new"))
+        assert await running.service.store.expire_sources(inbox["id"], cutoff) == 1
+        listed = await c.get(url)
+        assert listed.status_code == 200, listed.text
+        assert [m["subject"] for m in listed.json()] == ["new", "old"]
+        assert listed.json()[1]["text_body_size"] == 0
+        assert (await c.get(f"{url}/{old}")).json()["subject"] == "old"
+        assert (await c.delete(f"{url}/{old}")).status_code == 200
+        assert [m["subject"] for m in (await c.get(url)).json()] == ["new"]

@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Coroutine
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -48,7 +49,7 @@ from mailqa.capture.mime_builder import (
     parse_send_request,
 )
 from mailqa.capture.relay import Relay, RelayError
-from mailqa.core.errors import MailqaError, NotFound, QuotaExceeded
+from mailqa.core.errors import MailqaError, NotFound, QuotaExceeded, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import Report
 from mailqa.service import Service, envelope_of
@@ -337,7 +338,9 @@ async def message_out(
     parsed: ParsedMessage | None = None,
     report: Report | None = None,
 ) -> dict[str, Any]:
-    parsed = parsed or await load(service, row)
+    if parsed is None:
+        with suppress(SourceExpired):  # retention dropped the source: no body sizes then
+            parsed = await load(service, row)
     if report is None:
         report = await service.store.get_report(row.id)
     return message_json(
