@@ -244,6 +244,46 @@ async def test_csv_export_reads_a_page_at_a_time(stored: Stored) -> None:
     assert len(rows) == N and len({r["message_id"] for r in rows}) == N
 
 
+class FailingSaves(AuditStore):
+    """Refuses to store the results of chosen messages (first attempts, or every one)."""
+
+    def __init__(self, store: Any, refuse: set[int], every_time: bool) -> None:
+        super().__init__(store)
+        self.refuse, self.every_time = refuse, every_time
+
+    async def save_result(self, audit_id: int, record: AuditRecord) -> None:
+        if record.message_id in self.refuse:
+            if not self.every_time:
+                self.refuse.discard(record.message_id)
+            raise OSError("database connection lost")
+        await super().save_result(audit_id, record)
+
+
+@pytest.mark.parametrize("every_time", [False, True])
+async def test_an_inline_audit_never_ends_done_with_a_record_missing(
+    stored: Stored, every_time: bool
+) -> None:
+    """A result that cannot be stored becomes an ``errored`` record; if even that cannot be
+    stored, the audit fails instead of ending ``done`` with fewer records than messages."""
+    manager = AuditManager(stored.service)
+    rows, _ = await stored.service.store.list_messages(stored.inbox_id, limit=2)
+    manager.audits = FailingSaves(stored.service.store, {rows[0].id}, every_time)
+    audit = await manager.start(stored.inbox_id, ["headers"])
+    for _ in range(600):
+        current, _ = await manager.progress(audit.id)
+        if current.status in ("done", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    records = {r.message_id: r async for r in manager.audits.iter_results(audit.id)}
+    if every_time:
+        assert current.status == "failed" and "could not be stored" in (current.error or "")
+        assert len(records) == N - 1
+    else:
+        assert current.status == "done" and len(records) == N
+        assert records[rows[0].id].status == "errored"
+        assert "database connection lost" in (records[rows[0].id].error or "")
+
+
 def dated(subject: str, sender: str, to: str) -> bytes:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject

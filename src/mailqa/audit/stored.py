@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailqa.audit.models import Audit
 from mailqa.audit.record import (
+    ERRORED,
     AuditRecord,
     message_key,
     missing_record,
@@ -188,10 +189,20 @@ class AuditManager:
         limit = asyncio.Semaphore(INLINE_CONCURRENCY)
         pending: set[asyncio.Task[Any]] = set()
         total = len(done)
+        lost: list[BaseException] = []
 
         async def one(message_id: int) -> None:
             try:
                 await audit_stored_message(self.service, pipeline, self.audits, audit, message_id)
+            except Exception as exc:
+                # The message is recorded as errored; if even that cannot be stored, the
+                # audit fails below rather than end done with a record missing.
+                log.exception("audit %s: message %d", audit.id, message_id)
+                record = unreadable_record(message_key(message_id), str(exc), message_id, ERRORED)
+                try:
+                    await self.audits.save_result(audit.id, record)
+                except Exception as again:
+                    lost.append(again)
             finally:
                 limit.release()
 
@@ -209,6 +220,8 @@ class AuditManager:
         finally:
             for task in pending:
                 task.cancel()
+        if lost:
+            raise RuntimeError(f"{len(lost)} result(s) could not be stored: {lost[0]}")
         await self.audits.update(audit.id, total=total, status="done")
 
     async def progress(self, audit_id: int) -> tuple[Audit, int]:
