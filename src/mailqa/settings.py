@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     celery_retry_backoff: float = Field(
         2.0, ge=0, description="Seconds before the first retry; doubled each time (jittered)."
     )
+    audit_stall_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="An audit started through the API on Celery fails as stalled when no "
+        "result arrives for this long and no worker holds or waits on its tasks (keep it above "
+        "MAILQA_CELERY_VISIBILITY_TIMEOUT, after which a vanished worker's tasks are retried).",
+    )
     celery_visibility_timeout: float = Field(
         600.0,
         gt=0,

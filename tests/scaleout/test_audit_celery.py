@@ -22,7 +22,10 @@ from tests.conftest import throwaway_pg_database
 from tests.scaleout.conftest import ROOT, Worker
 
 from mailqa.audit.store import AuditStore
+from mailqa.audit.stored import AuditManager
 from mailqa.core.message import ParsedMessage
+from mailqa.service import open_service
+from mailqa.settings import Settings
 from mailqa.store.database import migrate
 from mailqa.store.repository import Store
 
@@ -234,6 +237,42 @@ async def test_no_worker_ends_with_a_clear_error(base_env: dict[str, str], store
     [saved] = await AuditStore(store).list_audits([inbox_id])
     assert saved.status == "failed" and "stalled" in (saved.error or "")
     assert saved.filters["since"].startswith("2020-01-01T00:00:00")
+
+
+async def test_an_api_audit_with_no_worker_fails_as_stalled(
+    base_env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    """Started through the API (the server fans it out), an audit nobody works on ends
+    ``failed`` with the reason after MAILQA_AUDIT_STALL_SECONDS, not ``running`` for ever."""
+    env = queue_env(base_env)  # nobody consumes this queue
+    inbox_id, _ = await new_inbox(store, [make_message(i) for i in range(3)])
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=env["MAILQA_DATABASE_URL"],
+        broker_url=env["MAILQA_BROKER_URL"],
+        celery_queue=env["MAILQA_CELERY_QUEUE"],
+        executor="celery",
+        checks=["headers"],
+        offline=True,
+        spamd_managed="off",
+        audit_stall_seconds=1.5,
+    )
+    try:
+        async with open_service(settings) as service:
+            manager = AuditManager(service)
+            audit = await manager.start(inbox_id, ["headers"])
+            try:
+                for _ in range(300):
+                    current, done = await manager.progress(audit.id)
+                    if current.status not in ("queued", "running"):
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await manager.close()
+    finally:
+        redis.Redis.from_url(env["MAILQA_BROKER_URL"]).delete(env["MAILQA_CELERY_QUEUE"])
+    assert current.status == "failed" and done == 0, current
+    assert "stalled" in (current.error or "") and "3 of 3 messages" in (current.error or "")
 
 
 async def test_audit_tasks_retry_only_the_failed_check(

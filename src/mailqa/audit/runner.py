@@ -31,11 +31,10 @@ from mailqa.audit.record import (
 )
 from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_to_dict
 from mailqa.audit.store import AuditStore
-from mailqa.audit.stored import SUBMIT_BATCH
+from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
-from mailqa.core.errors import MailqaError
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.resources import open_check_context
@@ -296,10 +295,6 @@ async def _analyze_item(analyzer: LocalAnalyzer | PoolAnalyzer, item: SourceItem
     return await analyzer.analyze(item.key, item.raw, item.message_id)
 
 
-class AuditStalled(MailqaError):
-    """Workers stopped producing results for a Celery audit, and nothing is under way."""
-
-
 IMPORT_BATCH = 200
 IMPORT_PROJECT = "mailqa audits"
 
@@ -379,27 +374,16 @@ async def _wait(
     poll: float,
     stall_timeout: float,
 ) -> None:
-    """Until every queued message has a result. After ``stall_timeout`` seconds without a new
-    result, ask the workers; when nothing is under way, the audit has stalled."""
-    last, quiet_since = -1, time.monotonic()
-    while True:
-        await collector.drain()
-        count = await audits.count_results(collector.audit_id)
-        if count >= sent:
-            return
-        now = time.monotonic()
-        if count != last:
-            last, quiet_since = count, now
-        elif now - quiet_since >= stall_timeout:
-            if await executor.audit_activity(collector.audit_id) is None:
-                raise AuditStalled(
-                    f"audit {collector.audit_id} stalled: {sent - count} of {sent} messages "
-                    f"have no result after {stall_timeout:g} s without progress, and no worker "
-                    "is running or about to run its tasks (are `mailqa worker`s running on "
-                    "this queue, and can they reach the database?)"
-                )
-            quiet_since = now
-        await asyncio.sleep(poll)
+    """Until every queued message has a result, moving results into the sink meanwhile."""
+    await wait_for_results(
+        audits,
+        executor,
+        collector.audit_id,
+        sent,
+        poll=poll,
+        stall_timeout=stall_timeout,
+        each_poll=collector.drain,
+    )
 
 
 async def _batches(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mailqa.audit.models import Audit
@@ -26,7 +27,7 @@ from mailqa.audit.record import (
 from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
 from mailqa.audit.store import AuditStore
 from mailqa.checks import build_checks
-from mailqa.core.errors import NotFound
+from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.worker.retry import run_with_retries
@@ -34,10 +35,12 @@ from mailqa.worker.retry import run_with_retries
 if TYPE_CHECKING:
     from mailqa.service import Service
     from mailqa.store.repository import MessageFilter
+    from mailqa.worker.celery_executor import CeleryExecutor
 
 log = logging.getLogger(__name__)
 
 SUBMIT_BATCH = 500
+WATCH_POLL_SECONDS = 1.0
 INLINE_CONCURRENCY = 4
 RUNNING_SUMMARIES = 32  # summaries of running audits kept between polls
 
@@ -94,6 +97,44 @@ async def audit_parsed(
     if audit.imported:
         await service.store.save_report(message_id, report)
     return record_from_report(key, report, message_id)
+
+
+class AuditStalled(MailqaError):
+    """Workers stopped producing results for a Celery audit, and nothing is under way."""
+
+
+async def wait_for_results(
+    audits: AuditStore,
+    executor: CeleryExecutor,
+    audit_id: int,
+    expected: int,
+    *,
+    poll: float,
+    stall_timeout: float,
+    each_poll: Callable[[], Awaitable[Any]] | None = None,
+) -> None:
+    """Until a fanned-out audit has ``expected`` results. After ``stall_timeout`` seconds
+    without a new result, ask the workers; when nothing is under way, it has stalled."""
+    last, quiet_since = -1, time.monotonic()
+    while True:
+        if each_poll is not None:
+            await each_poll()
+        count = await audits.count_results(audit_id)
+        if count >= expected:
+            return
+        now = time.monotonic()
+        if count != last:
+            last, quiet_since = count, now
+        elif now - quiet_since >= stall_timeout:
+            if await executor.audit_activity(audit_id) is None:
+                raise AuditStalled(
+                    f"audit {audit_id} stalled: {expected - count} of {expected} messages "
+                    f"have no result after {stall_timeout:g} s without progress, and no worker "
+                    "is running or about to run its tasks (are `mailqa worker`s running on "
+                    "this queue, and can they reach the database?)"
+                )
+            quiet_since = now
+        await asyncio.sleep(poll)
 
 
 class AuditManager:
@@ -156,7 +197,8 @@ class AuditManager:
             done = await self.audits.done_message_ids(audit.id)
             if audit.executor == "celery":
                 await self.audits.update(audit.id, total=source.count())
-                await self._fan_out(audit, source, done)
+                total = await self._fan_out(audit, source, done)
+                await self._watch(audit, total)
             else:
                 await self.audits.update(audit.id, total=source.count(), status="running")
                 await self._run_inline(audit, source, done)
@@ -166,7 +208,7 @@ class AuditManager:
             log.exception("audit %s failed", audit.id)
             await self.audits.update(audit.id, status="failed", error=str(exc))
 
-    async def _fan_out(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> None:
+    async def _fan_out(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> int:
         """Queue the ids; the audit is ``running`` once all are queued, and workers write
         the results (``progress`` marks it done when all are in)."""
         submit = self.service.executor.submit_audit  # type: ignore[attr-defined]
@@ -183,6 +225,25 @@ class AuditManager:
         if batch:
             await submit(audit.id, batch)
         await self.audits.update(audit.id, total=total, status="running")
+        return total
+
+    async def _watch(self, audit: Audit, total: int) -> None:
+        """Until the workers have written every result; a stalled audit fails with the
+        reason instead of staying ``running`` for ever."""
+        try:
+            await wait_for_results(
+                self.audits,
+                self.service.executor,  # type: ignore[arg-type]
+                audit.id,
+                total,
+                poll=WATCH_POLL_SECONDS,
+                stall_timeout=self.service.settings.audit_stall_seconds,
+            )
+        except AuditStalled as exc:
+            log.warning("%s", exc)
+            await self.audits.update(audit.id, status="failed", error=str(exc))
+        else:
+            await self.audits.update(audit.id, status="done")
 
     async def _run_inline(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> None:
         pipeline = self.pipelines.get(audit.checks)
