@@ -36,6 +36,7 @@ from mailqa.core.report import (
     Status,
 )
 from mailqa.store.models import Message
+from mailqa.store.repository import utf8_size
 
 RAW = (
     b"From: Shop <news@good.example>\r\nTo: Ana <ana@example.com>\r\nSubject: Hi\r\n"
@@ -76,7 +77,9 @@ async def test_real_blacklist_result_parses_as_the_sdks_blacklists(
     msg = ParsedMessage(RAW, Envelope(mail_from="bounce@good.example", client_ip=LISTED_IP))
     ctx = CheckContext(settings=dns_lab.settings(), resolver=dns_lab.resolver())
     result = await BlacklistCheck().run(msg, ctx)
-    shaped = message_json(row(), msg, report(result), "/api/x/messages/7", blacklist_enabled=True)
+    shaped = message_json(
+        row(), (0, 0), report(result), "/api/x/messages/7", blacklist_enabled=True
+    )
     parsed = sdk_message(shaped)
     info = parsed.blacklists_report_info
     assert isinstance(info, Blacklists)
@@ -102,7 +105,8 @@ def test_blacklists_pending_off_and_skipped() -> None:
 
 def test_message_object_fields() -> None:
     parsed = ParsedMessage(RAW)
-    data = message_json(row(), parsed, None, "/base/messages/7", blacklist_enabled=False)
+    sizes = (utf8_size(parsed.html), utf8_size(parsed.text))
+    data = message_json(row(), sizes, None, "/base/messages/7", blacklist_enabled=False)
     message = sdk_message(data)
     assert (message.from_email, message.from_name) == ("news@good.example", "Shop")
     assert (message.to_email, message.to_name) == ("ana@example.com", "Ana")
@@ -112,7 +116,7 @@ def test_message_object_fields() -> None:
     assert data["blacklists_report_info"] is False
     bare = message_json(
         row(from_header=None, to_header=None, subject=None),
-        parsed,
+        sizes,
         None,
         "/b",
         blacklist_enabled=False,

@@ -115,20 +115,19 @@ def _first_address(header: str | None) -> tuple[str, str]:
 
 def message_json(
     row: Message,
-    parsed: ParsedMessage | None,
+    body_sizes: tuple[int, int],
     report: Report | None,
     base_path: str,
     *,
     blacklist_enabled: bool,
 ) -> dict[str, Any]:
     """A Mailtrap message object. ``base_path`` is ``…/messages/{id}`` as the client asked;
-    ``parsed`` is None when retention dropped the source (body sizes are then 0)."""
+    ``body_sizes`` are the HTML and text sizes in bytes."""
     from_name, from_email = _first_address(row.from_header)
     to_name, to_email = _first_address(row.to_header)
     if not to_email and row.rcpt_to:
         to_email = row.rcpt_to[0]
     created = iso(row.created_at)
-    html, text = (parsed.html, parsed.text) if parsed else (None, None)
     return {
         "id": row.id,
         "inbox_id": row.inbox_id,
@@ -142,8 +141,8 @@ def message_json(
         "is_read": row.is_read,
         "created_at": created,
         "updated_at": created,
-        "html_body_size": len(html.encode("utf-8", "replace")) if html else 0,
-        "text_body_size": len(text.encode("utf-8", "replace")) if text else 0,
+        "html_body_size": body_sizes[0],
+        "text_body_size": body_sizes[1],
         "human_size": human_size(row.size),
         "html_path": f"{base_path}/body.html",
         "txt_path": f"{base_path}/body.txt",

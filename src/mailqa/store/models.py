@@ -129,6 +129,10 @@ class Message(Base):
     preview_text: Mapped[str] = mapped_column(SafeText(), default="")
     has_html: Mapped[bool] = mapped_column(Boolean, default=False)
     has_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Decoded body sizes (UTF-8 bytes), so listings need not read the source; None on rows
+    # stored before they were kept.
+    html_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     mail_from: Mapped[str | None] = mapped_column(SafeText(320), nullable=True)
     rcpt_to: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,6 +77,10 @@ class StoredMessage:
     inbox_max_messages: int | None
 
 
+def utf8_size(text: str | None) -> int:
+    return len(text.encode("utf-8", "replace")) if text else 0
+
+
 def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
     env = msg.envelope
     return {
@@ -92,6 +96,8 @@ def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, 
         "preview_text": msg.preview_text,
         "has_html": msg.html is not None,
         "has_text": msg.text is not None,
+        "html_size": utf8_size(msg.html),
+        "text_size": utf8_size(msg.text),
         "is_read": False,
         "mail_from": env.mail_from,
         "rcpt_to": list(env.rcpt_to),
@@ -804,3 +810,25 @@ class Store:
         if row is None:
             return None
         return Report.model_validate(row.data)
+
+    async def get_reports(
+        self, message_ids: Sequence[int], *, only_checks: Collection[str] | None = None
+    ) -> dict[int, Report]:
+        """The reports of several messages in one query. With ``only_checks``, each report
+        keeps just those sections (a listing validates what it shows, not whole reports)."""
+        if not message_ids:
+            return {}
+        async with self.sessions() as s:
+            rows = await s.execute(
+                select(StoredReport.message_id, StoredReport.data).where(
+                    StoredReport.message_id.in_(message_ids)
+                )
+            )
+            found = rows.all()
+        out: dict[int, Report] = {}
+        for message_id, data in found:
+            if only_checks is not None:
+                checks = data.get("checks") or {}
+                data = {**data, "checks": {k: v for k, v in checks.items() if k in only_checks}}
+            out[message_id] = Report.model_validate(data)
+        return out

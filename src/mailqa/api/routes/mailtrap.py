@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Coroutine
-from contextlib import suppress
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -54,7 +53,7 @@ from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import Report
 from mailqa.service import Service, envelope_of
 from mailqa.store.models import Inbox, Message, Project
-from mailqa.store.repository import MessageFilter
+from mailqa.store.repository import MessageFilter, utf8_size
 
 
 class MailtrapRoute(APIRoute):
@@ -331,25 +330,40 @@ async def load(service: Service, row: Message) -> ParsedMessage:
     return ParsedMessage(raw, envelope_of(row))
 
 
-async def message_out(
-    request: Request,
-    service: Service,
-    row: Message,
-    parsed: ParsedMessage | None = None,
-    report: Report | None = None,
-) -> dict[str, Any]:
-    if parsed is None:
-        with suppress(SourceExpired):  # retention dropped the source: no body sizes then
-            parsed = await load(service, row)
-    if report is None:
-        report = await service.store.get_report(row.id)
-    return message_json(
-        row,
-        parsed,
-        report,
-        f"{messages_prefix(request)}/{row.id}",
-        blacklist_enabled="blacklist" in service.pipeline.checks,
-    )
+async def body_sizes(service: Service, row: Message) -> tuple[int, int]:
+    """HTML and text body sizes: stored at capture, read from the source for older rows
+    (0 when retention dropped it)."""
+    if row.html_size is not None and row.text_size is not None:
+        return row.html_size, row.text_size
+    try:
+        parsed = await load(service, row)
+    except SourceExpired:
+        return 0, 0
+    return utf8_size(parsed.html), utf8_size(parsed.text)
+
+
+async def messages_out(
+    request: Request, service: Service, rows: Sequence[Message]
+) -> list[dict[str, Any]]:
+    """Mailtrap message objects; one query reads the blacklist sections they show."""
+    reports = await service.store.get_reports([r.id for r in rows], only_checks=("blacklist",))
+    prefix = messages_prefix(request)
+    enabled = "blacklist" in service.pipeline.checks
+    return [
+        message_json(
+            row,
+            await body_sizes(service, row),
+            reports.get(row.id),
+            f"{prefix}/{row.id}",
+            blacklist_enabled=enabled,
+        )
+        for row in rows
+    ]
+
+
+async def message_out(request: Request, service: Service, row: Message) -> dict[str, Any]:
+    [shown] = await messages_out(request, service, [row])
+    return shown
 
 
 async def finished_report(service: Service, row: Message) -> Report:
@@ -594,7 +608,7 @@ async def list_messages(
     rows, _ = await service.store.list_messages(
         inbox_id, offset=offset, limit=PER_PAGE, filters=filters
     )
-    return [await message_out(request, service, row) for row in rows]
+    return await messages_out(request, service, rows)
 
 
 @inbox_router.get("/messages/{message_id}")
