@@ -342,21 +342,29 @@ class Store:
         async with self.sessions() as s:
             return (await s.scalars(select(ApiToken).order_by(ApiToken.id))).all()
 
+    async def _current_sandbox(self, token: ApiToken) -> Inbox | None:
+        async with self.sessions() as s:
+            current = await s.scalar(
+                select(ApiToken.sandbox_inbox_id).where(ApiToken.id == token.id)
+            )
+            inbox = await s.get(Inbox, current) if current is not None else None
+        token.sandbox_inbox_id = inbox.id if inbox else None
+        return inbox
+
     async def sandbox_inbox(
         self, token: ApiToken, *, create: bool, quota_bytes: int
     ) -> Inbox | None:
         """The token's sandbox (its default inbox); created on first SMTP delivery.
 
         Concurrent first deliveries race to create it: exactly one wins, the others use it.
+        Finding an existing one takes no lock (every sandbox API request does it).
         """
+        inbox = await self._current_sandbox(token)
+        if inbox is not None or not create:
+            return inbox
         async with self._sandbox_lock:
-            async with self.sessions() as s:
-                current = await s.scalar(
-                    select(ApiToken.sandbox_inbox_id).where(ApiToken.id == token.id)
-                )
-                inbox = await s.get(Inbox, current) if current is not None else None
-            if inbox is not None or not create:
-                token.sandbox_inbox_id = inbox.id if inbox else None
+            inbox = await self._current_sandbox(token)
+            if inbox is not None:
                 return inbox
             project_id = token.project_id
             new_project = project_id is None
