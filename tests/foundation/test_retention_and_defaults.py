@@ -168,5 +168,9 @@ async def test_the_mailtrap_api_still_lists_and_deletes_messages_without_source(
         # The body sizes were kept at capture: they outlive the source.
         assert listed.json()[1]["text_body_size"] == before["text_body_size"]
         assert (await c.get(f"{url}/{old}")).json()["subject"] == "old"
+        for body in ("body.raw", "body.eml", "body.html", "body.txt"):
+            gone = await c.get(f"{url}/{old}/{body}")
+            assert gone.status_code == 410 and gone.json()["code"] == "source_expired", body
+        assert (await c.get(f"{url}/{old}/spam_report")).status_code == 200  # reports stay
         assert (await c.delete(f"{url}/{old}")).status_code == 200
         assert [m["subject"] for m in (await c.get(url)).json()] == ["new"]

@@ -68,6 +68,8 @@ class MailtrapRoute(APIRoute):
                 return await handler(request)
             except ApiError as exc:
                 return mailtrap_error(exc.status, exc.message, exc.code)
+            except SourceExpired as exc:
+                return mailtrap_error(410, str(exc), "source_expired")
             except NotFound as exc:
                 return mailtrap_error(404, str(exc), "not_found")
             except QuotaExceeded as exc:
