@@ -72,6 +72,11 @@
     return Number.isNaN(d.getTime()) ? String(s || "") : d.toLocaleString();
   }
 
+  /** A time element: the ISO value as its datetime, shown in the browser's locale. */
+  function timeEl(iso) {
+    return h("time", { datetime: iso }, fmtDate(iso));
+  }
+
   function scoreKind(score) {
     if (typeof score !== "number") return "pending";
     if (score >= 80) return "good";
@@ -385,6 +390,7 @@
       }
       for (const m of data.messages) {
         const isNew = before !== null && !before.has(m.id);
+        const expired = m.source_expired_at || null;
         const score =
           m.analysis_status !== "analyzed"
             ? badge(m.analysis_status, "pending", `Analysis ${m.analysis_status}`)
@@ -397,8 +403,9 @@
               "a",
               {
                 class: `msg-link${m.is_read ? "" : " unread"}`,
-                href: `#/message/${m.id}/preview`,
-                "aria-label": `${m.is_read ? "" : "Unread. "}${m.subject || "(no subject)"}, from ${m.from || m.from_address || "unknown"}`,
+                // Without its source only the report is left: open on it.
+                href: `#/message/${m.id}/${expired ? "overview" : "preview"}`,
+                "aria-label": `${m.is_read ? "" : "Unread. "}${m.subject || "(no subject)"}, from ${m.from || m.from_address || "unknown"}${expired ? ". Source cleaned up by retention" : ""}`,
               },
               h("span", { class: "dot", "aria-hidden": "true" }),
               h(
@@ -407,7 +414,20 @@
                 h("span", { class: "from" }, m.from || m.from_address || "(no sender)"),
                 h("span", { class: "subject" }, m.subject || "(no subject)"),
               ),
-              h("span", { class: "meta" }, score, h("span", {}, fmtDate(m.created_at)), h("span", {}, fmtSize(m.size))),
+              h(
+                "span",
+                { class: "meta" },
+                h(
+                  "span",
+                  { class: "row" },
+                  expired
+                    ? h("span", { class: "badge b-expired", title: `Source cleaned up by retention on ${fmtDate(expired)}` }, "source expired")
+                    : null,
+                  score,
+                ),
+                h("span", {}, fmtDate(m.created_at)),
+                h("span", {}, fmtSize(m.size)),
+              ),
               h("span", { class: "preview" }, m.preview_text || ""),
             ),
           ),
@@ -565,9 +585,19 @@
     }
   }
 
+  /** When retention dropped the message's raw source (null while it is kept). */
+  function sourceExpiredAt(d) {
+    return (d && d.source_expired_at) || null;
+  }
+
+  const RERUN_NEEDS_SOURCE = "Re-running the analysis needs the source.";
+
   function renderMessageFrame() {
     const d = current.detail;
-    const rerun = h("button", { type: "button", id: "rerun", onclick: rerunAnalysis }, "↻ Re-run analysis");
+    const expired = sourceExpiredAt(d);
+    const rerun = expired
+      ? h("button", { type: "button", id: "rerun", class: "unavailable", disabled: true, title: RERUN_NEEDS_SOURCE, "aria-describedby": "rerun-reason" }, "↻ Re-run analysis")
+      : h("button", { type: "button", id: "rerun", onclick: rerunAnalysis }, "↻ Re-run analysis");
     clear(main).append(
       h("p", { class: "small" }, h("a", { href: `#/inbox/${d.inbox_id}` }, "← Back to inbox")),
       h(
@@ -579,7 +609,7 @@
           "span",
           { class: "row" },
           rerun,
-          h("a", { class: "button", href: `/api/v1/messages/${d.id}/raw`, download: `message-${d.id}.eml` }, "Download .eml"),
+          expired ? null : h("a", { class: "button", href: `/api/v1/messages/${d.id}/raw`, download: `message-${d.id}.eml` }, "Download .eml"),
           h("button", { type: "button", class: "danger", id: "delete", onclick: deleteMessage }, "Delete"),
         ),
       ),
@@ -594,6 +624,20 @@
         d.envelope && d.envelope.mail_from ? metaRow("Envelope", `${d.envelope.mail_from} → ${(d.envelope.rcpt_to || []).join(", ")}`) : null,
         d.envelope && d.envelope.client_ip ? metaRow("Client", `${d.envelope.client_ip}${d.envelope.helo ? ` (HELO ${d.envelope.helo})` : ""}`) : null,
       ),
+      expired
+        ? h(
+            "div",
+            { class: "notice expired", id: "source-expired" },
+            h(
+              "p",
+              {},
+              "The source of this message was cleaned up by retention on ",
+              timeEl(expired),
+              ": the QA report stays; the body, headers, raw source and attachments are no longer available.",
+            ),
+            h("p", { id: "rerun-reason" }, RERUN_NEEDS_SOURCE),
+          )
+        : null,
       h("div", { class: "tabs", role: "tablist", "aria-label": "Message views and QA reports", id: "tabs" }),
       h("div", { id: "panels" }),
     );
@@ -712,9 +756,36 @@
     if (key === "source") highlightLine(anchor);
   }
 
+  const SOURCE_PANES = {
+    preview: "The body",
+    text: "The text part",
+    source: "The HTML source",
+    raw: "The raw source",
+    "headers-list": "The headers",
+  };
+
+  /** What a message view shows once retention dropped the source: a note, never a fetch.
+   *  (The date is unknown when the source went while the view was open: a 410 told us.) */
+  function sourceGone(panel, what) {
+    const when = sourceExpiredAt(current.detail);
+    panel.append(
+      h(
+        "div",
+        { class: "gone" },
+        h("p", {}, `${what} of this message is no longer available: retention cleaned up its source`, when ? [" on ", timeEl(when)] : null, "."),
+        h("button", { type: "button", onclick: () => navigateTab("overview") }, "Open the QA overview"),
+      ),
+    );
+  }
+
   function renderPanel(key, panel) {
     const d = current.detail;
     try {
+      if (sourceExpiredAt(d) && SOURCE_PANES[key]) {
+        sourceGone(panel, SOURCE_PANES[key]);
+        if (key === "headers-list" && d.parse_defects && d.parse_defects.length) renderDefects(panel, d);
+        return;
+      }
       if (key === "preview") return renderPreview(panel, d);
       if (key === "text") return panel.append(d.text_body === null ? h("p", { class: "muted" }, "This message has no text part.") : h("pre", { class: "text-body", id: "text-body" }, d.text_body));
       if (key === "source") return renderSource(panel, d);
@@ -849,7 +920,10 @@
       pre.textContent = text;
       if (bytes.length > LIMIT) panel.prepend(h("p", { class: "notice" }, `Showing the first 2 MB of ${fmtSize(bytes.length)}; download the .eml for the rest.`));
     } catch (err) {
-      pre.replaceWith(errorBox(err));
+      if (err.status === 410) {
+        pre.remove();
+        sourceGone(panel, "The raw source");
+      } else pre.replaceWith(errorBox(err));
     }
   }
 
@@ -867,15 +941,23 @@
         ),
       ),
     );
-    if (d.parse_defects && d.parse_defects.length) {
-      panel.append(h("h3", {}, "Parse defects"), h("ul", {}, d.parse_defects.map((x) => h("li", {}, x))));
-    }
+    if (d.parse_defects && d.parse_defects.length) renderDefects(panel, d);
+  }
+
+  function renderDefects(panel, d) {
+    panel.append(h("h3", {}, "Parse defects"), h("ul", {}, d.parse_defects.map((x) => h("li", {}, x))));
   }
 
   function renderAttachments(panel, d) {
     if (!d.attachments.length) {
       panel.append(h("p", { class: "muted" }, "No attachments."));
       return;
+    }
+    const expired = sourceExpiredAt(d);
+    if (expired) {
+      panel.append(
+        h("p", { class: "notice" }, "Retention cleaned up the source of this message on ", timeEl(expired), ": the attachments are listed but can no longer be downloaded."),
+      );
     }
     panel.append(
       h(
@@ -904,16 +986,18 @@
                 h(
                   "td",
                   {},
-                  h(
-                    "a",
-                    {
-                      class: "button",
-                      href: `/api/v1/messages/${d.id}/attachments/${a.index}`,
-                      download: a.filename || `attachment-${a.index}`,
-                      "aria-label": `Download ${a.filename || `attachment ${a.index}`}`,
-                    },
-                    "Download",
-                  ),
+                  expired
+                    ? h("span", { class: "muted small" }, "Not available")
+                    : h(
+                        "a",
+                        {
+                          class: "button",
+                          href: `/api/v1/messages/${d.id}/attachments/${a.index}`,
+                          download: a.filename || `attachment-${a.index}`,
+                          "aria-label": `Download ${a.filename || `attachment ${a.index}`}`,
+                        },
+                        "Download",
+                      ),
                 ),
               ),
             ),
@@ -935,12 +1019,31 @@
       renderReportBadge();
       toast("Analysis finished");
     } catch (err) {
+      if (err.status === 410) {
+        toast("The source of this message was cleaned up: the analysis cannot run again");
+        await reloadDetail(); // draws the frame again, with the notice
+        return;
+      }
       toast(`Analysis failed: ${err.message}`);
     } finally {
       button.disabled = false;
       button.removeAttribute("aria-busy");
       button.textContent = "↻ Re-run analysis";
     }
+  }
+
+  /** Fetch the message again and redraw its frame (the report and the tab stay). */
+  async function reloadDetail() {
+    const id = current.id;
+    let detail;
+    try {
+      detail = (await api(`/api/v1/messages/${id}`)).data;
+    } catch (err) {
+      return;
+    }
+    if (current.view !== "message" || current.id !== id) return;
+    current.detail = detail;
+    renderMessageFrame();
   }
 
   async function deleteMessage() {
@@ -1019,6 +1122,10 @@
   function locationButton(loc) {
     const part = loc.part || "html";
     const label = `${part === "html" ? "line" : `${part} line`} ${loc.line}${Number.isInteger(loc.column) ? `:${loc.column}` : ""}`;
+    if (sourceExpiredAt(current.detail)) {
+      // The source it points into was cleaned up: the location stays, as plain text.
+      return h("span", { class: "badge b-info loc-gone", title: "The source was cleaned up by retention" }, label);
+    }
     if (part === "html" && Number.isInteger(loc.line)) {
       return h("button", { type: "button", class: "loc-link", "aria-label": `Show HTML source ${label}`, onclick: () => navigateTab("source", `L${loc.line}`) }, label);
     }
