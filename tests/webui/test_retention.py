@@ -69,7 +69,9 @@ async def test_a_message_without_its_source_keeps_its_report(ui: Session, stack:
 
         # The list marks the message, visibly and in the link's spoken name.
         await page.goto(f"{stack.base_url}/#/inbox/{inbox['id']}")
-        await page.reload()  # the sidebar learns of the inbox made after sign-in
+        # Made after the page loaded: the view fetches the sidebar again to know it.
+        await expect(page.locator(".inbox-head h1")).to_have_text("Archive")
+        await expect(page.locator("main")).not_to_contain_text("null")
         old_row = page.locator("#messages li", has_text="Old campaign 3c9a")
         new_row = page.locator("#messages li", has_text="New campaign 8d21")
         marker = old_row.locator(".badge.b-expired")

@@ -306,6 +306,7 @@
   // ---------------------------------------------------------------- inbox
 
   async function showInbox(inboxId, params) {
+    if (!inboxes.some((b) => b.id === inboxId)) await loadNav(); // created since the page loaded
     startView("inbox", { id: inboxId });
     markNav(inboxId);
     const search = params.get("q") || "";
@@ -348,7 +349,7 @@
             " · password ",
             h("code", {}, box.smtp.password),
           )
-        : null,
+        : "",
       h("div", { class: "row", style: "margin-bottom:.75rem" }, searchInput),
       list,
       pager,
