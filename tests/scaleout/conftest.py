@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,18 @@ REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "mq_scaleout_admin_token_0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "headers,slow,flaky"
+
+
+def probe_message(subject: str, token: str) -> bytes:
+    """A small message; the probe checks read ``token`` (its Message-ID) to mark their runs."""
+    msg = EmailMessage()
+    msg["From"] = "App <app@sender.example>"
+    msg["To"] = "user@example.com"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
+    msg["Message-ID"] = f"<{token}@sender.example>"
+    msg.set_content("Hello there.\n")
+    return msg.as_bytes()
 
 
 def _absent(what: str, exc: Exception) -> None:

@@ -11,7 +11,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import pytest_asyncio
 import redis
 from tests.audit.conftest import expected, make_message, write_eml_dir
 from tests.conftest import throwaway_pg_database
-from tests.scaleout.conftest import ROOT, Worker
+from tests.scaleout.conftest import ROOT, Worker, probe_message
 
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import AuditManager
@@ -104,17 +103,6 @@ def stored_audit_id(stderr: str) -> int:
     return int(stderr.rsplit("stored audit ", 1)[1].split()[0])
 
 
-def subject_message(subject: str, token: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "App <app@sender.example>"
-    msg["To"] = "user@example.com"
-    msg["Subject"] = subject
-    msg["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
-    msg["Message-ID"] = f"<{token}@sender.example>"
-    msg.set_content("Hello there.\n")
-    return msg.as_bytes()
-
-
 async def test_files_are_imported_and_fanned_out(
     audit_env: dict[str, str], audit_worker: Worker, store: Store, tmp_path: Path
 ) -> None:
@@ -160,7 +148,7 @@ async def test_ctrl_c_keeps_what_arrived_and_resume_finishes(
     other chunk's results reach --out before Ctrl-C."""
     source = write_eml_dir(tmp_path / "eml", 30)
     token = f"slowaudit{uuid.uuid4().hex[:6]}"
-    (source / "zz-slow.eml").write_bytes(subject_message("[slow] audit", token))
+    (source / "zz-slow.eml").write_bytes(probe_message("[slow] audit", token))
     out = tmp_path / "out"
     results = out / "results.jsonl"
     args = [str(source), "--executor", "celery", "--checks", "headers,slow", "--out", str(out)]
@@ -279,7 +267,7 @@ async def test_audit_tasks_retry_only_the_failed_check(
     audit_env: dict[str, str], audit_worker: Worker, store: Store, markers: Path
 ) -> None:
     token = f"auditflaky{uuid.uuid4().hex[:6]}"
-    inbox_id, _ = await new_inbox(store, [subject_message("[flaky] audited", token)])
+    inbox_id, _ = await new_inbox(store, [probe_message("[flaky] audited", token)])
     done = await asyncio.to_thread(
         audit, audit_env, "--inbox", str(inbox_id), "--executor", "celery",
         "--checks", "headers,slow,flaky", "--format", "json",

@@ -5,28 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from tests.scaleout.conftest import CeleryStack, Worker, wait_for
+from tests.scaleout.conftest import CeleryStack, Worker, probe_message, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def make_message(subject: str, token: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "App <app@sender.example>"
-    msg["To"] = "user@example.com"
-    msg["Subject"] = subject
-    msg["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
-    msg["Message-ID"] = f"<{token}@sender.example>"
-    msg.set_content("Hello there.\n")
-    return msg.as_bytes()
-
-
 async def captured(stack: CeleryStack, subject: str, token: str) -> int:
-    await asyncio.to_thread(stack.smtp_send, make_message(subject, token))
+    await asyncio.to_thread(stack.smtp_send, probe_message(subject, token))
     async with stack.client() as c:
         [inbox, *_] = (await c.get("/api/v1/inboxes")).json()
         latest = await c.get(
