@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mailqa.checks import build_checks
@@ -19,13 +20,13 @@ from mailqa.core.check import CheckContext
 from mailqa.core.errors import NotFound
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
-from mailqa.core.report import Report
+from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 from mailqa.store.database import migrate
 from mailqa.store.models import Message
-from mailqa.store.repository import MessageFilter, Store
+from mailqa.store.repository import MessageFilter, PendingMessage, Store
 from mailqa.worker.executor import Executor, InlineExecutor
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class Service:
             if max_messages:
                 await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=None)
             await self._notify()
-            await self.executor.submit(stored.id, parsed)
+            await self.executor.submit(stored.id, stored.uid, parsed)
         except Exception:
             log.exception("message %d stored; queueing its analysis failed", stored.id)
         return stored.id
@@ -141,10 +142,14 @@ class Service:
     # Analysis -----------------------------------------------------------------------------
 
     async def _analyze_job(
-        self, message_id: int, parsed: ParsedMessage | None, only: Collection[str] | None
+        self,
+        message_id: int,
+        uid: str | None,
+        parsed: ParsedMessage | None,
+        only: Collection[str] | None,
     ) -> Report | None:
         try:
-            return await self.analyze(message_id, parsed=parsed, only=only)
+            return await self.analyze(message_id, uid=uid, parsed=parsed, only=only)
         except NotFound:
             return None  # deleted before its turn
 
@@ -152,21 +157,28 @@ class Service:
         self,
         message_id: int,
         *,
+        uid: str | None = None,
         parsed: ParsedMessage | None = None,
         only: Collection[str] | None = None,
     ) -> Report:
         """Run the pipeline on a stored message and store the report.
 
-        With ``only``, just those checks run and replace their sections of the stored report.
+        ``uid`` is the message's identity when the job was made: a job whose message is gone
+        (deleted, whatever now holds its id) raises ``NotFound``, and the report is saved only
+        onto the message analysed. With ``only``, just those checks run and replace their
+        sections of the stored report.
         """
-        if parsed is None:
-            parsed = await self.load_parsed(message_id)
+        if parsed is None or uid is None:
+            loaded = await self.load(message_id, uid)
+            uid, parsed = loaded.uid, parsed or loaded.parsed
+        if not await self.store.count_attempt(message_id, uid):
+            raise NotFound(f"message {message_id} not found")
         report = await self.pipeline.run(parsed, self.ctx, only=only)
         if only:
             previous = await self.store.get_report(message_id)
             if previous is not None:
                 report = previous.merged(list(report.checks.values()))
-        await self.store.save_report(message_id, report)
+        await self.store.save_report(message_id, uid, report)
         self.metrics.analyses.labels(report.status.value).inc()
         for result in report.checks.values():
             self.metrics.check_duration.labels(result.name, result.status.value).observe(
@@ -175,22 +187,74 @@ class Service:
         await self._notify()
         return report
 
-    async def load_parsed(self, message_id: int) -> ParsedMessage:
+    async def load(self, message_id: int, uid: str | None = None) -> LoadedMessage:
+        """A stored message, parsed; ``NotFound`` when it is gone or no longer ``uid``."""
         row = await self.store.get_message(message_id)
+        if uid is not None and row.uid != uid:
+            raise NotFound(f"message {message_id} not found")
         raw = await self.store.get_raw(message_id)
-        return ParsedMessage(raw, envelope_of(row))
+        return LoadedMessage(message_id, row.uid, ParsedMessage(raw, envelope_of(row)))
 
-    async def load_parsed_many(self, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
+    async def load_parsed(self, message_id: int) -> ParsedMessage:
+        return (await self.load(message_id)).parsed
+
+    async def load_many(self, message_ids: Sequence[int]) -> dict[int, LoadedMessage]:
         """The messages that still exist, read in one query."""
         found = await self.store.get_messages_with_raw(message_ids)
-        return {mid: ParsedMessage(raw, envelope_of(row)) for mid, (row, raw) in found.items()}
+        return {
+            mid: LoadedMessage(mid, row.uid, ParsedMessage(raw, envelope_of(row)))
+            for mid, (row, raw) in found.items()
+        }
+
+    async def load_parsed_many(self, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
+        return {mid: m.parsed for mid, m in (await self.load_many(message_ids)).items()}
 
     async def resume_pending(self) -> int:
-        """Queue messages stored but never analysed (a crash between 250 and the report)."""
-        ids = await self.store.pending_message_ids()
-        for message_id in ids:
-            await self.executor.submit(message_id, None)
-        return len(ids)
+        """Queue messages stored but never analysed (a crash between 250 and the report).
+
+        A message whose analyses were cut short ``analysis_max_attempts`` times (each time the
+        server died while analysing it) is not queued again: it gets a report whose checks
+        are ``errored`` with the reason. ``POST .../analyze`` still runs it on demand.
+        """
+        pending = await self.store.pending_messages()
+        limit = self.settings.analysis_max_attempts
+        queued = 0
+        for message in pending:
+            if message.attempts >= limit:
+                log.warning(
+                    "message %d: %d analyses were cut short; not queued again",
+                    message.id,
+                    message.attempts,
+                )
+                await self.store.save_report(
+                    message.id, message.uid, await self._poisoned_report(message)
+                )
+                continue
+            await self.executor.submit(message.id, message.uid, None)
+            queued += 1
+        return queued
+
+    async def _poisoned_report(self, message: PendingMessage) -> Report:
+        reason = (
+            f"not analysed: {message.attempts} analyses of this message were cut short "
+            "(the server stopped while analysing it); it is not retried automatically"
+        )
+        # From the stored row: parsing the message again may be what keeps failing.
+        try:
+            row = await self.store.get_message(message.id)
+        except NotFound:
+            summary = MessageSummary()
+        else:
+            summary = MessageSummary(
+                subject=row.subject,
+                from_=row.from_header,
+                message_id=row.message_id_header,
+                size=row.size,
+                has_html=row.has_html,
+                has_text=row.has_text,
+            )
+        results = [CheckResult.errored(name, reason) for name in self.pipeline.checks]
+        return Report.from_results(summary, results, rules_version=self.pipeline.rules_version)
 
     # Waiting ------------------------------------------------------------------------------
 
@@ -238,6 +302,15 @@ class Service:
             async with self._changed:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+
+@dataclass(frozen=True)
+class LoadedMessage:
+    """A stored message read back for analysis: its id, its identity and the parse."""
+
+    id: int
+    uid: str
+    parsed: ParsedMessage
 
 
 def envelope_of(row: Message) -> Envelope:

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     )
     check_timeout: float = Field(30.0, description="Seconds each check may take.")
     analysis_concurrency: int = Field(4, description="Analyses run at once by the inline executor.")
+    analysis_max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Analyses of one message cut short (the server died during them) before "
+        "start-up stops queueing it and reports its checks as errored.",
+    )
     offline: bool = Field(False, description="Never touch the network (DNS, HTTP) in checks.")
 
     # Spam (SpamAssassin's spamd)

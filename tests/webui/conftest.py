@@ -147,7 +147,8 @@ async def mutate_report(
     store it back; returns the report as the API then serves it."""
     body = await stack.wait_report(message_id)
     change(body)
-    await stack.service.store.save_report(message_id, Report.model_validate(body))
+    uid = (await stack.service.store.get_message(message_id)).uid
+    await stack.service.store.save_report(message_id, uid, Report.model_validate(body))
     async with stack.api() as c:
         r = await c.get(f"/api/v1/messages/{message_id}/report")
         r.raise_for_status()

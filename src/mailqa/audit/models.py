@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailqa.store.models import Base, SafeText, UTCDateTime, utcnow
+from mailqa.store.models import NEVER_REUSE_IDS, Base, SafeText, UTCDateTime, utcnow
 
 
 class Audit(Base):
     __tablename__ = "audits"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)
@@ -36,7 +37,10 @@ class Audit(Base):
 
 class AuditResult(Base):
     __tablename__ = "audit_results"
-    __table_args__ = (UniqueConstraint("audit_id", "message_id", name="uq_audit_results_message"),)
+    __table_args__ = (
+        UniqueConstraint("audit_id", "message_id", name="uq_audit_results_message"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))

@@ -64,19 +64,30 @@ async def audit_stored_message(
 ) -> AuditRecord:
     """Analyse one stored message for an audit and store its record."""
     try:
-        parsed = await service.load_parsed(message_id)
+        loaded = await service.load(message_id)
     except NotFound:
         record = missing_record(message_id)
     else:
-        record = await audit_parsed(service, pipeline, audit, message_id, parsed)
+        record = await audit_parsed(
+            service, pipeline, audit, message_id, loaded.parsed, uid=loaded.uid
+        )
     await audits.save_result(audit.id, record)
     return record
 
 
 async def audit_parsed(
-    service: Service, pipeline: Pipeline, audit: Audit, message_id: int, parsed: ParsedMessage
+    service: Service,
+    pipeline: Pipeline,
+    audit: Audit,
+    message_id: int,
+    parsed: ParsedMessage,
+    *,
+    uid: str | None = None,
 ) -> AuditRecord:
     """The audit record of one loaded message (``unreadable`` if it cannot be analysed).
+
+    ``uid`` is the message's identity, needed for imported mail, whose report is saved
+    onto that very message.
 
     Checks that fail transiently run again, alone, with backoff (``MAILQA_CELERY_MAX_RETRIES``
     and ``MAILQA_CELERY_RETRY_BACKOFF``). For imported mail the report is also the message's.
@@ -95,7 +106,9 @@ async def audit_parsed(
     except Exception as exc:  # a message the parser or a check cannot survive
         return unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id)
     if audit.imported:
-        await service.store.save_report(message_id, report)
+        if uid is None:
+            raise ValueError("an imported message's report needs the message's uid")
+        await service.store.save_report(message_id, uid, report)
     return record_from_report(key, report, message_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,8 +71,20 @@ class Base(DeclarativeBase):
     pass
 
 
+# Ids are never reused: SQLite without AUTOINCREMENT hands a deleted row's id to the next
+# insert, and anything still holding the old id (a queued analysis, a client's URL) would
+# then reach the new row. PostgreSQL sequences never go back.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
+def new_uid() -> str:
+    """A message's identity beyond its id: what an analysis result must match to be saved."""
+    return secrets.token_hex(16)
+
+
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(SafeText(200))
@@ -80,6 +93,7 @@ class Project(Base):
 
 class Inbox(Base):
     __tablename__ = "inboxes"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -97,6 +111,7 @@ class Inbox(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(SafeText(200))
@@ -114,9 +129,14 @@ class ApiToken(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_inbox_created", "inbox_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_inbox_created", "inbox_id", "id"),
+        Index("ix_messages_uid", "uid", unique=True),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), default=new_uid)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     subject: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
@@ -140,6 +160,9 @@ class Message(Base):
     client_name: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
     helo: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Analyses started and not finished: counted when a job starts, so a message whose
+    # analysis keeps killing the server is recognised at start-up and not queued again.
+    analysis_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     parse_defects: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Set when retention dropped the raw source; the row and its report stay.
@@ -159,6 +182,7 @@ class MessageBlob(Base):
 
 class Attachment(Base):
     __tablename__ = "attachments"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(

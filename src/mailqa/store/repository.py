@@ -28,6 +28,7 @@ from mailqa.store.models import (
     MessageBlob,
     Project,
     StoredReport,
+    new_uid,
     utcnow,
 )
 
@@ -73,8 +74,18 @@ class StoredMessage:
     retention sweep's business)."""
 
     id: int
+    uid: str
     inbox_id: int
     inbox_max_messages: int | None
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A message stored but not analysed, and how many analyses of it were cut short."""
+
+    id: int
+    uid: str
+    attempts: int
 
 
 def utf8_size(text: str | None) -> int:
@@ -84,6 +95,7 @@ def utf8_size(text: str | None) -> int:
 def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
     env = msg.envelope
     return {
+        "uid": new_uid(),
         "inbox_id": inbox_id,
         "created_at": now,
         "subject": msg.subject,
@@ -125,7 +137,7 @@ class Store:
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self._capture_queue: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]] = []
         self._capture_flusher: asyncio.Task[None] | None = None
-        self._report_queue: list[tuple[int, Report, asyncio.Future[None]]] = []
+        self._report_queue: list[tuple[int, str, Report, asyncio.Future[None]]] = []
         self._report_flusher: asyncio.Task[None] | None = None
 
     @asynccontextmanager
@@ -470,10 +482,10 @@ class Store:
                         .values(used_bytes=Inbox.used_bytes + delta)
                     )
             now = datetime.now(UTC)
+            rows = [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted]
             ids = (
                 await s.scalars(
-                    insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True),
-                    [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted],
+                    insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
                 )
             ).all()
             await s.execute(
@@ -500,8 +512,8 @@ class Store:
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)
         stored = iter(
-            StoredMessage(int(mid), inbox_id, inboxes[inbox_id].max_messages)
-            for mid, (inbox_id, _) in zip(ids, accepted, strict=True)
+            StoredMessage(int(mid), row["uid"], inbox_id, inboxes[inbox_id].max_messages)
+            for mid, row, (inbox_id, _) in zip(ids, rows, accepted, strict=True)
         )
         return [next(stored) if r is None else r for r in results]
 
@@ -734,26 +746,38 @@ class Store:
                 )
         return pruned
 
-    async def pending_message_ids(self, limit: int = 10_000) -> list[int]:
+    async def pending_messages(self, limit: int = 10_000) -> list[PendingMessage]:
         async with self.sessions() as s:
             q = (
-                select(Message.id)
+                select(Message.id, Message.uid, Message.analysis_attempts)
                 # Without its source a message can never be analysed: do not queue it.
                 .where(Message.analysis_status == "pending", Message.source_expired_at.is_(None))
                 .order_by(Message.id)
                 .limit(limit)
             )
-            return list((await s.scalars(q)).all())
+            return [PendingMessage(*row) for row in (await s.execute(q)).all()]
+
+    async def count_attempt(self, message_id: int, uid: str) -> bool:
+        """Record that an analysis of the message starts. False when the message is gone."""
+        async with self._write() as s:
+            done = await s.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.uid == uid)
+                .values(analysis_attempts=Message.analysis_attempts + 1)
+            )
+        return bool(cast(Any, done).rowcount)
 
     # Reports ------------------------------------------------------------------------------
 
-    async def save_report(self, message_id: int, report: Report) -> None:
+    async def save_report(self, message_id: int, uid: str, report: Report) -> None:
         """Insert or replace the report (idempotent: the same analysis may be written twice).
 
-        Group-committed like captures: concurrent analyses share one transaction.
+        Saved only onto the message that was analysed: the row must still carry ``uid``,
+        or the report is dropped. Group-committed like captures: concurrent analyses share
+        one transaction.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._report_queue.append((message_id, report, future))
+        self._report_queue.append((message_id, uid, report, future))
         if self._report_flusher is None or self._report_flusher.done():
             self._report_flusher = asyncio.create_task(self._flush_reports())
         await future
@@ -762,7 +786,7 @@ class Store:
         while self._report_queue:
             batch = self._report_queue[:CAPTURE_BATCH]
             del self._report_queue[:CAPTURE_BATCH]
-            latest = {mid: report for mid, report, _ in batch}  # last write wins
+            latest = {(mid, uid): report for mid, uid, report, _ in batch}  # last write wins
             try:
                 await self._save_reports(latest)
             except Exception as exc:
@@ -774,21 +798,23 @@ class Store:
                 if not future.done():
                     future.set_result(None)
 
-    async def _save_reports(self, reports: dict[int, Report]) -> None:
+    async def _save_reports(self, reports: dict[tuple[int, str], Report]) -> None:
         now = datetime.now(UTC)
         async with self._write() as s:
-            alive = set((await s.scalars(select(Message.id).where(Message.id.in_(reports)))).all())
+            ids = {mid for mid, _ in reports}
+            found = await s.execute(select(Message.id, Message.uid).where(Message.id.in_(ids)))
+            alive = [(mid, uid) for mid, uid in found.all() if (mid, uid) in reports]
             if not alive:
                 return  # every message was deleted while being analysed
             rows = [
                 {
                     "message_id": mid,
-                    "status": reports[mid].status.value,
-                    "score": reports[mid].score,
-                    "data": reports[mid].model_dump(mode="json", by_alias=True),
+                    "status": reports[mid, uid].status.value,
+                    "score": reports[mid, uid].score,
+                    "data": reports[mid, uid].model_dump(mode="json", by_alias=True),
                     "updated_at": now,
                 }
-                for mid in alive
+                for mid, uid in alive
             ]
             table = REPORTS
             upsert = (sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert)(table)

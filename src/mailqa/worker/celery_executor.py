@@ -63,10 +63,11 @@ class CeleryExecutor:
     async def submit(
         self,
         message_id: int,
+        uid: str | None = None,
         parsed: ParsedMessage | None = None,
         only: Collection[str] | None = None,
     ) -> None:
-        kwargs = {"only": sorted(only) if only else None}
+        kwargs = {"only": sorted(only) if only else None, "uid": uid}
         await self._send(ANALYZE_TASK, [message_id], kwargs)
 
     async def submit_audit(self, audit_id: int, message_ids: Collection[int]) -> None:

@@ -12,12 +12,18 @@ from mailqa.core.message import ParsedMessage
 
 log = logging.getLogger(__name__)
 
-AnalyzeFn = Callable[[int, ParsedMessage | None, Collection[str] | None], Awaitable[object]]
+AnalyzeFn = Callable[
+    [int, str | None, ParsedMessage | None, Collection[str] | None], Awaitable[object]
+]
 
 
 @dataclass(frozen=True)
 class Job:
+    """One analysis to run: the message's id and identity (``uid``: the result is saved
+    only onto that very message), and its parse when it is at hand."""
+
     message_id: int
+    uid: str | None = None
     parsed: ParsedMessage | None = None
     only: tuple[str, ...] | None = None
 
@@ -28,6 +34,7 @@ class Executor(Protocol):
     async def submit(
         self,
         message_id: int,
+        uid: str | None = None,
         parsed: ParsedMessage | None = None,
         only: Collection[str] | None = None,
     ) -> None: ...
@@ -59,12 +66,13 @@ class InlineExecutor:
     async def submit(
         self,
         message_id: int,
+        uid: str | None = None,
         parsed: ParsedMessage | None = None,
         only: Collection[str] | None = None,
     ) -> None:
         if self._queue.qsize() >= self._keep_parsed:
             parsed = None
-        self._queue.put_nowait(Job(message_id, parsed, tuple(only) if only else None))
+        self._queue.put_nowait(Job(message_id, uid, parsed, tuple(only) if only else None))
 
     async def join(self) -> None:
         """Wait until every queued job has finished (tests, CLI)."""
@@ -79,7 +87,7 @@ class InlineExecutor:
             job = await self._queue.get()
             try:
                 if job is not None:
-                    await self._analyze(job.message_id, job.parsed, job.only)
+                    await self._analyze(job.message_id, job.uid, job.parsed, job.only)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -87,11 +87,11 @@ class WorkerRuntime:
 
 
 async def _analyze(
-    runtime: WorkerRuntime, message_id: int, only: list[str] | None
+    runtime: WorkerRuntime, message_id: int, uid: str | None, only: list[str] | None
 ) -> Report | None:
     service = await runtime.service()
     try:
-        return await service.analyze(message_id, only=only)
+        return await service.analyze(message_id, uid=uid, only=only)
     except NotFound:
         return None  # deleted before its turn
 
@@ -107,11 +107,14 @@ async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) 
         audit = runtime.audit_rows[audit_id] = await audits.get(audit_id)
     pipeline = runtime.pipelines.get(audit.checks)
 
-    parsed = await service.load_parsed_many(message_ids)  # one query for the chunk
+    loaded = await service.load_many(message_ids)  # one query for the chunk
     records = await asyncio.gather(
-        *(audit_parsed(service, pipeline, audit, mid, msg) for mid, msg in parsed.items())
+        *(
+            audit_parsed(service, pipeline, audit, mid, msg.parsed, uid=msg.uid)
+            for mid, msg in loaded.items()
+        )
     )
-    records += [missing_record(mid) for mid in message_ids if mid not in parsed]
+    records += [missing_record(mid) for mid in message_ids if mid not in loaded]
     await audits.save_results(audit.id, records)  # one statement for the chunk
     return [record.status for record in records]
 
@@ -144,9 +147,13 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
     @app.task(  # type: ignore[untyped-decorator]
         name=ANALYZE_TASK, bind=True, max_retries=settings.celery_max_retries
     )
-    def analyze(self: Any, message_id: int, only: list[str] | None = None) -> dict[str, Any]:
+    def analyze(
+        self: Any, message_id: int, only: list[str] | None = None, uid: str | None = None
+    ) -> dict[str, Any]:
+        # ``uid`` is the message's identity when the task was queued (absent in tasks queued
+        # by older versions): the report goes onto that very message, or nowhere.
         try:
-            report = runtime.run(_analyze(runtime, message_id, only))
+            report = runtime.run(_analyze(runtime, message_id, uid, only))
         except DB_ERRORS as exc:  # database restarting: the whole task again, later
             raise self.retry(
                 exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
@@ -157,7 +164,9 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
         if failed and self.request.retries < self.max_retries:
             countdown = backoff(settings.celery_retry_backoff, self.request.retries)
             log.info("message %s: retrying %s in %.1f s", message_id, ", ".join(failed), countdown)
-            raise self.retry(kwargs={"message_id": message_id, "only": failed}, countdown=countdown)
+            raise self.retry(
+                kwargs={"message_id": message_id, "only": failed, "uid": uid}, countdown=countdown
+            )
         return {"message_id": message_id, "status": report.status.value, "retry_exhausted": failed}
 
     @app.task(  # type: ignore[untyped-decorator]
