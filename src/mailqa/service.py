@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import NotFound
-from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.message import PARSE_IN_THREAD, Envelope, ParsedMessage, parse_stored
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
@@ -57,6 +57,7 @@ class Service:
         self.pipeline = pipeline or Pipeline(
             build_checks(settings.checks),
             timeout=settings.check_timeout,
+            cpu_seconds=settings.check_cpu_seconds,
             rules_version=rules_version(),
         )
         self.metrics = metrics or Metrics()
@@ -94,7 +95,10 @@ class Service:
         self, raw: bytes, inbox_id: int, envelope: Envelope | None = None, *, source: str = "api"
     ) -> int:
         """Store the message (committed when this returns), then queue its analysis."""
-        parsed = ParsedMessage(raw, envelope)
+        if len(raw) > PARSE_IN_THREAD:  # CPU work in proportion to the size: off the loop
+            parsed = await asyncio.to_thread(parse_for_storage, raw, envelope)
+        else:
+            parsed = parse_for_storage(raw, envelope)
         stored = await self.store.insert_message(inbox_id, parsed)
         self.metrics.messages_captured.labels(source).inc()
         # The message is safe from here on: a failure below must not make the sender retry
@@ -193,7 +197,7 @@ class Service:
         if uid is not None and row.uid != uid:
             raise NotFound(f"message {message_id} not found")
         raw = await self.store.get_raw(message_id)
-        return LoadedMessage(message_id, row.uid, ParsedMessage(raw, envelope_of(row)))
+        return LoadedMessage(message_id, row.uid, await parse_stored(raw, envelope_of(row)))
 
     async def load_parsed(self, message_id: int) -> ParsedMessage:
         return (await self.load(message_id)).parsed
@@ -202,7 +206,7 @@ class Service:
         """The messages that still exist, read in one query."""
         found = await self.store.get_messages_with_raw(message_ids)
         return {
-            mid: LoadedMessage(mid, row.uid, ParsedMessage(raw, envelope_of(row)))
+            mid: LoadedMessage(mid, row.uid, await parse_stored(raw, envelope_of(row)))
             for mid, (row, raw) in found.items()
         }
 
@@ -304,6 +308,14 @@ class Service:
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
 
 
+def parse_for_storage(raw: bytes, envelope: Envelope | None) -> ParsedMessage:
+    """The message parsed, with what its stored row needs worked out (the preview text
+    comes from the HTML scan, which the checks then share)."""
+    parsed = ParsedMessage(raw, envelope)
+    _ = parsed.preview_text, parsed.from_address
+    return parsed
+
+
 @dataclass(frozen=True)
 class LoadedMessage:
     """A stored message read back for analysis: its id, its identity and the parse."""
@@ -345,6 +357,7 @@ async def open_service(
         pipeline = Pipeline(
             build_checks(settings.checks),
             timeout=settings.check_timeout,
+            cpu_seconds=settings.check_cpu_seconds,
             rules_version=rules_version(),
         )
         ctx = await stack.enter_async_context(

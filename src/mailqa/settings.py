@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         description="Checks to run (comma-separated); empty means every default-on check.",
     )
     check_timeout: float = Field(30.0, description="Seconds each check may take.")
+    check_cpu_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="CPU seconds each check may use on one message (parsing the HTML, walking "
+        "its CSS, extracting links); past it the check stops and is reported errored.",
+    )
     analysis_concurrency: int = Field(4, description="Analyses run at once by the inline executor.")
     analysis_max_attempts: int = Field(
         3,

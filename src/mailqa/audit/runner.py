@@ -35,7 +35,7 @@ from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
 from mailqa.checks import build_checks
 from mailqa.core.check import CheckContext
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import ParsedMessage, parse_stored
 from mailqa.core.pipeline import Pipeline
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
@@ -74,7 +74,11 @@ class LocalAnalyzer:
     def __init__(self, settings: Settings, options: AuditOptions) -> None:
         self.settings = settings
         self.options = options
-        self.pipeline = Pipeline(build_checks(options.checks), timeout=settings.check_timeout)
+        self.pipeline = Pipeline(
+            build_checks(options.checks),
+            timeout=settings.check_timeout,
+            cpu_seconds=settings.check_cpu_seconds,
+        )
         self._stack = AsyncExitStack()
         self.ctx: CheckContext | None = None
 
@@ -95,7 +99,7 @@ class LocalAnalyzer:
         try:
             report = await run_with_retries(
                 self.pipeline,
-                ParsedMessage(raw),
+                await parse_stored(raw),
                 self.ctx,
                 retries=self.settings.celery_max_retries,
                 base=self.settings.celery_retry_backoff,

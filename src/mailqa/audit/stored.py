@@ -48,14 +48,17 @@ RUNNING_SUMMARIES = 32  # summaries of running audits kept between polls
 class PipelineCache:
     """One pipeline per set of checks, built on first use."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, cpu_seconds: float | None = None) -> None:
         self.timeout = timeout
+        self.cpu_seconds = cpu_seconds
         self._pipelines: dict[tuple[str, ...], Pipeline] = {}
 
     def get(self, checks: Sequence[str]) -> Pipeline:
         key = tuple(checks)
         if key not in self._pipelines:
-            self._pipelines[key] = Pipeline(build_checks(list(key)), timeout=self.timeout)
+            self._pipelines[key] = Pipeline(
+                build_checks(list(key)), timeout=self.timeout, cpu_seconds=self.cpu_seconds
+            )
         return self._pipelines[key]
 
 
@@ -157,7 +160,9 @@ class AuditManager:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.audits = AuditStore(service.store)
-        self.pipelines = PipelineCache(service.settings.check_timeout)
+        self.pipelines = PipelineCache(
+            service.settings.check_timeout, service.settings.check_cpu_seconds
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._running_summaries: dict[int, tuple[int, dict[str, Any]]] = {}
 

@@ -22,6 +22,7 @@ import dkim
 from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, Field
 
+from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, is_public_ip
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
@@ -579,11 +580,9 @@ class AuthCheck:
             spf_task, keys_task, dmarc_task, posture_task, tree_task
         )
         posture.spf_tree = tree
-        sigs = await asyncio.to_thread(
-            lambda: [_verify_dkim(msg.raw, i, keys, t) for i, t in dkim_headers]
-        )
+        sigs = await in_thread(lambda: [_verify_dkim(msg.raw, i, keys, t) for i, t in dkim_headers])
         arc = (
-            await asyncio.to_thread(_verify_arc, msg.raw, keys)
+            await in_thread(_verify_arc, msg.raw, keys)
             if msg.header("ARC-Seal") is not None
             else ArcDetails(result="none", reason="no ARC headers")
         )

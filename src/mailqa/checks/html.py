@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 from pydantic import BaseModel, Field
 
 from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
+from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
@@ -381,7 +382,7 @@ class HtmlCheck:
             sheets = await fetch_stylesheets(msg.html_document, ctx.http)
         try:
             # CPU-bound: in a thread, so the event loop (SMTP, API) stays live.
-            analysis = await asyncio.to_thread(
+            analysis = await in_thread(
                 analyse_document,
                 msg.html_document,
                 list(ctx.settings.html_targets),

@@ -22,6 +22,7 @@ from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, Field
 
 from mailqa.checks.headers import is_bulk
+from mailqa.core.budget import checkpoint, in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
@@ -261,7 +262,9 @@ class _Extractor:
     def extract(self) -> list[Occurrence]:
         if self.msg.html:
             scan = self.doc.scan
-            for tag in scan.elements:
+            for i, tag in enumerate(scan.elements):
+                if not i & 255:
+                    checkpoint()
                 self._tag(tag, scan)
             for style in scan.styles:
                 line, column = self._position(style.offset)
@@ -875,6 +878,18 @@ def _apply_fetch(result: LinkResult, fetched: FetchResult) -> None:
 # --- the check -------------------------------------------------------------------------------
 
 
+def _extract_static(msg: ParsedMessage, cap: int) -> tuple[int, list[Target], _Static]:
+    """How many links the message has, its distinct targets, and the static findings of the
+    first ``cap`` targets."""
+    extractor = _Extractor(msg)
+    occurrences = extractor.extract()
+    targets = group_targets(occurrences, extractor.base_href)
+    static = _Static()
+    for target in targets[:cap]:
+        _static_target(target, msg, extractor, static)
+    return len(occurrences), targets, static
+
+
 class LinksCheck:
     name: ClassVar[str] = "links"
     # Static findings run offline; HTTP validation decides inside (ctx.http, ctx.offline).
@@ -883,15 +898,10 @@ class LinksCheck:
 
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
         settings = ctx.settings
-        extractor = _Extractor(msg)
-        occurrences = extractor.extract()
-        targets = group_targets(occurrences, extractor.base_href)
         cap = max(settings.link_max_urls, 0)
+        # CPU-bound: in a thread, so the event loop (SMTP, API) stays live.
+        found, targets, static = await in_thread(_extract_static, msg, cap)
         kept, over = targets[:cap], targets[cap:]
-
-        static = _Static()
-        for target in kept:
-            _static_target(target, msg, extractor, static)
         findings = static.findings
         if is_bulk(msg) and not any(_is_unsubscribe(t) for t in targets):
             findings.append(
@@ -950,7 +960,7 @@ class LinksCheck:
 
         details = LinksDetails(
             links=list(results.values()),
-            found=len(occurrences),
+            found=found,
             unique=len(targets),
             skipped=len(over),
             skipped_urls=[t.url[:500] for t in over[:20]],

@@ -90,7 +90,11 @@ class FileChecker:
 
     def __init__(self, job: GateJob) -> None:
         self.job = job
-        self.pipeline = Pipeline(build_checks(job.check_names), timeout=job.settings.check_timeout)
+        self.pipeline = Pipeline(
+            build_checks(job.check_names),
+            timeout=job.settings.check_timeout,
+            cpu_seconds=job.settings.check_cpu_seconds,
+        )
         self._template_checks = [n for n in self.pipeline.checks if n not in TEMPLATE_SKIPS]
 
     async def check(self, task: FileTask, ctx: CheckContext) -> FileResult:

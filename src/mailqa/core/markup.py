@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailqa.core.budget import checkpoint
+
 
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -235,8 +237,11 @@ class _Scanner:
 
     def run(self) -> MarkupScan:
         src, n, out = self.src, self.n, self.out
-        pos = text_start = 0
+        pos = text_start = steps = 0
         while pos < n:
+            steps += 1
+            if not steps & 1023:
+                checkpoint()
             lt = src.find("<", pos)
             if lt < 0:
                 break

@@ -5,6 +5,7 @@ Parsing never raises: whatever cannot be read is recorded in ``defects`` and the
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import email
 import email.policy
@@ -328,3 +329,14 @@ class ParsedMessage:
         from mailqa.core.html import HtmlDocument
 
         return HtmlDocument(self.html or "")
+
+
+PARSE_IN_THREAD = 256 * 1024
+"""Messages larger than this are parsed in a worker thread, so the event loop stays free."""
+
+
+async def parse_stored(raw: bytes, envelope: Envelope | None = None) -> ParsedMessage:
+    """A message parsed without stalling the event loop."""
+    if len(raw) > PARSE_IN_THREAD:
+        return await asyncio.to_thread(ParsedMessage, raw, envelope)
+    return ParsedMessage(raw, envelope)

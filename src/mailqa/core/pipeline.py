@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 
+from mailqa.core.budget import CpuBudget, CpuBudgetExceeded, budget_scope, in_thread, run_budgeted
 from mailqa.core.check import Check, CheckContext
 from mailqa.core.errors import TransientCheckError
 from mailqa.core.message import ParsedMessage
@@ -43,6 +44,14 @@ def _run_blocking(check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckR
     return loop.run_until_complete(check.run(msg, ctx))
 
 
+def prepare(msg: ParsedMessage) -> None:
+    """Work out what several checks read (the HTML scan, the preview, the sending IP)
+    up front, in a thread, so none of it runs on the event loop."""
+    if msg.html is not None:
+        _ = msg.html_document.scan
+    _ = msg.preview_text, msg.from_address, msg.sending_ip
+
+
 class Pipeline:
     """A fixed set of checks. ``run`` never raises because of a check."""
 
@@ -51,10 +60,12 @@ class Pipeline:
         checks: Sequence[Check],
         *,
         timeout: float = 30.0,
+        cpu_seconds: float | None = None,
         rules_version: str | None = None,
     ) -> None:
         self.checks = {c.name: c for c in checks}
         self.timeout = timeout
+        self.cpu_seconds = timeout if cpu_seconds is None else cpu_seconds
         self.rules_version = rules_version
 
     async def run(
@@ -73,6 +84,18 @@ class Pipeline:
         self, msg: ParsedMessage, ctx: CheckContext, only: Collection[str] | None = None
     ) -> list[CheckResult]:
         names = list(self.checks) if only is None else [n for n in self.checks if n in only]
+        shared = CpuBudget(self.cpu_seconds)
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(run_budgeted, shared, prepare, msg), self.timeout
+            )
+        except TimeoutError:
+            shared.abandon()
+            reason = f"timed out after {self.timeout:g} s"
+            return [CheckResult.errored(n, reason, retryable=True) for n in names]
+        except CpuBudgetExceeded as exc:
+            reason = f"the message is too costly to analyse: {exc}"
+            return [CheckResult.errored(n, reason) for n in names]
         return list(await asyncio.gather(*(self._run_one(self.checks[n], msg, ctx) for n in names)))
 
     async def _run_one(self, check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
@@ -80,17 +103,22 @@ class Pipeline:
         if check.needs_network and (ctx.offline or ctx.settings.offline):
             result = CheckResult.skipped(check.name, "offline mode: this check needs the network")
         else:
+            budget = CpuBudget(self.cpu_seconds)
             try:
-                if getattr(check, "blocking", False):
-                    # CPU-bound work runs in a thread so the event loop (SMTP, API) stays live.
-                    coro = asyncio.to_thread(_run_blocking, check, msg, ctx)
-                    result = await asyncio.wait_for(coro, self.timeout)
-                else:
-                    result = await asyncio.wait_for(check.run(msg, ctx), self.timeout)
+                with budget_scope(budget):
+                    if getattr(check, "blocking", False):
+                        # CPU-bound: in a thread so the event loop (SMTP, API) stays live.
+                        coro = in_thread(_run_blocking, check, msg, ctx)
+                        result = await asyncio.wait_for(coro, self.timeout)
+                    else:
+                        result = await asyncio.wait_for(check.run(msg, ctx), self.timeout)
             except TimeoutError:
+                budget.abandon()  # a thread still at it stops at its next checkpoint
                 result = CheckResult.errored(
                     check.name, f"timed out after {self.timeout:g} s", retryable=True
                 )
+            except CpuBudgetExceeded as exc:
+                result = CheckResult.errored(check.name, str(exc))
             except TransientCheckError as exc:
                 result = CheckResult.errored(check.name, str(exc), retryable=True)
             except Exception as exc:

@@ -28,7 +28,7 @@ from mailqa.api.deps import (
 )
 from mailqa.api.errors import ApiError
 from mailqa.core.errors import NotFound, SourceExpired
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import parse_stored
 from mailqa.service import Service, envelope_of
 from mailqa.web.preview import content_security_policy, preview_document
 
@@ -152,7 +152,9 @@ async def preview(
     except SourceExpired:
         note = "<!doctype html><p>Retention has cleaned up the source of this message.</p>"
         return HTMLResponse(note, status_code=410, headers=headers)
-    return HTMLResponse(preview_document(ParsedMessage(raw, envelope_of(row))), headers=headers)
+    return HTMLResponse(
+        preview_document(await parse_stored(raw, envelope_of(row))), headers=headers
+    )
 
 
 async def _inbox_state(service: Service, inbox_id: int) -> dict[str, Any]:

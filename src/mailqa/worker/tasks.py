@@ -46,7 +46,7 @@ class WorkerRuntime:
         self._stack: AsyncExitStack | None = None
         self._service: Service | None = None
         self.audits: AuditStore | None = None
-        self.pipelines = PipelineCache(settings.check_timeout)
+        self.pipelines = PipelineCache(settings.check_timeout, settings.check_cpu_seconds)
         self.audit_rows: dict[int, Audit] = {}
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -66,6 +66,7 @@ class WorkerRuntime:
             pipeline = Pipeline(
                 build_checks(self.settings.checks),
                 timeout=self.settings.check_timeout,
+                cpu_seconds=self.settings.check_cpu_seconds,
                 rules_version=rules_version(),
             )
             ctx = await stack.enter_async_context(

@@ -49,7 +49,7 @@ from mailqa.capture.mime_builder import (
 )
 from mailqa.capture.relay import Relay, RelayError
 from mailqa.core.errors import MailqaError, NotFound, QuotaExceeded, SourceExpired
-from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import Report
 from mailqa.service import Service, envelope_of
 from mailqa.store.models import Inbox, Message, Project
@@ -321,15 +321,9 @@ async def inbox_message(
     return row
 
 
-PARSE_IN_THREAD = 256 * 1024
-
-
 async def load(service: Service, row: Message) -> ParsedMessage:
-    """The stored message parsed; big ones in a thread so the event loop stays free."""
-    raw = await service.store.get_raw(row.id)
-    if len(raw) > PARSE_IN_THREAD:
-        return await asyncio.to_thread(ParsedMessage, raw, envelope_of(row))
-    return ParsedMessage(raw, envelope_of(row))
+    """The stored message parsed (big ones off the event loop)."""
+    return await parse_stored(await service.store.get_raw(row.id), envelope_of(row))
 
 
 async def body_sizes(service: Service, row: Message) -> tuple[int, int]:

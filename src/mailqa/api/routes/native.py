@@ -28,7 +28,7 @@ from mailqa.api.schemas import (
     TokenOut,
 )
 from mailqa.core.errors import NotFound, SourceExpired
-from mailqa.core.message import Envelope, ParsedMessage
+from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import CheckResult, Report, report_json_schema
 from mailqa.service import Service, envelope_of
 from mailqa.store.models import Inbox, Message
@@ -315,7 +315,7 @@ async def get_message(
 ) -> MessageDetail:
     row = await visible_message(service, principal, message_id)
     try:
-        parsed: ParsedMessage | None = ParsedMessage(
+        parsed: ParsedMessage | None = await parse_stored(
             await service.store.get_raw(message_id), envelope_of(row)
         )
     except SourceExpired:
@@ -374,9 +374,9 @@ def content_disposition(filename: str | None, fallback: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-def attachment_response(row: Message, raw: bytes, index: int) -> Response | None:
+async def attachment_response(row: Message, raw: bytes, index: int) -> Response | None:
     """The attachment's bytes with its type and a download name, or None when out of range."""
-    parsed = ParsedMessage(raw, envelope_of(row))
+    parsed = await parse_stored(raw, envelope_of(row))
     if not 0 <= index < len(parsed.attachments):
         return None
     att = parsed.attachments[index]
@@ -394,7 +394,7 @@ async def download_attachment(
     message_id: int, index: int, service: ServiceDep, principal: PrincipalDep
 ) -> Response:
     row = await visible_message(service, principal, message_id)
-    response = attachment_response(row, await service.store.get_raw(row.id), index)
+    response = await attachment_response(row, await service.store.get_raw(row.id), index)
     if response is None:
         raise ApiError(
             404, "attachment_not_found", f"message {message_id} has no attachment {index}"

@@ -10,7 +10,7 @@ from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
 from mailqa.api.routes.native import visible_message
 from mailqa.capture.relay import Relay, RelayError
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import parse_stored
 from mailqa.service import envelope_of
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
@@ -47,7 +47,7 @@ async def release_message(
     raw = await service.store.get_raw(message_id)
     recipients = list(body.to) if body and body.to else list(row.rcpt_to or [])
     if not recipients:
-        parsed = ParsedMessage(raw, envelope_of(row))
+        parsed = await parse_stored(raw, envelope_of(row))
         recipients = [*parsed.to, *parsed.cc]
     try:
         result = await Relay(service.settings).forward(

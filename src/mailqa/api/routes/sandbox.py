@@ -19,7 +19,7 @@ from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
 from mailqa.api.routes.native import attachment_response, smtp_address
 from mailqa.core.errors import NotFound
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import parse_stored
 from mailqa.service import Service, envelope_of
 from mailqa.store.models import ApiToken, Inbox, Message
 
@@ -181,7 +181,7 @@ async def get_message(
     inbox = await sandbox_of(service, principal.token)
     row = await sandbox_message(service, inbox, message_id)
     raw = await _raw(service, row)
-    parsed = ParsedMessage(raw, envelope_of(row))
+    parsed = await parse_stored(raw, envelope_of(row))
     recipients = list(row.rcpt_to or []) or list(parsed.to)
     return {
         **summary(row),
@@ -240,7 +240,7 @@ async def attachment(
     raw = await _raw(service, row)
     response = None
     if re.fullmatch(r"[0-9]{1,9}", index):
-        response = attachment_response(row, raw, int(index))
+        response = await attachment_response(row, raw, int(index))
     if response is None:
         raise ApiError(404, "attachment_not_found", "Invalid attachment index")
     return response

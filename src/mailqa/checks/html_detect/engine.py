@@ -23,6 +23,7 @@ from typing import Any, Literal, NamedTuple
 import tinycss2
 
 from mailqa.checks.html_detect.detectors import DETECTORS
+from mailqa.core.budget import checkpoint
 from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import Attr, StartTag
 
@@ -211,6 +212,7 @@ class _CssWalker:
         """Rules and declarations, iteratively: nesting depth costs no recursion."""
         stack: list[tuple[list[Any], str]] = [(nodes, context)]
         while stack:
+            checkpoint()
             items, where = stack.pop()
             for node in items:
                 kind = node.type
@@ -441,7 +443,9 @@ class _HtmlWalker:
         for doctype in scan.doctypes:
             if _DOCTYPE_HTML5.match(doctype.text.strip()):
                 self.found.add(self.idx.get("special", "html5-doctype"), doctype.offset)
-        for el in scan.elements:
+        for i, el in enumerate(scan.elements):
+            if not i & 255:
+                checkpoint()
             self.element(el)
         for style in scan.styles:
             self.css(style.text, style.offset, None, "sheet")
