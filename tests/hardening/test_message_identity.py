@@ -219,3 +219,38 @@ def test_migration_rebuilds_sqlite_tables_so_ids_are_not_reused(tmp_path: Path) 
     )
     assert db.execute("SELECT max(id) FROM messages").fetchone() == (4,)
     db.close()
+
+
+def test_the_celery_task_drops_a_job_made_for_another_message(tmp_path: Path) -> None:
+    """The worker's analyze task, run for real (eagerly, no broker needed): a job whose uid
+    is not the row's is dropped; the message's own job is saved."""
+    from mailqa.worker.celery_app import ANALYZE_TASK, create_celery
+    from mailqa.worker.tasks import register_tasks
+
+    settings = base_settings(tmp_path, executor="inline")
+
+    async def stored() -> tuple[int, str]:
+        async with open_service(settings, start_executor=False) as service:
+            inbox = await service.store.default_inbox(settings.inbox_quota_bytes)
+            mid = await service.capture(make_message("celery job"), inbox.id)
+            return mid, (await service.store.get_message(mid)).uid
+
+    mid, uid = asyncio.run(stored())
+    app = create_celery(settings)
+    runtime = register_tasks(app, settings)
+    try:
+        task = app.tasks[ANALYZE_TASK]
+        stale = task.apply(kwargs={"message_id": mid, "uid": "0" * 32}).get()
+        assert stale == {"message_id": mid, "status": "deleted"}
+
+        async def report() -> Report | None:
+            async with open_service(settings, start_executor=False) as service:
+                return await service.store.get_report(mid)
+
+        assert asyncio.run(report()) is None
+        done = task.apply(kwargs={"message_id": mid, "uid": uid}).get()
+        assert done["status"] == "passed", done
+        saved = asyncio.run(report())
+        assert saved is not None and saved.message.subject == "celery job"
+    finally:
+        runtime.close()
