@@ -22,6 +22,7 @@ from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, Field
 
 from mailqa.checks.headers import is_bulk
+from mailqa.core.address import is_plain_address
 from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
@@ -54,7 +55,7 @@ _TRAILING_PUNCT = ".,;:!?'\"]}>*"
 _DOMAIN_TEXT = re.compile(
     r"^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\.?(?:[/:?#]\S*)?$", re.I
 )
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+_EMAIL_FORBIDDEN = re.compile(r"[@\s<>,;]")  # outside the one '@': see is_plain_address
 _TEL = re.compile(r"^\+?[0-9]{3,17}(?:;(?:ext|isub|phone-context)=[^;]*)*$", re.I)
 _HOST_CHARS = re.compile(r"^[a-z0-9\-._~%\u0080-\U0010ffff]+$", re.I)
 _PLACEHOLDERS = (
@@ -460,7 +461,7 @@ def _mailto_problem(url: str) -> str | None:
     candidates = [unquote(a).strip() for a in addresses.split(",") if a.strip()]
     if not candidates and "to=" not in query.lower():
         return "no address"
-    bad = [a for a in candidates if not _EMAIL.match(a)]
+    bad = [a for a in candidates if not is_plain_address(a, _EMAIL_FORBIDDEN)]
     if bad:
         return f"not an address: {bad[0][:80]}"
     return None
