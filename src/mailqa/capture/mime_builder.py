@@ -37,6 +37,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mailqa.core.address import is_plain_address
+
 MAX_RECIPIENTS_PER_FIELD = 1000
 # Headers the builder writes itself; a request may not set them through ``headers``.
 RESERVED_HEADERS = frozenset(
@@ -61,7 +63,7 @@ _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':' (RFC 532
 _CRLF = compat32.clone(linesep="\r\n")
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+\.[^@\s<>()\[\],;:\"\\]+$")
+_EMAIL_FORBIDDEN = re.compile(r"[@\s<>()\[\],;:\"\\]")  # outside the one '@': is_plain_address
 
 
 class SendError(ValueError):
@@ -82,7 +84,7 @@ class SendAddress(BaseModel):
     @classmethod
     def _valid_email(cls, value: str) -> str:
         value = value.strip()
-        if not _EMAIL.match(value):
+        if not is_plain_address(value, _EMAIL_FORBIDDEN):
             raise ValueError(f"'{value}' is not a valid email address")
         local, _, domain = value.rpartition("@")
         if not local.isascii():

@@ -6,11 +6,12 @@ import re
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import ClassVar
 
+from mailqa.core.address import is_plain_address
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 
-_ADDR = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_ADDR_FORBIDDEN = re.compile(r"[@\s<>]")  # outside the one '@': see is_plain_address
 _MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
 _LIST_UNSUB_ITEM = re.compile(r"<([^<>]+)>")
 _SINGLE_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID")
@@ -111,7 +112,7 @@ class HeadersCheck:
             )
         else:
             addrs = [a for _, a in getaddresses([msg.from_])]
-            if not addrs or not all(_ADDR.match(a) for a in addrs):
+            if not addrs or not all(is_plain_address(a, _ADDR_FORBIDDEN) for a in addrs):
                 out.append(
                     _finding(
                         "from-invalid",
@@ -124,7 +125,7 @@ class HeadersCheck:
                 )
         if msg.reply_to:
             addrs = [a for _, a in getaddresses([msg.reply_to])]
-            if not addrs or not all(_ADDR.match(a) for a in addrs):
+            if not addrs or not all(is_plain_address(a, _ADDR_FORBIDDEN) for a in addrs):
                 out.append(
                     _finding(
                         "reply-to-invalid",

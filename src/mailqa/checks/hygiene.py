@@ -45,7 +45,9 @@ IMAGE_ONLY_MAX_CHARS = 500
 """Image-only: under 50 visible characters per content image and under 500 in all."""
 
 _STYLE_SIZE = re.compile(r"(?<![-\w])(width|height)\s*:\s*([\d.]+)?", re.I)
-_PIXELS = re.compile(r"\s*([\d.]+)\s*(?:px)?\s*$", re.I)
+# Possessive: the white space around an optional "px" is read one way, not split every way
+# (quadratic on a width of "1" and a long run of spaces before something else).
+_PIXELS = re.compile(r"\s*+([\d.]++)\s*+(?:px)?+\s*+$", re.I)
 _DATA_URI = re.compile(r"\s*data:", re.I)
 _BASE64 = re.compile(r";\s*base64\s*$", re.I)
 _IMPORT = re.compile(r"@import\b", re.I)

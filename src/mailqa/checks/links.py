@@ -22,6 +22,7 @@ from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, Field
 
 from mailqa.checks.headers import is_bulk
+from mailqa.core.address import is_plain_address
 from mailqa.core.budget import checkpoint, in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
@@ -47,16 +48,22 @@ LONG_REDIRECT_CHAIN = 3
 # report what it found instead of being cut off.
 HTTP_BUDGET_SHARE = 0.8
 
-_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
-_COMMENT_ATTR = re.compile(r"""\b(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+# Linear on any CSS: every quantifier is possessive and stops at a character the next token
+# needs, so nothing is retried. A quoted value runs to the next quote of its kind, so the runs
+# of two matches never overlap; an unquoted one also stops at "(" (not allowed there, CSS
+# Syntax 4.3.6), so "url(url(url(..." does not rescan the rest of the text from every "url(".
+_CSS_URL = re.compile(r"""url\(\s*+(?:"([^"]*+)"|'([^']*+)'|([^()'"\s]*+))\s*+\)""", re.I)
+_CSS_IMPORT = re.compile(r"""@import\s++(?:"([^"]*+)"|'([^']*+)')""", re.I)
+_COMMENT_ATTR = re.compile(r"""\b(href|src)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)')""", re.I)
 _TEXT_URL = re.compile(r"""(?i)\b(?:https?://|mailto:)[^\s<>"']+""")
-_TRAILING_PUNCT = ".,;:!?'\"]}>*"
+_TRAILING_PUNCT = ".,;:!?'\"]}>*)"
+# A label is an alphanumeric then (hyphens, alphanumeric) pairs, each taken possessively: one
+# way to read it, so a long label or path that fails is not retried at every split.
 _DOMAIN_TEXT = re.compile(
-    r"^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\.?(?:[/:?#]\S*)?$", re.I
+    r"^(?:https?://)?+((?:[a-z0-9](?:-*+[a-z0-9])*+\.)+[a-z]{2,63})\.?(?:[/:?#]\S*+)?$", re.I
 )
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
-_TEL = re.compile(r"^\+?[0-9]{3,17}(?:;(?:ext|isub|phone-context)=[^;]*)*$", re.I)
+_EMAIL_FORBIDDEN = re.compile(r"[@\s<>,;]")  # outside the one '@': see is_plain_address
+_TEL = re.compile(r"^\+?[0-9]{3,17}+(?:;(?:ext|isub|phone-context)=[^;]*+)*+$", re.I)
 _HOST_CHARS = re.compile(r"^[a-z0-9\-._~%\u0080-\U0010ffff]+$", re.I)
 _PLACEHOLDERS = (
     "{{",
@@ -217,6 +224,14 @@ def _srcset_urls(value: str) -> Iterator[str]:
             yield parts[0]
 
 
+def _after_import(css: str, end: int) -> bool:
+    """``css[:end]`` ends with ``@import`` and maybe white space. Looks back over that white
+    space only (never copies the prefix), so all calls on one text stay linear."""
+    while end > 0 and css[end - 1].isspace():
+        end -= 1
+    return css[max(0, end - 7) : end].lower() == "@import"
+
+
 class _Extractor:
     """Walks the shared HTML scan (never re-parsed) and the text part for URLs."""
 
@@ -250,8 +265,7 @@ class _Extractor:
         for pattern in (_CSS_URL, _CSS_IMPORT):
             for match in pattern.finditer(css):
                 raw = next((g for g in match.groups() if g is not None), "")
-                before = css[: match.start()].rstrip().lower()
-                is_import = pattern is _CSS_IMPORT or before.endswith("@import")
+                is_import = pattern is _CSS_IMPORT or _after_import(css, match.start())
                 kind: Kind = "stylesheet" if is_import else "image"
                 if start is not None:
                     where_line, where_col = self._position(start + match.start())
@@ -332,23 +346,30 @@ class _Extractor:
 
     def _text(self, text: str) -> None:
         for number, line in enumerate(text.splitlines(), start=1):
+            snippet: str | None = None
             for match in _TEXT_URL.finditer(line):
-                url = match.group(0)
-                while url and url[-1] in _TRAILING_PUNCT + ")":
-                    if url[-1] == ")" and url.count("(") >= url.count(")"):
-                        break
-                    url = url[:-1]
+                url = _trim_text_url(match.group(0))
+                if snippet is None:
+                    snippet = line.strip()[:120]
                 self.occurrences.append(
                     Occurrence(
-                        url,
-                        "link",
-                        "text",
-                        number,
-                        match.start(),
-                        line.strip()[:120],
-                        attribute="text",
+                        url, "link", "text", number, match.start(), snippet, attribute="text"
                     )
                 )
+
+
+def _trim_text_url(url: str) -> str:
+    """Drop trailing punctuation from a URL found in text, keeping a ")" that closes a "(" in
+    the URL. Counts the parentheses once and walks back, so it is linear in the URL."""
+    opened, closed = url.count("("), url.count(")")
+    end = len(url)
+    while end and url[end - 1] in _TRAILING_PUNCT:
+        if url[end - 1] == ")":
+            if opened >= closed:
+                break
+            closed -= 1
+        end -= 1
+    return url[:end]
 
 
 def _resolve(raw: str, base: str | None) -> str:
@@ -463,7 +484,7 @@ def _mailto_problem(url: str) -> str | None:
     candidates = [unquote(a).strip() for a in addresses.split(",") if a.strip()]
     if not candidates and "to=" not in query.lower():
         return "no address"
-    bad = [a for a in candidates if not _EMAIL.match(a)]
+    bad = [a for a in candidates if not is_plain_address(a, _EMAIL_FORBIDDEN)]
     if bad:
         return f"not an address: {bad[0][:80]}"
     return None

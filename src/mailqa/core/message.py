@@ -6,14 +6,18 @@ Parsing never raises: whatever cannot be read is recorded in ``defects`` and the
 from __future__ import annotations
 
 import asyncio
+import binascii
 import codecs
 import email
+import email.base64mime
 import email.policy
+import email.quoprimime
 import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
+from email.errors import HeaderParseError
+from email.header import make_header
 from email.message import Message
 from email.utils import getaddresses
 from functools import cached_property
@@ -74,7 +78,6 @@ _FOLD = re.compile(r"\r?\n[ \t]+")
 _RECEIVED_FROM = re.compile(r"\bfrom\s+(\S+)", re.I)
 _RECEIVED_BY = re.compile(r"\bby\s+(\S+)", re.I)
 _BRACKET_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
-_PAREN_IP = re.compile(r"\(([^()]*?)\)")
 _BARE_IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
 
 
@@ -127,13 +130,106 @@ def _decode_bytes(data: bytes, charset: str | None, defects: list[str], where: s
         return data.decode(name, errors="replace")
 
 
+def _encoded_words(text: str) -> Iterator[tuple[int, int, int]]:
+    """The RFC 2047 encoded words ``=?charset?q|b?text?=`` of ``text``, as the stdlib's
+    ``email.header.ecre`` finds them, as ``(start, mark, close)``: the word is
+    ``text[start:close + 2]``, its charset ``text[start + 2:mark]``, its encoding
+    ``text[mark + 1]`` and its encoded text ``text[mark + 3:close]`` (no newline in it).
+
+    ``ecre`` rescans to the end of the text from every ``=?`` with no ``?=`` after it, which
+    is quadratic. Here each ``find`` moves forward only (the next ``?=`` and newline are
+    remembered), so the whole walk is linear in the text.
+    """
+    close = newline = -1
+    pos = 0
+    while (start := text.find("=?", pos)) >= 0:
+        mark = text.find("?", start + 2)
+        if mark < 0:
+            return
+        body = mark + 3
+        if text[mark + 1 : mark + 2] in ("q", "Q", "b", "B") and text[mark + 2 : body] == "?":
+            if close < body:
+                close = text.find("?=", body)
+                if close < 0:
+                    return  # a later word would need a "?=" further on still
+            if newline < body:
+                newline = text.find("\n", body)
+                if newline < 0:
+                    newline = len(text)
+            if newline > close:
+                yield start, mark, close
+                pos = close + 2
+                continue
+        pos = start + 1
+
+
+def _decode_header(header: str) -> list[tuple[bytes | str, str | None]]:
+    """``email.header.decode_header`` for a string, with the same result, in linear time.
+
+    The stdlib version pops words off the front of lists, deletes from the middle of one and
+    grows bytes by concatenation: quadratic in the number of encoded words (100 000 words in
+    a Subject took seconds). This is the same algorithm on lists that are appended to and
+    joined once.
+    """
+    if next(_encoded_words(header), None) is None:
+        return [(header, None)]
+    words: list[tuple[str, str | None, str | None]] = []  # (text, encoding, charset)
+    for line in header.splitlines():
+        first = True
+        prev = 0
+        for start, mark, close in _encoded_words(line):
+            unencoded = line[prev:start]
+            if first:
+                unencoded, first = unencoded.lstrip(), False
+            if unencoded:
+                words.append((unencoded, None, None))
+            words.append(
+                (line[mark + 3 : close], line[mark + 1].lower(), line[start + 2 : mark].lower())
+            )
+            prev = close + 2
+        unencoded = line[prev:].lstrip() if first else line[prev:]
+        if unencoded:
+            words.append((unencoded, None, None))
+    # White space alone between two encoded words is dropped (RFC 2047 section 6.2).
+    last = len(words) - 1
+    decoded: list[tuple[bytes | str, str | None]] = []
+    for i, (encoded, encoding, charset) in enumerate(words):
+        if 0 < i < last and words[i - 1][1] and words[i + 1][1] and encoded.isspace():
+            continue
+        if encoding is None:
+            decoded.append((encoded, charset))
+        elif encoding == "q":
+            decoded.append((email.quoprimime.header_decode(encoded), charset))
+        else:
+            padding = len(encoded) % 4  # Postel's law: add missing padding
+            if padding:
+                encoded += "==="[: 4 - padding]
+            try:
+                decoded.append((email.base64mime.decode(encoded), charset))
+            except binascii.Error:
+                raise HeaderParseError("Base64 decoding error") from None
+    # Runs of words in one charset become one chunk: unencoded words joined by a space.
+    collapsed: list[tuple[bytes | str, str | None]] = []
+    run: list[bytes] = []
+    run_charset: str | None = None
+    for word, charset in decoded:
+        data = bytes(word, "raw-unicode-escape") if isinstance(word, str) else word
+        if run and charset != run_charset:
+            collapsed.append(((b" " if run_charset is None else b"").join(run), run_charset))
+            run = []
+        run.append(data)
+        run_charset = charset
+    collapsed.append(((b" " if run_charset is None else b"").join(run), run_charset))
+    return collapsed
+
+
 def decode_header_value(value: object) -> str:
     """Unfold a raw header value and decode RFC 2047 encoded words; never raises."""
     text = _FOLD.sub(" ", str(value)).strip()
     if "=?" not in text:
         return text
     try:
-        return str(make_header(decode_header(text)))
+        return str(make_header(_decode_header(text)))
     except Exception:  # malformed encoded word: keep the raw text
         return text
 

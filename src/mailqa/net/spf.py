@@ -33,7 +33,10 @@ _MODIFIER = re.compile(r"^([a-z][a-z0-9_.\-]*)=(.*)$", re.I)
 _MACRO = re.compile(r"%(?:\{([a-z])(\d*)(r?)([.\-+,/_=]*)\}|%|_|-)", re.I)
 _CIDR = re.compile(r"^(.*?)(?:/(\d+))?(?://(\d+))?$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.I)
-_TOPLABEL = re.compile(r"^(?=.*[a-z])[a-z0-9-]+$|^[a-z0-9-]*[a-z][a-z0-9-]*$", re.I)
+# A toplabel (RFC 7208 section 7.1) is letters, digits and hyphens with at least one letter.
+# Read as: the digits and hyphens before the first letter, that letter, the rest; each part
+# possessive and the parts disjoint, so a long label that fails is read once, not retried.
+_TOPLABEL = re.compile(r"^[0-9-]*+[a-z][a-z0-9-]*+$", re.I)
 
 
 class SpfError(Exception):
@@ -384,9 +387,15 @@ class _Evaluation:
                 out.append(await self._macro(match, domain))
         out.append(spec[position:])
         expanded = "".join(out)
-        while len(expanded) > 253 and "." in expanded:
-            expanded = expanded.split(".", 1)[1]
-        return expanded
+        # Too long: drop labels from the left until it fits (RFC 7208 section 7.3). Walks the
+        # dots once instead of copying the rest of the name for each label dropped.
+        start = 0
+        while len(expanded) - start > 253:
+            dot = expanded.find(".", start)
+            if dot < 0:
+                break
+            start = dot + 1
+        return expanded[start:]
 
     async def _macro(self, match: re.Match[str], domain: str) -> str:
         letter, digits, reverse, delimiters = match.groups()
