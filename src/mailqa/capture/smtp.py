@@ -3,6 +3,8 @@
 Credentials are an inbox's SMTP username/password, or username ``any`` with an API token as
 the password (delivers to that token's sandbox inbox). With ``smtp_accept_any``,
 unauthenticated mail goes to the default inbox.
+
+Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
 from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.service import Service
@@ -35,33 +38,67 @@ class SmtpIdentity:
     inbox_id: int
 
 
+def _peer_ip(session: Session | None) -> str | None:
+    peer = session.peer if session is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
+
+
 class CaptureHandler:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.settings = service.settings
+        # (not auth_*: aiosmtpd offers a handler's auth_* attributes as AUTH mechanisms)
+        self.failure_limiter = AuthFailureLimiter(
+            self.settings.smtp_auth_max_failures,
+            self.settings.smtp_auth_failure_window,
+            self.settings.smtp_auth_backoff_seconds,
+            self.settings.smtp_auth_backoff_max_seconds,
+        )
 
     # AUTH (async, so credential checks can use the database) ------------------------------
 
-    async def _check(self, login: bytes, password: bytes) -> AuthResult:
+    def _backing_off(self, server: SMTP) -> AuthResult | None:
+        """Refuse at once, before any challenge, an address in its back-off."""
+        wait = self.failure_limiter.retry_after(_peer_ip(server.session))
+        return AuthResult(success=False, handled=False, message=refusal(wait)) if wait else None
+
+    async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
+        limiter = self.failure_limiter
+        ip = _peer_ip(server.session)
+        async with limiter.turn(ip):
+            if refused := self._backing_off(server):
+                return refused
+            result = await self._authenticate(login, password)
+            if result.success:
+                limiter.succeeded(ip)
+                return result
+            limiter.failed(ip)
+        if wait := limiter.retry_after(ip):
+            log.warning("SMTP AUTH from %s refused for %.0f s: too many failures", ip, wait)
+        return result
+
+    async def _authenticate(self, login: bytes, password: bytes) -> AuthResult:
         user = login.decode("utf-8", "replace")
         secret = password.decode("utf-8", "replace")
         store = self.service.store
-        inbox_id: int | None = None
         if user == SANDBOX_LOGIN:
             token = await store.resolve_token(secret)
-            if token is not None:
-                inbox = await store.sandbox_inbox(
-                    token, create=True, quota_bytes=self.settings.inbox_quota_bytes
-                )
-                inbox_id = inbox.id if inbox else None
-        else:
-            found = await store.find_inbox_by_smtp(user, secret)
-            inbox_id = found.id if found else None
-        if inbox_id is None:
+            if token is None:
+                return AuthResult(success=False, handled=False)
+            inbox = await store.sandbox_inbox(
+                token, create=True, quota_bytes=self.settings.inbox_quota_bytes
+            )
+            if inbox is None:
+                return AuthResult(success=False, handled=False)
+            return AuthResult(success=True, auth_data=SmtpIdentity(user, inbox.id))
+        found = await store.find_inbox_by_smtp(user, secret)
+        if found is None:
             return AuthResult(success=False, handled=False)
-        return AuthResult(success=True, auth_data=SmtpIdentity(user, inbox_id))
+        return AuthResult(success=True, auth_data=SmtpIdentity(user, found.id))
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if refused := self._backing_off(server):
+            return refused
         if len(args) == 1:
             blob = await server.challenge_auth("")
             if blob is MISSING:
@@ -77,9 +114,11 @@ class CaptureHandler:
         except ValueError:
             await server.push("501 5.5.2 Can't split auth value")
             return AuthResult(success=False, handled=True)
-        return await self._check(login, password)
+        return await self._check(server, login, password)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if refused := self._backing_off(server):
+            return refused
         if len(args) == 1:
             login = await server.challenge_auth(SMTP.AuthLoginUsernameChallenge)
             if login is MISSING:
@@ -93,7 +132,7 @@ class CaptureHandler:
         password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False)
-        return await self._check(bytes(login), bytes(password))
+        return await self._check(server, bytes(login), bytes(password))
 
     # Transaction --------------------------------------------------------------------------
 
