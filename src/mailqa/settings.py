@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Inbox id for unauthenticated mail; default: inbox Default of project "
         "Default, created on first use.",
     )
+    smtp_allow_admin_tokens: bool = Field(
+        False,
+        description="Accept admin API tokens as SMTP passwords (username any). Off: only "
+        "inbox SMTP credentials and non-admin tokens authenticate, so a credential that "
+        "controls the whole API never sits in an application's SMTP settings.",
+    )
     smtp_auth_max_failures: int = Field(
         5,
         ge=0,

@@ -1,5 +1,5 @@
 """SMTP AUTH hardening against the real server with the real smtplib client: a failure limit
-with back-off per client address."""
+with back-off per client address, and admin tokens refused unless configured."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.foundation.conftest import Running, base_settings, start_stack
+from tests.foundation.conftest import ADMIN_TOKEN, Running, base_settings, start_stack
 from tests.foundation.support import make_message
 
 from mailqa.capture.auth_limit import AuthFailureLimiter, client_key
@@ -35,6 +35,13 @@ async def new_inbox(running: Running) -> tuple[int, str, str]:
         assert r.status_code == 201, r.text
         inbox = r.json()
     return inbox["id"], inbox["smtp"]["username"], inbox["smtp"]["password"]
+
+
+async def new_token(running: Running, **body: object) -> tuple[int, str]:
+    async with running.client() as c:
+        r = await c.post("/api/v1/tokens", json={"name": "app", **body})
+        assert r.status_code == 201, r.text
+        return r.json()["id"], r.json()["token"]
 
 
 async def messages_of(running: Running, inbox_id: int) -> list[str]:
@@ -216,3 +223,39 @@ def test_ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() -> None:
     limiter.failed("2001:db8::1")
     limiter.failed("2001:db8::2")
     assert limiter.retry_after("2001:db8::3") == 10
+
+
+# Admin tokens -----------------------------------------------------------------------------
+
+
+async def test_admin_tokens_are_refused_over_smtp_by_default(tmp_path: Path) -> None:
+    async with stack(tmp_path) as running:
+        for starttls in (False, True):
+            with pytest.raises(smtplib.SMTPAuthenticationError) as err:
+                await asyncio.to_thread(
+                    running.smtp_send,
+                    make_message("as admin"),
+                    login=("any", ADMIN_TOKEN),
+                    starttls=starttls,
+                )
+            assert err.value.smtp_code == 535 and b"Admin API tokens" in err.value.smtp_error
+        _, sandbox_token = await new_token(running)
+        await asyncio.to_thread(
+            running.smtp_send, make_message("as app"), login=("any", sandbox_token)
+        )
+        async with running.client(token=sandbox_token) as c:
+            listing = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
+        assert [m["subject"] for m in listing] == ["as app"]
+        async with running.client() as c:
+            admin_sandbox = (await c.get("/pro/api/sandbox")).json()
+        assert admin_sandbox["enabled"] is False  # nothing was delivered for the admin token
+
+
+async def test_admin_tokens_are_accepted_when_configured(tmp_path: Path) -> None:
+    async with stack(tmp_path, smtp_allow_admin_tokens=True) as running:
+        await asyncio.to_thread(
+            running.smtp_send, make_message("as admin"), login=("any", ADMIN_TOKEN)
+        )
+        async with running.client() as c:
+            listing = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
+        assert [m["subject"] for m in listing] == ["as admin"]

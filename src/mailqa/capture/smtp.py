@@ -1,8 +1,9 @@
 """SMTP capture: authenticate to an inbox, store the message, then answer 250.
 
 Credentials are an inbox's SMTP username/password, or username ``any`` with an API token as
-the password (delivers to that token's sandbox inbox). With ``smtp_accept_any``,
-unauthenticated mail goes to the default inbox.
+the password (delivers to that token's sandbox inbox; admin tokens only with
+``smtp_allow_admin_tokens``). With ``smtp_accept_any``, unauthenticated mail goes to the
+default inbox.
 
 Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`).
 """
@@ -28,6 +29,10 @@ from mailqa.service import Service
 log = logging.getLogger(__name__)
 
 SANDBOX_LOGIN = "any"
+ADMIN_TOKEN_REFUSED = (
+    "535 5.7.8 Admin API tokens are not accepted over SMTP: use an inbox's SMTP credentials "
+    "or a non-admin token"
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class CaptureHandler:
             token = await store.resolve_token(secret)
             if token is None:
                 return AuthResult(success=False, handled=False)
+            if token.is_admin and not self.settings.smtp_allow_admin_tokens:
+                return AuthResult(success=False, handled=False, message=ADMIN_TOKEN_REFUSED)
             inbox = await store.sandbox_inbox(
                 token, create=True, quota_bytes=self.settings.inbox_quota_bytes
             )
