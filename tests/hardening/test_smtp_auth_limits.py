@@ -1,5 +1,6 @@
 """SMTP AUTH hardening against the real server with the real smtplib client: a failure limit
-with back-off per client address, and admin tokens refused unless configured."""
+with back-off per client address, admin tokens refused unless configured, and credentials
+checked again at each transaction."""
 
 from __future__ import annotations
 
@@ -259,3 +260,111 @@ async def test_admin_tokens_are_accepted_when_configured(tmp_path: Path) -> None
         async with running.client() as c:
             listing = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
         assert [m["subject"] for m in listing] == ["as admin"]
+
+
+# Credentials checked again at each transaction ----------------------------------------------
+
+
+async def test_a_session_whose_token_is_revoked_cannot_deliver_the_next_message(
+    tmp_path: Path,
+) -> None:
+    async with stack(tmp_path) as running:
+        token_id, token = await new_token(running)
+        other_inbox, user, password = await new_inbox(running)
+        sandbox: list[int] = []
+
+        def session() -> tuple[smtplib.SMTPSenderRefused, int]:
+            with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+                smtp.ehlo("client.test")
+                assert auth(smtp, "any", token) == 235
+                smtp.sendmail("a@app.example", ["b@example.com"], make_message("before"))
+                sandbox.append(
+                    asyncio.run_coroutine_threadsafe(sandbox_id(), loop).result(timeout=30)
+                )
+                asyncio.run_coroutine_threadsafe(revoke(), loop).result(timeout=30)
+                with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                    smtp.sendmail("a@app.example", ["b@example.com"], make_message("after"))
+                # Still refused: the session is not silently demoted to unauthenticated mail.
+                with pytest.raises(smtplib.SMTPSenderRefused):
+                    smtp.sendmail("a@app.example", ["b@example.com"], make_message("again"))
+                # It may authenticate again with valid credentials and go on.
+                code = auth(smtp, user, password)
+                smtp.sendmail("a@app.example", ["b@example.com"], make_message("re-auth"))
+                return refused.value, code
+
+        async def sandbox_id() -> int:
+            async with running.client(token=token) as c:
+                [m] = (await c.get("/pro/api/sandbox/messages")).json()["messages"]
+            return (await running.service.store.get_message(int(m["id"]))).inbox_id
+
+        async def revoke() -> None:
+            async with running.client() as c:
+                assert (await c.delete(f"/api/v1/tokens/{token_id}")).status_code == 204
+
+        loop = asyncio.get_running_loop()
+        refused, code = await asyncio.to_thread(session)
+        assert refused.smtp_code == 530 and b"no longer valid" in refused.smtp_error
+        assert code == 235
+        assert await messages_of(running, sandbox[0]) == ["before"]
+        assert await messages_of(running, other_inbox) == ["re-auth"]
+        async with running.client() as c:
+            names = [i["name"] for i in (await c.get("/api/v1/inboxes")).json()]
+        assert "Default" not in names  # nothing fell through to the default inbox
+
+
+async def test_revocation_between_mail_from_and_data_stores_nothing(tmp_path: Path) -> None:
+    async with stack(tmp_path) as running:
+        token_id, token = await new_token(running)
+        loop = asyncio.get_running_loop()
+
+        async def revoke() -> None:
+            async with running.client() as c:
+                assert (await c.delete(f"/api/v1/tokens/{token_id}")).status_code == 204
+
+        def session() -> tuple[int, bytes]:
+            with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+                smtp.ehlo("client.test")
+                assert auth(smtp, "any", token) == 235
+                assert smtp.mail("a@app.example")[0] == 250
+                assert smtp.rcpt("b@example.com")[0] == 250
+                asyncio.run_coroutine_threadsafe(revoke(), loop).result(timeout=30)
+                return smtp.data(make_message("late"))
+
+        code, reply = await asyncio.to_thread(session)
+        assert code == 530 and b"no longer valid" in reply
+        async with running.client() as c:
+            inboxes = (await c.get("/api/v1/inboxes")).json()
+        for inbox in inboxes:
+            assert await messages_of(running, inbox["id"]) == []
+
+
+async def test_resetting_inbox_credentials_ends_sessions_that_used_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    async with stack(tmp_path) as running:
+        inbox_id, user, password = await new_inbox(running)
+        loop = asyncio.get_running_loop()
+
+        async def reset() -> str:
+            async with running.client() as c:
+                r = await c.post(f"/api/v1/inboxes/{inbox_id}/reset_credentials")
+                assert r.status_code == 200
+                return str(r.json()["smtp"]["password"])
+
+        def session() -> tuple[int, str]:
+            with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+                smtp.ehlo("client.test")
+                assert auth(smtp, user, password) == 235
+                smtp.sendmail("a@app.example", ["b@example.com"], make_message("old creds"))
+                new = asyncio.run_coroutine_threadsafe(reset(), loop).result(timeout=30)
+                with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                    smtp.sendmail("a@app.example", ["b@example.com"], make_message("stale"))
+                return refused.value.smtp_code, new
+
+        code, new_password = await asyncio.to_thread(session)
+        assert code == 530
+        assert await asyncio.to_thread(login_code, running.smtp_port, user, password) == 535
+        await asyncio.to_thread(
+            running.smtp_send, make_message("new creds"), login=(user, new_password)
+        )
+        assert sorted(await messages_of(running, inbox_id)) == ["new creds", "old creds"]

@@ -5,14 +5,19 @@ the password (delivers to that token's sandbox inbox; admin tokens only with
 ``smtp_allow_admin_tokens``). With ``smtp_accept_any``, unauthenticated mail goes to the
 default inbox.
 
-Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`).
+Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`),
+and the credentials a session authenticated with are checked again at each MAIL FROM and
+DATA: once the token is revoked or the inbox password reset, the session delivers nothing more
+until it authenticates again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
+import hashlib
 import logging
+import secrets
 import ssl
 from base64 import b64decode
 from dataclasses import dataclass
@@ -33,14 +38,32 @@ ADMIN_TOKEN_REFUSED = (
     "535 5.7.8 Admin API tokens are not accepted over SMTP: use an inbox's SMTP credentials "
     "or a non-admin token"
 )
+CREDENTIALS_GONE = "530 5.7.0 Credentials no longer valid: authenticate again"
 
 
 @dataclass(frozen=True)
 class SmtpIdentity:
-    """Who authenticated, and where their mail goes."""
+    """Who authenticated, and where their mail goes.
+
+    ``token_id`` for an API token; else ``secret_digest``, the SHA-256 of the inbox password
+    used, to notice a reset of the inbox's credentials.
+    """
 
     user: str
     inbox_id: int
+    token_id: int | None = None
+    secret_digest: bytes = b""
+
+
+class _Revoked:
+    """``auth_data`` of a session whose credentials were revoked after its AUTH."""
+
+
+REVOKED = _Revoked()
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
 def _peer_ip(session: Session | None) -> str | None:
@@ -97,11 +120,46 @@ class CaptureHandler:
             )
             if inbox is None:
                 return AuthResult(success=False, handled=False)
-            return AuthResult(success=True, auth_data=SmtpIdentity(user, inbox.id))
+            return AuthResult(
+                success=True, auth_data=SmtpIdentity(user, inbox.id, token_id=token.id)
+            )
         found = await store.find_inbox_by_smtp(user, secret)
         if found is None:
             return AuthResult(success=False, handled=False)
-        return AuthResult(success=True, auth_data=SmtpIdentity(user, found.id))
+        return AuthResult(
+            success=True, auth_data=SmtpIdentity(user, found.id, secret_digest=_digest(secret))
+        )
+
+    async def _still_valid(self, identity: SmtpIdentity) -> bool:
+        store = self.service.store
+        if identity.token_id is not None:
+            return await store.get_token(identity.token_id) is not None
+        try:
+            inbox = await store.get_inbox(identity.inbox_id)
+        except NotFound:
+            return False
+        return inbox.smtp_username == identity.user and secrets.compare_digest(
+            _digest(inbox.smtp_password), identity.secret_digest
+        )
+
+    async def _refuse_revoked(self, session: Session) -> str | None:
+        """The reply refusing a transaction whose AUTH credentials are no longer valid (the
+        session may authenticate again), or None to go on."""
+        if session.auth_data is REVOKED:
+            return CREDENTIALS_GONE
+        if not isinstance(session.auth_data, SmtpIdentity):
+            return None
+        try:
+            if await self._still_valid(session.auth_data):
+                return None
+        except Exception:
+            log.exception("could not check SMTP credentials")
+            return "451 4.3.0 Temporary failure checking credentials; try again"
+        log.info("SMTP session of %s refused: its credentials were revoked", session.auth_data.user)
+        session.authenticated = False
+        session.auth_data = REVOKED
+        self.service.metrics.messages_rejected.labels("smtp", "revoked").inc()
+        return CREDENTIALS_GONE
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
         if refused := self._backing_off(server):
@@ -143,6 +201,20 @@ class CaptureHandler:
 
     # Transaction --------------------------------------------------------------------------
 
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if refused := await self._refuse_revoked(session):
+            return refused
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -157,6 +229,8 @@ class CaptureHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        if refused := await self._refuse_revoked(session):
+            return refused
         identity = session.auth_data if isinstance(session.auth_data, SmtpIdentity) else None
         try:
             if identity is not None:
