@@ -130,6 +130,7 @@ def main() -> None:
         "MAILQA_HTTP_PORT": str(http_port),
         "MAILQA_SMTP_PORT": str(smtp_port),
         "MAILQA_API_TOKEN": TOKEN,
+        "MAILQA_SMTP_ALLOW_ADMIN_TOKENS": "true",  # the clients log in with the admin token
         "MAILQA_CHECKS": args.checks,
         "MAILQA_OFFLINE": "true",
         "MAILQA_LOG_LEVEL": "warning",

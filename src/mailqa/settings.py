@@ -54,6 +54,34 @@ class Settings(BaseSettings):
         description="Inbox id for unauthenticated mail; default: inbox Default of project "
         "Default, created on first use.",
     )
+    smtp_allow_admin_tokens: bool = Field(
+        False,
+        description="Accept admin API tokens as SMTP passwords (username any). Off: only "
+        "inbox SMTP credentials and non-admin tokens authenticate, so a credential that "
+        "controls the whole API never sits in an application's SMTP settings.",
+    )
+    smtp_auth_max_failures: int = Field(
+        5,
+        ge=0,
+        description="Failed SMTP AUTH attempts allowed from one client address (IPv6: its /64) "
+        "within MAILQA_SMTP_AUTH_FAILURE_WINDOW; then its AUTH answers 454 during a back-off. "
+        "0: no limit.",
+    )
+    smtp_auth_failure_window: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds failed SMTP AUTH attempts are counted over; an address is "
+        "forgotten after this long without a failure once its back-off is over.",
+    )
+    smtp_auth_backoff_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="First SMTP AUTH back-off (s) once the failure limit is reached; each "
+        "further failure after it starts one twice as long; a successful AUTH clears it.",
+    )
+    smtp_auth_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="Longest SMTP AUTH back-off (s)."
+    )
     smtp_tls_cert: Path | None = Field(None, description="Certificate for STARTTLS.")
     smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
 

@@ -106,8 +106,9 @@ def base_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 @pytest_asyncio.fixture(scope="session")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    """The whole stack on SQLite."""
-    async for stack in start_stack(base_settings(tmp_path_factory.mktemp("mailqa"))):
+    """The whole stack on SQLite (admin tokens accepted over SMTP: tests send with one)."""
+    settings = base_settings(tmp_path_factory.mktemp("mailqa"), smtp_allow_admin_tokens=True)
+    async for stack in start_stack(settings):
         yield stack
 
 
@@ -121,8 +122,10 @@ def pg_url() -> Iterator[str]:
 async def running_pg(
     tmp_path_factory: pytest.TempPathFactory, pg_url: str
 ) -> AsyncIterator[Running]:
-    """The whole stack on PostgreSQL."""
-    settings = base_settings(tmp_path_factory.mktemp("mailqa-pg"), database_url=pg_url)
+    """The whole stack on PostgreSQL (admin tokens accepted over SMTP: tests send with one)."""
+    settings = base_settings(
+        tmp_path_factory.mktemp("mailqa-pg"), database_url=pg_url, smtp_allow_admin_tokens=True
+    )
     async for stack in start_stack(settings):
         yield stack
 

@@ -31,6 +31,7 @@ def start(data_dir: Path, http_port: int, smtp_port: int) -> subprocess.Popen[by
         "MAILQA_HTTP_PORT": str(http_port),
         "MAILQA_SMTP_PORT": str(smtp_port),
         "MAILQA_API_TOKEN": TOKEN,
+        "MAILQA_SMTP_ALLOW_ADMIN_TOKENS": "true",  # the test logs in with the admin token
         "MAILQA_CHECKS": "headers",
         "MAILQA_OFFLINE": "true",
     }

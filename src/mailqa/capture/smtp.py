@@ -1,15 +1,23 @@
 """SMTP capture: authenticate to an inbox, store the message, then answer 250.
 
 Credentials are an inbox's SMTP username/password, or username ``any`` with an API token as
-the password (delivers to that token's sandbox inbox). With ``smtp_accept_any``,
-unauthenticated mail goes to the default inbox.
+the password (delivers to that token's sandbox inbox; admin tokens only with
+``smtp_allow_admin_tokens``). With ``smtp_accept_any``, unauthenticated mail goes to the
+default inbox.
+
+Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`),
+and the credentials a session authenticated with are checked again at each MAIL FROM and
+DATA: once the token is revoked or the inbox password reset, the session delivers nothing more
+until it authenticates again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
+import hashlib
 import logging
+import secrets
 import ssl
 from base64 import b64decode
 from dataclasses import dataclass
@@ -18,6 +26,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
 from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.service import Service
@@ -25,43 +34,136 @@ from mailqa.service import Service
 log = logging.getLogger(__name__)
 
 SANDBOX_LOGIN = "any"
+ADMIN_TOKEN_REFUSED = (
+    "535 5.7.8 Admin API tokens are not accepted over SMTP: use an inbox's SMTP credentials "
+    "or a non-admin token"
+)
+CREDENTIALS_GONE = "530 5.7.0 Credentials no longer valid: authenticate again"
 
 
 @dataclass(frozen=True)
 class SmtpIdentity:
-    """Who authenticated, and where their mail goes."""
+    """Who authenticated, and where their mail goes.
+
+    ``token_id`` for an API token; else ``secret_digest``, the SHA-256 of the inbox password
+    used, to notice a reset of the inbox's credentials.
+    """
 
     user: str
     inbox_id: int
+    token_id: int | None = None
+    secret_digest: bytes = b""
+
+
+class _Revoked:
+    """``auth_data`` of a session whose credentials were revoked after its AUTH."""
+
+
+REVOKED = _Revoked()
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+
+
+def _peer_ip(session: Session | None) -> str | None:
+    peer = session.peer if session is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
 
 class CaptureHandler:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.settings = service.settings
+        # (not auth_*: aiosmtpd offers a handler's auth_* attributes as AUTH mechanisms)
+        self.failure_limiter = AuthFailureLimiter(
+            self.settings.smtp_auth_max_failures,
+            self.settings.smtp_auth_failure_window,
+            self.settings.smtp_auth_backoff_seconds,
+            self.settings.smtp_auth_backoff_max_seconds,
+        )
 
     # AUTH (async, so credential checks can use the database) ------------------------------
 
-    async def _check(self, login: bytes, password: bytes) -> AuthResult:
+    def _backing_off(self, server: SMTP) -> AuthResult | None:
+        """Refuse at once, before any challenge, an address in its back-off."""
+        wait = self.failure_limiter.retry_after(_peer_ip(server.session))
+        return AuthResult(success=False, handled=False, message=refusal(wait)) if wait else None
+
+    async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
+        limiter = self.failure_limiter
+        ip = _peer_ip(server.session)
+        async with limiter.turn(ip):
+            if refused := self._backing_off(server):
+                return refused
+            result = await self._authenticate(login, password)
+            if result.success:
+                limiter.succeeded(ip)
+                return result
+            limiter.failed(ip)
+        if wait := limiter.retry_after(ip):
+            log.warning("SMTP AUTH from %s refused for %.0f s: too many failures", ip, wait)
+        return result
+
+    async def _authenticate(self, login: bytes, password: bytes) -> AuthResult:
         user = login.decode("utf-8", "replace")
         secret = password.decode("utf-8", "replace")
         store = self.service.store
-        inbox_id: int | None = None
         if user == SANDBOX_LOGIN:
             token = await store.resolve_token(secret)
-            if token is not None:
-                inbox = await store.sandbox_inbox(
-                    token, create=True, quota_bytes=self.settings.inbox_quota_bytes
-                )
-                inbox_id = inbox.id if inbox else None
-        else:
-            found = await store.find_inbox_by_smtp(user, secret)
-            inbox_id = found.id if found else None
-        if inbox_id is None:
+            if token is None:
+                return AuthResult(success=False, handled=False)
+            if token.is_admin and not self.settings.smtp_allow_admin_tokens:
+                return AuthResult(success=False, handled=False, message=ADMIN_TOKEN_REFUSED)
+            inbox = await store.sandbox_inbox(
+                token, create=True, quota_bytes=self.settings.inbox_quota_bytes
+            )
+            if inbox is None:
+                return AuthResult(success=False, handled=False)
+            return AuthResult(
+                success=True, auth_data=SmtpIdentity(user, inbox.id, token_id=token.id)
+            )
+        found = await store.find_inbox_by_smtp(user, secret)
+        if found is None:
             return AuthResult(success=False, handled=False)
-        return AuthResult(success=True, auth_data=SmtpIdentity(user, inbox_id))
+        return AuthResult(
+            success=True, auth_data=SmtpIdentity(user, found.id, secret_digest=_digest(secret))
+        )
+
+    async def _still_valid(self, identity: SmtpIdentity) -> bool:
+        store = self.service.store
+        if identity.token_id is not None:
+            return await store.get_token(identity.token_id) is not None
+        try:
+            inbox = await store.get_inbox(identity.inbox_id)
+        except NotFound:
+            return False
+        return inbox.smtp_username == identity.user and secrets.compare_digest(
+            _digest(inbox.smtp_password), identity.secret_digest
+        )
+
+    async def _refuse_revoked(self, session: Session) -> str | None:
+        """The reply refusing a transaction whose AUTH credentials are no longer valid (the
+        session may authenticate again), or None to go on."""
+        if session.auth_data is REVOKED:
+            return CREDENTIALS_GONE
+        if not isinstance(session.auth_data, SmtpIdentity):
+            return None
+        try:
+            if await self._still_valid(session.auth_data):
+                return None
+        except Exception:
+            log.exception("could not check SMTP credentials")
+            return "451 4.3.0 Temporary failure checking credentials; try again"
+        log.info("SMTP session of %s refused: its credentials were revoked", session.auth_data.user)
+        session.authenticated = False
+        session.auth_data = REVOKED
+        self.service.metrics.messages_rejected.labels("smtp", "revoked").inc()
+        return CREDENTIALS_GONE
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if refused := self._backing_off(server):
+            return refused
         if len(args) == 1:
             blob = await server.challenge_auth("")
             if blob is MISSING:
@@ -77,9 +179,11 @@ class CaptureHandler:
         except ValueError:
             await server.push("501 5.5.2 Can't split auth value")
             return AuthResult(success=False, handled=True)
-        return await self._check(login, password)
+        return await self._check(server, login, password)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if refused := self._backing_off(server):
+            return refused
         if len(args) == 1:
             login = await server.challenge_auth(SMTP.AuthLoginUsernameChallenge)
             if login is MISSING:
@@ -93,9 +197,23 @@ class CaptureHandler:
         password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False)
-        return await self._check(bytes(login), bytes(password))
+        return await self._check(server, bytes(login), bytes(password))
 
     # Transaction --------------------------------------------------------------------------
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if refused := await self._refuse_revoked(session):
+            return refused
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -111,6 +229,8 @@ class CaptureHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        if refused := await self._refuse_revoked(session):
+            return refused
         identity = session.auth_data if isinstance(session.auth_data, SmtpIdentity) else None
         try:
             if identity is not None:

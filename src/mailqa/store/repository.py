@@ -347,6 +347,11 @@ class Store:
         if deleted.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"token {token_id} not found")
 
+    async def get_token(self, token_id: int) -> ApiToken | None:
+        """The token, or None once it has been revoked."""
+        async with self.sessions() as s:
+            return await s.get(ApiToken, token_id)
+
     async def token_exists(self, plain: str) -> bool:
         return await self.resolve_token(plain) is not None
 
