@@ -85,6 +85,60 @@ class Settings(BaseSettings):
     smtp_tls_cert: Path | None = Field(None, description="Certificate for STARTTLS.")
     smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
 
+    # Transport limits (HTTP and SMTP connections, request bodies)
+    http_max_body_bytes: int = Field(
+        1 * MB,
+        ge=1,
+        description="Largest request body (bytes) of the JSON and form routes; raw message "
+        "uploads take up to MAILQA_SMTP_MAX_MESSAGE_SIZE. Larger ones answer 413 unread.",
+    )
+    mailtrap_send_max_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest Mailtrap send request (POST /api/send, bytes); default twice "
+        "MAILQA_SMTP_MAX_MESSAGE_SIZE (a message's JSON, escapes included), at most the batch "
+        "limit.",
+    )
+    mailtrap_batch_max_bytes: int = Field(
+        50 * MB, ge=1, description="Largest Mailtrap batch request (POST /api/batch, bytes)."
+    )
+    http_header_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers, from connecting or "
+        "from the first byte of a following request; then the connection is closed.",
+    )
+    http_keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle kept-alive HTTP connection stays open."
+    )
+    http_max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request line and headers (bytes); else 431."
+    )
+    http_max_connections_per_address: int = Field(
+        128, ge=0, description="HTTP connections one client address may hold open (0: no limit)."
+    )
+    smtp_idle_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds an SMTP session may wait for the client's next command (or, "
+        "during DATA, its next bytes) before it is closed.",
+    )
+    smtp_max_connections_per_address: int = Field(
+        64, ge=0, description="SMTP sessions one client address may hold open (0: no limit)."
+    )
+    smtp_spool_bytes: int = Field(
+        1 * MB,
+        ge=0,
+        description="DATA larger than this is spooled to a temporary file while it arrives "
+        "instead of being held in memory (bytes).",
+    )
+    smtp_large_captures: int = Field(
+        2,
+        ge=1,
+        description="Spooled (large) messages loaded and stored at once; others wait their "
+        "turn before their 250, which bounds the memory of parallel large messages.",
+    )
+
     # Storage
     inbox_quota_bytes: int = Field(100 * MB, description="Default per-inbox quota (bytes).")
     retention_max_messages: int | None = Field(
@@ -326,3 +380,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mailqa.db').resolve()}"
+
+    @property
+    def effective_mailtrap_send_max_bytes(self) -> int:
+        if self.mailtrap_send_max_bytes is not None:
+            return self.mailtrap_send_max_bytes
+        return min(2 * self.smtp_max_message_size, self.mailtrap_batch_max_bytes)

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from mailqa import __version__
 from mailqa.api.errors import install_error_handlers
+from mailqa.api.limits import BodyLimitMiddleware
 from mailqa.api.routes import health, mailtrap, native, release, sandbox
 from mailqa.api.routes.audits import router as audits_router
 from mailqa.service import Service, open_service
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.include_router(health.router)
     app.include_router(native.router)
     app.include_router(sandbox.router)

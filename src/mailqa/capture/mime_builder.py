@@ -329,3 +329,22 @@ def merge_batch_item(base: dict[str, Any], item: dict[str, Any]) -> dict[str, An
     merged = dict(base)
     merged.update({k: v for k, v in item.items() if v is not None})
     return merged
+
+
+def size_floor(request: SendRequest) -> int:
+    """A lower bound of the built message's size (bytes), read from the request alone: its
+    bodies (7bit or quoted-printable: at least their UTF-8 bytes), attachments (base64: at
+    least their base64 characters), subject and headers. Nothing is encoded or decoded."""
+    total = 0
+    for text in (request.text, request.html, request.subject, request.category):
+        if text:
+            total += len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+    for att in request.attachments:
+        blanks = sum(att.content.count(c) for c in " \t\r\n")
+        total += len(att.content) - blanks + len(att.filename)
+    for name, value in request.headers.items():
+        total += len(name) + len(value)
+    for address in (*request.to, *request.cc, request.from_, request.reply_to):
+        if address is not None:
+            total += len(address.email)
+    return total

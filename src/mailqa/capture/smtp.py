@@ -27,8 +27,10 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
+from mailqa.capture.spool import SpoolingSMTP
 from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
+from mailqa.net.connections import AddressLimiter
 from mailqa.service import Service
 
 log = logging.getLogger(__name__)
@@ -267,9 +269,10 @@ class CaptureHandler:
         return f"250 2.0.0 Ok: queued as {message_id}"
 
 
-class CaptureSMTP(SMTP):
+class CaptureSMTP(SpoolingSMTP):
     """Lines of up to 1 MiB are taken as sent: a sandbox captures what the application really
-    sends, and the headers check reports lines over RFC 5322's 998 characters."""
+    sends, and the headers check reports lines over RFC 5322's 998 characters. DATA is
+    spooled, sessions time out when idle and are capped per client address (``spool.py``)."""
 
     line_length_limit = 1024 * 1024
 
@@ -287,10 +290,16 @@ def smtp_factory(service: Service) -> Any:
     context = None
     if settings.smtp_tls_cert and settings.smtp_tls_key:
         context = tls_context(str(settings.smtp_tls_cert), str(settings.smtp_tls_key))
+    limiter = AddressLimiter(settings.smtp_max_connections_per_address)
+    large_captures = asyncio.Semaphore(settings.smtp_large_captures)
 
     def make() -> SMTP:
         return CaptureSMTP(
             handler,
+            spool_bytes=settings.smtp_spool_bytes,
+            large_captures=large_captures,
+            limiter=limiter,
+            timeout=settings.smtp_idle_timeout,
             hostname=settings.smtp_hostname,
             ident="mailqa ESMTP",
             data_size_limit=settings.smtp_max_message_size,

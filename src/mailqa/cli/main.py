@@ -86,6 +86,7 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from mailqa.api.app import create_app
+    from mailqa.api.server import http_config
     from mailqa.capture.smtp import start_smtp_server
     from mailqa.service import open_service
 
@@ -95,13 +96,7 @@ async def _serve(settings: Settings) -> None:
         smtp_port = smtp.sockets[0].getsockname()[1]
         app = create_app(settings, service)
         app.state.smtp_address = (settings.smtp_hostname, smtp_port)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.http_port,
-            log_level=settings.log_level,
-            lifespan="on",
-        )
+        config = http_config(app, settings, log_level=settings.log_level, lifespan="on")
         server = uvicorn.Server(config)
         print(
             f"mailqa {__version__}: HTTP http://{settings.host}:{settings.http_port} "

@@ -13,7 +13,9 @@ private network. This fetcher:
 - never lets httpx follow redirects: every hop is a new request, vetted again;
 - reads numeric host spellings the way browsers and ``inet_aton`` do (``127.1``,
   ``2130706433``, ``0x7f.1``) and ``localhost`` names as loopback, before any resolver;
-- sends HEAD first and falls back to a streamed GET when HEAD is refused, with a body cap;
+- sends HEAD first and falls back to a streamed GET when HEAD is refused, with a body cap
+  that holds while decoding too: gzip/deflate (any number of layers) is inflated
+  incrementally and stops at the cap, so a small compressed body cannot expand in memory;
 - bounds each request (``timeout``) and each link's whole redirect chain (``total_timeout``);
 - limits concurrency globally and per host, rate-limits each host, and names itself in the
   User-Agent;
@@ -35,8 +37,9 @@ import json
 import socket
 import ssl
 import time
+import zlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -647,6 +650,113 @@ class _Clock:
     spent: float = 0.0
 
 
+# --- bounded body reading -------------------------------------------------------------------
+
+_INFLATE_STEP = 64 * 1024  # most bytes one decompression step may produce
+# What the fetcher can decode incrementally (and so asks for).
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class _Inflater:
+    """One gzip or deflate layer, inflated a bounded step at a time: each chunk ``feed``
+    yields is at most ``_INFLATE_STEP`` bytes, whatever the compression ratio."""
+
+    def __init__(self, encoding: str) -> None:
+        self.gzip = encoding in ("gzip", "x-gzip")
+        self._fresh = True  # deflate: nothing decoded yet (zlib or raw framing undecided)
+        self._inflate = self._new()
+
+    def _new(self) -> Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+
+    def _step(self, data: bytes) -> bytes:
+        try:
+            out: bytes = self._inflate.decompress(data, _INFLATE_STEP)
+        except zlib.error:
+            if self.gzip or not self._fresh:
+                raise
+            # "deflate" is often sent as a raw deflate stream, without the zlib wrapper.
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflate.decompress(data, _INFLATE_STEP)
+        self._fresh = False
+        return out
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            out = self._step(data)
+            if out:
+                yield out
+            if self._inflate.eof:
+                rest: bytes = self._inflate.unused_data
+                if not self.gzip or not rest.strip(b"\x00"):
+                    return  # the end (trailing padding ignored)
+                self._inflate = self._new()  # gzip: another member follows
+                data = rest
+                continue
+            data = self._inflate.unconsumed_tail
+            if not data and len(out) < _INFLATE_STEP:
+                return
+
+
+def _decoders(content_encoding: str | None) -> list[_Inflater]:
+    """The layers to undo, outermost (last applied) first."""
+    layers = []
+    for token in (content_encoding or "").split(","):
+        encoding = token.strip().lower()
+        if encoding in ("", "identity"):
+            continue
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise FetchError(f"unsupported Content-Encoding: {encoding}")
+        layers.append(_Inflater(encoding))
+    return layers[::-1]
+
+
+def _decoded(chunk: bytes, layers: Sequence[_Inflater]) -> Iterator[bytes]:
+    if not layers:
+        yield chunk
+        return
+    first, rest = layers[0], layers[1:]
+    for piece in first.feed(chunk):
+        yield from _decoded(piece, rest)
+
+
+@dataclass
+class BoundedBody:
+    """What was read of a body: ``data`` (when kept), its ``size`` and whether the cap cut it."""
+
+    data: bytes
+    size: int
+    truncated: bool
+
+
+async def read_bounded(
+    response: httpx.Response, max_bytes: int, *, decode: bool, keep: bool
+) -> BoundedBody:
+    """Read a streamed response's body up to ``max_bytes``, counting the raw bytes and (with
+    ``decode``) the bytes its Content-Encoding inflates to, and stop as soon as either goes
+    over: memory stays about ``max_bytes`` plus one step, however the body is compressed."""
+    layers = _decoders(response.headers.get("content-encoding")) if decode else []
+    body = bytearray()
+    raw = size = 0
+    try:
+        async for chunk in response.aiter_raw():
+            raw += len(chunk)
+            for piece in _decoded(chunk, layers):
+                if keep:
+                    body += piece[: max_bytes - size + 1]
+                size += len(piece)
+                if size > max_bytes:
+                    break
+            if size > max_bytes or raw > max_bytes:
+                del body[max_bytes:]
+                return BoundedBody(bytes(body), size, True)
+    except zlib.error as exc:
+        raise FetchError(
+            f"the body is not valid {response.headers['content-encoding']}: {exc}"
+        ) from exc
+    return BoundedBody(bytes(body), size, False)
+
+
 class LinkFetcher:
     """Check URLs over HTTP safely. One instance per process; share it across messages."""
 
@@ -678,7 +788,11 @@ class LinkFetcher:
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the vetting
             timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
-            headers={"User-Agent": self.config.user_agent, "Accept": "*/*"},
+            headers={
+                "User-Agent": self.config.user_agent,
+                "Accept": "*/*",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
         )
         self._global = asyncio.Semaphore(max(self.config.concurrency, 1))
         self._hosts = _HostGates(
@@ -883,12 +997,11 @@ class LinkFetcher:
                 size = _content_length(response.headers)
                 at_least = False
                 if read_body and size is None and response.status_code < 300:
-                    size = 0
-                    async for chunk in response.aiter_raw():
-                        size += len(chunk)
-                        if size > self.config.max_body_bytes:
-                            at_least = True
-                            break
+                    # The transfer size, as Content-Length would have said: not decoded.
+                    read = await read_bounded(
+                        response, self.config.max_body_bytes, decode=False, keep=False
+                    )
+                    size, at_least = read.size, read.truncated
                 return response.status_code, response.headers, "GET", size, at_least
 
     async def fetch_text(self, url: str, *, max_bytes: int = 512 * 1024) -> FetchedText:
@@ -933,20 +1046,14 @@ class LinkFetcher:
         async with self._hosts.enter(host), self._global:
             self.stats.get_requests += 1
             async with self._timed(clock), self._client.stream("GET", url) as response:
-                body = bytearray()
-                truncated = False
+                read = BoundedBody(b"", 0, False)
                 if response.status_code < 300:
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            del body[max_bytes:]
-                            truncated = True
-                            break
+                    read = await read_bounded(response, max_bytes, decode=True, keep=True)
                 return (
                     response.status_code,
                     response.headers.get("location"),
-                    bytes(body),
-                    truncated,
+                    read.data,
+                    read.truncated,
                     response.charset_encoding,
                 )
 

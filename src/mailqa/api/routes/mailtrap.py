@@ -43,9 +43,11 @@ from mailqa.api.mailtrap_shapes import (
 from mailqa.api.routes.native import content_disposition, smtp_address
 from mailqa.capture.mime_builder import (
     SendError,
+    SendRequest,
     build_message,
     merge_batch_item,
     parse_send_request,
+    size_floor,
 )
 from mailqa.capture.relay import Relay, RelayError
 from mailqa.core.errors import MailqaError, NotFound, QuotaExceeded, SourceExpired
@@ -93,7 +95,6 @@ inbox_router = APIRouter(tags=["mailtrap"], route_class=MailtrapRoute)
 
 PER_PAGE = 30
 MAX_BATCH = 500
-MAX_PAYLOAD = 50 * 1024 * 1024
 FORWARDED = "Your email message has been successfully forwarded"
 ACCOUNT_INBOX_PREFIX = "/api/accounts/{account_id}/inboxes/{inbox_id}"
 SANDBOX_PREFIX = "/api/sandboxes/{inbox_id}"
@@ -113,7 +114,7 @@ class SendFailed(Exception):
         self.errors = errors
 
 
-async def read_json(request: Request, limit: int = MAX_PAYLOAD) -> Any:
+async def read_json(request: Request, limit: int) -> Any:
     """The JSON body, refusing more than ``limit`` bytes before reading them all."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -154,13 +155,33 @@ async def send_inbox(service: Service, principal: Principal, inbox_id: int | Non
         raise SendFailed(404, [f"inbox {inbox_id} not found"]) from exc
 
 
-async def capture_one(
-    service: Service, inbox: Inbox, data: Any, client_ip: str | None
-) -> list[str]:
-    """Validate, build and capture one message; its id as Mailtrap's ``message_ids``."""
+BUILD_IN_THREAD = 256 * 1024
+
+
+def checked_request(service: Service, data: Any) -> tuple[SendRequest, int]:
+    """The validated request and a lower bound of its message's size, refused (422) when
+    even that bound is over the message size limit: nothing is built yet."""
     try:
         request = parse_send_request(data)
-        raw = build_message(request)
+    except SendError as exc:
+        raise SendFailed(400, exc.errors) from exc
+    floor = size_floor(request)
+    limit = service.settings.smtp_max_message_size
+    if floor > limit:
+        raise SendFailed(422, [f"message is over {floor} bytes; the limit is {limit} bytes"])
+    return request, floor
+
+
+async def build_and_capture(
+    service: Service, inbox: Inbox, request: SendRequest, floor: int, client_ip: str | None
+) -> tuple[int, int]:
+    """Build one message (a big one in a thread, so the event loop stays free) and capture
+    it. Returns its id and size."""
+    try:
+        if floor > BUILD_IN_THREAD:
+            raw = await asyncio.to_thread(build_message, request)
+        else:
+            raw = build_message(request)
     except SendError as exc:
         raise SendFailed(400, exc.errors) from exc
     limit = service.settings.smtp_max_message_size
@@ -173,9 +194,22 @@ async def capture_one(
     try:
         message_id = await service.capture(raw, inbox.id, envelope, source="send_api")
     except QuotaExceeded as exc:
-        raise SendFailed(422, [f"inbox {inbox.id} is over its storage quota"]) from exc
+        raise SendFailed(422, [quota_text(inbox)]) from exc
     except NotFound as exc:
         raise SendFailed(404, [f"inbox {inbox.id} not found"]) from exc
+    return message_id, len(raw)
+
+
+def quota_text(inbox: Inbox) -> str:
+    return f"inbox {inbox.id} is over its storage quota"
+
+
+async def capture_one(
+    service: Service, inbox: Inbox, data: Any, client_ip: str | None
+) -> list[str]:
+    """Validate, build and capture one message; its id as Mailtrap's ``message_ids``."""
+    request, floor = checked_request(service, data)
+    message_id, _ = await build_and_capture(service, inbox, request, floor, client_ip)
     return [str(message_id)]
 
 
@@ -183,7 +217,7 @@ async def _send(request: Request, service: Service, inbox_id: int | None) -> JSO
     try:
         principal = await send_principal(request, service)
         inbox = await send_inbox(service, principal, inbox_id)
-        data = await read_json(request)
+        data = await read_json(request, service.settings.effective_mailtrap_send_max_bytes)
         client_ip = request.client.host if request.client else None
         ids = await capture_one(service, inbox, data, client_ip)
     except SendFailed as exc:
@@ -195,7 +229,7 @@ async def _batch(request: Request, service: Service, inbox_id: int | None) -> JS
     try:
         principal = await send_principal(request, service)
         inbox = await send_inbox(service, principal, inbox_id)
-        data = await read_json(request)
+        data = await read_json(request, service.settings.mailtrap_batch_max_bytes)
     except SendFailed as exc:
         return send_error(exc.status, exc.errors)
     if not isinstance(data, dict):
@@ -210,17 +244,35 @@ async def _batch(request: Request, service: Service, inbox_id: int | None) -> JS
         return send_error(400, [f"'requests' has {len(items)} messages; at most {MAX_BATCH}"])
     client_ip = request.client.host if request.client else None
 
-    async def one(item: Any) -> dict[str, Any]:
+    # Every request is validated and sized first, without building anything; then the
+    # messages are built and stored one at a time, each only when the inbox still has room
+    # for at least its lower-bound size: memory stays about one message, whatever the batch.
+    responses: list[dict[str, Any] | None] = [None] * len(items)
+    planned: list[tuple[int, dict[str, Any], int]] = []
+    for index, item in enumerate(items):
         if not isinstance(item, dict):
-            return {"success": False, "errors": ["each request must be an object"]}
+            responses[index] = {"success": False, "errors": ["each request must be an object"]}
+            continue
+        merged = merge_batch_item(base, item)
         try:
-            ids = await capture_one(service, inbox, merge_batch_item(base, item), client_ip)
+            _, floor = checked_request(service, merged)
         except SendFailed as exc:
-            return {"success": False, "errors": exc.errors}
-        return {"success": True, "message_ids": ids}
-
-    # Concurrent captures share the store's group commits; answers keep the request order.
-    responses = await asyncio.gather(*(one(item) for item in items))
+            responses[index] = {"success": False, "errors": exc.errors}
+            continue
+        planned.append((index, merged, floor))
+    room = max(0, inbox.quota_bytes - inbox.used_bytes)
+    for index, merged, floor in planned:
+        if floor > room:
+            responses[index] = {"success": False, "errors": [quota_text(inbox)]}
+            continue
+        try:
+            one, _ = checked_request(service, merged)
+            message_id, size = await build_and_capture(service, inbox, one, floor, client_ip)
+        except SendFailed as exc:
+            responses[index] = {"success": False, "errors": exc.errors}
+            continue
+        room -= size
+        responses[index] = {"success": True, "message_ids": [str(message_id)]}
     return JSONResponse({"success": True, "responses": responses})
 
 

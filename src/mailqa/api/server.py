@@ -1,0 +1,145 @@
+"""The uvicorn configuration ``mailqa serve`` runs the API with, and its connection guard.
+
+uvicorn closes idle kept-alive connections (``timeout_keep_alive``) but gives a client all
+the time it wants to send a request's headers, any number of header bytes (with httptools)
+and any number of connections. The guard, a subclass of uvicorn's httptools protocol:
+
+- closes a connection whose request headers are not complete ``MAILQA_HTTP_HEADER_TIMEOUT``
+  seconds after it opened (first request) or after the request's first byte (later ones);
+- answers 431 and closes when the request line and headers pass
+  ``MAILQA_HTTP_MAX_HEADER_BYTES``;
+- answers 503 and closes a connection over ``MAILQA_HTTP_MAX_CONNECTIONS_PER_ADDRESS`` from
+  one client address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from mailqa.net.connections import AddressLimiter
+from mailqa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _response(status: str, code: str, message: str) -> bytes:
+    body = json.dumps({"error": code, "message": message}).encode()
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """Set by ``guarded_protocol``: the limiter shared by every connection, and the limits."""
+
+    limiter: AddressLimiter = AddressLimiter(0)
+    header_timeout: float = 15.0
+    max_header_bytes: int = 64 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counted: str | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._in_headers = False
+        self._header_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        address = self.client[0] if self.client else ""
+        if not self.limiter.acquire(address):
+            log.warning("refused an HTTP connection from %s: too many open", address)
+            transport.write(
+                _response(
+                    "503 Service Unavailable",
+                    "too_many_connections",
+                    "too many connections from your address; try again later",
+                )
+            )
+            transport.close()
+            return
+        self._counted = address
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        if self._counted is not None:
+            self.limiter.release(self._counted)
+            self._counted = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_headers and not self.transport.is_closing():
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                self._cancel_header_timer()
+                self.transport.write(
+                    _response(
+                        "431 Request Header Fields Too Large",
+                        "headers_too_large",
+                        f"the request headers are over {self.max_header_bytes} bytes",
+                    )
+                )
+                self.transport.close()
+
+    # httptools parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_headers = True
+        self._header_bytes = 0
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    # the header timer
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            log.info("closed an HTTP connection from %s: no complete request headers", self.client)
+            self.transport.close()
+
+
+def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
+    """A protocol class bound to the settings, with one connection limiter for its server."""
+    return type(
+        "MailqaHttpProtocol",
+        (GuardedHttpToolsProtocol,),
+        {
+            "limiter": AddressLimiter(settings.http_max_connections_per_address),
+            "header_timeout": settings.http_header_timeout,
+            "max_header_bytes": settings.http_max_header_bytes,
+        },
+    )
+
+
+def http_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    """uvicorn's configuration for ``app`` with the settings' limits; ``kwargs`` (host, port,
+    log_level, ssl files, ...) pass through."""
+    kwargs.setdefault("host", settings.host)
+    kwargs.setdefault("port", settings.http_port)
+    return uvicorn.Config(
+        app,
+        http=guarded_protocol(settings),
+        timeout_keep_alive=settings.http_keep_alive_timeout,  # type: ignore[arg-type]
+        **kwargs,
+    )

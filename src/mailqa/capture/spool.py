@@ -1,0 +1,184 @@
+"""An aiosmtpd ``SMTP`` that bounds what each session costs.
+
+- DATA is written, dot-unstuffed, to a ``SpooledTemporaryFile`` as it arrives (on disk past
+  ``spool_bytes``) instead of aiosmtpd's list of one object per line (about three times the
+  message in memory); the message is read back once, when the handler stores it. Spooled
+  messages are loaded and stored at most ``large_captures`` at a time, so parallel large
+  messages cost about that many copies, not one per session. The handler still answers
+  before the ``250``: a message is committed before it is acknowledged.
+- The idle timeout (aiosmtpd's ``timeout``) also covers DATA: a session is closed when no
+  byte arrived for that long, however long the whole transfer takes while it progresses;
+  time the server spends storing the message (or waiting to) does not count.
+- ``limiter`` caps the sessions one client address holds open: the next one is answered
+  ``421`` and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import tempfile
+from contextlib import AsyncExitStack
+from typing import IO, Any
+
+from aiosmtpd.smtp import MISSING, SMTP
+
+from mailqa.net.connections import AddressLimiter
+
+log = logging.getLogger(__name__)
+
+FLUSH_BYTES = 64 * 1024
+TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address; try again later\r\n"
+
+
+class _Data(enum.Enum):
+    NOMINAL = enum.auto()
+    TOO_LONG = enum.auto()
+    TOO_MUCH = enum.auto()
+
+
+class SpoolingSMTP(SMTP):
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        spool_bytes: int = 1024 * 1024,
+        large_captures: asyncio.Semaphore | None = None,
+        limiter: AddressLimiter | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.spool_bytes = spool_bytes
+        self.large_captures = large_captures
+        self.limiter = limiter
+        self._counted: str | None = None  # the address this session counts against
+        self._refused = False
+        self._last_data = 0.0
+        self._busy = False  # the server, not the client, is the one working (storing)
+
+    # Connections ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None and self.limiter is not None:  # not the STARTTLS re-entry
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            if not self.limiter.acquire(address):
+                log.warning("refused an SMTP connection from %s: too many open", address)
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(TOO_MANY_CONNECTIONS)
+                transport.close()
+                return
+            self._counted = address
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._counted is not None and self.limiter is not None:
+            self.limiter.release(self._counted)
+            self._counted = None
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        if self._busy:  # waiting for a capture slot or storing: not the client's idleness
+            self._reset_timeout()
+            return
+        idle = self.loop.time() - self._last_data
+        if idle < self._timeout_duration:  # DATA is still arriving: wait from its last bytes
+            self._reset_timeout(self._timeout_duration - idle)
+            return
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    # DATA -------------------------------------------------------------------------------
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        with tempfile.SpooledTemporaryFile(max_size=self.spool_bytes) as spool:
+            state, size = await self._receive(spool)
+            if self.transport is None:  # the client went away before the final dot
+                return
+            if state is _Data.TOO_LONG:
+                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+                return
+            if state is _Data.TOO_MUCH:
+                await self.push("552 Error: Too much mail data")
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+                return
+            self._busy = True
+            try:
+                async with AsyncExitStack() as stack:
+                    if size > self.spool_bytes and self.large_captures is not None:
+                        await stack.enter_async_context(self.large_captures)
+                    spool.seek(0)
+                    content = spool.read()
+                    spool.close()
+                    self.envelope.content = content
+                    self.envelope.original_content = content
+                    del content
+                    status = await self._call_handler_hook("DATA")
+                    # Drop the message before the next one may be loaded.
+                    self.envelope.content = self.envelope.original_content = None
+            finally:
+                self._busy = False
+                self._last_data = self.loop.time()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _receive(self, spool: IO[bytes]) -> tuple[_Data, int]:
+        """Read DATA up to the lone dot into ``spool``, unstuffed. Returns how it went and
+        the size of the message kept (aiosmtpd's checks: line length, size limit)."""
+        state = _Data.NOMINAL
+        limit = self.data_size_limit
+        received = kept = 0
+        fragments: list[bytes] = []
+        pending = bytearray()
+        loop = self.loop
+        while self.transport is not None:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.CancelledError:
+                log.info("Connection lost during DATA")
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as exc:
+                if state is _Data.NOMINAL:
+                    state = _Data.TOO_LONG
+                line = await self._reader.read(exc.consumed)
+            self._last_data = loop.time()
+            if not fragments and line == b".\r\n":
+                break
+            received += len(line)
+            if state is _Data.NOMINAL and limit and received > limit:
+                state = _Data.TOO_MUCH
+            fragments.append(line)
+            if not line.endswith(b"\r\n"):
+                continue
+            if state is _Data.NOMINAL:
+                whole = fragments[0] if len(fragments) == 1 else b"".join(fragments)
+                if len(whole) > self.line_length_limit:
+                    state = _Data.TOO_LONG
+                else:
+                    pending += whole[1:] if whole.startswith(b".") else whole
+                    if len(pending) >= FLUSH_BYTES:
+                        spool.write(pending)
+                        kept += len(pending)
+                        pending.clear()
+            fragments.clear()
+        if state is _Data.NOMINAL:
+            spool.write(pending)
+            kept += len(pending)
+        return state, kept
