@@ -108,7 +108,9 @@ class Service:
             if max_messages:
                 await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=None)
             await self._notify()
-            await self.executor.submit(stored.id, stored.uid, parsed)
+            # A large parse is not kept in the queue (memory): its analysis reads it again.
+            keep = parsed if len(raw) <= PARSE_IN_THREAD else None
+            await self.executor.submit(stored.id, stored.uid, keep)
         except Exception:
             log.exception("message %d stored; queueing its analysis failed", stored.id)
         return stored.id
