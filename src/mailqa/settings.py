@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         description="Celery broker URL (redis://... or amqp://... for RabbitMQ).",
     )
     celery_queue: str = Field("mailqa", description="Celery queue analyses are sent to.")
+    change_poll_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="How often long-polls and live UI streams look for mail and reports "
+        "written by other processes (one query for all waiters); unset: every second with "
+        "the celery executor, never with inline (this process writes everything); 0: never.",
+    )
     worker_concurrency: int = Field(
         2, ge=1, description="Processes of a `mailqa worker` (one analysis each at a time)."
     )
