@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 import psutil
+import pytest
 from tests.foundation.conftest import Running, base_settings
 from tests.foundation.support import make_message
 
@@ -176,3 +177,135 @@ async def test_with_celery_a_shared_slow_poll_sees_other_processes(tmp_path: Pat
             assert service.store.changes.polls - polls < 50
         finally:
             await other_process.close()
+
+
+# 6. Lone surrogates in JSON strings ---------------------------------------------------------
+
+
+def raw_json(text: str) -> dict[str, Any]:
+    """Request arguments sending ``text`` as the JSON body, escapes and all (httpx's own
+    encoder cannot write a lone surrogate)."""
+    return {"content": text.encode(), "headers": {"Content-Type": "application/json"}}
+
+
+async def test_a_lone_surrogate_in_an_audit_filter_is_refused_and_listing_works(
+    running: Running,
+) -> None:
+    inbox = await new_inbox(running, await new_project(running, "surrogates"), "i")
+    async with running.client() as c:
+        body = '{"inbox_id": ID, "subject": "\\ud800"}'.replace("ID", str(inbox))
+        r = await c.post("/api/v1/audits", **raw_json(body))
+        error = assert_error_shape(r, 422)
+        assert error["error"] == "invalid_request" and "subject" in error["message"]
+        r = await c.get("/api/v1/audits")
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/projects", '{"name": "a\\ud800b"}'),
+        ("PATCH", "/api/v1/projects/{project}", '{"name": "\\udfff"}'),
+        ("POST", "/api/v1/projects/{project}/inboxes", '{"name": "x\\udc80"}'),
+        ("PATCH", "/api/v1/inboxes/{inbox}", '{"name": "\\ud83d"}'),
+        ("POST", "/api/v1/tokens", '{"name": "t\\ud800"}'),
+        ("POST", "/api/v1/audits", '{"inbox_id": {inbox}, "from": "\\ud800"}'),
+        ("POST", "/api/v1/audits", '{"inbox_id": {inbox}, "to": "\\udbff"}'),
+        ("POST", "/api/v1/audits", '{"inbox_id": {inbox}, "checks": ["\\ud800"]}'),
+        ("POST", "/api/v1/audits", '{"inbox_id": {inbox}, "\\ud800": 1}'),
+    ],
+)
+async def test_lone_surrogates_in_any_json_body_answer_422(
+    running: Running, method: str, path: str, body: str
+) -> None:
+    project = await new_project(running, "bodies")
+    inbox = await new_inbox(running, project, "i")
+    values = {"{project}": str(project), "{inbox}": str(inbox)}
+    for key, value in values.items():
+        path, body = path.replace(key, value), body.replace(key, value)
+    async with running.client() as c:
+        r = await c.request(method, path, **raw_json(body))
+        error = assert_error_shape(r, 422)
+        assert "surrogate" in error["message"]
+        for listing in ("/api/v1/projects", "/api/v1/inboxes", "/api/v1/tokens", "/api/v1/audits"):
+            r = await c.get(listing)
+            assert r.status_code == 200, (listing, r.text)
+
+
+async def test_an_escaped_surrogate_pair_is_one_character_and_fine(running: Running) -> None:
+    async with running.client() as c:
+        r = await c.post("/api/v1/projects", **raw_json('{"name": "smile \\ud83d\\ude00"}'))
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == "smile \U0001f600"
+
+
+async def test_lone_surrogates_in_mailtrap_bodies_answer_422(running: Running) -> None:
+    project = await new_project(running, "mailtrap-bodies")
+    async with running.client() as c:
+        body = '{"project": {"name": "\\ud800xy"}}'
+        r = await c.post("/api/accounts/1/projects", **raw_json(body))
+        assert r.status_code == 422, r.text
+        assert any("surrogate" in e for e in r.json()["errors"])
+        r = await c.post(
+            f"/api/accounts/1/projects/{project}/inboxes",
+            **raw_json('{"inbox": {"name": "ab\\udfff"}}'),
+        )
+        assert r.status_code == 422, r.text
+        assert (await c.get("/api/accounts/1/projects")).status_code == 200
+
+
+async def test_audits_stored_with_surrogates_before_the_fix_still_list(running: Running) -> None:
+    from mailqa.audit.store import AuditStore
+
+    inbox = await new_inbox(running, await new_project(running, "legacy"), "i")
+    audits = AuditStore(running.service.store)
+    legacy = await audits.create(
+        inbox, ["headers"], online=False, filters={"subject": "bad \ud800"}, status="failed"
+    )
+    async with running.client() as c:
+        r = await c.get("/api/v1/audits")
+        assert r.status_code == 200, r.text
+        [shown] = [a for a in r.json() if a["id"] == legacy.id]
+        assert shown["filters"]["subject"] == "bad \ufffd"
+        assert (await c.get(f"/api/v1/audits/{legacy.id}")).status_code == 200
+        assert (await c.delete(f"/api/v1/audits/{legacy.id}")).status_code == 204
+
+
+async def test_delete_an_audit(running: Running) -> None:
+    project = await new_project(running, "delete-audit")
+    inbox = await new_inbox(running, project, "i")
+    await upload(running, inbox, make_message("audited"))
+    stranger = await project_token(running, await new_project(running, "stranger"))
+    async with running.client() as c:
+        r = await c.post("/api/v1/audits", json={"inbox_id": inbox, "checks": ["headers"]})
+        assert r.status_code == 202, r.text
+        audit_id = r.json()["id"]
+
+        async def finished() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await c.get(f"/api/v1/audits/{audit_id}")).json()
+            return body if body["status"] == "done" else None
+
+        assert (await until(finished))["done"] == 1
+        async with client(running, stranger) as other:
+            assert_error_shape(await other.delete(f"/api/v1/audits/{audit_id}"), 404)
+        r = await c.delete(f"/api/v1/audits/{audit_id}")
+        assert r.status_code == 204, r.text
+        assert_error_shape(await c.get(f"/api/v1/audits/{audit_id}"), 404)
+        assert_error_shape(await c.get(f"/api/v1/audits/{audit_id}/messages"), 404)
+        assert audit_id not in [a["id"] for a in (await c.get("/api/v1/audits")).json()]
+        assert_error_shape(await c.delete(f"/api/v1/audits/{audit_id}"), 404)
+
+
+async def test_an_audit_still_on_celery_workers_is_not_deleted(running: Running) -> None:
+    from mailqa.audit.store import AuditStore
+
+    inbox = await new_inbox(running, await new_project(running, "celery-audit"), "i")
+    audits = AuditStore(running.service.store)
+    busy = await audits.create(
+        inbox, ["headers"], online=False, filters={}, executor="celery", status="running"
+    )
+    async with running.client() as c:
+        error = assert_error_shape(await c.delete(f"/api/v1/audits/{busy.id}"), 409)
+        assert error["error"] == "audit_busy"
+        await audits.update(busy.id, status="failed", error="stalled")
+        assert (await c.delete(f"/api/v1/audits/{busy.id}")).status_code == 204

@@ -25,7 +25,7 @@ from mailqa.audit.record import (
     unreadable_record,
 )
 from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
-from mailqa.audit.store import AuditStore
+from mailqa.audit.store import FINISHED, AuditStore
 from mailqa.checks import build_checks
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
@@ -99,6 +99,10 @@ async def audit_parsed(
     return record_from_report(key, report, message_id)
 
 
+class AuditBusy(MailqaError):
+    """The audit cannot be deleted yet: workers elsewhere are still writing its results."""
+
+
 class AuditStalled(MailqaError):
     """Workers stopped producing results for a Celery audit, and nothing is under way."""
 
@@ -146,6 +150,7 @@ class AuditManager:
         self.audits = AuditStore(service.store)
         self.pipelines = PipelineCache(service.settings.check_timeout)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatching: dict[int, asyncio.Task[None]] = {}
         self._running_summaries: dict[int, tuple[int, dict[str, Any]]] = {}
 
     async def start(
@@ -182,7 +187,25 @@ class AuditManager:
     def _spawn(self, audit: Audit) -> None:
         task = asyncio.create_task(self._dispatch(audit))
         self._tasks.add(task)
+        self._dispatching[audit.id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._dispatching.pop(audit.id, None))
+
+    async def delete(self, audit_id: int) -> None:
+        """Delete the audit and its results. One this server runs is stopped first; one
+        fanned out to Celery workers can be deleted once it has finished."""
+        audit = await self.audits.get(audit_id)
+        task = self._dispatching.get(audit_id)
+        if audit.executor == "celery" and audit.status not in FINISHED:
+            raise AuditBusy(
+                f"audit {audit_id} is {audit.status} on Celery workers; "
+                "delete it once it is done or failed"
+            )
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.audits.delete(audit_id)
+        self._running_summaries.pop(audit_id, None)
 
     async def _dispatch(self, audit: Audit) -> None:
         """Run or fan out the messages of ``audit`` that have no result yet.
@@ -281,6 +304,8 @@ class AuditManager:
         finally:
             for task in pending:
                 task.cancel()
+            if pending:  # stopped (deleted, shutting down): let them unwind first
+                await asyncio.gather(*pending, return_exceptions=True)
         if lost:
             raise RuntimeError(f"{len(lost)} result(s) could not be stored: {lost[0]}")
         await self.audits.update(audit.id, total=total, status="done")
