@@ -309,3 +309,27 @@ async def test_an_audit_still_on_celery_workers_is_not_deleted(running: Running)
         assert error["error"] == "audit_busy"
         await audits.update(busy.id, status="failed", error="stalled")
         assert (await c.delete(f"/api/v1/audits/{busy.id}")).status_code == 204
+
+
+# 7. Datetimes out of range once in UTC ------------------------------------------------------
+
+OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("when", OUT_OF_RANGE)
+async def test_datetimes_out_of_range_in_utc_answer_422(running: Running, when: str) -> None:
+    inbox = await new_inbox(running, await new_project(running, "dates"), "i")
+    async with running.client() as c:
+        for name in ("since", "until"):
+            r = await c.get(f"/api/v1/inboxes/{inbox}/messages", params={name: when})
+            assert name in assert_error_shape(r, 422)["message"]
+            r = await c.post("/api/v1/audits", json={"inbox_id": inbox, name: when})
+            assert name in assert_error_shape(r, 422)["message"]
+        r = await c.get(f"/api/v1/inboxes/{inbox}/messages/latest", params={"since": when})
+        assert "since" in assert_error_shape(r, 422)["message"]
+        # The extremes that stay in range still work, naive ones taken as UTC.
+        for fine in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00", "9999-12-31T23:59:59"):
+            r = await c.get(f"/api/v1/inboxes/{inbox}/messages", params={"since": fine})
+            assert r.status_code == 200, r.text
+            r = await c.get(f"/api/v1/inboxes/{inbox}/messages", params={"until": fine})
+            assert r.status_code == 200, r.text

@@ -3,16 +3,20 @@
 - JSON strings with lone surrogates (``"\\ud800"``): valid JSON, but not Unicode. Stored, they
   make every answer that shows them fail to encode. ``refuse_lone_surrogates`` runs before
   every route that reads a JSON body.
+- Datetimes that leave the years 1 to 9999 once converted to UTC (``0001-01-01T00:00+14:00``):
+  ``UtcDatetime`` converts and refuses them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator
 
 Location = tuple[str | int, ...]
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -79,3 +83,16 @@ async def refuse_lone_surrogates(request: Request) -> None:
                 }
             ]
         )
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # as stored: naive times are UTC
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: in UTC it falls outside the years 1 to 9999") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+"""A datetime converted to UTC (naive ones are taken as UTC); out of range in UTC: 422."""

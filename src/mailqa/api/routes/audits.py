@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
 from mailqa.api.errors import ApiError
-from mailqa.api.validation import without_surrogates
+from mailqa.api.validation import UtcDatetime, without_surrogates
 from mailqa.audit.html import render_html
 from mailqa.audit.models import Audit
 from mailqa.audit.record import AuditRecord, default_audit_checks
@@ -47,8 +47,8 @@ class AuditIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     inbox_id: int
-    since: datetime | None = Field(default=None, description="Messages received since.")
-    until: datetime | None = Field(default=None, description="Messages received until.")
+    since: UtcDatetime | None = Field(default=None, description="Messages received since.")
+    until: UtcDatetime | None = Field(default=None, description="Messages received until.")
     subject: str | None = Field(default=None, description="Subject contains (any case).")
     from_: str | None = Field(
         default=None, alias="from", description="From header or MAIL FROM contains."

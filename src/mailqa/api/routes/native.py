@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -27,6 +26,7 @@ from mailqa.api.schemas import (
     TokenIn,
     TokenOut,
 )
+from mailqa.api.validation import UtcDatetime
 from mailqa.core.errors import NotFound, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Report, report_json_schema
@@ -237,8 +237,8 @@ def _filters(
     subject: str | None,
     from_: str | None,
     to: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    since: UtcDatetime | None,
+    until: UtcDatetime | None,
     search: str | None,
 ) -> MessageFilter:
     return MessageFilter(
@@ -256,8 +256,8 @@ async def list_messages(
     subject: str | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     search: str | None = None,
 ) -> MessagePage:
     """Messages, newest first, filtered by substring of subject/from/to and by date."""
@@ -288,7 +288,7 @@ async def latest_message(
     subject: str | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
-    since: datetime | None = None,
+    since: UtcDatetime | None = None,
 ) -> MessageOut:
     """The newest matching message; long-polls up to ``wait`` seconds until one exists."""
     await visible_inbox(service, principal, inbox_id)
