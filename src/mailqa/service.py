@@ -7,6 +7,7 @@ The SMTP handler, the HTTP API, the Celery task, the CLI and the audit runner go
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import time
@@ -162,7 +163,8 @@ class Service:
         """
         if parsed is None:
             parsed = await self.load_parsed(message_id)
-        report = await self.pipeline.run(parsed, self.ctx, only=only)
+        ctx = await self.message_context(message_id)
+        report = await self.pipeline.run(parsed, ctx, only=only)
         if only:
             previous = await self.store.get_report(message_id)
             if previous is not None:
@@ -174,6 +176,14 @@ class Service:
                 result.duration_ms / 1000
             )
         return report
+
+    def scoped_context(self, project_id: int) -> CheckContext:
+        """The check context for mail of one project: what checks cache (link results) is
+        reused only for that project's mail, never shown to another project."""
+        return dataclasses.replace(self.ctx, scope=f"project:{project_id}")
+
+    async def message_context(self, message_id: int) -> CheckContext:
+        return self.scoped_context(await self.store.project_of_message(message_id))
 
     async def load_parsed(self, message_id: int) -> ParsedMessage:
         row = await self.store.get_message(message_id)

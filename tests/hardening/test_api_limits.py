@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import psutil
 import pytest
-from tests.foundation.conftest import Running, base_settings
+import pytest_asyncio
+from tests.foundation.conftest import Running, base_settings, start_stack
 from tests.foundation.support import make_message
+from tests.links.local_http import LocalHttpServer
 
 from mailqa.core.message import ParsedMessage
 from mailqa.service import open_service
@@ -333,3 +337,70 @@ async def test_datetimes_out_of_range_in_utc_answer_422(running: Running, when: 
             assert r.status_code == 200, r.text
             r = await c.get(f"/api/v1/inboxes/{inbox}/messages", params={"until": fine})
             assert r.status_code == 200, r.text
+
+
+# 9. Link results cached per project -------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module")
+async def link_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    """A stack whose link check reaches loopback (the test's HTTP server)."""
+    settings = base_settings(
+        tmp_path_factory.mktemp("links"),
+        checks=["headers", "links"],
+        offline=False,
+        link_allow=["127.0.0.1"],
+    )
+    async for stack in start_stack(settings):
+        yield stack
+
+
+def html_mail(url: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "App <app@app.example>"
+    message["To"] = "user@example.com"
+    message["Subject"] = "Your link"
+    message.set_content("See the link.")
+    message.add_alternative(f'<p><a href="{url}">Open</a></p>', subtype="html")
+    return message.as_bytes()
+
+
+async def link_result(stack: Running, inbox_id: int, url: str) -> tuple[dict[str, Any], int]:
+    message_id = await upload(stack, inbox_id, html_mail(url))
+    async with stack.client() as c:
+        r = await c.get(
+            f"/api/v1/inboxes/{inbox_id}/messages/latest",
+            params={"wait": 60, "analyzed": "true"},
+        )
+        assert r.status_code == 200 and r.json()["id"] == message_id, r.text
+        details = (await c.get(f"/api/v1/messages/{message_id}/report/links")).json()["details"]
+    [link] = [link for link in details["links"] if link["url"] == url]
+    return link, details["cache_hits"]
+
+
+async def test_link_cache_hits_never_cross_projects(
+    link_stack: Running, server: LocalHttpServer
+) -> None:
+    project_a = await new_project(link_stack, "A")
+    project_b = await new_project(link_stack, "B")
+    inbox_a = await new_inbox(link_stack, project_a, "a1")
+    inbox_a2 = await new_inbox(link_stack, project_a, "a2")
+    inbox_b = await new_inbox(link_stack, project_b, "b")
+    secret = f"/page/reset-{uuid.uuid4().hex}"
+    url = server.url(secret)
+
+    link, hits = await link_result(link_stack, inbox_b, url)  # only B's mail has it
+    assert link["checked"] and link["ok"] and not link["from_cache"] and hits == 0
+    assert server.count(secret) >= 1
+    fetched_for_b = server.count(secret)
+
+    # A cannot learn that B's mail linked there: A's check fetches it itself.
+    link, hits = await link_result(link_stack, inbox_a, url)
+    assert link["checked"] and link["ok"] and not link["from_cache"] and hits == 0
+    assert server.count(secret) > fetched_for_b
+    fetched_for_a = server.count(secret)
+
+    # Within project A the cache still works, across its inboxes.
+    link, hits = await link_result(link_stack, inbox_a2, url)
+    assert link["from_cache"] and hits == 1
+    assert server.count(secret) == fetched_for_a

@@ -84,7 +84,10 @@ async def audit_parsed(
     key = message_key(message_id)
     settings = service.settings
     try:
-        ctx = service.ctx if audit.online else dataclasses.replace(service.ctx, offline=True)
+        inbox = await service.store.get_inbox(audit.inbox_id)
+        ctx = service.scoped_context(inbox.project_id)
+        if not audit.online:
+            ctx = dataclasses.replace(ctx, offline=True)
         report = await run_with_retries(
             pipeline,
             parsed,

@@ -617,6 +617,18 @@ class Store:
             raise NotFound(f"message {message_id} not found")
         return row
 
+    async def project_of_message(self, message_id: int) -> int:
+        """The project whose inbox holds the message."""
+        async with self.sessions() as s:
+            project_id = await s.scalar(
+                select(Inbox.project_id)
+                .join(Message, Message.inbox_id == Inbox.id)
+                .where(Message.id == message_id)
+            )
+        if project_id is None:
+            raise NotFound(f"message {message_id} not found")
+        return int(project_id)
+
     async def get_raw(self, message_id: int) -> bytes:
         async with self.sessions() as s:
             data = await s.scalar(
