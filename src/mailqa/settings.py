@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MB = 1024 * 1024
+BIGINT_MAX = 2**63 - 1  # the largest byte count the database stores
 # The clients with most opens (about 98 % together): apple-mail, gmail, outlook, yahoo, samsung.
 DEFAULT_HTML_TARGETS = ("apple-mail.*", "gmail.*", "outlook.*", "yahoo.*", "samsung-email.*")
 
@@ -58,7 +59,22 @@ class Settings(BaseSettings):
     smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
 
     # Storage
-    inbox_quota_bytes: int = Field(100 * MB, description="Default per-inbox quota (bytes).")
+    inbox_quota_bytes: int = Field(
+        100 * MB, ge=1, le=BIGINT_MAX, description="Default per-inbox quota (bytes)."
+    )
+    max_inbox_quota_bytes: int = Field(
+        1024 * MB,
+        ge=1,
+        le=BIGINT_MAX,
+        description="Largest quota a project token may give an inbox (bytes; never below "
+        "MAILQA_INBOX_QUOTA_BYTES). Admin tokens may set any quota up to 2^63-1.",
+    )
+    max_inboxes_per_project: int = Field(
+        100,
+        ge=0,
+        description="Most inboxes a project may have for a project token to create one; "
+        "admin tokens may create more.",
+    )
     retention_max_messages: int | None = Field(
         None, description="Keep at most this many messages per inbox (oldest pruned)."
     )

@@ -404,3 +404,105 @@ async def test_link_cache_hits_never_cross_projects(
     link, hits = await link_result(link_stack, inbox_a2, url)
     assert link["from_cache"] and hits == 1
     assert server.count(secret) == fetched_for_a
+
+
+# 10. Quotas and inbox counts are admin-set limits -----------------------------------------
+
+BIGINT_MAX = 2**63 - 1
+
+
+async def test_project_tokens_cannot_exceed_the_quota_maximum(any_db: Running) -> None:
+    project = await new_project(any_db, "quotas")
+    token = await project_token(any_db, project)
+    most = any_db.service.settings.max_inbox_quota_bytes
+    async with client(any_db, token) as c:
+        for quota in (10**15, 9_200_000_000_000_000_000, most + 1):
+            r = await c.post(
+                f"/api/v1/projects/{project}/inboxes", json={"name": "big", "quota_bytes": quota}
+            )
+            assert assert_error_shape(r, 403)["error"] == "limit_exceeded"
+        r = await c.post(
+            f"/api/v1/projects/{project}/inboxes", json={"name": "ok", "quota_bytes": most}
+        )
+        assert r.status_code == 201, r.text
+        inbox = r.json()["id"]
+        r = await c.patch(f"/api/v1/inboxes/{inbox}", json={"quota_bytes": 10**15})
+        assert assert_error_shape(r, 403)["error"] == "limit_exceeded"
+        r = await c.patch(f"/api/v1/inboxes/{inbox}", json={"quota_bytes": 1000})
+        assert r.status_code == 200 and r.json()["quota_bytes"] == 1000
+    # An admin may set more, as far as the database stores.
+    async with any_db.client() as c:
+        r = await c.patch(f"/api/v1/inboxes/{inbox}", json={"quota_bytes": BIGINT_MAX})
+        assert r.status_code == 200, r.text
+        assert (await c.get(f"/api/v1/inboxes/{inbox}")).json()["quota_bytes"] == BIGINT_MAX
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "x", "quota_bytes": 9223372036854775808}',
+        '{"name": "x", "quota_bytes": 100000000000000000000000000}',
+        '{"name": "x", "quota_bytes": -1}',
+        '{"name": "x", "quota_bytes": 0}',
+        '{"name": "x", "max_messages": 2147483648}',
+        '{"name": "x", "max_messages": -5}',
+        '{"name": "x", "max_age_days": 1e308}',
+        '{"name": "x", "max_age_days": Infinity}',
+        '{"name": "x", "max_age_days": NaN}',
+        '{"name": "x", "max_age_days": -1}',
+    ],
+)
+async def test_out_of_range_inbox_limits_answer_422(any_db: Running, body: str) -> None:
+    project = await new_project(any_db, "ranges")
+    async with any_db.client() as c:  # even an admin
+        r = await c.post(f"/api/v1/projects/{project}/inboxes", **raw_json(body))
+        assert_error_shape(r, 422)
+        inbox = await new_inbox(any_db, project, "patched")
+        patch = body.replace('"name": "x", ', "")
+        assert_error_shape(await c.patch(f"/api/v1/inboxes/{inbox}", **raw_json(patch)), 422)
+
+
+LIMIT = 3
+
+
+@pytest_asyncio.fixture(scope="module", params=["sqlite", "postgresql"])
+async def limited(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Running]:
+    """A stack allowing project tokens at most LIMIT inboxes per project."""
+    extra: dict[str, Any] = {"max_inboxes_per_project": LIMIT}
+    if request.param == "postgresql":
+        extra["database_url"] = request.getfixturevalue("pg_url")
+    settings = base_settings(tmp_path_factory.mktemp(f"limits-{request.param}"), **extra)
+    async for stack in start_stack(settings):
+        yield stack
+
+
+async def test_project_tokens_create_at_most_the_inbox_limit(limited: Running) -> None:
+    project = await new_project(limited, "counted")
+    token = await project_token(limited, project)
+    async with client(limited, token) as c:
+
+        async def create(n: int) -> httpx.Response:
+            return await c.post(f"/api/v1/projects/{project}/inboxes", json={"name": f"n{n}"})
+
+        answers = await asyncio.gather(*(create(n) for n in range(LIMIT + 5)))  # at once
+        assert sorted(r.status_code for r in answers) == [201] * LIMIT + [403] * 5
+        refused = next(r for r in answers if r.status_code == 403)
+        assert assert_error_shape(refused, 403)["error"] == "limit_exceeded"
+        r = await c.post(
+            f"/api/accounts/1/projects/{project}/inboxes", json={"inbox": {"name": "mt"}}
+        )
+        assert r.status_code == 403 and r.json()["code"] == "limit_exceeded", r.text
+        r = await c.get("/api/v1/inboxes")
+        assert len(r.json()) == LIMIT
+    # The limit is the admin's to exceed.
+    assert await new_inbox(limited, project, "by the admin")
+    async with client(limited, token) as c:
+        r = await c.delete(f"/api/v1/inboxes/{(await c.get('/api/v1/inboxes')).json()[0]['id']}")
+        assert r.status_code == 204
+        assert_error_shape(await create_one(c, project), 403)  # still LIMIT left
+
+
+async def create_one(c: httpx.AsyncClient, project: int) -> httpx.Response:
+    return await c.post(f"/api/v1/projects/{project}/inboxes", json={"name": "one more"})

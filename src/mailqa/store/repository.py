@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mailqa.core.errors import NotFound, QuotaExceeded, SourceExpired
+from mailqa.core.errors import LimitExceeded, NotFound, QuotaExceeded, SourceExpired
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Report
 from mailqa.store.changes import ChangeHub
@@ -207,11 +207,30 @@ class Store:
     # Inboxes ------------------------------------------------------------------------------
 
     async def create_inbox(
-        self, project_id: int, name: str, quota_bytes: int, **options: Any
+        self,
+        project_id: int,
+        name: str,
+        quota_bytes: int,
+        *,
+        max_inboxes: int | None = None,
+        **options: Any,
     ) -> Inbox:
+        """With ``max_inboxes``, refuse (LimitExceeded) when the project has that many
+        already; concurrent creations in one project take turns, so none slips past."""
         async with self._write() as s:
-            if await s.get(Project, project_id) is None:
+            locked = self.engine.dialect.name != "sqlite"  # SQLite: one writer anyway
+            if await s.get(Project, project_id, with_for_update=locked) is None:
                 raise NotFound(f"project {project_id} not found")
+            if max_inboxes is not None:
+                count = await s.scalar(
+                    select(func.count()).select_from(Inbox).where(Inbox.project_id == project_id)
+                )
+                if int(count or 0) >= max_inboxes:
+                    raise LimitExceeded(
+                        f"project {project_id} has {count} inboxes, the most a project token "
+                        f"may create (MAILQA_MAX_INBOXES_PER_PROJECT={max_inboxes}); "
+                        "an admin token can create more"
+                    )
             inbox = Inbox(
                 project_id=project_id,
                 name=name,
