@@ -7,11 +7,12 @@ The SMTP handler, the HTTP API, the Celery task, the CLI and the audit runner go
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,7 @@ from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
+from mailqa.store.changes import InboxWatch
 from mailqa.store.database import migrate
 from mailqa.store.models import Message
 from mailqa.store.repository import MessageFilter, PendingMessage, Store
@@ -62,8 +64,11 @@ class Service:
         )
         self.metrics = metrics or Metrics()
         self.executor: Executor = self._make_executor()
-        self._changed = asyncio.Condition()
-        self._generation = 0  # bumped on every change, so subscribers never miss one
+        poll = settings.change_poll_seconds
+        if poll is None:  # Celery workers store reports from other processes
+            poll = 1.0 if settings.executor == "celery" else 0.0
+        if poll > 0:
+            store.changes.poll_with(store.inbox_signatures, every=poll)
 
     def _make_executor(self) -> Executor:
         if self.settings.executor == "celery":
@@ -107,7 +112,6 @@ class Service:
             max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
             if max_messages:
                 await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=None)
-            await self._notify()
             # A large parse is not kept in the queue (memory): its analysis reads it again.
             keep = parsed if len(raw) <= PARSE_IN_THREAD else None
             await self.executor.submit(stored.id, stored.uid, keep)
@@ -130,8 +134,6 @@ class Service:
                 expired = await self.store.expire_sources(inbox.id, cutoff)
                 if expired:
                     log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
-        if pruned:
-            await self._notify()
         return pruned
 
     async def retention_loop(self) -> None:
@@ -179,7 +181,8 @@ class Service:
             uid, parsed = loaded.uid, parsed or loaded.parsed
         if not await self.store.count_attempt(message_id, uid):
             raise NotFound(f"message {message_id} not found")
-        report = await self.pipeline.run(parsed, self.ctx, only=only)
+        ctx = await self.message_context(message_id)
+        report = await self.pipeline.run(parsed, ctx, only=only)
         if only:
             previous = await self.store.get_report(message_id)
             if previous is not None:
@@ -190,8 +193,15 @@ class Service:
             self.metrics.check_duration.labels(result.name, result.status.value).observe(
                 result.duration_ms / 1000
             )
-        await self._notify()
         return report
+
+    def scoped_context(self, project_id: int) -> CheckContext:
+        """The check context for mail of one project: what checks cache (link results) is
+        reused only for that project's mail, never shown to another project."""
+        return dataclasses.replace(self.ctx, scope=f"project:{project_id}")
+
+    async def message_context(self, message_id: int) -> CheckContext:
+        return self.scoped_context(await self.store.project_of_message(message_id))
 
     async def load(self, message_id: int, uid: str | None = None) -> LoadedMessage:
         """A stored message, parsed; ``NotFound`` when it is gone or no longer ``uid``."""
@@ -264,26 +274,15 @@ class Service:
 
     # Waiting ------------------------------------------------------------------------------
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
+    # Changes are announced by the store when a write touching an inbox's mail commits
+    # (captures, reports, read flags, deletes): waiters on an inbox wake only for that inbox.
 
-    async def changes(self, *, every: float | None = None) -> AsyncGenerator[int, None]:
-        """Yield a change counter each time a capture or a stored report changed something.
-
-        Changes made while the consumer was busy are coalesced into one yield, never lost.
-        With ``every``, also yield at least that often (keep-alives, and a chance to see
-        writes made by other processes, which do not notify this one).
-        """
-        seen = self._generation
-        while True:
-            async with self._changed:
-                if self._generation == seen:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), every)
-            seen = self._generation
-            yield seen
+    def watch(self, inbox_id: int) -> InboxWatch:
+        """Changes to the inbox's mail from now on: ``await watch.changed(within)`` is True
+        once it changed (changes made meanwhile coalesce into one, never lost), False when
+        ``within`` seconds passed without. Use it as a context manager. Writes by other
+        processes are seen through the store's shared poll, when on."""
+        return self.store.changes.watch(inbox_id)
 
     async def wait_for_message(
         self,
@@ -295,19 +294,18 @@ class Service:
     ) -> Message | None:
         """The newest matching message, waiting up to ``wait`` seconds for one to arrive.
 
-        Woken by captures in this process; polls the database too, for other processes.
+        Queries once, then once more per change to the inbox; idle waiting costs nothing.
         """
         deadline = time.monotonic() + max(0.0, wait)
-        while True:
-            row = await self.store.latest_message(inbox_id, filters)
-            if row is not None and (not analyzed or row.analysis_status == "analyzed"):
-                return row
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            async with self._changed:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+        with self.watch(inbox_id) as watch:  # before the query: miss nothing
+            while True:
+                row = await self.store.latest_message(inbox_id, filters)
+                if row is not None and (not analyzed or row.analysis_status == "analyzed"):
+                    return row
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                await watch.changed(remaining)
 
 
 def parse_for_storage(raw: bytes, envelope: Envelope | None) -> ParsedMessage:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MB = 1024 * 1024
+BIGINT_MAX = 2**63 - 1  # the largest byte count the database stores
 # The clients with most opens (about 98 % together): apple-mail, gmail, outlook, yahoo, samsung.
 DEFAULT_HTML_TARGETS = ("apple-mail.*", "gmail.*", "outlook.*", "yahoo.*", "samsung-email.*")
 
@@ -140,7 +141,22 @@ class Settings(BaseSettings):
     )
 
     # Storage
-    inbox_quota_bytes: int = Field(100 * MB, description="Default per-inbox quota (bytes).")
+    inbox_quota_bytes: int = Field(
+        100 * MB, ge=1, le=BIGINT_MAX, description="Default per-inbox quota (bytes)."
+    )
+    max_inbox_quota_bytes: int = Field(
+        1024 * MB,
+        ge=1,
+        le=BIGINT_MAX,
+        description="Largest quota a project token may give an inbox (bytes; never below "
+        "MAILQA_INBOX_QUOTA_BYTES). Admin tokens may set any quota up to 2^63-1.",
+    )
+    max_inboxes_per_project: int = Field(
+        100,
+        ge=0,
+        description="Most inboxes a project may have for a project token to create one; "
+        "admin tokens may create more.",
+    )
     retention_max_messages: int | None = Field(
         None, description="Keep at most this many messages per inbox (oldest pruned)."
     )
@@ -168,6 +184,13 @@ class Settings(BaseSettings):
         description="Celery broker URL (redis://... or amqp://... for RabbitMQ).",
     )
     celery_queue: str = Field("mailqa", description="Celery queue analyses are sent to.")
+    change_poll_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="How often long-polls and live UI streams look for mail and reports "
+        "written by other processes (one query for all waiters); unset: every second with "
+        "the celery executor, never with inline (this process writes everything); 0: never.",
+    )
     worker_concurrency: int = Field(
         2, ge=1, description="Processes of a `mailqa worker` (one analysis each at a time)."
     )

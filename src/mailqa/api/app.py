@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from mailqa import __version__
@@ -14,6 +14,7 @@ from mailqa.api.errors import install_error_handlers
 from mailqa.api.limits import BodyLimitMiddleware
 from mailqa.api.routes import health, mailtrap, native, release, sandbox
 from mailqa.api.routes.audits import router as audits_router
+from mailqa.api.validation import refuse_lone_surrogates
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 from mailqa.web import install_web_ui
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(refuse_lone_surrogates)],
     )
     if service is not None:
         app.state.service = service

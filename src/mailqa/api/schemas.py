@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from mailqa.core.message import ParsedMessage
+from mailqa.settings import BIGINT_MAX
 from mailqa.store.models import Attachment, Message, Project
 
 
@@ -44,20 +45,34 @@ class InboxOut(BaseModel):
     smtp: SmtpCredentials
 
 
+INT_MAX = 2**31 - 1  # message counts are 32-bit integers on every backend
+MAX_AGE_DAYS = 36_500.0  # a hundred years: further back than any stored date
+
+
 class InboxIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    quota_bytes: int | None = Field(None, gt=0)
-    max_messages: int | None = Field(None, gt=0)
-    max_age_days: float | None = Field(None, gt=0)
+    quota_bytes: int | None = Field(
+        None,
+        gt=0,
+        le=BIGINT_MAX,
+        description="Bytes; project tokens up to MAILQA_MAX_INBOX_QUOTA_BYTES.",
+    )
+    max_messages: int | None = Field(None, gt=0, le=INT_MAX)
+    max_age_days: float | None = Field(None, gt=0, le=MAX_AGE_DAYS)
 
 
 class InboxPatch(BaseModel):
     """Fields to change. ``null`` clears a retention limit; name and quota cannot be null."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    quota_bytes: int | None = Field(None, gt=0)
-    max_messages: int | None = Field(None, gt=0)
-    max_age_days: float | None = Field(None, gt=0)
+    quota_bytes: int | None = Field(
+        None,
+        gt=0,
+        le=BIGINT_MAX,
+        description="Bytes; project tokens up to MAILQA_MAX_INBOX_QUOTA_BYTES.",
+    )
+    max_messages: int | None = Field(None, gt=0, le=INT_MAX)
+    max_age_days: float | None = Field(None, gt=0, le=MAX_AGE_DAYS)
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> InboxPatch:

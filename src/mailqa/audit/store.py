@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,6 +84,14 @@ class AuditStore:
             values.setdefault("finished_at", datetime.now(UTC))
         async with self.store.sessions() as s, s.begin():
             await s.execute(update(Audit).where(Audit.id == audit_id).values(**values))
+
+    async def delete(self, audit_id: int) -> None:
+        """The audit and its results; NotFound when there is no such audit."""
+        async with self.store.sessions() as s, s.begin():
+            await s.execute(delete(AuditResult).where(AuditResult.audit_id == audit_id))
+            deleted = await s.execute(delete(Audit).where(Audit.id == audit_id))
+        if deleted.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"audit {audit_id} not found")
 
     async def save_result(self, audit_id: int, record: AuditRecord) -> None:
         """Idempotent: a redelivered task writes the same row again."""

@@ -25,7 +25,7 @@ from mailqa.audit.record import (
     unreadable_record,
 )
 from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
-from mailqa.audit.store import AuditStore
+from mailqa.audit.store import FINISHED, AuditStore
 from mailqa.checks import build_checks
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
@@ -98,7 +98,10 @@ async def audit_parsed(
     key = message_key(message_id)
     settings = service.settings
     try:
-        ctx = service.ctx if audit.online else dataclasses.replace(service.ctx, offline=True)
+        inbox = await service.store.get_inbox(audit.inbox_id)
+        ctx = service.scoped_context(inbox.project_id)
+        if not audit.online:
+            ctx = dataclasses.replace(ctx, offline=True)
         report = await run_with_retries(
             pipeline,
             parsed,
@@ -113,6 +116,10 @@ async def audit_parsed(
             raise ValueError("an imported message's report needs the message's uid")
         await service.store.save_report(message_id, uid, report)
     return record_from_report(key, report, message_id)
+
+
+class AuditBusy(MailqaError):
+    """The audit cannot be deleted yet: workers elsewhere are still writing its results."""
 
 
 class AuditStalled(MailqaError):
@@ -164,6 +171,7 @@ class AuditManager:
             service.settings.check_timeout, service.settings.check_cpu_seconds
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatching: dict[int, asyncio.Task[None]] = {}
         self._running_summaries: dict[int, tuple[int, dict[str, Any]]] = {}
 
     async def start(
@@ -200,7 +208,25 @@ class AuditManager:
     def _spawn(self, audit: Audit) -> None:
         task = asyncio.create_task(self._dispatch(audit))
         self._tasks.add(task)
+        self._dispatching[audit.id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._dispatching.pop(audit.id, None))
+
+    async def delete(self, audit_id: int) -> None:
+        """Delete the audit and its results. One this server runs is stopped first; one
+        fanned out to Celery workers can be deleted once it has finished."""
+        audit = await self.audits.get(audit_id)
+        task = self._dispatching.get(audit_id)
+        if audit.executor == "celery" and audit.status not in FINISHED:
+            raise AuditBusy(
+                f"audit {audit_id} is {audit.status} on Celery workers; "
+                "delete it once it is done or failed"
+            )
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.audits.delete(audit_id)
+        self._running_summaries.pop(audit_id, None)
 
     async def _dispatch(self, audit: Audit) -> None:
         """Run or fan out the messages of ``audit`` that have no result yet.
@@ -299,6 +325,8 @@ class AuditManager:
         finally:
             for task in pending:
                 task.cancel()
+            if pending:  # stopped (deleted, shutting down): let them unwind first
+                await asyncio.gather(*pending, return_exceptions=True)
         if lost:
             raise RuntimeError(f"{len(lost)} result(s) could not be stored: {lost[0]}")
         await self.audits.update(audit.id, total=total, status="done")

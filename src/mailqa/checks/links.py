@@ -971,9 +971,10 @@ class LinksCheck:
         if skipped_reason is None and fetcher is not None and static.http_url:
             budget = max(settings.check_timeout * HTTP_BUDGET_SHARE, 1.0)
             by_url = {t.url: t for t in kept}
-            hits_before = fetcher.stats.cache_hits
-            fetched = await _fetch_all(fetcher, static.http_url, by_url, budget)
-            cache_hits = fetcher.stats.cache_hits - hits_before
+            fetched = await _fetch_all(fetcher, static.http_url, by_url, budget, ctx.scope)
+            # Counted from this message's own results: the fetcher's counters also move for
+            # other messages checked meanwhile.
+            cache_hits = sum(result.from_cache for result in fetched.values())
             image_max = settings.link_image_max_bytes
             for url, result in fetched.items():
                 _apply_fetch(results[url], result)
@@ -1038,12 +1039,19 @@ def _is_broken(result: LinkResult) -> bool:
 
 
 async def _fetch_all(
-    fetcher: LinkFetcher, urls: dict[str, str], targets: dict[str, Target], budget: float
+    fetcher: LinkFetcher,
+    urls: dict[str, str],
+    targets: dict[str, Target],
+    budget: float,
+    scope: str = "",
 ) -> dict[str, FetchResult]:
-    """Fetch every URL concurrently (the fetcher enforces the limits), within ``budget``."""
+    """Fetch every URL concurrently (the fetcher enforces the limits), within ``budget``;
+    cached results are reused only within ``scope`` (the message's project)."""
     started = time.monotonic()
     tasks = {
-        url: asyncio.create_task(fetcher.fetch(fetch_url, image=targets[url].kind == "image"))
+        url: asyncio.create_task(
+            fetcher.fetch(fetch_url, image=targets[url].kind == "image", scope=scope)
+        )
         for url, fetch_url in urls.items()
     }
     done, pending = await asyncio.wait(tasks.values(), timeout=budget)

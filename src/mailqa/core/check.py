@@ -31,6 +31,9 @@ class CheckContext:
     spamd: SpamdClient | None = None
     cache: SharedCache | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    scope: str = ""
+    """Whose mail this is (``project:ID``; empty outside the server). Caches whose hits
+    would tell one owner what another's mail contained (link results) are kept per scope."""
 
     @property
     def no_resolver_reason(self) -> str:

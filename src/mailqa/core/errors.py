@@ -7,6 +7,7 @@ MailqaError
 ├── NotFound             a stored object does not exist (or is not visible)
 │   └── SourceExpired    the message exists but retention dropped its raw source
 ├── QuotaExceeded        an inbox has no room for a message
+├── LimitExceeded        a project token asked beyond an admin-set limit (inboxes, quota)
 └── CheckError           a check could not finish
     └── TransientCheckError   ...for a reason that may pass (daemon down, DNS timeout)
 """
@@ -37,6 +38,10 @@ class SourceExpired(NotFound):
 
 
 class QuotaExceeded(MailqaError):
+    pass
+
+
+class LimitExceeded(MailqaError):
     pass
 
 

@@ -19,9 +19,10 @@ private network. This fetcher:
 - bounds each request (``timeout``) and each link's whole redirect chain (``total_timeout``);
 - limits concurrency globally and per host, rate-limits each host, and names itself in the
   User-Agent;
-- keeps a TTL cache of results (with in-flight de-duplication) shared by every message the
-  process checks; a cache shared between processes is keyed by the address policy too, and
-  its hits are vetted again before use.
+- keeps a TTL cache of results (with in-flight de-duplication) shared by the messages of one
+  scope (a project: one project's mail never learns what another's linked to); a cache
+  shared between processes is keyed by the address policy too, and its hits are vetted again
+  before use.
 
 Errors never escape ``LinkFetcher.fetch``: they come back in ``FetchResult.error`` with a
 short ``error_kind`` (refused, dns, timeout, tls, connect, protocol, invalid-url,
@@ -587,14 +588,17 @@ class _HostGates:
                         del self._next_start[name]
 
 
+CacheKey = tuple[str, str, bool]  # scope, URL, image
+
+
 class _TtlCache:
     """A bounded mapping whose entries expire; oldest entries go first when full."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, bool], tuple[float, FetchResult]] = OrderedDict()
+        self._items: OrderedDict[CacheKey, tuple[float, FetchResult]] = OrderedDict()
 
-    def get(self, key: tuple[str, bool]) -> FetchResult | None:
+    def get(self, key: CacheKey) -> FetchResult | None:
         item = self._items.get(key)
         if item is None:
             return None
@@ -604,7 +608,7 @@ class _TtlCache:
             return None
         return result
 
-    def put(self, key: tuple[str, bool], result: FetchResult, ttl: float) -> None:
+    def put(self, key: CacheKey, result: FetchResult, ttl: float) -> None:
         if ttl <= 0:
             return
         self._items[key] = (time.monotonic() + ttl, result)
@@ -799,7 +803,7 @@ class LinkFetcher:
             max(self.config.per_host_concurrency, 1), self.config.per_host_rate
         )
         self._cache = _TtlCache(self.config.cache_size)
-        self._inflight: dict[tuple[str, bool], asyncio.Task[FetchResult]] = {}
+        self._inflight: dict[CacheKey, asyncio.Task[FetchResult]] = {}
 
     async def __aenter__(self) -> LinkFetcher:
         return self
@@ -816,13 +820,14 @@ class LinkFetcher:
     def cache_entries(self) -> int:
         return len(self._cache)
 
-    async def fetch(self, url: str, *, image: bool = False) -> FetchResult:
+    async def fetch(self, url: str, *, image: bool = False, scope: str = "") -> FetchResult:
         """Check ``url``: a cached result when fresh, else one (shared) trip to the network.
 
         ``image=True`` reads the body (up to the cap) when the server gives no size, and
-        retries with GET when HEAD gives no Content-Type.
+        retries with GET when HEAD gives no Content-Type. Results are cached and shared per
+        ``scope`` (whose mail asks, e.g. a project): another scope never sees them.
         """
-        key = (url, image)
+        key = (scope, url, image)
         cached = self._cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
@@ -839,9 +844,11 @@ class LinkFetcher:
         # Shielded: a caller giving up does not cancel the fetch others may be waiting on.
         return await asyncio.shield(task)
 
-    async def _fetch_and_cache(self, key: tuple[str, bool]) -> FetchResult:
-        url_digest = hashlib.sha256(key[0].encode()).hexdigest()
-        shared_key = f"{self._shared_prefix}{int(key[1])}:{url_digest}"
+    async def _fetch_and_cache(self, key: CacheKey) -> FetchResult:
+        scope, url, image = key
+        url_digest = hashlib.sha256(url.encode()).hexdigest()
+        scope_digest = hashlib.sha256(scope.encode()).hexdigest()[:16]
+        shared_key = f"{self._shared_prefix}{scope_digest}:{int(image)}:{url_digest}"
         if self._shared is not None:
             found = await self._shared_get(shared_key)
             if found is not None and await self._hosts_still_allowed(found[0]):
@@ -849,7 +856,7 @@ class LinkFetcher:
                 self.stats.distributed_hits += 1
                 self._cache.put(key, result, ttl)
                 return result.model_copy(update={"from_cache": True})
-        result = await self._fetch_chain(*key)
+        result = await self._fetch_chain(url, image)
         ttl = self.config.cache_ttl if result.error is None else self.config.error_cache_ttl
         if result.error_kind != "refused":  # policy answers are cheap and the policy may change
             self._cache.put(key, result, ttl)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,9 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mailqa.core.errors import NotFound, QuotaExceeded, SourceExpired
+from mailqa.core.errors import LimitExceeded, NotFound, QuotaExceeded, SourceExpired
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Report
+from mailqa.store.changes import ChangeHub
 from mailqa.store.database import create_engine, session_factory
 from mailqa.store.models import (
     ApiToken,
@@ -39,6 +40,7 @@ BLOBS = cast(Table, MessageBlob.__table__)
 ATTACHMENTS = cast(Table, Attachment.__table__)
 REPORTS = cast(Table, StoredReport.__table__)
 CAPTURE_BATCH = 200
+CHANGED = "mailqa.changed_inboxes"  # session.info key: inboxes a transaction changed
 
 
 def hash_token(token: str) -> str:
@@ -121,6 +123,11 @@ def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, 
     }
 
 
+def _touch(s: AsyncSession, inbox_ids: Iterable[int]) -> None:
+    """Note that the transaction changes these inboxes' mail: announced once it commits."""
+    s.info.setdefault(CHANGED, set()).update(inbox_ids)
+
+
 def _like(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -139,19 +146,28 @@ class Store:
         self._capture_flusher: asyncio.Task[None] | None = None
         self._report_queue: list[tuple[int, str, Report, asyncio.Future[None]]] = []
         self._report_flusher: asyncio.Task[None] | None = None
+        # Who waits on which inbox; every committed change to an inbox's mail wakes them.
+        self.changes = ChangeHub()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction. SQLite allows one writer at a time: queue writers here
-        rather than letting them spin on the database lock (which costs up to seconds)."""
+        rather than letting them spin on the database lock (which costs up to seconds).
+
+        The inboxes it changed (``_touch``) are announced once it has committed."""
         if self._write_lock is None:
-            async with self.sessions() as s, s.begin():
-                yield s
+            async with self.sessions() as s:
+                async with s.begin():
+                    yield s
+                self.changes.notify(s.info.pop(CHANGED, ()))
             return
-        async with self._write_lock, self.sessions() as s, s.begin():
-            yield s
+        async with self._write_lock, self.sessions() as s:
+            async with s.begin():
+                yield s
+            self.changes.notify(s.info.pop(CHANGED, ()))
 
     async def close(self) -> None:
+        await self.changes.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -203,11 +219,30 @@ class Store:
     # Inboxes ------------------------------------------------------------------------------
 
     async def create_inbox(
-        self, project_id: int, name: str, quota_bytes: int, **options: Any
+        self,
+        project_id: int,
+        name: str,
+        quota_bytes: int,
+        *,
+        max_inboxes: int | None = None,
+        **options: Any,
     ) -> Inbox:
+        """With ``max_inboxes``, refuse (LimitExceeded) when the project has that many
+        already; concurrent creations in one project take turns, so none slips past."""
         async with self._write() as s:
-            if await s.get(Project, project_id) is None:
+            locked = self.engine.dialect.name != "sqlite"  # SQLite: one writer anyway
+            if await s.get(Project, project_id, with_for_update=locked) is None:
                 raise NotFound(f"project {project_id} not found")
+            if max_inboxes is not None:
+                count = await s.scalar(
+                    select(func.count()).select_from(Inbox).where(Inbox.project_id == project_id)
+                )
+                if int(count or 0) >= max_inboxes:
+                    raise LimitExceeded(
+                        f"project {project_id} has {count} inboxes, the most a project token "
+                        f"may create (MAILQA_MAX_INBOXES_PER_PROJECT={max_inboxes}); "
+                        "an admin token can create more"
+                    )
             inbox = Inbox(
                 project_id=project_id,
                 name=name,
@@ -253,6 +288,7 @@ class Store:
             await self._delete_inbox_rows(s, inbox_id)
 
     async def _delete_inbox_rows(self, s: AsyncSession, inbox_id: int) -> None:
+        _touch(s, [inbox_id])
         await self._delete_messages(s, select(Message.id).where(Message.inbox_id == inbox_id))
         await s.execute(
             update(ApiToken)
@@ -516,6 +552,7 @@ class Store:
             ]
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)
+            _touch(s, (inbox_id for inbox_id, _ in accepted))
         stored = iter(
             StoredMessage(int(mid), row["uid"], inbox_id, inboxes[inbox_id].max_messages)
             for mid, row, (inbox_id, _) in zip(ids, rows, accepted, strict=True)
@@ -583,12 +620,50 @@ class Store:
         async with self.sessions() as s:
             return (await s.scalars(q)).first()
 
+    async def inbox_signatures(self, inbox_ids: Sequence[int]) -> dict[int, Any]:
+        """A fingerprint of each inbox's mail that any capture, delete, stored analysis,
+        score or read flag changes; inboxes that no longer exist are absent. One query for
+        all of them (the poll for changes other processes make)."""
+        if not inbox_ids:
+            return {}
+        analyzed = func.sum(case((Message.analysis_status == "analyzed", 1), else_=0))
+        read = func.sum(case((Message.is_read.is_(True), 1), else_=0))
+        q = (
+            select(
+                Inbox.id,
+                func.count(Message.id),
+                func.max(Message.id),
+                analyzed,
+                read,
+                func.sum(Message.score),
+            )
+            .select_from(Inbox)
+            .outerjoin(Message, Message.inbox_id == Inbox.id)
+            .where(Inbox.id.in_(inbox_ids))
+            .group_by(Inbox.id)
+        )
+        async with self.sessions() as s:
+            rows = (await s.execute(q)).all()
+        return {row[0]: tuple(row[1:]) for row in rows}
+
     async def get_message(self, message_id: int) -> Message:
         async with self.sessions() as s:
             row = await s.get(Message, message_id)
         if row is None:
             raise NotFound(f"message {message_id} not found")
         return row
+
+    async def project_of_message(self, message_id: int) -> int:
+        """The project whose inbox holds the message."""
+        async with self.sessions() as s:
+            project_id = await s.scalar(
+                select(Inbox.project_id)
+                .join(Message, Message.inbox_id == Inbox.id)
+                .where(Message.id == message_id)
+            )
+        if project_id is None:
+            raise NotFound(f"message {message_id} not found")
+        return int(project_id)
 
     async def get_raw(self, message_id: int) -> bytes:
         async with self.sessions() as s:
@@ -628,6 +703,7 @@ class Store:
             if row is None:
                 raise NotFound(f"message {message_id} not found")
             row.is_read = is_read
+            _touch(s, [row.inbox_id])
         return row
 
     async def mark_all_read(self, inbox_id: int) -> int:
@@ -637,6 +713,8 @@ class Store:
                 .where(Message.inbox_id == inbox_id, Message.is_read.is_(False))
                 .values(is_read=True)
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                _touch(s, [inbox_id])
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def _delete_messages(self, s: AsyncSession, ids_query: Any) -> int:
@@ -662,6 +740,7 @@ class Store:
             freed[inbox_id] = freed.get(inbox_id, 0) + (size if source_expired_at is None else 0)
         for inbox_id, size in freed.items():
             await self._give_back(s, inbox_id, size)
+        _touch(s, freed)
         return len(deleted)
 
     async def _give_back(self, s: AsyncSession, inbox_id: int, size: int) -> None:
@@ -701,6 +780,7 @@ class Store:
                 )
             ).all()
             await self._give_back(s, inbox_id, sum(size for (size,) in expired))
+            _touch(s, [inbox_id])
         return len(expired)
 
     async def delete_message(self, message_id: int) -> None:
@@ -807,10 +887,16 @@ class Store:
         now = datetime.now(UTC)
         async with self._write() as s:
             ids = {mid for mid, _ in reports}
-            found = await s.execute(select(Message.id, Message.uid).where(Message.id.in_(ids)))
-            alive = [(mid, uid) for mid, uid in found.all() if (mid, uid) in reports]
-            if not alive:
+            found = (
+                await s.execute(
+                    select(Message.id, Message.uid, Message.inbox_id).where(Message.id.in_(ids))
+                )
+            ).all()
+            kept = [(mid, uid, inbox_id) for mid, uid, inbox_id in found if (mid, uid) in reports]
+            if not kept:
                 return  # every message was deleted while being analysed
+            alive = [(mid, uid) for mid, uid, _ in kept]
+            _touch(s, (inbox_id for *_, inbox_id in kept))
             rows = [
                 {
                     "message_id": mid,

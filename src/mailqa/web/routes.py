@@ -41,9 +41,9 @@ router = APIRouter(include_in_schema=False)
 # An event stream ends after this long; EventSource reconnects on its own. Bounding it lets
 # the server shut down gracefully without waiting on idle browsers.
 STREAM_SECONDS = 30.0
-# How often the stream wakes without a local change: keep-alive, and a look for writes made
-# by other processes (Celery workers).
-STREAM_POLL_SECONDS = 5.0
+# How often the stream sends a keep-alive when nothing changed. It reads the inbox again only
+# when the inbox changed (writes by other processes are seen through the store's poll).
+STREAM_KEEPALIVE_SECONDS = 5.0
 # Messages compared between wake-ups (the first page the UI shows).
 STREAM_WINDOW = 50
 MAX_TOKEN_LENGTH = 512
@@ -183,15 +183,16 @@ async def inbox_events(inbox_id: int, service: ServiceDep, principal: PrincipalD
         deadline = time.monotonic() + STREAM_SECONDS
         yield "retry: 1500\n\n"
         last: dict[str, Any] | None = None
-        changes = service.changes(every=STREAM_POLL_SECONDS)
-        try:
+        changed = True  # the first state is always sent
+        with service.watch(inbox_id) as watch:  # before the first read: miss nothing
             while True:
-                try:
-                    state = await _inbox_state(service, inbox_id)
-                except NotFound:
-                    yield _event("gone", {"inbox_id": inbox_id})
-                    return
-                if state != last:
+                if changed:
+                    try:
+                        state = await _inbox_state(service, inbox_id)
+                    except NotFound:
+                        yield _event("gone", {"inbox_id": inbox_id})
+                        return
+                if changed and state != last:
                     last = state
                     summary = {k: v for k, v in state.items() if k != "state"}
                     yield _event("changed", summary)
@@ -199,9 +200,7 @@ async def inbox_events(inbox_id: int, service: ServiceDep, principal: PrincipalD
                     yield ": keep-alive\n\n"
                 if time.monotonic() >= deadline:
                     return
-                await anext(changes)
-        finally:
-            await changes.aclose()
+                changed = await watch.changed(STREAM_KEEPALIVE_SECONDS)
 
     return StreamingResponse(
         stream(),

@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
+from mailqa.api.errors import ApiError
+from mailqa.api.validation import UtcDatetime, without_surrogates
 from mailqa.audit.html import render_html
 from mailqa.audit.models import Audit
 from mailqa.audit.record import AuditRecord, default_audit_checks
-from mailqa.audit.stored import AuditManager
+from mailqa.audit.stored import AuditBusy, AuditManager
 from mailqa.audit.summary import CSV_COLUMNS, csv_row
 from mailqa.core.errors import ConfigError
 from mailqa.service import Service
@@ -45,8 +47,8 @@ class AuditIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     inbox_id: int
-    since: datetime | None = Field(default=None, description="Messages received since.")
-    until: datetime | None = Field(default=None, description="Messages received until.")
+    since: UtcDatetime | None = Field(default=None, description="Messages received since.")
+    until: UtcDatetime | None = Field(default=None, description="Messages received until.")
     subject: str | None = Field(default=None, description="Subject contains (any case).")
     from_: str | None = Field(
         default=None, alias="from", description="From header or MAIL FROM contains."
@@ -97,10 +99,11 @@ def audit_out(audit: Audit, done: int, summary: dict[str, Any] | None) -> AuditO
         status=audit.status,
         checks=list(audit.checks),
         online=audit.online,
-        filters=dict(audit.filters or {}),
+        # Filters stored before lone surrogates were refused must not break every listing.
+        filters=without_surrogates(dict(audit.filters or {})),
         total=audit.total,
         done=done,
-        error=audit.error,
+        error=without_surrogates(audit.error),
         created_at=audit.created_at,
         finished_at=audit.finished_at,
         summary=summary,
@@ -151,6 +154,20 @@ async def get_audit(
 ) -> AuditOut:
     audits, audit, done = await visible_audit(request, service, principal, audit_id)
     return audit_out(audit, done, await audits.summary(audit, done))
+
+
+@router.delete("/audits/{audit_id}", status_code=204, responses={409: {"description": "busy"}})
+async def delete_audit(
+    audit_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> Response:
+    """Delete the audit and its results (a running one is stopped first; one on Celery
+    workers can be deleted once it has finished)."""
+    audits, _, _ = await visible_audit(request, service, principal, audit_id)
+    try:
+        await audits.delete(audit_id)
+    except AuditBusy as exc:
+        raise ApiError(409, "audit_busy", str(exc)) from exc
+    return Response(status_code=204)
 
 
 @router.get("/audits/{audit_id}/messages", response_model=AuditMessages)

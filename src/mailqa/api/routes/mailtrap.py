@@ -40,7 +40,7 @@ from mailqa.api.mailtrap_shapes import (
     message_json,
     spam_report,
 )
-from mailqa.api.routes.native import content_disposition, smtp_address
+from mailqa.api.routes.native import content_disposition, inbox_limit, smtp_address
 from mailqa.capture.mime_builder import (
     SendError,
     SendRequest,
@@ -50,7 +50,13 @@ from mailqa.capture.mime_builder import (
     size_floor,
 )
 from mailqa.capture.relay import Relay, RelayError
-from mailqa.core.errors import MailqaError, NotFound, QuotaExceeded, SourceExpired
+from mailqa.core.errors import (
+    LimitExceeded,
+    MailqaError,
+    NotFound,
+    QuotaExceeded,
+    SourceExpired,
+)
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import Report
 from mailqa.service import Service, envelope_of
@@ -76,6 +82,8 @@ class MailtrapRoute(APIRoute):
                 return mailtrap_error(404, str(exc), "not_found")
             except QuotaExceeded as exc:
                 return mailtrap_error(507, str(exc), "quota_exceeded")
+            except LimitExceeded as exc:
+                return mailtrap_error(403, str(exc), "limit_exceeded")
             except MailqaError as exc:
                 return mailtrap_error(400, str(exc), "bad_request")
             except RequestValidationError as exc:
@@ -564,7 +572,10 @@ async def create_inbox(
 ) -> dict[str, Any]:
     await visible_project(service, principal, project_id)
     inbox = await service.store.create_inbox(
-        project_id, body.inbox.name, service.settings.inbox_quota_bytes
+        project_id,
+        body.inbox.name,
+        service.settings.inbox_quota_bytes,
+        max_inboxes=inbox_limit(service, principal),
     )
     return await inbox_out(request, service, inbox)
 

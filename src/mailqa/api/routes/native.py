@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -27,7 +26,8 @@ from mailqa.api.schemas import (
     TokenIn,
     TokenOut,
 )
-from mailqa.core.errors import NotFound, SourceExpired
+from mailqa.api.validation import UtcDatetime
+from mailqa.core.errors import LimitExceeded, NotFound, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import CheckResult, Report, report_json_schema
 from mailqa.service import Service, envelope_of
@@ -61,6 +61,22 @@ def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
             host=host, port=port, username=inbox.smtp_username, password=inbox.smtp_password
         ),
     )
+
+
+def inbox_limit(service: Service, principal: Principal) -> int | None:
+    """How many inboxes a project may have for this token to create one (None: no limit)."""
+    return None if principal.is_admin else service.settings.max_inboxes_per_project
+
+
+def check_quota(service: Service, principal: Principal, quota_bytes: int | None) -> None:
+    """Project tokens may set quotas up to the configured maximum; admin tokens any."""
+    settings = service.settings
+    most = max(settings.max_inbox_quota_bytes, settings.inbox_quota_bytes)
+    if quota_bytes is not None and not principal.is_admin and quota_bytes > most:
+        raise LimitExceeded(
+            f"quota_bytes {quota_bytes} is over {most}, the most a project token may set "
+            "(MAILQA_MAX_INBOX_QUOTA_BYTES); an admin token can set more"
+        )
 
 
 async def visible_message(service: Service, principal: Principal, message_id: int) -> Message:
@@ -133,10 +149,12 @@ async def create_inbox(
 ) -> InboxOut:
     if not principal.can_see_project(project_id):
         raise NotFound(f"project {project_id} not found")
+    check_quota(service, principal, body.quota_bytes)
     inbox = await service.store.create_inbox(
         project_id,
         body.name,
         body.quota_bytes or service.settings.inbox_quota_bytes,
+        max_inboxes=inbox_limit(service, principal),
         max_messages=body.max_messages,
         max_age_days=body.max_age_days,
     )
@@ -155,6 +173,7 @@ async def update_inbox(
     inbox_id: int, body: InboxPatch, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
     await visible_inbox(service, principal, inbox_id)
+    check_quota(service, principal, body.quota_bytes)
     fields = body.model_dump(exclude_unset=True)
     inbox = await service.store.update_inbox(inbox_id, **fields)
     return inbox_out(request, service, inbox)
@@ -237,8 +256,8 @@ def _filters(
     subject: str | None,
     from_: str | None,
     to: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    since: UtcDatetime | None,
+    until: UtcDatetime | None,
     search: str | None,
 ) -> MessageFilter:
     return MessageFilter(
@@ -256,8 +275,8 @@ async def list_messages(
     subject: str | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     search: str | None = None,
 ) -> MessagePage:
     """Messages, newest first, filtered by substring of subject/from/to and by date."""
@@ -288,7 +307,7 @@ async def latest_message(
     subject: str | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
-    since: datetime | None = None,
+    since: UtcDatetime | None = None,
 ) -> MessageOut:
     """The newest matching message; long-polls up to ``wait`` seconds until one exists."""
     await visible_inbox(service, principal, inbox_id)
