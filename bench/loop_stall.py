@@ -1,0 +1,105 @@
+"""The worst event-loop stall one hostile message causes, on the default checks.
+
+Starts the service with its defaults (every default-on check, SQLite, inline analysis; the
+managed spamd when installed), sends each message over real SMTP and, while it is captured
+and analysed, measures the longest gap between ticks of a 5 ms timer on the server's loop.
+The floor is the same timer on an idle server, measured in the same run.
+
+    .venv/bin/python bench/loop_stall.py [--size-mb 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.policy
+import smtplib
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from mailqa.capture.smtp import start_smtp_server
+from mailqa.service import open_service
+from mailqa.settings import Settings
+
+
+def mail(subject: str, html: str, attachment: bytes | None = None) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "app@app.example", "user@example.com", subject
+    m.set_content("text part")
+    m.add_alternative(html, subtype="html", cte="quoted-printable")
+    if attachment is not None:
+        m.add_attachment(attachment, maintype="application", subtype="octet-stream")
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+def hostile(size: int) -> dict[str, bytes]:
+    tags = '<td style="display:flex;background:url(x)"><a href="https://example.com/{}">x</a></td>'
+    n = size // 90
+    return {
+        "markup": mail("markup", "".join(tags.format(i) for i in range(n))),
+        "css": mail("css", "<style>" + ".c{display:flex}\n" * (size // 18) + "</style>"),
+        "mailto": mail("mailto", f'<a href="mailto:{"a@" * (size // 4)}">x</a>'),
+        "url(": mail("url(", f'<p style="{"url(" * (size // 8)}">x</p>'),
+        "attachment": mail("attachment", "<p>hi</p>", b"\0" * (size // 2)),
+        "encoded-words": mail("=?utf-8?q?a?= " * (size // 2000), "<p>hi</p>"),
+    }
+
+
+async def worst_gap(seconds_or_event: float | asyncio.Event) -> float:
+    worst, last = 0.0, time.perf_counter()
+
+    async def tick() -> None:
+        nonlocal worst, last
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            worst, last = max(worst, now - last), now
+
+    task = asyncio.create_task(tick())
+    if isinstance(seconds_or_event, asyncio.Event):
+        await seconds_or_event.wait()
+    else:
+        await asyncio.sleep(seconds_or_event)
+    task.cancel()
+    return worst
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=24)
+    args = parser.parse_args()
+    size = int(args.size_mb * 1024 * 1024)
+    data = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=data, smtp_max_message_size=size * 2)
+    async with open_service(settings) as service:
+        server = await start_smtp_server(service, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        idle = await worst_gap(2.0)
+        print(f"idle server: worst tick gap {idle * 1000:.1f} ms (floor)")
+        for name, raw in hostile(size).items():
+            done = asyncio.Event()
+
+            def send(raw: bytes = raw) -> None:
+                with smtplib.SMTP("127.0.0.1", port, timeout=600) as smtp:
+                    smtp.sendmail("app@app.example", ["user@example.com"], raw)
+
+            async def flow(raw: bytes = raw, done: asyncio.Event = done) -> float:
+                started = time.perf_counter()
+                await asyncio.to_thread(send)
+                while await service.store.pending_messages():  # noqa: ASYNC110 (no event across the store)
+                    await asyncio.sleep(0.05)
+                done.set()
+                return time.perf_counter() - started
+
+            gap, took = await asyncio.gather(worst_gap(done), flow())
+            print(
+                f"{name:14} {len(raw) / 1e6:6.1f} MB: worst stall {gap * 1000:7.1f} ms "
+                f"({gap / max(idle, 1e-3):.1f}x floor), captured and analysed in {took:.1f} s"
+            )
+        server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
