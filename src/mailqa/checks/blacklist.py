@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from mailqa.checks.auth import domain_of, organizational_domain, sending_ip
+from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, is_public_ip
 from mailqa.core.report import CheckResult, Finding, Severity, Status
@@ -207,7 +208,8 @@ class BlacklistCheck:
             for d in (domain_of(msg.envelope.mail_from), domain_of(msg.from_address))
             if d
         ]
-        domains = [d for d in sender_domains if d] + linked_domains(msg)
+        # Extraction walks the whole body: in a thread, so the event loop stays live.
+        domains = [d for d in sender_domains if d] + await in_thread(linked_domains, msg)
         details.domains = list(dict.fromkeys(domains))[: ctx.settings.dnsbl_max_domains]
 
         await self._lookup(resolver, lists, details)
