@@ -5,6 +5,8 @@ caches, quotas and inbox counts, self-hosted API docs and the audit HTML export'
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 import time
 import uuid
@@ -588,5 +590,43 @@ async def test_docs_pages_load_only_their_own_assets(
         assert f"{running.base_url}/openapi.json" in seen.fetched
         refused = [m for m in seen.refused if "cdn.redoc.ly/redoc/logo-mini.svg" not in m]
         assert not refused, refused
+    finally:
+        await seen.page.context.close()
+
+
+async def test_the_audit_html_export_is_styled_under_its_csp(
+    running: Running, browser: Browser
+) -> None:
+    inbox = await new_inbox(running, await new_project(running, "export"), "i")
+    await upload(running, inbox, make_message("exported"))
+    async with running.client() as c:
+        r = await c.post("/api/v1/audits", json={"inbox_id": inbox, "checks": ["headers"]})
+        audit_id = r.json()["id"]
+
+        async def finished() -> bool:
+            r = await c.get(f"/api/v1/audits/{audit_id}")
+            return bool(r.json()["status"] == "done")
+
+        await until(finished)
+        export = await c.get(f"/api/v1/audits/{audit_id}/export", params={"format": "html"})
+    assert export.status_code == 200
+    csp = export.headers["content-security-policy"]
+    [style] = re.findall(r"<style>(.*?)</style>", export.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp
+    assert "sandbox" in csp and "script-src" not in csp and "'unsafe-inline'" not in csp
+    assert "style=" not in export.text
+
+    seen = await visit(browser, running.token)
+    try:
+        url = f"{running.base_url}/api/v1/audits/{audit_id}/export?format=html"
+        response = await seen.page.goto(url)
+        assert response is not None and response.status == 200
+        background = await seen.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(244, 246, 248)"
+        legend = seen.page.locator("span.s-passed").first
+        colour = await legend.evaluate("e => getComputedStyle(e).color")
+        assert colour == "rgb(46, 158, 91)"
+        assert not seen.refused, seen.refused
     finally:
         await seen.page.context.close()
