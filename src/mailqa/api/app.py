@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from mailqa import __version__
+from mailqa.api.docs import install_docs
 from mailqa.api.errors import install_error_handlers
 from mailqa.api.limits import BodyLimitMiddleware
 from mailqa.api.routes import health, mailtrap, native, release, sandbox
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         dependencies=[Depends(refuse_lone_surrogates)],
+        docs_url=None,  # served by install_docs, from the package's own files
+        redoc_url=None,
     )
     if service is not None:
         app.state.service = service
@@ -65,5 +68,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.include_router(audits_router)
     app.include_router(release.router)
     app.include_router(mailtrap.router)
+    install_docs(app)
     install_web_ui(app)
     return app

@@ -1,7 +1,13 @@
-"""A standalone HTML audit report: inline CSS and SVG charts, no scripts, no external files."""
+"""A standalone HTML audit report: inline CSS and SVG charts, no scripts, no external files.
+
+Its one ``<style>`` element is the only style it has (no ``style=`` attributes), so served
+over HTTP it is allowed by hash (``content_security_policy``) and nothing else is.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -35,6 +41,17 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg text{font:12px system-ui,sans-serif;fill:#39424b}
 .empty{color:#66707a;font-style:italic}
 """
+CSS += "".join(f".s-{status}{{color:{colour}}}" for status, colour in STATUS_COLOURS.items())
+CSS += ".s-other{color:#9aa3ad}\n"
+
+
+def content_security_policy() -> str:
+    """The CSP of a served report: its own ``<style>`` element, by hash; nothing else."""
+    digest = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox"
+    )
 
 
 def _histogram_svg(histogram: list[dict[str, Any]]) -> str:
@@ -109,7 +126,7 @@ def _status_bar(statuses: dict[str, int], total: int) -> str:
         x += w
     parts.append("</svg>")
     legend = " · ".join(
-        f'<span style="color:{STATUS_COLOURS.get(s, "#9aa3ad")}">■</span> {escape(s)} {n}'
+        f'<span class="s-{s if s in STATUS_COLOURS else "other"}">■</span> {escape(s)} {n}'
         for s, n in statuses.items()
     )
     return "".join(parts) + f'<p class="muted">{legend}</p>'

@@ -24,7 +24,7 @@ def policy_for(path: str) -> str | None:
     if path.startswith(_API_PREFIXES):
         return API_POLICY
     if path.startswith(_DOCS_PATHS) or path.startswith("/ui/messages/"):
-        return None  # the docs pages load their own assets; the preview sets its own policy
+        return None  # the docs pages and the preview set their own policies
     return UI_POLICY
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
 from mailqa.api.errors import ApiError
 from mailqa.api.validation import UtcDatetime, without_surrogates
-from mailqa.audit.html import render_html
+from mailqa.audit.html import content_security_policy, render_html
 from mailqa.audit.models import Audit
 from mailqa.audit.record import AuditRecord, default_audit_checks
 from mailqa.audit.stored import AuditBusy, AuditManager
@@ -209,7 +209,9 @@ async def export_audit(
     summary = await audits.summary(audit, done)
     if format == "html":
         title = f"Mail audit {audit_id}: inbox {audit.inbox_id}"
-        return HTMLResponse(render_html(summary, title))
+        # Its own CSP: the /api/ one allows no style at all, and the report has one.
+        csp = {"Content-Security-Policy": content_security_policy()}
+        return HTMLResponse(render_html(summary, title), headers=csp)
     body = audit_out(audit, done, summary).model_dump(mode="json")
     return JSONResponse(
         body, headers={"Content-Disposition": f'attachment; filename="{filename}.json"'}
