@@ -102,7 +102,7 @@ async def costly_stack(tmp_path: Path) -> AsyncIterator[Running]:
         tmp_path,
         checks=["headers", "html", "hygiene", "links"],
         link_check=False,
-        check_cpu_seconds=0.2,
+        check_cpu_seconds=0.5,
         smtp_max_message_size=30_000_000,
     )
     async for stack in start_stack(settings):
@@ -114,7 +114,8 @@ async def test_a_costly_message_over_smtp_is_bounded_by_the_cpu_budget(
 ) -> None:
     """Several MB of CSS over real SMTP: the HTML check stops at its CPU budget and says so,
     the other checks report, and the HTTP API answers throughout."""
-    raw = html_mail(f"<style>{HEAVY_CSS * 2}</style>{MANY_TAGS[:200_000]}", subject="big one")
+    # Cheap to scan (one style element), costly to walk: only the HTML check goes over.
+    raw = html_mail(f"<style>{HEAVY_CSS * 2}</style><p>hi</p>", subject="big one")
     assert len(raw) > 4_000_000
     await asyncio.to_thread(costly_stack.smtp_send, raw)
     report = None
@@ -132,4 +133,5 @@ async def test_a_costly_message_over_smtp_is_bounded_by_the_cpu_budget(
     errored = {n: c["error"] for n, c in report["checks"].items() if c["status"] == "errored"}
     assert errored, report["checks"]
     assert all("CPU" in e or "costly" in e for e in errored.values()), errored
-    assert report["checks"]["headers"]["status"] != "errored"
+    assert report["checks"]["headers"]["status"] != "errored", report["checks"]["headers"]
+    assert "html" in errored
