@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mailqa.cli.common import EXIT_INTERNAL, EXIT_USAGE, settings_from_options
+
 if TYPE_CHECKING:
     from mailqa.audit.runner import Progress
 
@@ -121,7 +123,6 @@ def audit(
     from mailqa.audit.runner import AuditOptions, Progress, ResultSink, cpu_count
     from mailqa.audit.summary import render_text
     from mailqa.checks import build_checks
-    from mailqa.cli.main import EXIT_INTERNAL, EXIT_USAGE, _settings
     from mailqa.core.errors import ConfigError, MailqaError
     from mailqa.store.repository import MessageFilter
 
@@ -144,7 +145,7 @@ def audit(
         )
     if output_format not in ("text", "json"):
         raise usage(f"unknown format {output_format!r}: text or json")
-    settings = _settings(data_dir=data_dir, offline=not online)
+    settings = settings_from_options(data_dir=data_dir, offline=not online)
     names = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
     names = names or default_audit_checks()
     try:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
+from mailqa.cli.common import EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_PASSED, EXIT_USAGE
 from mailqa.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from mailqa.cli.config import GateConfig
     from mailqa.settings import Settings
 
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_BASELINE = "mailqa-baseline.json"
 # Settings fields that take the target clients, depending on the HTML check's version.
 CLIENT_SETTINGS = ("html_targets", "html_clients")

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from mailqa import __version__
-from mailqa.cli import check_cmd
+from mailqa.cli import audit_cmd, check_cmd, worker_cmd
+from mailqa.cli.common import EXIT_USAGE, settings_from_options
 from mailqa.core.errors import MailqaError
 from mailqa.settings import Settings
 
@@ -24,8 +25,6 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _version(value: bool) -> None:
@@ -43,15 +42,6 @@ def main(
     """mailqa command line."""
 
 
-def _settings(**overrides: object) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**values)  # type: ignore[arg-type]
-    except Exception as exc:
-        typer.echo(f"error: invalid configuration: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from exc
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [env MAILQA_HOST].")] = None,
@@ -65,7 +55,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API and the SMTP capture server."""
-    settings = _settings(
+    settings = settings_from_options(
         host=host, http_port=http_port, smtp_port=smtp_port, data_dir=data_dir, executor=executor
     )
     logging.basicConfig(
@@ -144,7 +134,7 @@ def token_create(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
 ) -> None:
     """Create an API token in the configured database and print it (once)."""
-    settings = _settings(data_dir=data_dir)
+    settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> str:
         from mailqa.service import open_store
@@ -169,7 +159,7 @@ def token_list(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
 ) -> None:
     """List the tokens (id, prefix, scope, name); the secrets are not stored."""
-    settings = _settings(data_dir=data_dir)
+    settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> list[str]:
         from mailqa.service import open_store
@@ -192,7 +182,7 @@ def token_revoke(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
 ) -> None:
     """Revoke a token: the API and SMTP refuse it from now on."""
-    settings = _settings(data_dir=data_dir)
+    settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> None:
         from mailqa.service import open_store
@@ -209,8 +199,8 @@ def token_revoke(
 
 
 app.command("check")(check_cmd.check)
-app.command("worker")(__import__("mailqa.cli.worker_cmd", fromlist=["worker"]).worker)
-app.command("audit")(__import__("mailqa.cli.audit_cmd", fromlist=["audit"]).audit)
+app.command("worker")(worker_cmd.worker)
+app.command("audit")(audit_cmd.audit)
 
 if __name__ == "__main__":
     app()

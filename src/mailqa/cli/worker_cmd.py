@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mailqa.cli.common import EXIT_USAGE, settings_from_options
+
 
 def worker(
     concurrency: Annotated[
@@ -31,12 +33,11 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run a Celery worker: analyses queued by `mailqa serve --executor celery` and audits."""
-    from mailqa.cli.main import EXIT_USAGE, _settings
     from mailqa.store.database import migrate
     from mailqa.worker.celery_app import create_celery
     from mailqa.worker.tasks import register_tasks
 
-    settings = _settings(
+    settings = settings_from_options(
         worker_concurrency=concurrency,
         broker_url=broker_url,
         database_url=database_url,
