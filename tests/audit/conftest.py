@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from tests.conftest import throwaway_pg_database
+from tests.support.postgres import throwaway_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 MAILQA = [sys.executable, "-m", "mailqa.cli.main"]

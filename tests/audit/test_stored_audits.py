@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import delete, update
 from tests.audit.conftest import expected, make_message, run_cli
+from tests.support.servers import loopback_http, serving_http
 
 from mailqa.api.app import create_app
 from mailqa.audit.models import AuditResult
@@ -89,15 +89,8 @@ async def stored(
 async def served(service: Service) -> AsyncIterator[str]:
     """The API of ``service`` on a loopback port, for the CLI's ``--server``."""
     app = create_app(service.settings, service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving_http(loopback_http(app, lifespan="auto")) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def wait_done(c: httpx.AsyncClient, audit_id: int) -> dict[str, Any]:

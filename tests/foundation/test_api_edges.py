@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message
 from tests.foundation.test_sandbox_contract import fresh_token
+from tests.support.messages import make_message
+from tests.support.stack import Running
 
 HUGE = "99999999999999999999"
 CRLF_FILENAME = (

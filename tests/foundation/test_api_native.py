@@ -6,8 +6,8 @@ import asyncio
 import hashlib
 from email.message import EmailMessage
 
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
+from tests.support.stack import Running
 
 
 async def make_inbox(c, name: str = "api") -> dict:  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
+from tests.support.stack import Running
 
 from mailqa.checks.headers import HeadersCheck
 from mailqa.core.check import CheckContext

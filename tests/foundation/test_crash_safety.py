@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
 
 TOKEN = "mq_crash_test_token_abcdefghijkl"
 

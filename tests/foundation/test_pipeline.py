@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
 
 from mailqa.checks.headers import HeadersCheck
 from mailqa.core.check import CheckContext

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message, on_wire
+from tests.support.messages import make_message, on_wire
+from tests.support.stack import Running
 
 
 async def test_capture_list_report_delete_on_postgres(running_pg: Running) -> None:

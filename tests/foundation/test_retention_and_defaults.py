@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.foundation.conftest import Running, base_settings, start_stack
-from tests.foundation.support import make_message
 from tests.foundation.test_smtp_capture import messages_of, new_inbox
+from tests.support.messages import make_message
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.store.repository import DEFAULT_NAME
 
@@ -32,7 +32,7 @@ async def test_the_server_sweeps_on_its_own(tmp_path: Path) -> None:
     settings = base_settings(
         tmp_path, retention_max_age_days=0.3 / 86400, retention_sweep_seconds=0.2
     )
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         await asyncio.to_thread(stack.smtp_send, make_message("swept"))
         inbox = await stack.service.store.default_inbox(settings.inbox_quota_bytes)
         deadline = time.monotonic() + 10
@@ -57,11 +57,11 @@ async def test_unauthenticated_mail_goes_to_the_default_inbox_not_the_oldest(
 
 
 async def test_configured_default_inbox_and_refusing_anonymous_mail(tmp_path: Path) -> None:
-    async for stack in start_stack(base_settings(tmp_path / "a", smtp_accept_any=False)):
+    async with start_stack(base_settings(tmp_path / "a", smtp_accept_any=False)) as stack:
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
             await asyncio.to_thread(stack.smtp_send, make_message("no auth"))
         assert refused.value.smtp_code == 530
-    async for stack in start_stack(base_settings(tmp_path / "b")):
+    async with start_stack(base_settings(tmp_path / "b")) as stack:
         inbox = await new_inbox(stack)
         stack.service.settings.smtp_default_inbox = inbox["id"]
         await asyncio.to_thread(stack.smtp_send, make_message("routed"))
@@ -136,7 +136,7 @@ async def test_expired_sources_answer_410_and_give_their_bytes_back(any_db: Runn
 
 async def test_the_sweep_applies_source_retention(tmp_path: Path) -> None:
     settings = base_settings(tmp_path, retention_source_days=0.3 / 86400)
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         await asyncio.to_thread(stack.smtp_send, make_message("kept, without its source"))
         inbox = await stack.service.store.default_inbox(settings.inbox_quota_bytes)
         [message] = await messages_of(stack, inbox.id)

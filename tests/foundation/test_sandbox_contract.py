@@ -6,8 +6,8 @@ import asyncio
 import re
 from email.message import EmailMessage
 
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message, on_wire
+from tests.support.messages import make_message, on_wire
+from tests.support.stack import Running
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

@@ -6,8 +6,8 @@ import asyncio
 import smtplib
 
 import pytest
-from tests.foundation.conftest import Running
-from tests.foundation.support import make_message, on_wire
+from tests.support.messages import make_message, on_wire
+from tests.support.stack import Running
 
 
 async def new_inbox(running: Running, **body: object) -> dict:

@@ -22,9 +22,9 @@ import psutil
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
-from tests.foundation.conftest import Running, base_settings, start_stack
-from tests.foundation.support import make_message
 from tests.links.local_http import LocalHttpServer
+from tests.support.messages import make_message
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.core.message import ParsedMessage
 from mailqa.service import open_service
@@ -356,7 +356,7 @@ async def link_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         offline=False,
         link_allow=["127.0.0.1"],
     )
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         yield stack
 
 
@@ -479,7 +479,7 @@ async def limited(
     if request.param == "postgresql":
         extra["database_url"] = request.getfixturevalue("pg_url")
     settings = base_settings(tmp_path_factory.mktemp(f"limits-{request.param}"), **extra)
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         yield stack
 
 

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest_asyncio
-from tests.foundation.conftest import Running, base_settings, start_stack
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html import HtmlCheck
@@ -105,7 +105,7 @@ async def costly_stack(tmp_path: Path) -> AsyncIterator[Running]:
         check_cpu_seconds=0.5,
         smtp_max_message_size=30_000_000,
     )
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         yield stack
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.foundation.conftest import Running, base_settings, start_stack
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.api.routes.mailtrap import _CID_REF as MAILTRAP_CID_REF
 from mailqa.checks import blacklist, spam
@@ -263,7 +263,7 @@ async def analysing(tmp_path: Path) -> Any:
         checks=["headers", "links", "html", "hygiene"],
         smtp_max_message_size=6 * MB,
     )
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         yield stack
 
 

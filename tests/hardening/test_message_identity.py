@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from alembic import command
 from sqlalchemy import delete
-from tests.foundation.conftest import Running, base_settings, start_stack
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.audit.models import Audit
 from mailqa.audit.store import AuditStore
@@ -50,7 +50,7 @@ class HeldCheck:
 @pytest_asyncio.fixture
 async def held(tmp_path: Path) -> AsyncIterator[tuple[Running, HeldCheck]]:
     check = HeldCheck()
-    async for stack in start_stack(base_settings(tmp_path)):
+    async with start_stack(base_settings(tmp_path)) as stack:
         stack.service.pipeline = Pipeline([check], timeout=60)
         yield stack, check
 

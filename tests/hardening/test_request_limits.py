@@ -15,20 +15,19 @@ import json
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
-from tests.foundation.conftest import ADMIN_TOKEN, base_settings
+from tests.support.servers import serving_stack
+from tests.support.stack import ADMIN_TOKEN, base_settings
 
-from mailqa.api.app import create_app
 from mailqa.api.server import http_config
-from mailqa.capture.smtp import start_smtp_server
 from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
-from mailqa.service import Service, open_service
+from mailqa.service import Service
 from mailqa.settings import Settings
 
 MB = 1024 * 1024
@@ -79,25 +78,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         smtp_max_connections_per_address=PER_ADDRESS,
         smtp_spool_bytes=256 * 1024,
     )
-    async with open_service(settings) as service:
-        await service.ensure_admin_token()
-        smtp = await start_smtp_server(service, "127.0.0.1", 0)
-        smtp_port = smtp.sockets[0].getsockname()[1]
-        app = create_app(settings, service)
-        app.state.smtp_address = ("127.0.0.1", smtp_port)
-        config = http_config(app, settings, host="127.0.0.1", port=0, log_level="warning")
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield Stack(service, settings, port, smtp_port)
-        finally:
-            server.should_exit = True
-            await task
-            smtp.close()
-            await smtp.wait_closed()
+    guarded = partial(http_config, settings=settings, host="127.0.0.1", port=0, log_level="warning")
+    async with serving_stack(settings, http=guarded) as served:
+        yield Stack(served.service, settings, served.http_port, served.smtp_port)
 
 
 async def new_inbox(stack: Stack, quota: int | None = None) -> int:

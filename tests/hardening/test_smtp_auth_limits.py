@@ -6,27 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.foundation.conftest import ADMIN_TOKEN, Running, base_settings, start_stack
-from tests.foundation.support import make_message
+from tests.support.messages import make_message
+from tests.support.stack import ADMIN_TOKEN, Running, base_settings, start_stack
 
 from mailqa.capture.auth_limit import AuthFailureLimiter, client_key
 
 
-@asynccontextmanager
-async def stack(data_dir: Path, **overrides: Any) -> AsyncIterator[Running]:
+def stack(data_dir: Path, **overrides: Any) -> AbstractAsyncContextManager[Running]:
     """A stack of its own: the failure limit is per server, so tests do not share counts."""
-    stacks = start_stack(base_settings(data_dir, **overrides))
-    running = await stacks.__anext__()
-    try:
-        yield running
-    finally:
-        await stacks.aclose()
+    return start_stack(base_settings(data_dir, **overrides))
 
 
 async def new_inbox(running: Running) -> tuple[int, str, str]:

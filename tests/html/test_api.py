@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from tests.foundation.conftest import Running, base_settings, start_stack
+from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.checks.html import HtmlDetails, analyse_html
 
@@ -27,7 +27,7 @@ async def html_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     settings = base_settings(
         Path(tmp_path_factory.mktemp("mailqa-html")), checks=["html"], html_targets=TARGETS
     )
-    async for stack in start_stack(settings):
+    async with start_stack(settings) as stack:
         yield stack
 
 

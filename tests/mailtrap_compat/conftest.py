@@ -16,6 +16,7 @@ import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,16 +25,15 @@ import mailtrap as mt
 import pytest
 import pytest_asyncio
 import trustme
-import uvicorn
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from mailtrap.api.sending import SendingApi
 from mailtrap.api.testing import TestingApi
 from mailtrap.http import HttpClient
+from tests.support.servers import loopback_http, serving_stack
 
-from mailqa.api.app import create_app
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.net.spamd import find_spamd
-from mailqa.service import Service, open_service
+from mailqa.service import Service
 from mailqa.settings import Settings
 
 ADMIN_TOKEN = "mq_mailtrap_admin_token_0123456789"
@@ -231,44 +231,29 @@ async def stack(
         relay_allowed_recipients=ALLOWED,
         relay_timeout=5.0,
     )
-    async with open_service(settings) as service:
-        await service.ensure_admin_token()
-        app = create_app(settings, service)
-        app.state.smtp_address = ("127.0.0.1", 2525)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=0,
-                log_level="warning",
-                lifespan="on",
-                timeout_graceful_shutdown=3,
-                ssl_certfile=str(cert_file),
-                ssl_keyfile=str(cert_file),
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield Stack(
-                service=service,
-                base_url=f"https://127.0.0.1:{port}",
-                host=f"127.0.0.1:{port}",
-                ca=ca,
-                ca_file=ca_file,
-                sink=sink,
-                settings=settings,
-            )
-        finally:
-            close_sdk_sessions()
-            server.should_exit = True
-            await task
-            sink_server.close()
-            await sink_server.wait_closed()
+    https = partial(
+        loopback_http,
+        timeout_graceful_shutdown=3,
+        ssl_certfile=str(cert_file),
+        ssl_keyfile=str(cert_file),
+    )
+    try:
+        async with serving_stack(settings, smtp=False, http=https) as served:
+            try:
+                yield Stack(
+                    service=served.service,
+                    base_url=served.base_url,
+                    host=f"127.0.0.1:{served.http_port}",
+                    ca=ca,
+                    ca_file=ca_file,
+                    sink=sink,
+                    settings=settings,
+                )
+            finally:
+                close_sdk_sessions()
+    finally:
+        sink_server.close()
+        await sink_server.wait_closed()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -20,13 +20,11 @@ import httpx
 import pytest
 import pytest_asyncio
 import redis
-import uvicorn
-from tests.conftest import throwaway_pg_database
 from tests.scaleout import probe_checks
+from tests.support.postgres import throwaway_pg_database
+from tests.support.servers import serving_stack
 
-from mailqa.api.app import create_app
-from mailqa.capture.smtp import start_smtp_server
-from mailqa.service import Service, open_service
+from mailqa.service import Service
 from mailqa.settings import Settings
 
 REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -202,29 +200,8 @@ async def celery_stack(
         spamd_managed="off",
     )
     try:
-        async with open_service(settings) as service:
-            await service.ensure_admin_token()
-            smtp = await start_smtp_server(service, "127.0.0.1", 0)
-            app = create_app(settings, service)
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-            )
-            task = asyncio.create_task(server.serve())
-            while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-                await asyncio.sleep(0.01)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            try:
-                yield CeleryStack(
-                    service,
-                    f"http://127.0.0.1:{port}",
-                    smtp.sockets[0].getsockname()[1],
-                    markers,
-                )
-            finally:
-                server.should_exit = True
-                await task
-                smtp.close()
-                await smtp.wait_closed()
+        async with serving_stack(settings) as served:
+            yield CeleryStack(served.service, served.base_url, served.smtp_port, markers)
     finally:
         probe_checks.uninstall()
 

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 import redis
 from tests.audit.conftest import expected, make_message, write_eml_dir
-from tests.conftest import throwaway_pg_database
 from tests.scaleout.conftest import ROOT, Worker, probe_message
+from tests.support.postgres import throwaway_pg_database
 
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import AuditManager

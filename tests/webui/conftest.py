@@ -15,6 +15,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,12 @@ import dkim
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from tests.support.servers import loopback_http, serving_stack
 
-from mailqa.api.app import create_app
-from mailqa.capture.smtp import start_smtp_server
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.core.report import Report
-from mailqa.service import Service, open_service
+from mailqa.service import Service
 from mailqa.settings import Settings
 
 if TYPE_CHECKING:
@@ -175,42 +174,21 @@ async def stack(tmp_path_factory: pytest.TempPathFactory, dns_lab: DnsLab) -> As
         spamd_network_rules=False,
         smtp_hostname="127.0.0.1",
     )
-    async with open_service(settings) as service:
-        await service.ensure_admin_token()
-        smtp = await start_smtp_server(service, "127.0.0.1", 0)
-        smtp_port = smtp.sockets[0].getsockname()[1]
-        app = create_app(settings, service)
-        app.state.smtp_address = ("127.0.0.1", smtp_port)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=0,
-                log_level="warning",
-                lifespan="on",
-                timeout_graceful_shutdown=2,
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        ) as c:
-            project = (await c.post("/api/v1/projects", json={"name": "Newsletters"})).json()
-            inbox = (
-                await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "Staging"})
-            ).json()
-        try:
-            yield Stack(service, base, smtp_port, images, inbox)
-        finally:
-            server.should_exit = True
-            await task
-            smtp.close()
-            await smtp.wait_closed()
-            image_server.close()
+    quick_shutdown = partial(loopback_http, timeout_graceful_shutdown=2)
+    try:
+        async with serving_stack(settings, http=quick_shutdown) as served:
+            async with httpx.AsyncClient(
+                base_url=served.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            ) as c:
+                project = (await c.post("/api/v1/projects", json={"name": "Newsletters"})).json()
+                inbox = (
+                    await c.post(
+                        f"/api/v1/projects/{project['id']}/inboxes", json={"name": "Staging"}
+                    )
+                ).json()
+            yield Stack(served.service, served.base_url, served.smtp_port, images, inbox)
+    finally:
+        image_server.close()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers shared by the foundation tests."""
+"""Small test messages and what smtplib puts on the wire for them."""
 
 from __future__ import annotations
 
