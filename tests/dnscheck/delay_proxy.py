@@ -1,7 +1,9 @@
 """A UDP DNS proxy that answers through an upstream server after a fixed delay.
 
-It stands in for a distant resolver: with NSD behind it, every lookup costs ``delay`` seconds,
-which shows whether lookups run one after another or together.
+It stands in for a distant resolver: with NSD behind it, every lookup costs ``delay`` seconds.
+With ``hold_until`` it also holds every answer until that many distinct questions have
+arrived, so lookups made one after another never get an answer: only lookups in flight
+together do.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ class _Upstream(asyncio.DatagramProtocol):
 
 
 class DelayProxy(asyncio.DatagramProtocol):
-    def __init__(self, upstream: tuple[str, int], delay: float) -> None:
+    def __init__(self, upstream: tuple[str, int], delay: float, hold_until: int = 0) -> None:
         self.upstream = upstream
         self.delay = delay
+        self.hold_until = hold_until
+        self.questions: set[bytes] = set()  # distinct questions asked (a retry is the same)
+        self._enough_asked = asyncio.Event()
         self.port = free_port()
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -39,6 +44,9 @@ class DelayProxy(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.queries += 1
+        self.questions.add(data[12:])  # all but the header, whose ID differs on a retry
+        if len(self.questions) >= self.hold_until:
+            self._enough_asked.set()
         task = asyncio.get_running_loop().create_task(self._relay(data, addr))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -57,6 +65,7 @@ class DelayProxy(asyncio.DatagramProtocol):
         finally:
             transport.close()
         await asyncio.sleep(self.delay)
+        await self._enough_asked.wait()
         if self.transport is not None:
             self.transport.sendto(answer, addr)
 
