@@ -1,8 +1,9 @@
 """Shared fixtures. Area-specific fixtures live in tests/<area>/conftest.py.
 
 The servers several areas use are started once per session here: NSD with the test zones
-(``dns_lab``), a managed spamd (``spamd``) and a loopback HTTP server (``server``). Their
-helpers stay in their areas (tests/dnscheck, tests/spam, tests/links).
+(``dns_lab``), a managed spamd (``spamd``) and a loopback HTTP server (``server``); the
+session's Redis is ``redis_url``. Their helpers stay in their areas (tests/dnscheck,
+tests/spam, tests/links).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mailqa.net.spamd import ManagedSpamd
 
 SAMPLES = Path(__file__).parent / "samples"
+REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -69,3 +71,17 @@ async def server() -> AsyncIterator[LocalHttpServer]:
     await srv.start()
     yield srv
     await srv.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the tests use (``MAILQA_TEST_REDIS``): skipped when absent, except in CI."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"Redis at {REDIS_URL} is required in CI: {exc}") from exc
+        pytest.skip(f"Redis at {REDIS_URL} not reachable here ({exc}): its tests skipped")
+    return REDIS_URL

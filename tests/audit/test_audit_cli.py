@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.audit.conftest import (
@@ -23,8 +24,8 @@ from tests.audit.conftest import (
 N = 40
 
 
-def rule_counts(summary: dict[str, object]) -> dict[str, int]:
-    return {row["name"]: row["messages"] for row in summary["top_rules"]}  # type: ignore[index, union-attr]
+def rule_counts(summary: dict[str, Any]) -> dict[str, int]:
+    return {row["name"]: row["messages"] for row in summary["top_rules"]}
 
 
 @pytest.mark.parametrize("kind", ["eml", "mbox", "maildir"])

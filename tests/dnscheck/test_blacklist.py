@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.dnscheck.conftest import DBL_ERROR_DOMAIN, GOOD_IP, LISTED_IP, LISTED_IP6, DnsLab
 
@@ -47,7 +49,8 @@ async def run_blacklist(
     return result, BlacklistDetails.model_validate(result.details)
 
 
-def by_list(details: BlacklistDetails, name: str, target: str) -> dict[str, object]:
+def by_list(details: BlacklistDetails, name: str, target: str) -> dict[str, Any]:
+    """One result row as the report's JSON has it."""
     [row] = [r for r in details.results if r.name == name and r.target == target]
     return row.model_dump()
 
@@ -57,8 +60,8 @@ async def test_listed_ip(dns_lab: DnsLab) -> None:
     row = by_list(d, "IPBL", LISTED_IP)
     assert row["listed"] is True and row["status"] == "listed"
     assert row["query"] == "99.33.22.11.ipbl.test"
-    assert [c["code"] for c in row["codes"]] == ["127.0.0.2", "127.0.0.4"]  # type: ignore[union-attr, index]
-    assert row["codes"][1]["meanings"] == ["exploited host"]  # type: ignore[index]
+    assert [c["code"] for c in row["codes"]] == ["127.0.0.2", "127.0.0.4"]
+    assert row["codes"][1]["meanings"] == ["exploited host"]
     assert row["reason"] == "Listed for spam, see https://ipbl.test/99"
     assert row["delist_url"] == "https://ipbl.test/delist"
     assert result.status == Status.FAILED and d.listed == 1
@@ -90,7 +93,7 @@ async def test_linked_domain_listed_with_bitmask(dns_lab: DnsLab) -> None:
     assert d.domains == ["good.example", "evil.example", "refused.example"]
     evil = by_list(d, "DOMBL", "evil.example")
     assert evil["listed"] is True
-    assert evil["codes"][0]["meanings"] == ["black", "grey"]  # type: ignore[index]
+    assert evil["codes"][0]["meanings"] == ["black", "grey"]
     refused = by_list(d, "DOMBL", "refused.example")
     assert refused["status"] == "error" and not refused["listed"]
     assert result.status == Status.FAILED
@@ -207,7 +210,7 @@ async def test_ipv6_targets_use_the_ipv6_test_points(dns_lab: DnsLab) -> None:
     assert health["IP6BL"].usable, health["IP6BL"].problem
     assert health["IP6BL"].test_points == ["::ffff:7f00:2", "::ffff:7f00:1"]
     row = by_list(d, "IP6BL", LISTED_IP6)
-    assert row["listed"] is True and row["codes"][0]["meanings"] == ["IPv6 spam source"]  # type: ignore[index]
+    assert row["listed"] is True and row["codes"][0]["meanings"] == ["IPv6 spam source"]
     assert health["IPBL"].usable
     # IPv4 targets keep the IPv4 test points
     _, v4 = await run_blacklist(dns_lab, GOOD_IP)
@@ -247,7 +250,7 @@ async def test_bundled_lists_self_test_and_error_codes(dns_lab: DnsLab) -> None:
     assert by_list(d, "SPAMCOP", LISTED_IP)["status"] == "error"
     zen = by_list(d, "SPAMHAUS-ZEN", LISTED_IP)
     assert zen["listed"] is True
-    assert [c["meanings"][0][:3] for c in zen["codes"]] == ["SBL", "XBL"]  # type: ignore[index, union-attr]
+    assert [c["meanings"][0][:3] for c in zen["codes"]] == ["SBL", "XBL"]
     # DBL's 127.0.1.255 is an error answer, never a listing
     dbl = by_list(d, "SPAMHAUS-DBL", DBL_ERROR_DOMAIN)
     assert dbl["status"] == "error" and dbl["listed"] is False

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from tests.scaleout.conftest import redis_url  # noqa: F401  (fixture)
-
 from mailqa.net.cache import RedisCache
 from mailqa.net.dns import DnsResolver
 
 from .conftest import DnsLab
 
 
-async def test_second_worker_gets_answers_from_redis(dns_lab: DnsLab, redis_url: str) -> None:  # noqa: F811
+async def test_second_worker_gets_answers_from_redis(dns_lab: DnsLab, redis_url: str) -> None:
     prefix = f"mailqa:test:{uuid.uuid4().hex[:8]}:"
     one_cache, two_cache = (
         RedisCache(redis_url, prefix=prefix),

@@ -43,6 +43,6 @@ async def test_offline_gives_no_resolver_and_skips(dns_lab: DnsLab) -> None:
 async def test_dns_servers_setting_parses_csv(dns_lab: DnsLab) -> None:
     from mailqa.settings import Settings
 
-    settings = Settings(_env_file=None, dns_servers="127.0.0.1:5353, [::1]:53")  # type: ignore[call-arg, arg-type]
+    settings = Settings(_env_file=None, dns_servers="127.0.0.1:5353, [::1]:53")
     assert settings.dns_servers == ["127.0.0.1:5353", "[::1]:53"]
     del dns_lab

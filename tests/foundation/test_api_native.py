@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from email.message import EmailMessage
+from typing import Any
 
+import httpx
 from tests.support.messages import make_message
 from tests.support.stack import Running
 
 
-async def make_inbox(c, name: str = "api") -> dict:  # type: ignore[no-untyped-def]
+async def make_inbox(c: httpx.AsyncClient, name: str = "api") -> dict[str, Any]:
     project = (await c.post("/api/v1/projects", json={"name": name})).json()
-    return (await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": name})).json()
+    r = await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": name})
+    inbox: dict[str, Any] = r.json()
+    return inbox
 
 
 async def upload(c, inbox_id: int, raw: bytes, **params: str):  # type: ignore[no-untyped-def]

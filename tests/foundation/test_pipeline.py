@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from tests.support.messages import make_message
 
 from mailqa.checks.headers import HeadersCheck
-from mailqa.core.check import CheckContext
+from mailqa.core.check import Check, CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Status
@@ -66,7 +66,7 @@ class NeedsNetwork(Sleeps):
 
 
 async def test_failures_stay_inside_their_check() -> None:
-    checks = [HeadersCheck(), Raises(), Sleeps(5), ReturnsJunk(), BlockingRaises()]
+    checks: list[Check] = [HeadersCheck(), Raises(), Sleeps(5), ReturnsJunk(), BlockingRaises()]
     report = await Pipeline(checks, timeout=0.3).run(MSG, CTX)
     got = {name: (r.status.value, r.error) for name, r in report.checks.items()}
     assert got["headers"][0] in ("passed", "warning")

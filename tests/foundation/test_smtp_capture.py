@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from typing import Any
 
 import pytest
 from tests.support.messages import make_message, on_wire
 from tests.support.stack import Running
 
 
-async def new_inbox(running: Running, **body: object) -> dict:
+async def new_inbox(running: Running, **body: object) -> dict[str, Any]:
     async with running.client() as c:
         project = (await c.post("/api/v1/projects", json={"name": "smtp"})).json()
         r = await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "in", **body})
         assert r.status_code == 201, r.text
-        return r.json()
+        inbox: dict[str, Any] = r.json()
+        return inbox
 
 
-async def messages_of(running: Running, inbox_id: int) -> list[dict]:
+async def messages_of(running: Running, inbox_id: int) -> list[dict[str, Any]]:
     async with running.client() as c:
         r = await c.get(f"/api/v1/inboxes/{inbox_id}/messages", params={"per_page": 200})
         assert r.status_code == 200
-        return r.json()["messages"]
+        messages: list[dict[str, Any]] = r.json()["messages"]
+        return messages
 
 
 async def test_inbox_credentials_deliver_to_that_inbox_with_exact_bytes(running: Running) -> None:
@@ -99,7 +102,7 @@ async def test_oversized_message_is_refused_with_552(running: Running) -> None:
 async def test_too_many_recipients_get_452(running: Running) -> None:
     rcpts = [f"u{i}@example.com" for i in range(7)]
 
-    def send() -> dict:
+    def send() -> dict[str, tuple[int, bytes]]:
         with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=10) as smtp:
             return smtp.sendmail("a@app.example", rcpts, make_message("Many"))
 

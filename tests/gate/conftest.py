@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from typer.testing import CliRunner
@@ -100,6 +101,18 @@ class Outcome:
     stderr: str
 
 
+class Gate(Protocol):
+    """The ``gate`` fixture: ``mailqa check ARGS`` in-process."""
+
+    def __call__(self, *args: str, stdin: str | None = None) -> Outcome: ...
+
+
+class GateProcess(Protocol):
+    """The ``gate_process`` fixture: ``mailqa check ARGS`` as a process in ``cwd``."""
+
+    def __call__(self, *args: str, cwd: Path, stdin: bytes | None = None) -> Outcome: ...
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder, made the working directory, with no MAILQA_* settings."""
@@ -118,7 +131,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 @pytest.fixture
-def gate() -> Callable[..., Outcome]:
+def gate() -> Gate:
     """Run ``mailqa check ARGS`` in-process (in the current working directory)."""
     runner = CliRunner()
 
@@ -142,7 +155,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 
 @pytest.fixture
-def gate_process(cli_env: dict[str, str]) -> Callable[..., Outcome]:
+def gate_process(cli_env: dict[str, str]) -> GateProcess:
     """Run ``python -m mailqa.cli.main check ARGS`` as a separate process."""
 
     def run(*args: str, cwd: Path, stdin: bytes | None = None) -> Outcome:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, write
+import pytest
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, Gate, write
 
 
-def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, gate) -> None:
+def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, gate: Gate) -> None:
     write(project, "mail/bad.eml", BROKEN_EML)
     out = gate(
         "mail", "--checks", "headers", "--baseline", "mailqa-baseline.json", "--write-baseline"
@@ -48,7 +49,7 @@ def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, ga
 
 
 def test_baseline_from_the_configuration_resolves_from_its_folder(
-    project: Path, gate, monkeypatch
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(project, "mailqa.toml", "checks = ['headers']\nbaseline = 'ci/baseline.json'\n")
     write(project, "bad.eml", BROKEN_EML)
@@ -61,7 +62,7 @@ def test_baseline_from_the_configuration_resolves_from_its_folder(
     assert out.exit_code == 0, out.stdout
 
 
-def test_broken_baseline_is_a_usage_error(project: Path, gate) -> None:
+def test_broken_baseline_is_a_usage_error(project: Path, gate: Gate) -> None:
     write(project, "ok.eml", CLEAN_EML)
     write(project, "b.json", "{not json")
     out = gate("ok.eml", "--baseline", "b.json")
@@ -74,7 +75,7 @@ def test_broken_baseline_is_a_usage_error(project: Path, gate) -> None:
     assert out.exit_code == 2 and "version 9" in out.stderr
 
 
-def test_global_ignore_by_id_and_glob(project: Path, gate) -> None:
+def test_global_ignore_by_id_and_glob(project: Path, gate: Gate) -> None:
     write(project, "bad.eml", BROKEN_EML)
     out = gate("bad.eml", "--checks", "headers", "--ignore", "headers.date-missing")
     assert out.exit_code == 0  # the only error is ignored; warnings don't fail
@@ -85,7 +86,7 @@ def test_global_ignore_by_id_and_glob(project: Path, gate) -> None:
     assert out.exit_code == 0
 
 
-def test_per_path_ignores_apply_only_to_matching_files(project: Path, gate) -> None:
+def test_per_path_ignores_apply_only_to_matching_files(project: Path, gate: Gate) -> None:
     write(
         project,
         "mailqa.toml",
@@ -104,7 +105,7 @@ def test_per_path_ignores_apply_only_to_matching_files(project: Path, gate) -> N
     assert "FAIL new/fresh.eml" in out.stdout
 
 
-def test_ignore_in_configuration_and_on_the_command_line_add_up(project: Path, gate) -> None:
+def test_ignore_in_configuration_and_on_the_command_line_add_up(project: Path, gate: Gate) -> None:
     write(project, "mailqa.toml", "checks = ['headers']\nignore = ['headers.to-missing']\n")
     write(project, "bad.eml", BROKEN_EML)
     out = gate("bad.eml", "--ignore", "headers.date-missing")

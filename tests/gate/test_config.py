@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, WARNING_EML, write
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, WARNING_EML, Gate, write
 
 from mailqa.cli.config import find_config, load_config
 from mailqa.core.errors import ConfigError
 
 
-def test_mailqa_toml_is_found_from_a_subfolder(project: Path, gate, monkeypatch) -> None:
+def test_mailqa_toml_is_found_from_a_subfolder(
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(project, "mailqa.toml", 'checks = ["headers"]\nfail-on = "warning"\n')
     sub = project / "mail" / "receipts"
     write(sub, "warn.eml", WARNING_EML)
@@ -22,7 +24,7 @@ def test_mailqa_toml_is_found_from_a_subfolder(project: Path, gate, monkeypatch)
     assert "[headers]" in out.stdout and "[links]" not in out.stdout
 
 
-def test_pyproject_tool_table_is_read(project: Path, gate) -> None:
+def test_pyproject_tool_table_is_read(project: Path, gate: Gate) -> None:
     write(project, "pyproject.toml", '[project]\nname = "x"\n\n[tool.mailqa]\nfail_on = "never"\n')
     write(project, "bad.eml", BROKEN_EML)
     loaded = load_config()
@@ -31,7 +33,9 @@ def test_pyproject_tool_table_is_read(project: Path, gate) -> None:
     assert gate("bad.eml", "--checks", "headers").exit_code == 0
 
 
-def test_pyproject_without_the_table_is_passed_over(project: Path, monkeypatch) -> None:
+def test_pyproject_without_the_table_is_passed_over(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(project, "mailqa.toml", "fail-on = 'info'\n")
     inner = project / "pkg"
     write(inner, "pyproject.toml", "[tool.ruff]\nline-length = 100\n")
@@ -45,7 +49,7 @@ def test_mailqa_toml_wins_over_pyproject_in_the_same_folder(project: Path) -> No
     assert load_config().config.fail_on == "info"
 
 
-def test_explicit_config_overrides_discovery(project: Path, gate) -> None:
+def test_explicit_config_overrides_discovery(project: Path, gate: Gate) -> None:
     write(project, "mailqa.toml", "fail-on = 'never'\n")
     write(project, "ci/strict.toml", "fail-on = 'warning'\nchecks = ['headers']\n")
     write(project, "warn.eml", WARNING_EML)
@@ -53,7 +57,7 @@ def test_explicit_config_overrides_discovery(project: Path, gate) -> None:
     assert gate("warn.eml", "--config", "ci/strict.toml").exit_code == 1
 
 
-def test_command_line_overrides_the_file(project: Path, gate) -> None:
+def test_command_line_overrides_the_file(project: Path, gate: Gate) -> None:
     write(project, "mailqa.toml", "fail-on = 'warning'\nchecks = ['headers']\n")
     write(project, "warn.eml", WARNING_EML)
     assert gate("warn.eml").exit_code == 1
@@ -74,7 +78,7 @@ def test_command_line_overrides_the_file(project: Path, gate) -> None:
     ],
 )
 def test_bad_configuration_exits_2_naming_the_key(
-    project: Path, gate, text: str, message: str
+    project: Path, gate: Gate, text: str, message: str
 ) -> None:
     write(project, "mailqa.toml", text)
     write(project, "ok.eml", CLEAN_EML)
@@ -93,7 +97,7 @@ def test_missing_explicit_config_and_missing_table_are_errors(project: Path) -> 
 
 
 def test_paths_from_the_configuration_resolve_from_its_folder(
-    project: Path, gate, monkeypatch
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(project, "mailqa.toml", "paths = ['mail']\nchecks = ['headers']\n")
     write(project, "mail/bad.eml", BROKEN_EML)

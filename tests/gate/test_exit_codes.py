@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, WARNING_EML, write
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, WARNING_EML, Gate, write
 
 
-def test_clean_message_passes_with_0(project: Path, gate) -> None:
+def test_clean_message_passes_with_0(project: Path, gate: Gate) -> None:
     write(project, "ok.eml", CLEAN_EML)
     out = gate("ok.eml", "--checks", "headers")
     assert out.exit_code == 0, out.stdout + out.stderr
@@ -16,7 +16,7 @@ def test_clean_message_passes_with_0(project: Path, gate) -> None:
     assert "gate passed: 1 file checked" in out.stdout
 
 
-def test_error_finding_fails_with_1(project: Path, gate) -> None:
+def test_error_finding_fails_with_1(project: Path, gate: Gate) -> None:
     write(project, "bad.eml", BROKEN_EML)
     out = gate("bad.eml", "--checks", "headers")
     assert out.exit_code == 1
@@ -25,7 +25,7 @@ def test_error_finding_fails_with_1(project: Path, gate) -> None:
     assert "gate failed" in out.stdout
 
 
-def test_warnings_pass_by_default_and_fail_with_fail_on_warning(project: Path, gate) -> None:
+def test_warnings_pass_by_default_and_fail_with_fail_on_warning(project: Path, gate: Gate) -> None:
     write(project, "warn.eml", WARNING_EML)
     assert gate("warn.eml", "--checks", "headers").exit_code == 0
     out = gate("warn.eml", "--checks", "headers", "--fail-on", "warning")
@@ -33,14 +33,14 @@ def test_warnings_pass_by_default_and_fail_with_fail_on_warning(project: Path, g
     assert "warning headers.message-id-missing" in out.stdout
 
 
-def test_fail_on_never_passes_errors(project: Path, gate) -> None:
+def test_fail_on_never_passes_errors(project: Path, gate: Gate) -> None:
     write(project, "bad.eml", BROKEN_EML)
     out = gate("bad.eml", "--checks", "headers", "--fail-on", "never")
     assert out.exit_code == 0
     assert "headers.date-missing" in out.stdout  # still reported
 
 
-def test_usage_errors_exit_2(project: Path, gate) -> None:
+def test_usage_errors_exit_2(project: Path, gate: Gate) -> None:
     write(project, "ok.eml", CLEAN_EML)
     cases = {
         ("missing.eml",): "no such file or directory: missing.eml",
@@ -60,7 +60,7 @@ def test_usage_errors_exit_2(project: Path, gate) -> None:
         assert message in out.stderr, (args, out.stderr)
 
 
-def test_unwritable_output_is_an_internal_error_3(project: Path, gate) -> None:
+def test_unwritable_output_is_an_internal_error_3(project: Path, gate: Gate) -> None:
     write(project, "ok.eml", CLEAN_EML)
     write(project, "afile", "x")
     out = gate("ok.eml", "--checks", "headers", "--format", "json", "--output", "afile/r.json")
@@ -81,7 +81,7 @@ def test_file_that_vanished_before_reading_fails_the_gate(project: Path) -> None
     assert GateRun([result]).failed
 
 
-def test_bad_input_files_give_results_not_crashes(project: Path, gate) -> None:
+def test_bad_input_files_give_results_not_crashes(project: Path, gate: Gate) -> None:
     (project / "garbage.eml").write_bytes(bytes(range(256)) * 40)
     (project / "latin1.html").write_bytes("<p>caf\xe9 \xff\xfe</p>\n".encode("latin-1"))
     (project / "empty.html").write_bytes(b"")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, write
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, Gate, write
 
 from mailqa.cli.output.github import escape_data, escape_property
 from mailqa.cli.paths import ci_path
@@ -35,7 +35,7 @@ FORMATS = {
 
 def _normalise_json(value: Any) -> Any:
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             if key in ("duration_s", "duration_ms"):
                 out[key] = 0
@@ -63,7 +63,7 @@ def normalise(fmt: str, text: str, project: Path) -> str:
 
 
 @pytest.fixture
-def outputs(project: Path, gate) -> dict[str, str]:
+def outputs(project: Path, gate: Gate) -> dict[str, str]:
     """One run writing every format (paired --format/--output), with a baseline and ignores."""
     write(project, "mailqa.toml", "checks = ['headers']\nignore = ['headers.subject-all-caps']\n")
     write(project, "mail/ok.eml", CLEAN_EML)
@@ -117,7 +117,7 @@ def test_sarif_is_valid_against_the_official_schema(outputs: dict[str, str]) -> 
     assert all(r["suppressions"][0]["kind"] == "external" for r in unchanged)
 
 
-def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate) -> None:
+def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate: Gate) -> None:
     """Links findings carry help URIs; an errored check becomes a tool notification."""
     write(project, "t.html", '<a href="https://yourapp.example/x">x</a>\n')
     socket = project / "no-spamd.sock"  # spam named with a spamd that is not there: errored
@@ -148,7 +148,7 @@ def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate) -
 
 
 def test_sarif_and_github_paths_are_relative_to_the_repository(
-    project: Path, gate, monkeypatch: pytest.MonkeyPatch
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run from a sub-folder of the repository, files are named from its root
     ($GITHUB_WORKSPACE); a file outside it gets an absolute file: URI."""
@@ -243,7 +243,7 @@ def test_json_document_follows_its_schema(outputs: dict[str, str]) -> None:
         jsonschema.validate(file["report"], report_json_schema())
 
 
-def test_colours_follow_the_option(project: Path, gate) -> None:
+def test_colours_follow_the_option(project: Path, gate: Gate) -> None:
     write(project, "bad.eml", BROKEN_EML)
     coloured = gate("bad.eml", "--checks", "headers", "--color", "always").stdout
     assert "\033[31merror\033[0m" in coloured
@@ -251,7 +251,7 @@ def test_colours_follow_the_option(project: Path, gate) -> None:
     assert "\033[" not in plain
 
 
-def test_output_format_is_inferred_from_the_file_name(project: Path, gate) -> None:
+def test_output_format_is_inferred_from_the_file_name(project: Path, gate: Gate) -> None:
     write(project, "bad.eml", BROKEN_EML)
     out = gate("bad.eml", "--checks", "headers", "-o", "r.sarif", "-o", "j.xml")
     assert out.exit_code == 1
@@ -260,7 +260,7 @@ def test_output_format_is_inferred_from_the_file_name(project: Path, gate) -> No
     assert "FAIL bad.eml" in out.stdout  # nothing else on standard output: text is
 
 
-def test_errored_check_in_every_format(project: Path, gate) -> None:
+def test_errored_check_in_every_format(project: Path, gate: Gate) -> None:
     """A check that times out fails the gate and shows as an error in each format."""
     from mailqa.checks import BUILTIN_CHECKS
 

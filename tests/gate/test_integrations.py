@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.gate.conftest import BROKEN_EML, ROOT, TEMPLATE_WITH_PRIVATE_LINK, write
 
@@ -19,7 +20,9 @@ def _env(cli_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def test_pre_commit_hook_entry_checks_the_matching_files(project: Path, cli_env) -> None:
+def test_pre_commit_hook_entry_checks_the_matching_files(
+    project: Path, cli_env: dict[str, str]
+) -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "mailqa-check" and hook["language"] == "python"
     files = re.compile(hook["files"])
@@ -43,7 +46,7 @@ def test_pre_commit_hook_entry_checks_the_matching_files(project: Path, cli_env)
 
 
 def test_action_script_annotates_summarises_and_passes_the_exit_code(
-    project: Path, cli_env, tmp_path_factory
+    project: Path, cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     step = next(s for s in action["runs"]["steps"] if s.get("id") == "check")

@@ -18,7 +18,7 @@ import dkim
 import pytest
 from tests.dnscheck.conftest import GOOD_IP, LISTED_IP, DnsLab
 from tests.dnscheck.nsd import free_port
-from tests.gate.conftest import ROOT, Outcome, write
+from tests.gate.conftest import ROOT, Gate, Outcome, write
 from tests.links.local_http import LocalHttpServer
 
 from mailqa.cli.check_cmd import _settings
@@ -73,7 +73,7 @@ def rules_of(out: Outcome, path: str) -> set[str]:
 # --- --dns-server ----------------------------------------------------------------------------
 
 
-def test_dns_server_reaches_the_auth_check(project: Path, gate, dns_lab: DnsLab) -> None:
+def test_dns_server_reaches_the_auth_check(project: Path, gate: Gate, dns_lab: DnsLab) -> None:
     (project / "good.eml").write_bytes(signed_eml(dns_lab))
     (project / "tampered.eml").write_bytes(signed_eml(dns_lab, tamper=True))
     server = ["--dns-server", dns_lab.nsd.address]
@@ -95,7 +95,7 @@ def test_dns_server_reaches_the_auth_check(project: Path, gate, dns_lab: DnsLab)
 
 
 def test_dns_server_reaches_the_blacklist_check(
-    project: Path, gate, dns_lab: DnsLab, monkeypatch: pytest.MonkeyPatch
+    project: Path, gate: Gate, dns_lab: DnsLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAILQA_DNSBL_FILE", str(dns_lab.dnsbl_file))
     (project / "listed.eml").write_bytes(signed_eml(dns_lab, ip=LISTED_IP))
@@ -115,7 +115,7 @@ def test_dns_server_reaches_the_blacklist_check(
 
 
 def test_an_unreachable_dns_server_errors_the_check(
-    project: Path, gate, dns_lab: DnsLab, monkeypatch: pytest.MonkeyPatch
+    project: Path, gate: Gate, dns_lab: DnsLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAILQA_DNS_TIMEOUT", "0.3")
     (project / "good.eml").write_bytes(signed_eml(dns_lab))
@@ -149,7 +149,7 @@ def link_template(url: str) -> str:
 
 
 async def test_link_allow_lets_the_checker_reach_loopback(
-    project: Path, gate, server: LocalHttpServer
+    project: Path, gate: Gate, server: LocalHttpServer
 ) -> None:
     write(project, "broken.html", link_template(server.url("/404")))
     args = ["--checks", "links", "--online", "broken.html", "--format", "json"]
@@ -167,7 +167,7 @@ async def test_link_allow_lets_the_checker_reach_loopback(
 
 
 async def test_link_hosts_resolve_through_the_dns_server_and_allow_lists_merge(
-    project: Path, gate, server: LocalHttpServer, dns_lab: DnsLab
+    project: Path, gate: Gate, server: LocalHttpServer, dns_lab: DnsLab
 ) -> None:
     # web.good.example is 127.0.0.1 in NSD only. The configuration allows another network;
     # --link-allow adds the host to it rather than replacing it. (.example is a reserved
@@ -194,7 +194,7 @@ async def test_link_hosts_resolve_through_the_dns_server_and_allow_lists_merge(
 # --- --spamd-url -----------------------------------------------------------------------------
 
 
-def test_spamd_url_scores_with_that_spamd(project: Path, gate, spamd: ManagedSpamd) -> None:
+def test_spamd_url_scores_with_that_spamd(project: Path, gate: Gate, spamd: ManagedSpamd) -> None:
     shutil.copy(GTUBE, project / "gtube.eml")
     shutil.copy(SHIPPED, project / "shipped.eml")
     out = gate(
@@ -223,7 +223,7 @@ def test_worker_processes_use_the_spamd_url(
     assert [p for p, s in spam.items() if s["status"] != "passed"] == ["gtube.eml"]
 
 
-def test_an_unreachable_spamd_url_errors_the_spam_check(project: Path, gate) -> None:
+def test_an_unreachable_spamd_url_errors_the_spam_check(project: Path, gate: Gate) -> None:
     shutil.copy(SHIPPED, project / "shipped.eml")
     url = f"tcp://127.0.0.1:{free_port()}"
     out = gate("shipped.eml", "--checks", "spam", "--spamd-url", url)
@@ -251,14 +251,16 @@ def test_an_unreachable_spamd_url_errors_the_spam_check(project: Path, gate) -> 
     ],
 )
 def test_bad_network_options_are_usage_errors(
-    project: Path, gate, args: list[str], message: str
+    project: Path, gate: Gate, args: list[str], message: str
 ) -> None:
     write(project, "x.eml", "From: a@example.com\n\nx\n")
     out = gate("x.eml", *args)
     assert out.exit_code == 2 and message in out.stderr, out.stderr
 
 
-def test_configured_online_false_conflicts_with_a_named_network_check(project: Path, gate) -> None:
+def test_configured_online_false_conflicts_with_a_named_network_check(
+    project: Path, gate: Gate
+) -> None:
     write(project, "mailqa.toml", "online = false\n")
     write(project, "x.eml", "From: a@example.com\n\nx\n")
     out = gate("x.eml", "--checks", "blacklist,headers")

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.gate.conftest import ROOT
+from tests.gate.conftest import ROOT, Gate, GateProcess
 
 from mailqa.net.spamd import find_spamd
 
@@ -16,7 +16,7 @@ SHIPPED = ROOT / "tests" / "spam" / "samples" / "order_shipped.eml"
 
 
 @pytest.mark.slow
-def test_spam_score_threshold_with_a_real_spamd(project: Path, gate_process) -> None:
+def test_spam_score_threshold_with_a_real_spamd(project: Path, gate_process: GateProcess) -> None:
     if find_spamd() is None:
         pytest.skip("spamd is not installed (apt-get install spamassassin spamd)")
     shutil.copy(GTUBE, project / "gtube.eml")
@@ -37,7 +37,7 @@ def test_spam_score_threshold_with_a_real_spamd(project: Path, gate_process) -> 
     assert relaxed.exit_code == 0, relaxed.stdout + relaxed.stderr
 
 
-def test_offline_default_leaves_spam_and_network_checks_out(project: Path, gate) -> None:
+def test_offline_default_leaves_spam_and_network_checks_out(project: Path, gate: Gate) -> None:
     shutil.copy(GTUBE, project / "gtube.eml")
     out = gate("gtube.eml", "--format", "json")
     checks = set(json.loads(out.stdout)["files"][0]["report"]["checks"])

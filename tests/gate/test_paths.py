@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, TEMPLATE_WITH_PRIVATE_LINK, write
+from tests.gate.conftest import BROKEN_EML, CLEAN_EML, TEMPLATE_WITH_PRIVATE_LINK, Gate, write
 
 from mailqa.cli.paths import expand_paths, path_matches
 
@@ -43,7 +43,7 @@ def test_path_globs_follow_gitignore_habits() -> None:
     assert path_matches("a/b.html", "./a/[ab].html")
 
 
-def test_stdin_template_and_message(project: Path, gate) -> None:
+def test_stdin_template_and_message(project: Path, gate: Gate) -> None:
     out = gate("-", "--checks", "links", stdin=TEMPLATE_WITH_PRIVATE_LINK)
     assert out.exit_code == 1
     assert "<stdin>:4:" in out.stdout and "links.private-host" in out.stdout
@@ -53,13 +53,13 @@ def test_stdin_template_and_message(project: Path, gate) -> None:
     assert out.exit_code == 2 and "only once" in out.stderr
 
 
-def test_empty_folder_is_a_usage_error(project: Path, gate) -> None:
+def test_empty_folder_is_a_usage_error(project: Path, gate: Gate) -> None:
     (project / "empty").mkdir()
     out = gate("empty")
     assert out.exit_code == 2 and "no .html, .htm or .eml files" in out.stderr
 
 
-def test_eml_findings_point_at_lines_of_the_file(project: Path, gate) -> None:
+def test_eml_findings_point_at_lines_of_the_file(project: Path, gate: Gate) -> None:
     """An unencoded HTML part maps line for line; header findings point at the header."""
     html = TEMPLATE_WITH_PRIVATE_LINK
     eml = (
@@ -78,7 +78,7 @@ def test_eml_findings_point_at_lines_of_the_file(project: Path, gate) -> None:
     assert lines[int(caps.split(":")[1]) - 1].startswith("Subject:")
 
 
-def test_template_findings_use_the_template_lines(project: Path, gate) -> None:
+def test_template_findings_use_the_template_lines(project: Path, gate: Gate) -> None:
     write(project, "welcome.html", TEMPLATE_WITH_PRIVATE_LINK)
     out = gate("welcome.html", "--checks", "headers,links")
     assert out.exit_code == 1

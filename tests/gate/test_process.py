@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.gate.conftest import BROKEN_EML, CLEAN_EML, TEMPLATE_WITH_PRIVATE_LINK, write
+from tests.gate.conftest import (
+    BROKEN_EML,
+    CLEAN_EML,
+    TEMPLATE_WITH_PRIVATE_LINK,
+    Gate,
+    GateProcess,
+    write,
+)
 
 from mailqa.checks import BUILTIN_CHECKS
 
 
-def test_exit_codes_of_the_real_process(project: Path, gate_process) -> None:
+def test_exit_codes_of_the_real_process(project: Path, gate_process: GateProcess) -> None:
     write(project, "ok.eml", CLEAN_EML)
     write(project, "bad.eml", BROKEN_EML)
     assert gate_process("ok.eml", "--checks", "headers", cwd=project).exit_code == 0
@@ -23,7 +31,7 @@ def test_exit_codes_of_the_real_process(project: Path, gate_process) -> None:
     assert typer_usage.exit_code == 2
 
 
-def test_stdin_through_the_real_process(project: Path, gate_process) -> None:
+def test_stdin_through_the_real_process(project: Path, gate_process: GateProcess) -> None:
     out = gate_process(
         "-",
         "--checks",
@@ -40,7 +48,9 @@ def test_stdin_through_the_real_process(project: Path, gate_process) -> None:
 
 
 @pytest.mark.slow
-def test_process_pool_gives_the_same_results_in_the_same_order(project: Path, gate_process) -> None:
+def test_process_pool_gives_the_same_results_in_the_same_order(
+    project: Path, gate_process: GateProcess
+) -> None:
     for i in range(12):
         write(project, f"t/{i:02d}.html", TEMPLATE_WITH_PRIVATE_LINK.replace("confirm", f"c{i}"))
         write(project, f"m/{i:02d}.eml", BROKEN_EML if i % 3 else CLEAN_EML)
@@ -48,7 +58,7 @@ def test_process_pool_gives_the_same_results_in_the_same_order(project: Path, ga
     serial = json.loads(gate_process(*args, "--jobs", "1", cwd=project).stdout)
     pooled = json.loads(gate_process(*args, "--jobs", "2", cwd=project).stdout)
 
-    def digest(doc: dict) -> list:
+    def digest(doc: dict[str, Any]) -> list[Any]:
         return [
             (
                 f["path"],
@@ -63,7 +73,7 @@ def test_process_pool_gives_the_same_results_in_the_same_order(project: Path, ga
     assert serial["summary"]["failed"] == 12 + 8
 
 
-def test_html_score_threshold(project: Path, gate) -> None:
+def test_html_score_threshold(project: Path, gate: Gate) -> None:
     if "html" not in BUILTIN_CHECKS:
         pytest.skip("the html check is not registered in this build")
     write(project, "flex.html", '<div style="display:flex">x</div>\n')
@@ -83,7 +93,7 @@ def test_html_score_threshold(project: Path, gate) -> None:
     )
 
 
-def test_target_clients_reach_the_html_check(project: Path, gate) -> None:
+def test_target_clients_reach_the_html_check(project: Path, gate: Gate) -> None:
     if "html" not in BUILTIN_CHECKS:
         pytest.skip("the html check is not registered in this build")
     write(project, "mailqa.toml", "checks = ['html']\nclients = ['gmail.*']\n")
@@ -96,14 +106,19 @@ def test_target_clients_reach_the_html_check(project: Path, gate) -> None:
 
 
 def test_results_are_not_formatted_with_repr_per_file(
-    project: Path, gate, monkeypatch: pytest.MonkeyPatch
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """asyncio.Runner.run would repr each finished task's result (the whole report) when it
     restores the SIGINT handler: tens of milliseconds per file for nothing."""
     from mailqa.cli.gate import FileResult
 
-    calls = []
-    monkeypatch.setattr(FileResult, "__repr__", lambda self: calls.append(self) or "<result>")
+    calls: list[FileResult] = []
+
+    def counted_repr(self: FileResult) -> str:
+        calls.append(self)
+        return "<result>"
+
+    monkeypatch.setattr(FileResult, "__repr__", counted_repr)
     write(project, "bad.eml", BROKEN_EML)
     write(project, "ok.eml", CLEAN_EML)
     assert gate("bad.eml", "ok.eml", "--checks", "headers").exit_code == 1

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-from tests.gate.conftest import SCHEMAS, write
+from tests.gate.conftest import SCHEMAS, Gate, write
 
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.cli.gate import GATE_RULE_HTML_SCORE, GATE_RULE_SPAM_SCORE
@@ -92,11 +92,11 @@ class _Reader:
             if not isinstance(node, ast.Call):
                 continue
             callee = node.func
-            name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+            called = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
             for kw in node.keywords:
-                if kw.arg == "rule" and name not in self.helpers:
+                if kw.arg == "rule" and called not in self.helpers:
                     self._add(kw.value, "", params, assigns)
-            if name in self.helpers and node.args:
+            if called in self.helpers and node.args:
                 self._add(node.args[0], self.prefix, params, assigns)
 
     def _targets(self, target: ast.expr, value: ast.expr) -> Iterator[tuple[str, ast.expr]]:
@@ -239,7 +239,9 @@ def test_docs_base_url_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_sarif_rules_come_from_the_catalogue(project: Path, gate, monkeypatch) -> None:
+def test_sarif_rules_come_from_the_catalogue(
+    project: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rule metadata is the catalogue's, not the first finding's instance-specific title."""
     monkeypatch.setenv(DOCS_URL_ENV, "https://docs.example.org/mailqa/")
     write(project, "long.eml", LONG_SUBJECT_EML)

@@ -120,7 +120,7 @@ async def test_idle_long_polls_cost_nothing_and_wake_only_their_inbox(running: R
 
             def poll(inbox_id: int, subject: str) -> asyncio.Task[httpx.Response]:
                 url = f"/api/v1/inboxes/{inbox_id}/messages/latest"
-                params = {"wait": 90, "subject": subject}
+                params: dict[str, str | int] = {"wait": 90, "subject": subject}
                 return asyncio.create_task(c.get(url, params=params))
 
             watched = [poll(inbox, "wake") for _ in range(WAITERS)]
@@ -154,7 +154,7 @@ async def test_idle_long_polls_cost_nothing_and_wake_only_their_inbox(running: R
             answers = await asyncio.gather(*elsewhere)
             assert {r.json()["id"] for r in answers} == {later}
     finally:
-        del running.service.store.latest_message  # type: ignore[method-assign]
+        del running.service.store.latest_message
 
 
 async def test_with_celery_a_shared_slow_poll_sees_other_processes(tmp_path: Path) -> None:

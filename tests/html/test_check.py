@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from mailqa.checks.html import HtmlCheck, HtmlDetails, analyse_html, result_from
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
-from mailqa.core.report import Severity, Status
+from mailqa.core.report import CheckResult, Severity, Status
 from mailqa.rules.caniemail import ClientsData, RulesData
 from mailqa.settings import Settings
 
@@ -46,8 +47,8 @@ def message(html: str | None, text: str | None = "plain", amp: str | None = None
     return bytes(msg)
 
 
-async def run(raw: bytes, **settings: object) -> object:
-    ctx = CheckContext(settings=Settings(**settings))  # type: ignore[arg-type]
+async def run(raw: bytes, **settings: Any) -> CheckResult:
+    ctx = CheckContext(settings=Settings(**settings))
     report = await Pipeline([HtmlCheck()]).run(ParsedMessage(raw), ctx)
     return report.checks["html"]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import Any
+
+from tests.links.local_http import LocalHttpServer
 
 from mailqa.checks.html import HtmlCheck
 from mailqa.core.check import CheckContext
@@ -20,7 +23,7 @@ def message(html: str) -> ParsedMessage:
     return ParsedMessage(msg.as_bytes())
 
 
-async def run(msg: ParsedMessage, *, fetch: bool, allow: list[str]) -> dict:
+async def run(msg: ParsedMessage, *, fetch: bool, allow: list[str]) -> dict[str, Any]:
     settings = Settings(html_fetch_stylesheets=fetch, link_allow=allow, html_targets=["*"])
     async with LinkFetcher(fetcher_config(settings)) as http:
         ctx = CheckContext(settings=settings, offline=False)
@@ -29,7 +32,7 @@ async def run(msg: ParsedMessage, *, fetch: bool, allow: list[str]) -> dict:
     return {"slugs": {f.rule for f in result.findings}, "result": result}
 
 
-async def test_linked_sheet_is_checked_when_enabled(server) -> None:
+async def test_linked_sheet_is_checked_when_enabled(server: LocalHttpServer) -> None:
     html = (
         '<html><head>\n<link rel="stylesheet" href="{}">\n</head><body><p>hi</p></body></html>'
     ).format(server.url("/css/main.css"))
@@ -47,7 +50,7 @@ async def test_linked_sheet_is_checked_when_enabled(server) -> None:
     assert flex.locations[0].line == 2  # reported at the <link> that pulls the sheet in
 
 
-async def test_linked_sheet_on_a_private_address_is_refused(server) -> None:
+async def test_linked_sheet_on_a_private_address_is_refused(server: LocalHttpServer) -> None:
     msg = message(f'<link rel="stylesheet" href="{server.url("/css/private.css")}"><p>x</p>')
     on = await run(msg, fetch=True, allow=[])
     [sheet] = on["result"].details["stylesheets"]

@@ -29,4 +29,7 @@ def test_rules_regenerate_byte_for_byte(tmp_path: Path) -> None:
     rules = ROOT / "rules"
     assert (tmp_path / "caniemail.json").read_bytes() == (rules / "caniemail.json").read_bytes()
     licenses = filecmp.dircmp(tmp_path / "LICENSES", rules / "LICENSES")
-    assert not licenses.left_only and not licenses.diff_files, licenses.report()
+    assert not licenses.left_only and not licenses.diff_files, (
+        licenses.left_only,
+        licenses.diff_files,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -45,7 +45,7 @@ def resolver(names: dict[str, Sequence[str]]) -> Callable[[str], Awaitable[Seque
 
 
 # Names the tests point at the loopback server. Only "site.links.test" is allow-listed by name.
-NAMES = {
+NAMES: dict[str, Sequence[str]] = {
     "site.links.test": ["127.0.0.1"],
     "public.links.test": ["127.0.0.1"],
     TLS_NAME: ["127.0.0.1"],
@@ -55,8 +55,20 @@ NAMES = {
 }
 
 
+class MakeFetcher(Protocol):
+    """The ``make_fetcher`` fixture: a fetcher on the test names, closed after the test."""
+
+    def __call__(
+        self,
+        allow: Sequence[str] = ...,
+        names: dict[str, Sequence[str]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        **options: Any,
+    ) -> LinkFetcher: ...
+
+
 @pytest.fixture
-async def make_fetcher() -> AsyncIterator[Callable[..., LinkFetcher]]:
+async def make_fetcher() -> AsyncIterator[MakeFetcher]:
     """Build fetchers with test-sized timeouts; all are closed at the end of the test."""
     made: list[LinkFetcher] = []
 

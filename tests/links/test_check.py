@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
 from mailqa.checks.links import LinksCheck, LinksDetails
 from mailqa.core.check import CheckContext
+from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
-from mailqa.core.report import Status
+from mailqa.core.report import CheckResult, Status
 from mailqa.net.http import LinkFetcher
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 
+from .conftest import MakeFetcher
+from .local_http import LocalHttpServer
 from .test_static import mail, rules
 
 
-def page(server) -> str:
+def page(server: LocalHttpServer) -> str:
     u = server.url
     return f"""<html><body>
 <a href="{u("/ok")}">ok</a>
@@ -29,13 +37,17 @@ def page(server) -> str:
 </body></html>"""
 
 
-async def run(msg, fetcher: LinkFetcher | None, **settings):
+async def run(
+    msg: ParsedMessage, fetcher: LinkFetcher | None, **settings: Any
+) -> tuple[CheckResult, LinksDetails]:
     ctx = CheckContext(settings=Settings(**settings), http=fetcher)
     result = await LinksCheck().run(msg, ctx)
     return result, LinksDetails.model_validate(result.details)
 
 
-async def test_message_links_validated_over_http(server, make_fetcher):
+async def test_message_links_validated_over_http(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     fetcher = make_fetcher()
     result, details = await run(mail(page(server)), fetcher)
     links = {link.url.removeprefix(server.url("")): link for link in details.links}
@@ -66,7 +78,9 @@ async def test_message_links_validated_over_http(server, make_fetcher):
     assert "10 checked over HTTP, 3 broken" in result.summary
 
 
-async def test_second_message_uses_the_cache(server, make_fetcher):
+async def test_second_message_uses_the_cache(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     fetcher = make_fetcher()
     msg = mail(page(server))
     await run(msg, fetcher)
@@ -79,7 +93,9 @@ async def test_second_message_uses_the_cache(server, make_fetcher):
     assert details.broken == 3
 
 
-async def test_offline_or_disabled_runs_static_only(server, make_fetcher):
+async def test_offline_or_disabled_runs_static_only(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     fetcher = make_fetcher()
     before = len(server.requests)
     msg = mail(page(server))
@@ -96,7 +112,9 @@ async def test_offline_or_disabled_runs_static_only(server, make_fetcher):
     assert "links.insecure-link" in rules(offline)  # static findings still there
 
 
-async def test_time_budget_reports_unfinished_links(server, make_fetcher):
+async def test_time_budget_reports_unfinished_links(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     fetcher = make_fetcher(timeout=5.0)
     html = f'<a href="{server.url("/slow")}">slow</a><a href="{server.url("/ok")}">ok</a>'
     result, details = await run(mail(html), fetcher, check_timeout=1.0)
@@ -106,7 +124,9 @@ async def test_time_budget_reports_unfinished_links(server, make_fetcher):
     assert "links.timeout" in rules(result)
 
 
-async def test_wired_through_settings_and_pipeline(server, monkeypatch):
+async def test_wired_through_settings_and_pipeline(
+    server: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAILQA_LINK_ALLOW", "127.0.0.1, staging.acme.com")
     settings = Settings()
     assert settings.link_allow == ["127.0.0.1", "staging.acme.com"]
@@ -120,7 +140,12 @@ async def test_wired_through_settings_and_pipeline(server, monkeypatch):
         assert ctx.http is None
 
 
-async def test_restricted_and_insecure_redirect(server, tls_server, tls_cert, make_fetcher):
+async def test_restricted_and_insecure_redirect(
+    server: LocalHttpServer,
+    tls_server: LocalHttpServer,
+    tls_cert: tuple[Path, Path],
+    make_fetcher: MakeFetcher,
+) -> None:
     import ssl
     from urllib.parse import quote
 
@@ -139,7 +164,9 @@ async def test_restricted_and_insecure_redirect(server, tls_server, tls_cert, ma
     assert links[downgrade].ok and links[downgrade].final_url == server.url("/ok")
 
 
-async def test_audit_counts_only_real_failures_as_broken_link_hosts(server, make_fetcher):
+async def test_audit_counts_only_real_failures_as_broken_link_hosts(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     from mailqa.audit.record import record_from_report
 
     html = f"""<a href="{server.url("/ok")}">ok</a>

@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from tests.scaleout.conftest import redis_url  # noqa: F401  (fixture)
-
 from mailqa.net.cache import RedisCache
 from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
 
 from .conftest import NAMES, resolver
+from .local_http import LocalHttpServer
 
 
-async def test_second_worker_reuses_the_result_without_a_request(server, redis_url) -> None:  # noqa: F811
+async def test_second_worker_reuses_the_result_without_a_request(
+    server: LocalHttpServer, redis_url: str
+) -> None:
     prefix = f"mailqa:test:{uuid.uuid4().hex[:8]}:"
     config = FetcherConfig(policy=AddressPolicy.from_entries(["127.0.0.1/32"]), timeout=2.0)
     caches = [RedisCache(redis_url, prefix=prefix) for _ in range(2)]
@@ -37,7 +38,9 @@ async def test_second_worker_reuses_the_result_without_a_request(server, redis_u
             await cache.close()
 
 
-async def test_narrower_allow_list_does_not_reuse_a_wider_result(server, redis_url) -> None:  # noqa: F811
+async def test_narrower_allow_list_does_not_reuse_a_wider_result(
+    server: LocalHttpServer, redis_url: str
+) -> None:
     """A worker allowed to reach 127.0.0.1 checks an internal URL; a worker whose allow-list
     does not include it must refuse the URL, not report the other worker's answer."""
     prefix = f"mailqa:test:{uuid.uuid4().hex[:8]}:"
@@ -64,7 +67,7 @@ async def test_narrower_allow_list_does_not_reuse_a_wider_result(server, redis_u
             await cache.close()
 
 
-async def test_shared_hit_is_vetted_again(server, redis_url) -> None:  # noqa: F811
+async def test_shared_hit_is_vetted_again(server: LocalHttpServer, redis_url: str) -> None:
     """Same allow-list, but the second worker's DNS now answers a private address for a host
     of the cached chain: the shared result is not used and the host is refused."""
     prefix = f"mailqa:test:{uuid.uuid4().hex[:8]}:"

@@ -10,46 +10,52 @@ import ipaddress
 from urllib.parse import quote
 
 import pytest
+from tests.dnscheck.conftest import DnsLab
 
 from mailqa.core.errors import ConfigError
 from mailqa.net.dns import DnsResolver
 from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, address_class
 
+from .conftest import MakeFetcher
 from .local_http import LocalHttpServer
 from .rebind_dns import RebindingDns
 
 
-def _requests_to(server, path: str) -> int:
+def _requests_to(server: LocalHttpServer, path: str) -> int:
     return server.count(path)
 
 
-async def test_loopback_literal_refused_by_default(server, make_fetcher):
+async def test_loopback_literal_refused_by_default(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     result = await make_fetcher(allow=()).fetch(server.url("/page/ssrf-loopback"))
     assert result.error_kind == "refused" and not result.ok
-    assert "127.0.0.1" in result.error and "loopback" in result.error
-    assert "MAILQA_LINK_ALLOW" in result.error
+    assert "127.0.0.1" in (result.error or "") and "loopback" in (result.error or "")
+    assert "MAILQA_LINK_ALLOW" in (result.error or "")
     assert _requests_to(server, "/page/ssrf-loopback") == 0
 
 
-async def test_cloud_metadata_refused(make_fetcher):
+async def test_cloud_metadata_refused(make_fetcher: MakeFetcher) -> None:
     result = await make_fetcher(allow=()).fetch("http://169.254.169.254/latest/meta-data/")
     assert result.error_kind == "refused"
-    assert "link-local" in result.error and "metadata" in result.error
+    assert "link-local" in (result.error or "") and "metadata" in (result.error or "")
 
 
-async def test_name_resolving_to_private_ip_refused(make_fetcher):
+async def test_name_resolving_to_private_ip_refused(make_fetcher: MakeFetcher) -> None:
     result = await make_fetcher(allow=()).fetch("http://internal.links.test/admin")
     assert result.error_kind == "refused"
-    assert "internal.links.test resolves to 10.0.0.1" in result.error
-    assert "private" in result.error
+    assert "internal.links.test resolves to 10.0.0.1" in (result.error or "")
+    assert "private" in (result.error or "")
 
 
-async def test_name_with_one_private_answer_refused(make_fetcher):
+async def test_name_with_one_private_answer_refused(make_fetcher: MakeFetcher) -> None:
     result = await make_fetcher(allow=()).fetch("http://mixed.links.test/")
-    assert result.error_kind == "refused" and "10.0.0.1" in result.error
+    assert result.error_kind == "refused" and "10.0.0.1" in (result.error or "")
 
 
-async def test_public_looking_redirect_to_private_ip_refused(server, make_fetcher):
+async def test_public_looking_redirect_to_private_ip_refused(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     # public.links.test is allowed by name (it stands for a public site); it redirects to the
     # loopback address itself, which is not allowed: the second hop must be refused.
     fetcher = make_fetcher(allow=("public.links.test",))
@@ -59,17 +65,19 @@ async def test_public_looking_redirect_to_private_ip_refused(server, make_fetche
     assert result.error_kind == "refused" and not result.ok
     assert [h.status_code for h in result.redirects] == [302]
     assert result.final_url == target
-    assert "loopback" in result.error
+    assert "loopback" in (result.error or "")
     assert _requests_to(server, "/page/ssrf-secret") == 0
 
 
-async def test_redirect_to_metadata_refused(server, make_fetcher):
+async def test_redirect_to_metadata_refused(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     fetcher = make_fetcher(allow=("public.links.test",))
     start = server.url(
         "/redirect?to=http%3A%2F%2F169.254.169.254%2Flatest", host="public.links.test"
     )
     result = await fetcher.fetch(start)
-    assert result.error_kind == "refused" and "metadata" in result.error
+    assert result.error_kind == "refused" and "metadata" in (result.error or "")
 
 
 @pytest.mark.parametrize(
@@ -85,7 +93,7 @@ async def test_redirect_to_metadata_refused(server, make_fetcher):
         "http://192.168.1.1/",
     ],
 )
-async def test_other_non_public_literals_refused(make_fetcher, url):
+async def test_other_non_public_literals_refused(make_fetcher: MakeFetcher, url: str) -> None:
     result = await make_fetcher(allow=()).fetch(url)
     assert result.error_kind == "refused", result.error
 
@@ -106,24 +114,30 @@ OBFUSCATED = [
 
 
 @pytest.mark.parametrize(("host", "address", "kind"), OBFUSCATED)
-async def test_obfuscated_loopback_hosts_refused(server, make_fetcher, host, address, kind):
+async def test_obfuscated_loopback_hosts_refused(
+    server: LocalHttpServer, make_fetcher: MakeFetcher, host: str, address: str, kind: str
+) -> None:
     path = f"/page/ssrf-obfuscated-{quote(host, safe='')}"
     result = await make_fetcher(allow=()).fetch(f"http://{host}:{server.port}{path}")
     assert result.error_kind == "refused" and not result.ok, result.error
     assert result.error is not None
-    assert address in result.error and kind in result.error
-    assert "MAILQA_LINK_ALLOW" in result.error
+    assert address in (result.error or "") and kind in (result.error or "")
+    assert "MAILQA_LINK_ALLOW" in (result.error or "")
     assert _requests_to(server, path) == 0
 
 
 @pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "localhost"])
-async def test_obfuscated_host_dials_the_address_it_denotes(server, make_fetcher, host):
+async def test_obfuscated_host_dials_the_address_it_denotes(
+    server: LocalHttpServer, make_fetcher: MakeFetcher, host: str
+) -> None:
     # Allowed by range, the numeric spellings reach 127.0.0.1 without asking any resolver.
     result = await make_fetcher(allow=("127.0.0.0/8",)).fetch(f"http://{host}:{server.port}/ok")
     assert result.ok, result.error
 
 
-async def test_real_dns_answer_with_loopback_address_refused(server, dns_lab):
+async def test_real_dns_answer_with_loopback_address_refused(
+    server: LocalHttpServer, dns_lab: DnsLab
+) -> None:
     # NSD serves web.good.example IN A 127.0.0.1 (tests/dnscheck/conftest.py).
     resolver = dns_lab.resolver()
     url = f"http://web.good.example:{server.port}/page/ssrf-nsd"
@@ -144,7 +158,7 @@ async def test_real_dns_answer_with_loopback_address_refused(server, dns_lab):
             assert [r.host for r in seen] == [f"web.good.example:{server.port}"]
 
 
-async def test_dns_rebinding_never_reaches_the_private_address():
+async def test_dns_rebinding_never_reaches_the_private_address() -> None:
     """A real DNS server answers 127.0.0.2 (allowed: it stands for a public site) and then
     127.0.0.1 (refused) for one name, and the reverse for another, with TTL 0. Both addresses
     have an HTTP server on the same port: whichever gets the request shows where the
@@ -190,18 +204,20 @@ async def test_dns_rebinding_never_reaches_the_private_address():
         await internal.stop()
 
 
-async def test_allow_list_by_cidr_opens_the_range(server, make_fetcher):
+async def test_allow_list_by_cidr_opens_the_range(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
     result = await make_fetcher(allow=("127.0.0.0/8",)).fetch(server.url("/ok"))
     assert result.ok
 
 
-async def test_refusals_are_not_cached(server, make_fetcher):
+async def test_refusals_are_not_cached(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     fetcher = make_fetcher(allow=())
     await fetcher.fetch(server.url("/ok"))
     assert fetcher.cache_entries == 0 and fetcher.stats.refused == 1
 
 
-def test_address_classes():
+def test_address_classes() -> None:
     cases = {
         "127.0.0.1": "loopback",
         "10.1.2.3": "private",
@@ -220,7 +236,7 @@ def test_address_classes():
     assert six_to_four is not None and "loopback" in six_to_four
 
 
-def test_policy_parsing():
+def test_policy_parsing() -> None:
     policy = AddressPolicy.from_entries(
         ["staging.acme.com", " .corp.acme.com", "*.lab.acme.com", "10.0.0.0/8", "fd00::/8", ""]
     )
@@ -236,6 +252,6 @@ def test_policy_parsing():
 
 
 @pytest.mark.parametrize("bad", ["http://host/", "a b", "user@host", "..com"])
-def test_policy_rejects_junk(bad):
+def test_policy_rejects_junk(bad: str) -> None:
     with pytest.raises(ConfigError):
         AddressPolicy.from_entries([bad])

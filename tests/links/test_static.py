@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from mailqa.checks.links import LinksCheck, LinksDetails
+from typing import Any
+
+from mailqa.checks.links import LinkResult, LinksCheck, LinksDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.core.report import Status
+from mailqa.core.report import CheckResult, Status
 from mailqa.settings import Settings
 
 
@@ -24,17 +26,17 @@ def mail(html: str | None = None, text: str | None = None, headers: str = "") ->
     return ParsedMessage((head + body).encode())
 
 
-async def run(msg: ParsedMessage, **settings: object):
+async def run(msg: ParsedMessage, **settings: Any) -> tuple[CheckResult, LinksDetails]:
     ctx = CheckContext(settings=Settings(**settings), offline=True)
     result = await LinksCheck().run(msg, ctx)
     return result, LinksDetails.model_validate(result.details)
 
 
-def rules(result) -> list[str]:
+def rules(result: CheckResult) -> list[str]:
     return [f.rule for f in result.findings]
 
 
-def by_url(details: LinksDetails) -> dict:
+def by_url(details: LinksDetails) -> dict[str, LinkResult]:
     return {link.url: link for link in details.links}
 
 
@@ -57,7 +59,7 @@ EXTRACTION_HTML = """<html><head>
 </body></html>"""
 
 
-async def test_every_source_of_urls_is_extracted():
+async def test_every_source_of_urls_is_extracted() -> None:
     result, details = await run(mail(EXTRACTION_HTML))
     links = by_url(details)
     expected = {
@@ -86,7 +88,7 @@ async def test_every_source_of_urls_is_extracted():
     assert "offline" in result.summary and not details.http_validated
 
 
-async def test_text_part_urls_with_lines_and_merge_with_html():
+async def test_text_part_urls_with_lines_and_merge_with_html() -> None:
     text = "Hello,\n\nReset: https://www.acme.com/reset?t=1.\n(see https://www.acme.com/help)\n"
     html = '<a href="https://www.acme.com/reset?t=1">Reset</a>'
     _, details = await run(mail(html, text))
@@ -96,7 +98,7 @@ async def test_text_part_urls_with_lines_and_merge_with_html():
     assert [(loc.part, loc.line) for loc in reset.locations] == [("html", 1), ("text", 3)]
 
 
-async def test_static_findings():
+async def test_static_findings() -> None:
     html = """<a href="http://www.acme.com/">insecure</a>
 <img src="http://img.acme.com/a.png" alt="">
 <a href="javascript:alert(1)">js</a>
@@ -153,14 +155,14 @@ async def test_static_findings():
     assert mismatch.locations[0].line == 13
 
 
-async def test_base_href_resolves_relative_links():
+async def test_base_href_resolves_relative_links() -> None:
     html = '<base href="https://www.acme.com/news/"><a href="item/1">x</a>'
     result, details = await run(mail(html))
     assert "https://www.acme.com/news/item/1" in by_url(details)
     assert "links.relative-url" not in rules(result)
 
 
-async def test_unsubscribe_link_required_in_bulk_mail():
+async def test_unsubscribe_link_required_in_bulk_mail() -> None:
     bulk = "List-Id: <news.acme.com>\r\n"
     without, _ = await run(mail('<a href="https://www.acme.com/">Shop</a>', headers=bulk))
     assert "links.unsubscribe-missing" in rules(without)
@@ -172,7 +174,7 @@ async def test_unsubscribe_link_required_in_bulk_mail():
     assert "links.unsubscribe-missing" not in rules(personal)
 
 
-async def test_cap_reports_what_was_skipped():
+async def test_cap_reports_what_was_skipped() -> None:
     html = "".join(f'<a href="https://www.acme.com/p/{i}">p</a>' for i in range(12))
     result, details = await run(mail(html), link_max_urls=5)
     assert len(details.links) == 5 and details.unique == 12 and details.skipped == 7
@@ -180,18 +182,18 @@ async def test_cap_reports_what_was_skipped():
     assert "links.cap-reached" in rules(result) and "7 over the cap" in result.summary
 
 
-async def test_no_links_passes():
+async def test_no_links_passes() -> None:
     result, details = await run(mail(text="No links here."))
     assert result.status == Status.PASSED and details.links == []
 
 
-async def test_hostile_html_is_bounded():
+async def test_hostile_html_is_bounded() -> None:
     html = "<a href='" + "h" * 200_000 + "'>x</a>" + "<div>" * 5000 + "url(" * 10_000
     result, _ = await run(mail(html))
     assert result.status in (Status.FAILED, Status.WARNING, Status.PASSED)
 
 
-async def test_numeric_host_forms_are_private_hosts():
+async def test_numeric_host_forms_are_private_hosts() -> None:
     # Browsers (and inet_aton) read all of these as 127.0.0.1 or 0.0.0.0.
     hosts = {
         "127.1": "loopback",

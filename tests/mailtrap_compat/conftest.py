@@ -62,7 +62,7 @@ def close_sdk_sessions() -> None:
         OPENED.pop()._session.close()
 
 
-class LocalMailtrap(mt.MailtrapClient):
+class LocalMailtrap(mt.MailtrapClient):  # type: ignore[misc]  # the SDK ships no types
     """The official client pointed at a local host (``127.0.0.1:PORT``)."""
 
     def _local(self) -> HttpClient:

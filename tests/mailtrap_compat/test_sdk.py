@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from email import message_from_bytes, policy
+from typing import Any
 
 import mailtrap as mt
 import pytest
@@ -183,7 +184,7 @@ async def test_html_analysis_reshapes_the_html_check(stack: Stack, inbox_id: int
     assert report is not None
     findings = [f for f in report.checks["html"].findings if f.severity != "info"]
     assert findings, "flexbox and forms are not supported everywhere"
-    by_rule = {}
+    by_rule: dict[str, list[Any]] = {}
     for error in analysis.errors:
         by_rule.setdefault(error.rule_name, []).append(error)
     for finding in findings:
@@ -286,7 +287,7 @@ async def test_batch_send_reports_each_request(stack: Stack, inbox_id: int) -> N
     )
     answer = await sdk(stack.mailtrap(inbox_id=inbox_id).batch_send, params)
     assert answer["success"] is True
-    first, second, third = answer["responses"]  # type: ignore[misc]
+    first, second, third = answer["responses"]
     assert first["success"] is True and second["success"] is True
     assert third["success"] is False
     assert any("not-an-address" in e for e in third["errors"])

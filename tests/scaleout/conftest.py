@@ -27,8 +27,6 @@ from tests.support.servers import serving_stack
 from mailqa.service import Service
 from mailqa.settings import Settings
 
-REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
 TOKEN = "mq_scaleout_admin_token_0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "headers,slow,flaky"
@@ -44,21 +42,6 @@ def probe_message(subject: str, token: str) -> bytes:
     msg["Message-ID"] = f"<{token}@sender.example>"
     msg.set_content("Hello there.\n")
     return msg.as_bytes()
-
-
-def _absent(what: str, exc: Exception) -> None:
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{what} is required in CI: {exc}") from exc
-    pytest.skip(f"{what} not reachable here ({exc}): scale-out tests skipped")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        _absent(f"Redis at {REDIS_URL}", exc)
-    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -267,7 +267,9 @@ def build_message(
         else:
             msg.add_alternative(html, subtype="html")
         if inline_png_cid:
-            html_part = msg.get_payload()[-1] if msg.is_multipart() else msg
+            parts = msg.get_payload()
+            html_part = parts[-1] if isinstance(parts, list) else msg
+            assert isinstance(html_part, EmailMessage)
             html_part.add_related(
                 png_pixel(), maintype="image", subtype="png", cid=f"<{inline_png_cid}>"
             )
