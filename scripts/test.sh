@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (system packages, venv, dev dependencies), then run the
-# whole suite. Extra arguments go to pytest.
+# Set up everything the tests need (system packages, venv, dev dependencies), run the static
+# checks (lint, formatting, types of src and tests, the import contract), then the whole
+# suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+
+step() { echo "== $*" >&2; }
+step "ruff check"
+.venv/bin/ruff check src tests
+step "ruff format --check"
+.venv/bin/ruff format --check src tests
+step "mypy (src and tests)"
+.venv/bin/mypy --cache-dir .venv/mypy-cache  # what it checks: [tool.mypy] files
+step "import contract"
+.venv/bin/lint-imports --cache-dir .venv/import-linter-cache  # [tool.importlinter]
+# The web UI's type check (tsc --checkJs over src/mailqa/web/static) runs here.
+step "pytest"
 .venv/bin/python -m pytest "$@"
