@@ -72,7 +72,9 @@ export function renderCheck(panel, name, ctx) {
     try {
       special(panel, result, ctx);
     } catch (err) {
-      panel.append(errorBox(err), genericDetails(result.details));
+      panel.append(errorBox(err));
+      const g = genericDetails(result.details);
+      if (g) panel.append(g);
     }
   } else {
     panel.append(h("div", { class: "card" }, renderFindings(result.findings, ctx)));

@@ -53,7 +53,8 @@ export function renderSpam(panel, result, ctx) {
       h("p", { class: "muted small" }, "Lower is better. Rules with negative points lower the score."),
     );
   } else {
-    card.append(h("p", {}, `Outcome: ${d.outcome || "unknown"}`), d.response_message ? h("p", { class: "muted" }, d.response_message) : null);
+    card.append(h("p", {}, `Outcome: ${d.outcome || "unknown"}`));
+    if (d.response_message) card.append(h("p", { class: "muted" }, d.response_message));
   }
   panel.append(card);
   if (Array.isArray(d.rules) && d.rules.length) {

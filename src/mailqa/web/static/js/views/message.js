@@ -2,7 +2,7 @@
 // report. Tabs follow the ARIA tab pattern; each tab's panel is drawn once, when first shown.
 
 import { ApiFailure, api, fetchRaw } from "../api.js";
-import { badge, byId, clear, confirmDialog, errorBox, fmtDate, fmtSize, h, scoreKind, timeEl, toast } from "../dom.js";
+import { append, badge, byId, clear, confirmDialog, errorBox, fmtDate, fmtSize, h, scoreKind, timeEl, toast } from "../dom.js";
 import { markNav } from "../nav.js";
 import { checkLabel, orderChecks, sourceExpiredAt } from "../qa/common.js";
 import { renderCheck, renderOverview } from "../qa/panels.js";
@@ -144,7 +144,7 @@ function renderMessageFrame() {
   const rerun = expired
     ? h("button", { type: "button", id: "rerun", class: "unavailable", disabled: true, title: RERUN_NEEDS_SOURCE, "aria-describedby": "rerun-reason" }, "↻ Re-run analysis")
     : h("button", { type: "button", id: "rerun", onclick: rerunAnalysis }, "↻ Re-run analysis");
-  clear(main).append(
+  append(clear(main), [
     h("p", { class: "small" }, h("a", { href: `#/inbox/${d.inbox_id}` }, "← Back to inbox")),
     h(
       "div",
@@ -186,7 +186,7 @@ function renderMessageFrame() {
       : null,
     h("div", { class: "tabs", role: "tablist", "aria-label": "Message views and QA reports", id: "tabs" }),
     h("div", { id: "panels" }),
-  );
+  ]);
   renderReportBadge();
   renderTabs();
 }
@@ -606,9 +606,11 @@ async function rerunAnalysis() {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   button.textContent = "Analysing…";
+  const id = shown.id;
   try {
     /** @type {Answer<Report>} */
-    const { data } = await api(`/api/v1/messages/${shown.id}/analyze`, { method: "POST" });
+    const { data } = await api(`/api/v1/messages/${id}/analyze`, { method: "POST" });
+    if (!isCurrent("message", id)) return; // another page is shown now: not its report
     shown.report = data;
     renderTabs();
     renderReportBadge();
