@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+node_modules/.bin/tsc -p tsconfig.json  # type-check the web UI's JavaScript (tsconfig.json)
 .venv/bin/python -m pytest "$@"
