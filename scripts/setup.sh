@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything mailqa needs on Debian: system packages (when root and missing), a venv
-# with the project and its dependencies. Safe to run again; it only does what is missing.
+# with the project and its dependencies; with --dev, the test dependencies too (and the npm
+# packages of package.json). Safe to run again; it only does what is missing.
 # Usage: scripts/setup.sh [--dev]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ command -v spamd >/dev/null 2>&1 || [ -x /usr/sbin/spamd ] || need_apt+=(spamass
 if [ "$DEV" = 1 ]; then
   command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need_apt+=(nsd)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests of the web UI
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)  # TypeScript, to type-check the web UI
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,3 +36,11 @@ fi
 extra=""
 [ "$DEV" = 1 ] && extra="[dev]"
 .venv/bin/uv pip install -q --python .venv/bin/python -e ".${extra}"
+
+# The web UI's type-checker: TypeScript as pinned in package-lock.json, from the npm registry,
+# installed again only when the lock file changed since the last install.
+if [ "$DEV" = 1 ] && command -v npm >/dev/null 2>&1; then
+  if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi

@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
-
 step() { echo "== $*" >&2; }
 step "ruff check"
 .venv/bin/ruff check src tests
@@ -15,6 +14,7 @@ step "mypy (src and tests)"
 .venv/bin/mypy --cache-dir .venv/mypy-cache  # what it checks: [tool.mypy] files
 step "import contract"
 .venv/bin/lint-imports --cache-dir .venv/import-linter-cache  # [tool.importlinter]
-# The web UI's type check (tsc --checkJs over src/mailqa/web/static) runs here.
+step "tsc --checkJs (the web UI)"
+node_modules/.bin/tsc -p tsconfig.json  # type-check the web UI's JavaScript (tsconfig.json)
 step "pytest"
 .venv/bin/python -m pytest "$@"
