@@ -27,7 +27,8 @@ from tests.foundation.conftest import ADMIN_TOKEN, base_settings
 from mailqa.api.app import create_app
 from mailqa.api.server import http_config
 from mailqa.capture.smtp import start_smtp_server
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 

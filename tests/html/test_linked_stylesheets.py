@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from mailqa.checks.html import HtmlCheck
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.http import LinkFetcher, fetcher_config
+from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
 from mailqa.settings import Settings
 
 

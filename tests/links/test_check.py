@@ -6,7 +6,7 @@ from mailqa.checks.links import LinksCheck, LinksDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Status
-from mailqa.net.http import LinkFetcher
+from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 

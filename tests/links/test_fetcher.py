@@ -6,7 +6,7 @@ import asyncio
 import ssl
 import time
 
-from mailqa.net.http import USER_AGENT
+from mailqa.net.http.fetcher import USER_AGENT
 
 from .conftest import TLS_NAME
 from .local_http import PNG_1PX

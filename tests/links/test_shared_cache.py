@@ -8,7 +8,8 @@ from urllib.parse import quote
 from tests.scaleout.conftest import redis_url  # noqa: F401  (fixture)
 
 from mailqa.net.cache import RedisCache
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 
 from .conftest import NAMES, resolver
 

@@ -13,7 +13,8 @@ import pytest
 
 from mailqa.core.errors import ConfigError
 from mailqa.net.dns import DnsResolver
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, address_class
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy, address_class
 
 from .local_http import LocalHttpServer
 from .rebind_dns import RebindingDns

@@ -98,7 +98,7 @@ class GateConfig(BaseModel):
     @classmethod
     def _link_allow(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
-            from mailqa.net.http import AddressPolicy
+            from mailqa.net.http.policy import AddressPolicy
 
             try:
                 AddressPolicy.from_entries(value)
