@@ -32,7 +32,7 @@ from mailtrap.http import HttpClient
 
 from mailqa.api.app import create_app
 from mailqa.checks import BUILTIN_CHECKS
-from mailqa.net.spamd import find_spamd
+from mailqa.net.spamd.process import find_spamd
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 

@@ -126,7 +126,7 @@ class GateConfig(BaseModel):
     def _spamd_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from mailqa.net.spamd import SpamdAddress
+        from mailqa.net.spamd.client import SpamdAddress
 
         url = value.strip()
         if url.startswith("/"):  # a socket path

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mailqa.net.cache import SharedCache
     from mailqa.net.dns import DnsResolver
     from mailqa.net.http.fetcher import LinkFetcher
-    from mailqa.net.spamd import SpamdClient
+    from mailqa.net.spamd.client import SpamdClient
 
 
 @dataclass
