@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mailqa.audit.models import Audit
 from mailqa.audit.record import (
     ERRORED,
     AuditRecord,
@@ -30,6 +29,7 @@ from mailqa.checks import build_checks
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
+from mailqa.store.models import Audit
 from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
