@@ -34,7 +34,7 @@ from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
     from mailqa.service import Service
-    from mailqa.store.repository import MessageFilter
+    from mailqa.store.messages import MessageFilter
     from mailqa.worker.celery_executor import CeleryExecutor
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class AuditManager:
         online: bool = False,
         filters: MessageFilter | None = None,
     ) -> Audit:
-        from mailqa.store.repository import MessageFilter
+        from mailqa.store.messages import MessageFilter
 
         build_checks(checks)  # unknown names fail here, before anything is stored
         await self.service.store.get_inbox(inbox_id)

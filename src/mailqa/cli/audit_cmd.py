@@ -123,7 +123,7 @@ def audit(
     from mailqa.checks import build_checks
     from mailqa.cli.main import EXIT_INTERNAL, EXIT_USAGE, _settings
     from mailqa.core.errors import ConfigError, MailqaError
-    from mailqa.store.repository import MessageFilter
+    from mailqa.store.messages import MessageFilter
 
     def usage(message: str) -> typer.Exit:
         typer.echo(f"error: {message}", err=True)

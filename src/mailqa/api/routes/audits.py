@@ -22,8 +22,8 @@ from mailqa.audit.stored import AuditBusy, AuditManager
 from mailqa.audit.summary import CSV_COLUMNS, csv_row
 from mailqa.core.errors import ConfigError
 from mailqa.service import Service
+from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Audit
-from mailqa.store.repository import MessageFilter
 
 
 @asynccontextmanager
