@@ -23,7 +23,8 @@ from local_http import LocalHttpServer
 from mailqa.checks.links import LinksCheck, LinksDetails, registrable_domain
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 from mailqa.settings import Settings
 
 

@@ -31,7 +31,8 @@ from email.utils import formatdate
 from mailqa.checks.spam import SpamCheck, SpamDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.spamd import ManagedSpamd, SpamdClient
+from mailqa.net.spamd.client import SpamdClient
+from mailqa.net.spamd.process import ManagedSpamd
 from mailqa.settings import Settings
 
 WORDS = [

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tests.dnscheck.conftest import DnsLab
     from tests.links.local_http import LocalHttpServer
 
-    from mailqa.net.spamd import ManagedSpamd
+    from mailqa.net.spamd.process import ManagedSpamd
 
 SAMPLES = Path(__file__).parent / "samples"
 REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -42,7 +42,7 @@ def dns_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsLab]:
 @pytest.fixture(scope="session")
 def spamd_installed() -> None:
     """Skip locally, fail in CI, when spamd is missing."""
-    from mailqa.net.spamd import find_spamd
+    from mailqa.net.spamd.process import find_spamd
 
     if find_spamd() is None:
         if os.environ.get("CI"):
@@ -55,7 +55,7 @@ async def spamd(spamd_installed: None) -> AsyncIterator[ManagedSpamd]:
     """One real spamd for the session, required score ``SESSION_THRESHOLD``."""
     from tests.spam.conftest import SESSION_THRESHOLD
 
-    from mailqa.net.spamd import ManagedSpamd
+    from mailqa.net.spamd.process import ManagedSpamd
 
     async with ManagedSpamd(extra_config=(f"required_score {SESSION_THRESHOLD}",)) as daemon:
         yield daemon

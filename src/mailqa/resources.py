@@ -13,8 +13,8 @@ from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
 from mailqa.net.cache import SharedCache, cache_url_for, make_cache
 from mailqa.net.dns import DnsResolver
-from mailqa.net.http import LinkFetcher, fetcher_config
-from mailqa.net.spamd import open_spamd
+from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
+from mailqa.net.spamd.provision import open_spamd
 from mailqa.settings import Settings
 
 

@@ -27,8 +27,9 @@ from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
 from mailqa.store.database import migrate
+from mailqa.store.messages import MessageFilter, PendingMessage
 from mailqa.store.models import Message
-from mailqa.store.repository import MessageFilter, PendingMessage, Store
+from mailqa.store.repository import Store
 from mailqa.worker.executor import Executor, InlineExecutor
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from tests.audit.conftest import expected, make_message, run_cli
 from tests.support.servers import loopback_http, serving_http
 
 from mailqa.api.app import create_app
-from mailqa.audit.models import AuditResult
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.sources import StoredInboxSource
 from mailqa.audit.store import AuditStore
@@ -36,7 +35,7 @@ from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Status
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
-from mailqa.store.models import Message
+from mailqa.store.models import AuditResult, Message
 
 TOKEN = "mq_audit_admin_token_0123456789"
 N = 24

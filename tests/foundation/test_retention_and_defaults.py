@@ -13,7 +13,7 @@ from tests.foundation.test_smtp_capture import messages_of, new_inbox
 from tests.support.messages import make_message
 from tests.support.stack import Running, base_settings, start_stack
 
-from mailqa.store.repository import DEFAULT_NAME
+from mailqa.store.sandboxes import DEFAULT_NAME
 
 
 async def test_age_retention_applies_to_inboxes_that_receive_nothing(running: Running) -> None:

@@ -24,7 +24,7 @@ from tests.links.local_http import LocalHttpServer
 from mailqa.cli.check_cmd import _settings
 from mailqa.cli.config import parse_config
 from mailqa.cli.runner import needs_one_process, network_checks, pick_jobs
-from mailqa.net.spamd import ManagedSpamd
+from mailqa.net.spamd.process import ManagedSpamd
 from mailqa.settings import Settings
 
 GTUBE = ROOT / "tests" / "spam" / "samples" / "gtube.eml"

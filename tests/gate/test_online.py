@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.gate.conftest import ROOT, Gate, GateProcess
 
-from mailqa.net.spamd import find_spamd
+from mailqa.net.spamd.process import find_spamd
 
 GTUBE = ROOT / "tests" / "spam" / "samples" / "gtube.eml"
 SHIPPED = ROOT / "tests" / "spam" / "samples" / "order_shipped.eml"

@@ -28,8 +28,9 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.core.message import ParsedMessage
 from mailqa.service import open_service
+from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Message
-from mailqa.store.repository import MessageFilter, Store
+from mailqa.store.repository import Store
 
 T = TypeVar("T")
 

@@ -33,7 +33,8 @@ from mailqa.checks.links import LinksCheck, _mailto_problem, _tel_problem
 from mailqa.core import markup
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, decode_header_value
-from mailqa.net import spamd
+from mailqa.net.spamd import client as spamd_client
+from mailqa.net.spamd import process as spamd_process
 from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, parse_record
 from mailqa.settings import Settings
 from mailqa.web.preview import _CID_REF as PREVIEW_CID_REF
@@ -221,8 +222,12 @@ RAW: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
     ("markup-hiding-style", markup._HIDING_STYLE.search, lambda n: "display " * (n // 8)),
     ("preview-cid", PREVIEW_CID_REF.findall, lambda n: "cid:" * (n // 4)),
     ("mailtrap-cid", MAILTRAP_CID_REF.findall, lambda n: "= " * (n // 2)),
-    ("spamd-rule-line", spamd._RULE_LINE.match, lambda n: " 1.0 RULE" + " " * n + "\n x"),
-    ("spamd-log-version", spamd._LOG_VERSION.findall, lambda n: "running version " * (n // 16)),
+    ("spamd-rule-line", spamd_client._RULE_LINE.match, lambda n: " 1.0 RULE" + " " * n + "\n x"),
+    (
+        "spamd-log-version",
+        spamd_process._LOG_VERSION.findall,
+        lambda n: "running version " * (n // 16),
+    ),
 ]
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import delete
 from tests.support.messages import make_message
 from tests.support.stack import Running, base_settings, start_stack
 
-from mailqa.audit.models import Audit
 from mailqa.audit.store import AuditStore
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import NotFound
@@ -28,6 +27,7 @@ from mailqa.core.pipeline import Pipeline, summarize
 from mailqa.core.report import CheckResult, Report
 from mailqa.service import open_service
 from mailqa.store.database import alembic_config, migrate
+from mailqa.store.models import Audit
 
 
 class HeldCheck:

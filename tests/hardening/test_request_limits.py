@@ -26,7 +26,8 @@ from tests.support.servers import serving_stack
 from tests.support.stack import ADMIN_TOKEN, base_settings
 
 from mailqa.api.server import http_config
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 from mailqa.service import Service
 from mailqa.settings import Settings
 

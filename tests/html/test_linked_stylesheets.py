@@ -10,7 +10,7 @@ from tests.links.local_http import LocalHttpServer
 from mailqa.checks.html import HtmlCheck
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.http import LinkFetcher, fetcher_config
+from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
 from mailqa.settings import Settings
 
 

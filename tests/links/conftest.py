@@ -11,7 +11,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, ResolveError
+from mailqa.net.http.errors import ResolveError
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 
 from .local_http import LocalHttpServer, self_signed_cert
 

@@ -12,7 +12,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Status
-from mailqa.net.http import LinkFetcher
+from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 

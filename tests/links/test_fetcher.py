@@ -7,7 +7,7 @@ import ssl
 import time
 from pathlib import Path
 
-from mailqa.net.http import USER_AGENT
+from mailqa.net.http.fetcher import USER_AGENT
 
 from .conftest import TLS_NAME, MakeFetcher
 from .local_http import PNG_1PX, LocalHttpServer

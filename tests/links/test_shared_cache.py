@@ -6,7 +6,8 @@ import uuid
 from urllib.parse import quote
 
 from mailqa.net.cache import RedisCache
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy
 
 from .conftest import NAMES, resolver
 from .local_http import LocalHttpServer

@@ -14,7 +14,8 @@ from tests.dnscheck.conftest import DnsLab
 
 from mailqa.core.errors import ConfigError
 from mailqa.net.dns import DnsResolver
-from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher, address_class
+from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
+from mailqa.net.http.policy import AddressPolicy, address_class
 
 from .conftest import MakeFetcher
 from .local_http import LocalHttpServer

@@ -32,7 +32,7 @@ from mailtrap.http import HttpClient
 from tests.support.servers import loopback_http, serving_stack
 
 from mailqa.checks import BUILTIN_CHECKS
-from mailqa.net.spamd import find_spamd
+from mailqa.net.spamd.process import find_spamd
 from mailqa.service import Service
 from mailqa.settings import Settings
 

@@ -17,7 +17,7 @@ from mailtrap.models.messages import (
 )
 from mailtrap.models.projects import ProjectParams
 
-from mailqa.store.repository import MessageFilter
+from mailqa.store.messages import MessageFilter
 
 from .conftest import ACCOUNT_ID, PNG, Stack, b64, sdk
 

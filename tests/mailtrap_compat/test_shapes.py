@@ -35,8 +35,8 @@ from mailqa.core.report import (
     Severity,
     Status,
 )
+from mailqa.store.capture import utf8_size
 from mailqa.store.models import Message
-from mailqa.store.repository import utf8_size
 
 RAW = (
     b"From: Shop <news@good.example>\r\nTo: Ana <ana@example.com>\r\nSubject: Hi\r\n"

@@ -10,7 +10,8 @@ import pytest
 
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.net.spamd import ManagedSpamd, SpamdClient
+from mailqa.net.spamd.client import SpamdClient
+from mailqa.net.spamd.process import ManagedSpamd
 from mailqa.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -16,13 +16,9 @@ from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Status
-from mailqa.net.spamd import (
-    ManagedSpamd,
-    SpamdClient,
-    SpamdStartError,
-    SpamdUnavailable,
-    open_spamd,
-)
+from mailqa.net.spamd.client import SpamdClient, SpamdUnavailable
+from mailqa.net.spamd.process import ManagedSpamd, SpamdStartError
+from mailqa.net.spamd.provision import open_spamd
 from mailqa.resources import open_check_context
 from mailqa.settings import Settings
 
@@ -201,7 +197,7 @@ async def test_check_context_without_spamd(sample: Sample) -> None:
 
 OWNER_SCRIPT = """
 import asyncio, sys
-from mailqa.net.spamd import ManagedSpamd
+from mailqa.net.spamd.process import ManagedSpamd
 
 async def main():
     daemon = ManagedSpamd(children=1)

@@ -18,7 +18,8 @@ from tests.dnscheck.conftest import GOOD_IP, LISTED_IP, DnsLab
 from mailqa.checks.spam import SpamCheck, SpamDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
-from mailqa.net.spamd import SpamdClient, open_spamd, spamd_dns_server
+from mailqa.net.spamd.client import SpamdClient
+from mailqa.net.spamd.provision import open_spamd, spamd_dns_server
 from mailqa.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"

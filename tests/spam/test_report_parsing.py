@@ -13,7 +13,7 @@ from mailqa.checks.spam import (
 from mailqa.core.errors import ConfigError
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Status
-from mailqa.net.spamd import SpamdAddress, parse_report_rules
+from mailqa.net.spamd.client import SpamdAddress, parse_report_rules
 
 REPORT_BODY = """\
 Spam detection software, running on the system "mx",

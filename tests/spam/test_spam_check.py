@@ -15,7 +15,8 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Severity, Status
-from mailqa.net.spamd import ManagedSpamd, SpamdClient, free_port
+from mailqa.net.spamd.client import SpamdClient
+from mailqa.net.spamd.process import ManagedSpamd, free_port
 from mailqa.settings import Settings
 
 Sample = Callable[[str], ParsedMessage]

@@ -17,8 +17,8 @@ from mailqa.checks.blacklist import blacklists_report_info as blacklist_section
 from mailqa.checks.spam import mailtrap_spam_report
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Report, Severity, Status
+from mailqa.store.inboxes import InboxStats
 from mailqa.store.models import Attachment, Inbox, Message
-from mailqa.store.repository import InboxStats
 
 PERMISSIONS = {"can_read": True, "can_update": True, "can_destroy": True, "can_leave": False}
 

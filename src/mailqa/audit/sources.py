@@ -24,7 +24,8 @@ from mailqa.audit.record import MISSING, missing_record
 from mailqa.core.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
-    from mailqa.store.repository import MessageFilter, Store
+    from mailqa.store.messages import MessageFilter
+    from mailqa.store.repository import Store
 
 PAGE = 200
 GLOB_CHARS = set("*?[")
@@ -121,7 +122,7 @@ def filters_to_dict(f: MessageFilter) -> dict[str, Any]:
 
 
 def filters_from_dict(values: dict[str, Any]) -> MessageFilter:
-    from mailqa.store.repository import MessageFilter
+    from mailqa.store.messages import MessageFilter
 
     def when(key: str) -> datetime | None:
         value = values.get(key)
@@ -140,7 +141,7 @@ class StoredInboxSource(Source):
     """Messages of a stored inbox matching ``filters``, newest first, read page by page."""
 
     def __init__(self, store: Store, inbox_id: int, filters: MessageFilter | None = None) -> None:
-        from mailqa.store.repository import MessageFilter
+        from mailqa.store.messages import MessageFilter
 
         self.store = store
         self.inbox_id = inbox_id

@@ -10,10 +10,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from mailqa.audit.models import Audit, AuditResult
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.summary import AuditSummary
 from mailqa.core.errors import NotFound
+from mailqa.store.models import Audit, AuditResult
 from mailqa.store.repository import Store
 
 FINISHED = ("done", "failed", "cancelled")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mailqa.audit.models import Audit
 from mailqa.audit.record import (
     ERRORED,
     AuditRecord,
@@ -30,11 +29,12 @@ from mailqa.checks import build_checks
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
+from mailqa.store.models import Audit
 from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
     from mailqa.service import Service
-    from mailqa.store.repository import MessageFilter
+    from mailqa.store.messages import MessageFilter
     from mailqa.worker.celery_executor import CeleryExecutor
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class AuditManager:
         online: bool = False,
         filters: MessageFilter | None = None,
     ) -> Audit:
-        from mailqa.store.repository import MessageFilter
+        from mailqa.store.messages import MessageFilter
 
         build_checks(checks)  # unknown names fail here, before anything is stored
         await self.service.store.get_inbox(inbox_id)

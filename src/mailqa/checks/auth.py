@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from functools import cache
 from typing import Any, ClassVar, Literal
 
 import dkim
-from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, Field
 
+from mailqa.core.address import domain_of, is_public_ip, organizational_domain, sending_ip
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
-from mailqa.core.message import ParsedMessage, is_public_ip
+from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.net.dns import DnsAnswer, DnsResolver, dkim_dnsfunc, ptr_name
 from mailqa.net.spf import (
@@ -47,60 +46,6 @@ _POLICIES = ("none", "quarantine", "reject")
 # Bound on the SPF records the posture walk reads (includes of includes...): enough to see
 # any tree over the 10-lookup limit, small enough for a hostile tree.
 MAX_SPF_WALK_RECORDS = 40
-
-
-# --- shared helpers (the blacklist check uses them too) ---------------------------------------
-
-
-@cache
-def _psl() -> PublicSuffixList:
-    # accept_unknown: an unlisted TLD is a public suffix of its own (the PSL's "*" rule).
-    return PublicSuffixList(accept_unknown=True)
-
-
-def organizational_domain(domain: str) -> str:
-    """The registered domain under the public suffix (``mail.shop.co.uk`` -> ``shop.co.uk``)."""
-    name = domain.lower().rstrip(".")
-    try:
-        org = _psl().privatesuffix(name)
-    except Exception:  # malformed labels
-        org = None
-    return str(org) if org else name
-
-
-def domain_of(address: str | None) -> str | None:
-    if not address:
-        return None
-    domain = address.strip().strip("<>").rpartition("@")[2].rstrip(".").lower()
-    return domain or None
-
-
-def normal_ip(ip: str) -> str:
-    """``ip`` in its plain form: an IPv4-mapped IPv6 address (``::ffff:11.22.33.99``, what a
-    dual-stack listener reports for an IPv4 client) becomes the IPv4 address; text that is
-    not an address is returned as is."""
-    try:
-        addr = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return ip
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
-
-
-def sending_ip(msg: ParsedMessage) -> str | None:
-    """The SMTP client IP when public, else the first public Received hop, else the client IP.
-
-    Addresses are normalised (``normal_ip``): IPv4-mapped IPv6 addresses are IPv4 addresses.
-    """
-    client = normal_ip(msg.envelope.client_ip) if msg.envelope.client_ip else None
-    if client and is_public_ip(client):
-        return client
-    for hop in msg.received:
-        ip = normal_ip(hop.ip) if hop.ip else None
-        if ip and is_public_ip(ip):
-            return ip
-    return client
 
 
 def _tags(value: str) -> dict[str, str]:

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from mailqa.checks.auth import domain_of, organizational_domain, sending_ip
+from mailqa.core.address import domain_of, is_public_ip, organizational_domain, sending_ip
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
-from mailqa.core.message import ParsedMessage, is_public_ip
+from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
 from mailqa.net.dns import DnsAnswer, DnsResolver, reverse_ip_name
 from mailqa.rules.dnsbl import DnsList, load_dnsbl

@@ -21,7 +21,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
-from mailqa.net.http import LinkFetcher
+from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.rules.caniemail import (
     ClientInfo,
     ClientsData,

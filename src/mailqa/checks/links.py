@@ -28,14 +28,8 @@ from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
-from mailqa.net.http import (
-    FetchResult,
-    LinkFetcher,
-    RedirectHop,
-    address_class,
-    is_localhost_name,
-    parse_ip_host,
-)
+from mailqa.net.http.fetcher import FetchResult, LinkFetcher, RedirectHop
+from mailqa.net.http.policy import address_class, is_localhost_name, parse_ip_host
 from mailqa.rules import rules_file
 
 Kind = Literal["link", "image", "stylesheet"]

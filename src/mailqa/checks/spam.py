@@ -15,11 +15,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from mailqa.checks.auth import normal_ip
+from mailqa.core.address import normal_ip
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
-from mailqa.net.spamd import SpamdClient, SpamdReport, SpamdUnavailable
+from mailqa.net.spamd.client import SpamdClient, SpamdReport, SpamdUnavailable
 
 _BRACKET_IP = re.compile(rb"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")

@@ -124,7 +124,7 @@ def audit(
     from mailqa.audit.summary import render_text
     from mailqa.checks import build_checks
     from mailqa.core.errors import ConfigError, MailqaError
-    from mailqa.store.repository import MessageFilter
+    from mailqa.store.messages import MessageFilter
 
     def usage(message: str) -> typer.Exit:
         typer.echo(f"error: {message}", err=True)

@@ -98,7 +98,7 @@ class GateConfig(BaseModel):
     @classmethod
     def _link_allow(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
-            from mailqa.net.http import AddressPolicy
+            from mailqa.net.http.policy import AddressPolicy
 
             try:
                 AddressPolicy.from_entries(value)
@@ -126,7 +126,7 @@ class GateConfig(BaseModel):
     def _spamd_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from mailqa.net.spamd import SpamdAddress
+        from mailqa.net.spamd.client import SpamdAddress
 
         url = value.strip()
         if url.startswith("/"):  # a socket path

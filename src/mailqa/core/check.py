@@ -12,8 +12,8 @@ from mailqa.settings import Settings
 if TYPE_CHECKING:
     from mailqa.net.cache import SharedCache
     from mailqa.net.dns import DnsResolver
-    from mailqa.net.http import LinkFetcher
-    from mailqa.net.spamd import SpamdClient
+    from mailqa.net.http.fetcher import LinkFetcher
+    from mailqa.net.spamd.client import SpamdClient
 
 
 @dataclass

@@ -23,6 +23,8 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from mailqa.core.address import sending_ip
+
 if TYPE_CHECKING:
     from mailqa.core.html import HtmlDocument
 
@@ -99,14 +101,6 @@ def _parse_received(value: str) -> ReceivedHop:
         ip=ip,
         by=m_by.group(1).rstrip(";") if m_by else None,
     )
-
-
-def is_public_ip(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return addr.is_global
 
 
 def _decode_bytes(data: bytes, charset: str | None, defects: list[str], where: str) -> str:
@@ -402,13 +396,8 @@ class ParsedMessage:
 
     @cached_property
     def sending_ip(self) -> str | None:
-        """The SMTP client IP if known, else the first public IP in the Received chain."""
-        if self.envelope.client_ip:
-            return self.envelope.client_ip
-        for hop in self.received:
-            if hop.ip and is_public_ip(hop.ip):
-                return hop.ip
-        return None
+        """The IP the message was sent from (``mailqa.core.address.sending_ip``)."""
+        return sending_ip(self)
 
     @cached_property
     def preview_text(self) -> str:

@@ -1,18 +1,30 @@
-"""Engines, sessions and migrations for SQLite (default) and PostgreSQL."""
+"""Engines, sessions, write transactions and migrations for SQLite (default) and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from mailqa.store.changes import ChangeHub
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+GROUP_COMMIT_BATCH = 200  # most captures (or reports) one group commit writes
+CHANGED = "mailqa.changed_inboxes"  # session.info key: inboxes a transaction changed
 
 
 def async_url(url: str) -> str:
@@ -58,6 +70,49 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Database:
+    """One database: its engine, sessions, and write transactions that announce the inboxes
+    they changed to ``changes``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        # Who waits on which inbox; every committed change to an inbox's mail wakes them.
+        self.changes = ChangeHub()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. SQLite allows one writer at a time: queue writers here
+        rather than letting them spin on the database lock (which costs up to seconds).
+
+        The inboxes it changed (``touch``) are announced once it has committed."""
+        if self._write_lock is None:
+            async with self.sessions() as s:
+                async with s.begin():
+                    yield s
+                self.changes.notify(s.info.pop(CHANGED, ()))
+            return
+        async with self._write_lock, self.sessions() as s:
+            async with s.begin():
+                yield s
+            self.changes.notify(s.info.pop(CHANGED, ()))
+
+    async def close(self) -> None:
+        await self.changes.close()
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.sessions() as s:
+            await s.execute(select(1))
+
+
+def touch(s: AsyncSession, inbox_ids: Iterable[int]) -> None:
+    """Note that the transaction changes these inboxes' mail: announced once it commits."""
+    s.info.setdefault(CHANGED, set()).update(inbox_ids)
 
 
 def alembic_config(url: str) -> Config:

@@ -17,7 +17,6 @@ from celery import Celery
 from celery.signals import worker_process_shutdown
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from mailqa.audit.models import Audit
 from mailqa.audit.record import ERRORED, message_key, missing_record, unreadable_record
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import PipelineCache, audit_parsed
@@ -28,6 +27,7 @@ from mailqa.core.report import Report
 from mailqa.resources import open_check_context
 from mailqa.service import Service, rules_version
 from mailqa.settings import Settings
+from mailqa.store.models import Audit
 from mailqa.store.repository import Store
 from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
 from mailqa.worker.retry import backoff, retryable_failures

@@ -17,13 +17,13 @@ from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
 from mailqa.api.errors import ApiError
 from mailqa.api.validation import UtcDatetime, without_surrogates
 from mailqa.audit.html import content_security_policy, render_html
-from mailqa.audit.models import Audit
 from mailqa.audit.record import AuditRecord, default_audit_checks
 from mailqa.audit.stored import AuditBusy, AuditManager
 from mailqa.audit.summary import CSV_COLUMNS, csv_row
 from mailqa.core.errors import ConfigError
 from mailqa.service import Service
-from mailqa.store.repository import MessageFilter
+from mailqa.store.messages import MessageFilter
+from mailqa.store.models import Audit
 
 
 @asynccontextmanager

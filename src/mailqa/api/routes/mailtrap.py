@@ -60,8 +60,9 @@ from mailqa.core.errors import (
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import Report
 from mailqa.service import Service, envelope_of
+from mailqa.store.capture import utf8_size
+from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Inbox, Message, Project
-from mailqa.store.repository import MessageFilter, utf8_size
 
 
 class MailtrapRoute(APIRoute):

@@ -31,8 +31,8 @@ from mailqa.core.errors import LimitExceeded, NotFound, SourceExpired
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import CheckResult, Report, report_json_schema
 from mailqa.service import Service, envelope_of
+from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Inbox, Message
-from mailqa.store.repository import MessageFilter
 
 router = APIRouter(prefix="/api/v1")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from mailqa.audit import models as _audit_models  # noqa: F401 (audits tables)
 from mailqa.store.models import Base
 
 config = context.config

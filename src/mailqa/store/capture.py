@@ -1,0 +1,182 @@
+"""Storing captured messages: the row, the raw bytes and the attachment index in one
+transaction, charged to the inbox quota. Concurrent captures are group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+
+from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.message import ParsedMessage
+from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
+from mailqa.store.models import Attachment, Inbox, Message, MessageBlob, new_uid
+
+MESSAGES = cast(Table, Message.__table__)
+BLOBS = cast(Table, MessageBlob.__table__)
+ATTACHMENTS = cast(Table, Attachment.__table__)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A freshly stored message and its inbox's own message limit (age limits are the
+    retention sweep's business)."""
+
+    id: int
+    uid: str
+    inbox_id: int
+    inbox_max_messages: int | None
+
+
+def utf8_size(text: str | None) -> int:
+    return len(text.encode("utf-8", "replace")) if text else 0
+
+
+def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
+    env = msg.envelope
+    return {
+        "uid": new_uid(),
+        "inbox_id": inbox_id,
+        "created_at": now,
+        "subject": msg.subject,
+        "from_header": msg.from_,
+        "from_address": msg.from_address,
+        "to_header": msg.header("To"),
+        "cc_header": msg.header("Cc"),
+        "message_id_header": msg.message_id,
+        "size": len(msg.raw),
+        "preview_text": msg.preview_text,
+        "has_html": msg.html is not None,
+        "has_text": msg.text is not None,
+        "html_size": utf8_size(msg.html),
+        "text_size": utf8_size(msg.text),
+        "is_read": False,
+        "mail_from": env.mail_from,
+        "rcpt_to": list(env.rcpt_to),
+        "client_ip": env.client_ip,
+        "client_name": env.client_name,
+        "helo": env.helo,
+        "analysis_status": "pending",
+        "parse_defects": list(msg.defects),
+    }
+
+
+class CaptureWriter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._capture_queue: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]] = []
+        self._capture_flusher: asyncio.Task[None] | None = None
+
+    async def insert_message(self, inbox_id: int, msg: ParsedMessage) -> StoredMessage:
+        """Store a message and its raw bytes; charge the inbox quota. Committed on return.
+
+        Concurrent calls are group-committed: whoever arrives while a transaction is open
+        joins the next one, so a burst of captures costs a few statements, not a few each.
+        """
+        future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
+        self._capture_queue.append((inbox_id, msg, future))
+        if self._capture_flusher is None or self._capture_flusher.done():
+            self._capture_flusher = asyncio.create_task(self._flush_captures())
+        return await future
+
+    async def _flush_captures(self) -> None:
+        while self._capture_queue:
+            batch = self._capture_queue[:GROUP_COMMIT_BATCH]
+            del self._capture_queue[:GROUP_COMMIT_BATCH]
+            try:
+                results = await self._insert_batch([(i, m) for i, m, _ in batch])
+            except Exception as exc:  # the whole transaction failed
+                results = [exc] if len(batch) == 1 else await self._insert_one_by_one(batch)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def _insert_one_by_one(
+        self, batch: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]]
+    ) -> list[StoredMessage | Exception]:
+        """After a failed group commit: one transaction per message, so that one message
+        the database refuses does not take the others down with it."""
+        results: list[StoredMessage | Exception] = []
+        for inbox_id, msg, _ in batch:
+            try:
+                results += await self._insert_batch([(inbox_id, msg)])
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _insert_batch(
+        self, items: list[tuple[int, ParsedMessage]]
+    ) -> list[StoredMessage | Exception]:
+        results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
+        async with self.db.write() as s:
+            query = select(Inbox.id, Inbox.used_bytes, Inbox.quota_bytes, Inbox.max_messages).where(
+                Inbox.id.in_({inbox_id for inbox_id, _ in items})
+            )
+            if self.db.engine.dialect.name != "sqlite":
+                query = query.with_for_update()
+            inboxes = {row.id: row for row in (await s.execute(query)).all()}
+            used = {inbox_id: row.used_bytes for inbox_id, row in inboxes.items()}
+            accepted: list[tuple[int, ParsedMessage]] = []
+            for inbox_id, msg in items:
+                inbox = inboxes.get(inbox_id)
+                if inbox is None:
+                    results.append(NotFound(f"inbox {inbox_id} not found"))
+                elif used[inbox_id] + len(msg.raw) > inbox.quota_bytes:
+                    results.append(QuotaExceeded(f"inbox {inbox_id} is over its storage quota"))
+                else:
+                    used[inbox_id] += len(msg.raw)
+                    accepted.append((inbox_id, msg))
+                    results.append(None)
+            if not accepted:
+                return [r for r in results if r is not None]
+            for inbox_id, total in used.items():
+                delta = total - inboxes[inbox_id].used_bytes
+                if delta:
+                    await s.execute(
+                        update(Inbox)
+                        .where(Inbox.id == inbox_id)
+                        .values(used_bytes=Inbox.used_bytes + delta)
+                    )
+            now = datetime.now(UTC)
+            rows = [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted]
+            ids = (
+                await s.scalars(
+                    insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
+                )
+            ).all()
+            await s.execute(
+                insert(BLOBS),
+                [
+                    {"message_id": mid, "data": msg.raw}
+                    for mid, (_, msg) in zip(ids, accepted, strict=True)
+                ],
+            )
+            attachments = [
+                {
+                    "message_id": mid,
+                    "index": a.index,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "content_id": a.content_id,
+                    "disposition": a.disposition,
+                    "transfer_encoding": a.transfer_encoding,
+                }
+                for mid, (_, msg) in zip(ids, accepted, strict=True)
+                for a in msg.attachments
+            ]
+            if attachments:
+                await s.execute(insert(ATTACHMENTS), attachments)
+            touch(s, (inbox_id for inbox_id, _ in accepted))
+        stored = iter(
+            StoredMessage(int(mid), row["uid"], inbox_id, inboxes[inbox_id].max_messages)
+            for mid, row, (inbox_id, _) in zip(ids, rows, accepted, strict=True)
+        )
+        return [next(stored) if r is None else r for r in results]
