@@ -23,7 +23,7 @@ import uvicorn
 from sqlalchemy import delete, update
 from tests.audit.conftest import expected, make_message, run_cli
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.audit.models import AuditResult
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.sources import StoredInboxSource

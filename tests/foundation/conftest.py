@@ -17,7 +17,7 @@ import trustme
 import uvicorn
 from tests.conftest import throwaway_pg_database
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings

@@ -24,8 +24,8 @@ import pytest_asyncio
 import uvicorn
 from tests.foundation.conftest import ADMIN_TOKEN, base_settings
 
-from mailqa.api.app import create_app
 from mailqa.api.server import http_config
+from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.net.http import AddressPolicy, FetcherConfig, LinkFetcher
 from mailqa.service import Service, open_service

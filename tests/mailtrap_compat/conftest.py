@@ -30,7 +30,7 @@ from mailtrap.api.sending import SendingApi
 from mailtrap.api.testing import TestingApi
 from mailtrap.http import HttpClient
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.net.spamd import find_spamd
 from mailqa.service import Service, open_service

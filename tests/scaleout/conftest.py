@@ -24,7 +24,7 @@ import uvicorn
 from tests.conftest import throwaway_pg_database
 from tests.scaleout import probe_checks
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings

@@ -25,7 +25,7 @@ import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.core.report import Report

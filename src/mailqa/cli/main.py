@@ -85,8 +85,8 @@ def serve(
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from mailqa.api.app import create_app
     from mailqa.api.server import http_config
+    from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
     from mailqa.service import open_service
 
