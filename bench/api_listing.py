@@ -22,7 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from ingest import realistic_message
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.core.message import ParsedMessage
 from mailqa.service import open_service
 from mailqa.settings import Settings

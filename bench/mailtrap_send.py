@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.capture.mime_builder import build_message, parse_send_request
 from mailqa.service import open_service
 from mailqa.settings import Settings

@@ -23,7 +23,7 @@ from sqlalchemy import delete, update
 from tests.audit.conftest import expected, make_message, run_cli
 from tests.support.servers import loopback_http, serving_http
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.sources import StoredInboxSource
 from mailqa.audit.store import AuditStore

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from tests.support.stack import Running, base_settings, start_stack
 
-from mailqa.api.routes.mailtrap import _CID_REF as MAILTRAP_CID_REF
+from mailqa.api.routes.mailtrap.testing import _CID_REF as MAILTRAP_CID_REF
 from mailqa.checks import blacklist, spam
 from mailqa.checks.auth import _DMARC_VERSION
 from mailqa.checks.headers import HeadersCheck

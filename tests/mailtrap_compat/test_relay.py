@@ -9,8 +9,8 @@ import httpx
 import pytest
 import trustme
 
-from mailqa.api.app import create_app
-from mailqa.capture.relay import Relay, RelayError
+from mailqa.app import create_app
+from mailqa.relay import Relay, RelayError
 from mailqa.service import open_service
 from mailqa.settings import Settings
 

@@ -15,7 +15,7 @@ from mailtrap.models.messages import (
 )
 from tests.dnscheck.conftest import LISTED_IP, DnsLab
 
-from mailqa.api.mailtrap_shapes import (
+from mailqa.api.routes.mailtrap.shapes import (
     blacklists_report_info,
     html_analysis,
     human_size,

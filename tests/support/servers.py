@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from mailqa.api.app import create_app
+from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings

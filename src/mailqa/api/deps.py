@@ -1,16 +1,26 @@
-"""Request dependencies: the service, and the API token behind a request."""
+"""Request dependencies: the service, and who a request acts as."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
 from mailqa.api.errors import ApiError
-from mailqa.core.errors import NotFound
+from mailqa.auth import Principal, token_principal
 from mailqa.service import Service
-from mailqa.store.models import ApiToken, Inbox
+
+# The dependencies that authorise a request: every route that is not public declares one,
+# as a parameter or a route dependency (a test walks every route of the app).
+AUTHORISATION: set[Callable[..., object]] = set()
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def authorisation(dependency: F) -> F:
+    """Register ``dependency`` as one that authorises the requests of the routes using it."""
+    AUTHORISATION.add(dependency)
+    return dependency
 
 
 def get_service(request: Request) -> Service:
@@ -27,27 +37,6 @@ def token_from_headers(request: Request) -> str | None:
         return auth[7:].strip()
     api_token = request.headers.get("api-token", "").strip()
     return api_token or None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The token a request carries, and what it may see."""
-
-    token: ApiToken
-
-    @property
-    def is_admin(self) -> bool:
-        return self.token.is_admin
-
-    def can_see_inbox(self, inbox: Inbox) -> bool:
-        if self.token.is_admin:
-            return True
-        if self.token.project_id is not None:
-            return inbox.project_id == self.token.project_id
-        return inbox.id == self.token.sandbox_inbox_id
-
-    def can_see_project(self, project_id: int) -> bool:
-        return self.token.is_admin or self.token.project_id == project_id
 
 
 # The web UI signs in once and keeps the API token in this HttpOnly, SameSite=Strict cookie.
@@ -72,25 +61,24 @@ def token_from_cookie(request: Request) -> str | None:
     return plain
 
 
+@authorisation
 async def get_principal(request: Request, service: ServiceDep) -> Principal:
+    """Any valid API token, from a header or the session cookie (401 without one)."""
     plain = token_from_headers(request) or token_from_cookie(request)
-    token = await service.store.resolve_token(plain) if plain else None
-    if token is None:
+    principal = await token_principal(service.store, plain)
+    if principal is None:
         raise ApiError(401, "invalid_or_expired_token", "Missing or invalid API token")
-    return Principal(token)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def visible_inbox(service: Service, principal: Principal, inbox_id: int) -> Inbox:
-    """The inbox, or NotFound when it does not exist or belongs to another project."""
-    inbox = await service.store.get_inbox(inbox_id)
-    if not principal.can_see_inbox(inbox):
-        raise NotFound(f"inbox {inbox_id} not found")
-    return inbox
+@authorisation
+async def get_admin(principal: PrincipalDep) -> Principal:
+    """An admin token (403 for any other)."""
+    principal.require_admin()
+    return principal
 
 
-def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise ApiError(403, "forbidden", "This needs an admin token")
+AdminDep = Annotated[Principal, Depends(get_admin)]

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailqa.core.errors import (
     ConfigError,
+    Forbidden,
     LimitExceeded,
     MailqaError,
     MessageParseError,
@@ -48,6 +49,7 @@ _STATUS: list[tuple[type[MailqaError], int, str]] = [
     (SourceExpired, 410, "source_expired"),
     (NotFound, 404, "not_found"),
     (QuotaExceeded, 507, "quota_exceeded"),
+    (Forbidden, 403, "forbidden"),
     (LimitExceeded, 403, "limit_exceeded"),
     (ConfigError, 400, "bad_request"),
     (MessageParseError, 400, "bad_message"),

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailqa.api.deps import token_from_cookie, token_from_headers
 from mailqa.api.errors import ApiError
+from mailqa.auth import token_principal
 from mailqa.settings import Settings
 
 Family = Literal["native", "send", "mailtrap"]
@@ -126,7 +127,7 @@ class BodyLimitMiddleware:
         service = getattr(scope["app"].state, "service", None)
         if service is None:  # not started yet: let the app answer
             return None
-        if plain and await service.store.resolve_token(plain) is not None:
+        if await token_principal(service.store, plain) is not None:
             return None
         if family == "send":
             message = "Unauthorized: missing or invalid API token"

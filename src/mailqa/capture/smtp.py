@@ -15,27 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import hashlib
 import logging
-import secrets
 import ssl
 from base64 import b64decode
-from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from mailqa.auth import AdminTokenRefused, SmtpIdentity, smtp_identity_valid, smtp_principal
 from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
 from mailqa.capture.spool import SpoolingSMTP
 from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.net.connections import AddressLimiter
 from mailqa.service import Service
+from mailqa.usecases.inboxes import delivery_inbox
 
 log = logging.getLogger(__name__)
 
-SANDBOX_LOGIN = "any"
 ADMIN_TOKEN_REFUSED = (
     "535 5.7.8 Admin API tokens are not accepted over SMTP: use an inbox's SMTP credentials "
     "or a non-admin token"
@@ -43,29 +41,11 @@ ADMIN_TOKEN_REFUSED = (
 CREDENTIALS_GONE = "530 5.7.0 Credentials no longer valid: authenticate again"
 
 
-@dataclass(frozen=True)
-class SmtpIdentity:
-    """Who authenticated, and where their mail goes.
-
-    ``token_id`` for an API token; else ``secret_digest``, the SHA-256 of the inbox password
-    used, to notice a reset of the inbox's credentials.
-    """
-
-    user: str
-    inbox_id: int
-    token_id: int | None = None
-    secret_digest: bytes = b""
-
-
 class _Revoked:
     """``auth_data`` of a session whose credentials were revoked after its AUTH."""
 
 
 REVOKED = _Revoked()
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
 def _peer_ip(session: Session | None) -> str | None:
@@ -110,38 +90,25 @@ class CaptureHandler:
     async def _authenticate(self, login: bytes, password: bytes) -> AuthResult:
         user = login.decode("utf-8", "replace")
         secret = password.decode("utf-8", "replace")
-        store = self.service.store
-        if user == SANDBOX_LOGIN:
-            token = await store.resolve_token(secret)
-            if token is None:
-                return AuthResult(success=False, handled=False)
-            if token.is_admin and not self.settings.smtp_allow_admin_tokens:
-                return AuthResult(success=False, handled=False, message=ADMIN_TOKEN_REFUSED)
-            inbox = await store.sandbox_inbox(
-                token, create=True, quota_bytes=self.settings.inbox_quota_bytes
+        try:
+            principal = await smtp_principal(
+                self.service.store,
+                user,
+                secret,
+                allow_admin_tokens=self.settings.smtp_allow_admin_tokens,
             )
-            if inbox is None:
-                return AuthResult(success=False, handled=False)
-            return AuthResult(
-                success=True, auth_data=SmtpIdentity(user, inbox.id, token_id=token.id)
-            )
-        found = await store.find_inbox_by_smtp(user, secret)
-        if found is None:
+        except AdminTokenRefused:
+            return AuthResult(success=False, handled=False, message=ADMIN_TOKEN_REFUSED)
+        if principal is None:
+            return AuthResult(success=False, handled=False)
+        try:
+            inbox = await delivery_inbox(self.service, principal)
+        except NotFound:
+            inbox = None
+        if inbox is None:
             return AuthResult(success=False, handled=False)
         return AuthResult(
-            success=True, auth_data=SmtpIdentity(user, found.id, secret_digest=_digest(secret))
-        )
-
-    async def _still_valid(self, identity: SmtpIdentity) -> bool:
-        store = self.service.store
-        if identity.token_id is not None:
-            return await store.get_token(identity.token_id) is not None
-        try:
-            inbox = await store.get_inbox(identity.inbox_id)
-        except NotFound:
-            return False
-        return inbox.smtp_username == identity.user and secrets.compare_digest(
-            _digest(inbox.smtp_password), identity.secret_digest
+            success=True, auth_data=SmtpIdentity.of(principal, user, secret, inbox.id)
         )
 
     async def _refuse_revoked(self, session: Session) -> str | None:
@@ -152,7 +119,7 @@ class CaptureHandler:
         if not isinstance(session.auth_data, SmtpIdentity):
             return None
         try:
-            if await self._still_valid(session.auth_data):
+            if await smtp_identity_valid(self.service.store, session.auth_data):
                 return None
         except Exception:
             log.exception("could not check SMTP credentials")

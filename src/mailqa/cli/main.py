@@ -75,8 +75,8 @@ def serve(
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from mailqa.api.app import create_app
     from mailqa.api.server import http_config
+    from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
     from mailqa.service import open_service
 
@@ -137,13 +137,17 @@ def token_create(
     settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> str:
+        from mailqa.auth import Principal
         from mailqa.service import open_store
+        from mailqa.usecases.tokens import create_token
 
         async with open_store(settings) as store:
-            if project_id is not None:
-                await store.get_project(project_id)
-            plain, _ = await store.create_token(
-                name, is_admin=admin and project_id is None, project_id=project_id
+            plain, _ = await create_token(
+                store,
+                Principal.operator(),
+                name,
+                is_admin=admin and project_id is None,
+                project_id=project_id,
             )
             return plain
 
@@ -162,14 +166,16 @@ def token_list(
     settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> list[str]:
+        from mailqa.auth import Principal
         from mailqa.service import open_store
+        from mailqa.usecases.tokens import list_tokens
 
         async with open_store(settings) as store:
             return [
                 f"{t.id}\t{t.prefix}…\t"
                 + ("admin" if t.is_admin else f"project {t.project_id}" if t.project_id else "-")
                 + f"\t{t.name}"
-                for t in await store.list_tokens()
+                for t in await list_tokens(store, Principal.operator())
             ]
 
     for line in asyncio.run(run()):
@@ -185,10 +191,12 @@ def token_revoke(
     settings = settings_from_options(data_dir=data_dir)
 
     async def run() -> None:
+        from mailqa.auth import Principal
         from mailqa.service import open_store
+        from mailqa.usecases.tokens import revoke_token
 
         async with open_store(settings) as store:
-            await store.delete_token(token_id)
+            await revoke_token(store, Principal.operator(), token_id)
 
     try:
         asyncio.run(run())

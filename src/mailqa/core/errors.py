@@ -6,6 +6,7 @@ MailqaError
 ├── ConfigError          a setting or option has a bad value
 ├── NotFound             a stored object does not exist (or is not visible)
 │   └── SourceExpired    the message exists but retention dropped its raw source
+├── Forbidden            the caller sees the object but may not do this (not an admin)
 ├── QuotaExceeded        an inbox has no room for a message
 ├── LimitExceeded        a project token asked beyond an admin-set limit (inboxes, quota)
 └── CheckError           a check could not finish
@@ -34,6 +35,10 @@ class NotFound(MailqaError):
 
 
 class SourceExpired(NotFound):
+    pass
+
+
+class Forbidden(MailqaError):
     pass
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
@@ -24,12 +24,13 @@ from mailqa.api.deps import (
     SESSION_COOKIE,
     PrincipalDep,
     ServiceDep,
-    visible_inbox,
+    authorisation,
 )
 from mailqa.api.errors import ApiError
+from mailqa.auth import Principal, token_principal
 from mailqa.core.errors import NotFound, SourceExpired
-from mailqa.core.message import parse_stored
-from mailqa.service import Service, envelope_of
+from mailqa.service import Service
+from mailqa.usecases import inboxes, messages
 from mailqa.web.preview import content_security_policy, preview_document
 
 HERE = Path(__file__).parent
@@ -60,11 +61,21 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc.lower() == request.headers.get("host", "").lower()
 
 
-async def _session_principal(request: Request, service: Service) -> bool:
-    plain = request.cookies.get(SESSION_COOKIE, "").strip()
-    if not plain or len(plain) > MAX_TOKEN_LENGTH:
-        return False
-    return await service.store.resolve_token(plain) is not None
+async def _token_principal(service: Service, plain: str) -> Principal | None:
+    """The principal of a token typed in or kept in the session cookie (None if too long)."""
+    if len(plain) > MAX_TOKEN_LENGTH:
+        return None
+    return await token_principal(service.store, plain)
+
+
+@authorisation
+async def page_session(request: Request, service: ServiceDep) -> Principal | None:
+    """The session cookie's principal for a page, None when signed out (the page then sends
+    the browser to sign in)."""
+    return await _token_principal(service, request.cookies.get(SESSION_COOKIE, "").strip())
+
+
+PageSessionDep = Annotated[Principal | None, Depends(page_session)]
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -74,8 +85,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request, service: ServiceDep) -> Response:
-    if not await _session_principal(request, service):
+async def index(request: Request, session: PageSessionDep) -> Response:
+    if session is None:
         return RedirectResponse("/login", status_code=303)
     return _page(request, "app.html", csrf_header=CSRF_HEADER)
 
@@ -92,10 +103,7 @@ async def login(
     if not _same_origin(request):
         return _page(request, "login.html", 403, error="Sign-in from another site is refused.")
     plain = token.strip()
-    found = None
-    if plain and len(plain) <= MAX_TOKEN_LENGTH:
-        found = await service.store.resolve_token(plain)
-    if found is None:
+    if await _token_principal(service, plain) is None:
         return _page(request, "login.html", 401, error="That token is not valid.")
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
@@ -122,6 +130,7 @@ async def logout(request: Request) -> Response:
 async def session_info(principal: PrincipalDep) -> dict[str, Any]:
     """Who the UI is signed in as."""
     t = principal.token
+    assert t is not None  # an API request's principal is a token
     return {
         "name": t.name,
         "prefix": t.prefix,
@@ -140,26 +149,23 @@ async def preview(
 ) -> Response:
     """The HTML part for the sandboxed frame, under a CSP that runs nothing and loads nothing
     (remote images only when asked)."""
-    row = await service.store.get_message(message_id)
-    await visible_inbox(service, principal, row.inbox_id)
+    row = await messages.get_message(service, principal, message_id)
     headers = {
         "Content-Security-Policy": content_security_policy(remote_images),
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",
     }
     try:
-        raw = await service.store.get_raw(message_id)
+        raw = await messages.raw_source(service, row)
     except SourceExpired:
         note = "<!doctype html><p>Retention has cleaned up the source of this message.</p>"
         return HTMLResponse(note, status_code=410, headers=headers)
-    return HTMLResponse(
-        preview_document(await parse_stored(raw, envelope_of(row))), headers=headers
-    )
+    return HTMLResponse(preview_document(await messages.parsed_source(raw, row)), headers=headers)
 
 
-async def _inbox_state(service: Service, inbox_id: int) -> dict[str, Any]:
-    await service.store.get_inbox(inbox_id)  # NotFound once deleted
-    rows, total = await service.store.list_messages(inbox_id, limit=STREAM_WINDOW)
+async def _inbox_state(service: Service, principal: Principal, inbox_id: int) -> dict[str, Any]:
+    # NotFound once deleted
+    rows, total = await messages.list_messages(service, principal, inbox_id, limit=STREAM_WINDOW)
     state = [[m.id, m.analysis_status, m.is_read, m.score] for m in rows]
     return {
         "total": total,
@@ -177,7 +183,7 @@ def _event(name: str, data: dict[str, Any]) -> str:
 async def inbox_events(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
     """Server-Sent Events: ``changed`` whenever the inbox's first page changes (a new
     message, a finished analysis, a read flag), ``gone`` when the inbox is deleted."""
-    await visible_inbox(service, principal, inbox_id)
+    await inboxes.get_inbox(service, principal, inbox_id)
 
     async def stream() -> AsyncIterator[str]:
         deadline = time.monotonic() + STREAM_SECONDS
@@ -188,7 +194,7 @@ async def inbox_events(inbox_id: int, service: ServiceDep, principal: PrincipalD
             while True:
                 if changed:
                     try:
-                        state = await _inbox_state(service, inbox_id)
+                        state = await _inbox_state(service, principal, inbox_id)
                     except NotFound:
                         yield _event("gone", {"inbox_id": inbox_id})
                         return

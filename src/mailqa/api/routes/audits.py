@@ -13,17 +13,17 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailqa.api.deps import PrincipalDep, ServiceDep, visible_inbox
+from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
 from mailqa.api.validation import UtcDatetime, without_surrogates
 from mailqa.audit.html import content_security_policy, render_html
-from mailqa.audit.record import AuditRecord, default_audit_checks
+from mailqa.audit.record import AuditRecord
 from mailqa.audit.stored import AuditBusy, AuditManager
 from mailqa.audit.summary import CSV_COLUMNS, csv_row
-from mailqa.core.errors import ConfigError
 from mailqa.service import Service
 from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Audit
+from mailqa.usecases import audits as audit_cases
 
 
 @asynccontextmanager
@@ -110,28 +110,20 @@ def audit_out(audit: Audit, done: int, summary: dict[str, Any] | None) -> AuditO
     )
 
 
-async def visible_audit(
-    request: Request, service: Service, principal: PrincipalDep, audit_id: int
-) -> tuple[AuditManager, Audit, int]:
-    audits = manager(request, service)
-    audit, done = await audits.progress(audit_id)
-    await visible_inbox(service, principal, audit.inbox_id)
-    return audits, audit, done
-
-
 @router.post("/audits", response_model=AuditOut, status_code=202)
 async def start_audit(
     body: AuditIn, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> AuditOut:
-    await visible_inbox(service, principal, body.inbox_id)
-    checks = body.checks or default_audit_checks()
-    if not checks:
-        raise ConfigError("no checks to run")
     filters = MessageFilter(
         subject=body.subject, from_=body.from_, to=body.to, since=body.since, until=body.until
     )
-    audit = await manager(request, service).start(
-        body.inbox_id, checks, online=body.online, filters=filters
+    audit = await audit_cases.start_audit(
+        manager(request, service),
+        principal,
+        body.inbox_id,
+        body.checks,
+        online=body.online,
+        filters=filters,
     )
     return audit_out(audit, 0, None)
 
@@ -140,20 +132,18 @@ async def start_audit(
 async def list_audits(
     request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> list[AuditOut]:
-    audits = manager(request, service)
-    visible = None
-    if not principal.is_admin:
-        visible = [i.id for i in await service.store.list_inboxes() if principal.can_see_inbox(i)]
-    rows = await audits.audits.list_audits(visible)
-    return [audit_out(a, (await audits.progress(a.id))[1], None) for a in rows]
+    rows = await audit_cases.list_audits(manager(request, service), principal)
+    return [audit_out(p.audit, p.done, None) for p in rows]
 
 
 @router.get("/audits/{audit_id}", response_model=AuditOut)
 async def get_audit(
     audit_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> AuditOut:
-    audits, audit, done = await visible_audit(request, service, principal, audit_id)
-    return audit_out(audit, done, await audits.summary(audit, done))
+    found = await audit_cases.get_audit(
+        manager(request, service), principal, audit_id, with_summary=True
+    )
+    return audit_out(found.audit, found.done, found.summary)
 
 
 @router.delete("/audits/{audit_id}", status_code=204, responses={409: {"description": "busy"}})
@@ -162,9 +152,8 @@ async def delete_audit(
 ) -> Response:
     """Delete the audit and its results (a running one is stopped first; one on Celery
     workers can be deleted once it has finished)."""
-    audits, _, _ = await visible_audit(request, service, principal, audit_id)
     try:
-        await audits.delete(audit_id)
+        await audit_cases.delete_audit(manager(request, service), principal, audit_id)
     except AuditBusy as exc:
         raise ApiError(409, "audit_busy", str(exc)) from exc
     return Response(status_code=204)
@@ -180,9 +169,13 @@ async def audit_messages(
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
     status: Annotated[str | None, Query(description="Only messages with this status.")] = None,
 ) -> AuditMessages:
-    audits, _, _ = await visible_audit(request, service, principal, audit_id)
-    records, total = await audits.audits.results_page(
-        audit_id, offset=(page - 1) * per_page, limit=per_page, status=status
+    records, total = await audit_cases.audit_results(
+        manager(request, service),
+        principal,
+        audit_id,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+        status=status,
     )
     return AuditMessages(messages=records, total=total, page=page, per_page=per_page)
 
@@ -198,7 +191,9 @@ async def export_audit(
     principal: PrincipalDep,
     format: Annotated[Literal["csv", "json", "html"], Query()] = "json",
 ) -> Response:
-    audits, audit, done = await visible_audit(request, service, principal, audit_id)
+    audits = manager(request, service)
+    found = await audit_cases.get_audit(audits, principal, audit_id, with_summary=format != "csv")
+    audit, done, summary = found.audit, found.done, found.summary
     filename = f"mailqa-audit-{audit_id}"
     if format == "csv":
         return StreamingResponse(
@@ -206,7 +201,7 @@ async def export_audit(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
-    summary = await audits.summary(audit, done)
+    assert summary is not None
     if format == "html":
         title = f"Mail audit {audit_id}: inbox {audit.inbox_id}"
         # Its own CSP: the /api/ one allows no style at all, and the report has one.
@@ -223,10 +218,8 @@ async def csv_chunks(audits: AuditManager, audit_id: int, batch: int = 500) -> A
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    after = 0
-    while rows := await audits.audits.results_after(audit_id, after, batch):
-        writer.writerows(csv_row(record) for _, record in rows)
-        after = rows[-1][0]
+    async for records in audit_cases.all_results(audits, audit_id, batch):
+        writer.writerows(csv_row(record) for record in records)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

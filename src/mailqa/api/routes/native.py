@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from mailqa.api.deps import Principal, PrincipalDep, ServiceDep, require_admin, visible_inbox
+from mailqa.api.deps import AdminDep, PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
+from mailqa.api.responses import attachment_download, smtp_address
 from mailqa.api.schemas import (
     AttachmentOut,
     Captured,
@@ -27,23 +29,16 @@ from mailqa.api.schemas import (
     TokenOut,
 )
 from mailqa.api.validation import UtcDatetime
-from mailqa.core.errors import LimitExceeded, NotFound, SourceExpired
-from mailqa.core.message import Envelope, ParsedMessage, parse_stored
+from mailqa.core.message import Envelope
 from mailqa.core.report import CheckResult, Report, report_json_schema
-from mailqa.service import Service, envelope_of
+from mailqa.service import Service
 from mailqa.store.messages import MessageFilter
-from mailqa.store.models import Inbox, Message
+from mailqa.store.models import Inbox
+from mailqa.usecases import inboxes, messages, projects, tokens
 
 router = APIRouter(prefix="/api/v1")
 
 MAX_PER_PAGE = 200
-
-
-def smtp_address(request: Request, service: Service) -> tuple[str, int]:
-    live = getattr(request.app.state, "smtp_address", None)
-    if live:
-        return str(live[0]), int(live[1])
-    return service.settings.smtp_hostname, service.settings.smtp_port
 
 
 def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
@@ -63,70 +58,34 @@ def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
     )
 
 
-def inbox_limit(service: Service, principal: Principal) -> int | None:
-    """How many inboxes a project may have for this token to create one (None: no limit)."""
-    return None if principal.is_admin else service.settings.max_inboxes_per_project
-
-
-def check_quota(service: Service, principal: Principal, quota_bytes: int | None) -> None:
-    """Project tokens may set quotas up to the configured maximum; admin tokens any."""
-    settings = service.settings
-    most = max(settings.max_inbox_quota_bytes, settings.inbox_quota_bytes)
-    if quota_bytes is not None and not principal.is_admin and quota_bytes > most:
-        raise LimitExceeded(
-            f"quota_bytes {quota_bytes} is over {most}, the most a project token may set "
-            "(MAILQA_MAX_INBOX_QUOTA_BYTES); an admin token can set more"
-        )
-
-
-async def visible_message(service: Service, principal: Principal, message_id: int) -> Message:
-    row = await service.store.get_message(message_id)
-    await visible_inbox(service, principal, row.inbox_id)
-    return row
-
-
 # Projects ---------------------------------------------------------------------------------
 
 
 @router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
 async def list_projects(service: ServiceDep, principal: PrincipalDep) -> list[ProjectOut]:
-    if principal.is_admin:
-        rows = await service.store.list_projects()
-    elif principal.token.project_id is not None:
-        rows = await service.store.list_projects(principal.token.project_id)
-    else:
-        rows = []
-    return [ProjectOut.of(p) for p in rows]
+    return [ProjectOut.of(p) for p in await projects.list_projects(service, principal)]
 
 
 @router.post("/projects", response_model=ProjectOut, status_code=201, tags=["projects"])
-async def create_project(
-    body: ProjectIn, service: ServiceDep, principal: PrincipalDep
-) -> ProjectOut:
-    require_admin(principal)
-    return ProjectOut.of(await service.store.create_project(body.name))
+async def create_project(body: ProjectIn, service: ServiceDep, principal: AdminDep) -> ProjectOut:
+    return ProjectOut.of(await projects.create_project(service, principal, body.name))
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
 async def get_project(project_id: int, service: ServiceDep, principal: PrincipalDep) -> ProjectOut:
-    if not principal.can_see_project(project_id):
-        raise NotFound(f"project {project_id} not found")
-    return ProjectOut.of(await service.store.get_project(project_id))
+    return ProjectOut.of(await projects.get_project(service, principal, project_id))
 
 
 @router.patch("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
 async def update_project(
     project_id: int, body: ProjectIn, service: ServiceDep, principal: PrincipalDep
 ) -> ProjectOut:
-    if not principal.can_see_project(project_id):
-        raise NotFound(f"project {project_id} not found")
-    return ProjectOut.of(await service.store.update_project(project_id, body.name))
+    return ProjectOut.of(await projects.rename_project(service, principal, project_id, body.name))
 
 
 @router.delete("/projects/{project_id}", status_code=204, tags=["projects"])
-async def delete_project(project_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
-    require_admin(principal)
-    await service.store.delete_project(project_id)
+async def delete_project(project_id: int, service: ServiceDep, principal: AdminDep) -> Response:
+    await projects.delete_project(service, principal, project_id)
     return Response(status_code=204)
 
 
@@ -137,8 +96,8 @@ async def delete_project(project_id: int, service: ServiceDep, principal: Princi
 async def list_inboxes(
     request: Request, service: ServiceDep, principal: PrincipalDep, project_id: int | None = None
 ) -> list[InboxOut]:
-    rows = await service.store.list_inboxes(project_id)
-    return [inbox_out(request, service, i) for i in rows if principal.can_see_inbox(i)]
+    rows = await inboxes.list_inboxes(service, principal, project_id)
+    return [inbox_out(request, service, i) for i in rows]
 
 
 @router.post(
@@ -147,14 +106,12 @@ async def list_inboxes(
 async def create_inbox(
     project_id: int, body: InboxIn, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
-    if not principal.can_see_project(project_id):
-        raise NotFound(f"project {project_id} not found")
-    check_quota(service, principal, body.quota_bytes)
-    inbox = await service.store.create_inbox(
+    inbox = await inboxes.create_inbox(
+        service,
+        principal,
         project_id,
         body.name,
-        body.quota_bytes or service.settings.inbox_quota_bytes,
-        max_inboxes=inbox_limit(service, principal),
+        quota_bytes=body.quota_bytes,
         max_messages=body.max_messages,
         max_age_days=body.max_age_days,
     )
@@ -165,24 +122,21 @@ async def create_inbox(
 async def get_inbox(
     inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
-    return inbox_out(request, service, await visible_inbox(service, principal, inbox_id))
+    return inbox_out(request, service, await inboxes.get_inbox(service, principal, inbox_id))
 
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxOut, tags=["inboxes"])
 async def update_inbox(
     inbox_id: int, body: InboxPatch, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
-    await visible_inbox(service, principal, inbox_id)
-    check_quota(service, principal, body.quota_bytes)
     fields = body.model_dump(exclude_unset=True)
-    inbox = await service.store.update_inbox(inbox_id, **fields)
+    inbox = await inboxes.update_inbox(service, principal, inbox_id, **fields)
     return inbox_out(request, service, inbox)
 
 
 @router.delete("/inboxes/{inbox_id}", status_code=204, tags=["inboxes"])
 async def delete_inbox(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
-    await visible_inbox(service, principal, inbox_id)
-    await service.store.delete_inbox(inbox_id)
+    await inboxes.delete_inbox(service, principal, inbox_id)
     return Response(status_code=204)
 
 
@@ -190,21 +144,19 @@ async def delete_inbox(inbox_id: int, service: ServiceDep, principal: PrincipalD
 async def reset_credentials(
     inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
-    await visible_inbox(service, principal, inbox_id)
-    return inbox_out(request, service, await service.store.reset_credentials(inbox_id))
+    inbox = await inboxes.reset_credentials(service, principal, inbox_id)
+    return inbox_out(request, service, inbox)
 
 
 @router.post("/inboxes/{inbox_id}/clean", response_model=Count, tags=["inboxes"])
 async def clean_inbox(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
     """Delete every message of the inbox; its quota is free again at once."""
-    await visible_inbox(service, principal, inbox_id)
-    return Count(count=await service.store.purge_inbox(inbox_id))
+    return Count(count=await inboxes.purge_inbox(service, principal, inbox_id))
 
 
 @router.post("/inboxes/{inbox_id}/all_read", response_model=Count, tags=["inboxes"])
 async def mark_all_read(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
-    await visible_inbox(service, principal, inbox_id)
-    return Count(count=await service.store.mark_all_read(inbox_id))
+    return Count(count=await inboxes.mark_all_read(service, principal, inbox_id))
 
 
 # Messages ---------------------------------------------------------------------------------
@@ -233,14 +185,12 @@ async def upload_message(
     rcpt_to: Annotated[list[str] | None, Query(description="SMTP RCPT TO (repeatable)")] = None,
 ) -> Captured:
     """Store a raw RFC 5322 message and analyse it like captured mail."""
-    await visible_inbox(service, principal, inbox_id)
+    await inboxes.get_inbox(service, principal, inbox_id)  # before reading the body
     raw = await request.body()
     limit = service.settings.smtp_max_message_size
     if len(raw) > limit:
         raise ApiError(413, "message_too_large", f"message is {len(raw)} bytes; limit {limit}")
     if client_ip:
-        import ipaddress
-
         try:
             ipaddress.ip_address(client_ip)
         except ValueError as exc:
@@ -248,7 +198,7 @@ async def upload_message(
     env = Envelope(
         mail_from=mail_from, rcpt_to=tuple(rcpt_to or ()), client_ip=client_ip, helo=helo
     )
-    message_id = await service.capture(raw, inbox_id, env, source="http")
+    message_id = await messages.capture(service, principal, inbox_id, raw, env, source="http")
     return Captured(id=message_id, inbox_id=inbox_id, size=len(raw))
 
 
@@ -280,8 +230,9 @@ async def list_messages(
     search: str | None = None,
 ) -> MessagePage:
     """Messages, newest first, filtered by substring of subject/from/to and by date."""
-    await visible_inbox(service, principal, inbox_id)
-    rows, total = await service.store.list_messages(
+    rows, total = await messages.list_messages(
+        service,
+        principal,
         inbox_id,
         offset=(page - 1) * per_page,
         limit=per_page,
@@ -310,8 +261,9 @@ async def latest_message(
     since: UtcDatetime | None = None,
 ) -> MessageOut:
     """The newest matching message; long-polls up to ``wait`` seconds until one exists."""
-    await visible_inbox(service, principal, inbox_id)
-    row = await service.wait_for_message(
+    row = await messages.latest_message(
+        service,
+        principal,
         inbox_id,
         _filters(subject, from_, to, since, None, None),
         wait=wait,
@@ -324,37 +276,27 @@ async def latest_message(
 
 @router.delete("/inboxes/{inbox_id}/messages", response_model=Count, tags=["messages"])
 async def purge_messages(inbox_id: int, service: ServiceDep, principal: PrincipalDep) -> Count:
-    await visible_inbox(service, principal, inbox_id)
-    return Count(count=await service.store.purge_inbox(inbox_id))
+    return Count(count=await inboxes.purge_inbox(service, principal, inbox_id))
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, tags=["messages"])
 async def get_message(
     message_id: int, service: ServiceDep, principal: PrincipalDep
 ) -> MessageDetail:
-    row = await visible_message(service, principal, message_id)
-    try:
-        parsed: ParsedMessage | None = await parse_stored(
-            await service.store.get_raw(message_id), envelope_of(row)
-        )
-    except SourceExpired:
-        parsed = None
-    attachments = list(await service.store.get_attachments(message_id))
-    return MessageDetail.build(row, parsed, attachments)
+    row, parsed, attachments = await messages.message_detail(service, principal, message_id)
+    return MessageDetail.build(row, parsed, list(attachments))
 
 
 @router.patch("/messages/{message_id}", response_model=MessageOut, tags=["messages"])
 async def patch_message(
     message_id: int, body: MessagePatch, service: ServiceDep, principal: PrincipalDep
 ) -> MessageOut:
-    await visible_message(service, principal, message_id)
-    return MessageOut.of(await service.store.set_read(message_id, body.is_read))
+    return MessageOut.of(await messages.set_read(service, principal, message_id, body.is_read))
 
 
 @router.delete("/messages/{message_id}", status_code=204, tags=["messages"])
 async def delete_message(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
-    await visible_message(service, principal, message_id)
-    await service.store.delete_message(message_id)
+    await messages.delete_message(service, principal, message_id)
     return Response(status_code=204)
 
 
@@ -366,9 +308,9 @@ async def delete_message(message_id: int, service: ServiceDep, principal: Princi
 )
 async def raw_message(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
     """The message exactly as received."""
-    await visible_message(service, principal, message_id)
+    row = await messages.get_message(service, principal, message_id)
     return Response(
-        await service.store.get_raw(message_id),
+        await messages.raw_source(service, row),
         media_type="message/rfc822",
         headers={"Content-Disposition": f'attachment; filename="message-{message_id}.eml"'},
     )
@@ -380,30 +322,8 @@ async def raw_message(message_id: int, service: ServiceDep, principal: Principal
 async def list_attachments(
     message_id: int, service: ServiceDep, principal: PrincipalDep
 ) -> list[AttachmentOut]:
-    await visible_message(service, principal, message_id)
-    return [AttachmentOut.of(a) for a in await service.store.get_attachments(message_id)]
-
-
-def content_disposition(filename: str | None, fallback: str) -> str:
-    from urllib.parse import quote
-
-    # Header values cannot carry control characters (an encoded filename may).
-    name = "".join(c for c in filename or "" if c.isprintable()) or fallback
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
-async def attachment_response(row: Message, raw: bytes, index: int) -> Response | None:
-    """The attachment's bytes with its type and a download name, or None when out of range."""
-    parsed = await parse_stored(raw, envelope_of(row))
-    if not 0 <= index < len(parsed.attachments):
-        return None
-    att = parsed.attachments[index]
-    return Response(
-        att.payload,
-        media_type=att.content_type,
-        headers={"Content-Disposition": content_disposition(att.filename, f"attachment-{index}")},
-    )
+    row = await messages.get_message(service, principal, message_id)
+    return [AttachmentOut.of(a) for a in await messages.attachments(service, row)]
 
 
 @router.get(
@@ -412,13 +332,13 @@ async def attachment_response(row: Message, raw: bytes, index: int) -> Response 
 async def download_attachment(
     message_id: int, index: int, service: ServiceDep, principal: PrincipalDep
 ) -> Response:
-    row = await visible_message(service, principal, message_id)
-    response = await attachment_response(row, await service.store.get_raw(row.id), index)
-    if response is None:
+    row = await messages.get_message(service, principal, message_id)
+    part = await messages.attachment_at(row, await messages.raw_source(service, row), index)
+    if part is None:
         raise ApiError(
             404, "attachment_not_found", f"message {message_id} has no attachment {index}"
         )
-    return response
+    return attachment_download(part, f"attachment-{index}")
 
 
 # Reports ----------------------------------------------------------------------------------
@@ -432,8 +352,7 @@ async def download_attachment(
     responses={202: {"description": "Analysis still running"}},
 )
 async def get_report(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Any:
-    await visible_message(service, principal, message_id)
-    report = await service.store.get_report(message_id)
+    report = await messages.report(service, principal, message_id)
     if report is None:
         return JSONResponse(
             {"status": "pending", "message": "analysis has not finished yet"}, status_code=202
@@ -445,8 +364,7 @@ async def get_report(message_id: int, service: ServiceDep, principal: PrincipalD
 async def get_report_section(
     message_id: int, check: str, service: ServiceDep, principal: PrincipalDep
 ) -> Any:
-    await visible_message(service, principal, message_id)
-    report = await service.store.get_report(message_id)
+    report = await messages.report(service, principal, message_id)
     if report is None:
         return JSONResponse(
             {"status": "pending", "message": "analysis has not finished yet"}, status_code=202
@@ -469,18 +387,11 @@ async def analyze_message(
     checks: Annotated[str | None, Query(description="Comma-separated checks to re-run")] = None,
 ) -> Report:
     """Re-run the analysis now (all checks, or the named ones) and return the report."""
-    await visible_message(service, principal, message_id)
     only = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
-    if only:
-        unknown = [c for c in only if c not in service.pipeline.checks]
-        if unknown:
-            raise ApiError(
-                422,
-                "unknown_check",
-                f"unknown check(s): {', '.join(unknown)}; "
-                f"enabled: {', '.join(service.pipeline.checks)}",
-            )
-    return await service.analyze(message_id, only=only)
+    try:
+        return await messages.analyze(service, principal, message_id, only)
+    except messages.UnknownCheck as exc:
+        raise ApiError(422, "unknown_check", str(exc)) from exc
 
 
 @router.get("/schema/report", tags=["reports"])
@@ -493,25 +404,21 @@ async def report_schema() -> dict[str, Any]:
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
-async def list_tokens(service: ServiceDep, principal: PrincipalDep) -> list[TokenOut]:
-    require_admin(principal)
+async def list_tokens(service: ServiceDep, principal: AdminDep) -> list[TokenOut]:
     return [
         TokenOut(
             id=t.id, name=t.name, prefix=t.prefix, is_admin=t.is_admin, project_id=t.project_id
         )
-        for t in await service.store.list_tokens()
+        for t in await tokens.list_tokens(service.store, principal)
     ]
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, tags=["tokens"])
 async def create_token(
-    service: ServiceDep, principal: PrincipalDep, body: Annotated[TokenIn, Body()]
+    service: ServiceDep, principal: AdminDep, body: Annotated[TokenIn, Body()]
 ) -> TokenOut:
-    require_admin(principal)
-    if body.project_id is not None:
-        await service.store.get_project(body.project_id)
-    plain, t = await service.store.create_token(
-        body.name, is_admin=body.is_admin, project_id=body.project_id
+    plain, t = await tokens.create_token(
+        service.store, principal, body.name, is_admin=body.is_admin, project_id=body.project_id
     )
     return TokenOut(
         id=t.id,
@@ -524,8 +431,7 @@ async def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
-async def revoke_token(token_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
+async def revoke_token(token_id: int, service: ServiceDep, principal: AdminDep) -> Response:
     """Revoke a token; requests and SMTP logins with it fail from now on."""
-    require_admin(principal)
-    await service.store.delete_token(token_id)
+    await tokens.revoke_token(service.store, principal, token_id)
     return Response(status_code=204)

@@ -8,10 +8,8 @@ from pydantic import BaseModel, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
-from mailqa.api.routes.native import visible_message
-from mailqa.capture.relay import Relay, RelayError
-from mailqa.core.message import parse_stored
-from mailqa.service import envelope_of
+from mailqa.relay import RelayError
+from mailqa.usecases import messages
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -43,15 +41,9 @@ async def release_message(
     message_id: int, service: ServiceDep, principal: PrincipalDep, body: ReleaseIn | None = None
 ) -> Released:
     """Deliver a captured message for real, unchanged, through the SMTP relay."""
-    row = await visible_message(service, principal, message_id)
-    raw = await service.store.get_raw(message_id)
-    recipients = list(body.to) if body and body.to else list(row.rcpt_to or [])
-    if not recipients:
-        parsed = await parse_stored(raw, envelope_of(row))
-        recipients = [*parsed.to, *parsed.cc]
     try:
-        result = await Relay(service.settings).forward(
-            raw, row.mail_from or row.from_address, recipients
+        result = await messages.release(
+            service, principal, message_id, list(body.to) if body and body.to else None
         )
     except RelayError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc

@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
-from mailqa.api.routes.native import attachment_response, smtp_address
+from mailqa.api.responses import attachment_download, smtp_address
+from mailqa.auth import Principal
 from mailqa.core.errors import NotFound
-from mailqa.core.message import parse_stored
-from mailqa.service import Service, envelope_of
-from mailqa.store.models import ApiToken, Inbox, Message
+from mailqa.service import Service
+from mailqa.store.models import Inbox, Message
+from mailqa.usecases import inboxes, messages
 
 
 class ErrorBody(BaseModel):
@@ -101,10 +102,8 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def sandbox_of(service: Service, token: ApiToken) -> Inbox:
-    inbox = await service.store.sandbox_inbox(
-        token, create=False, quota_bytes=service.settings.inbox_quota_bytes
-    )
+async def sandbox_of(service: Service, principal: Principal) -> Inbox:
+    inbox = await inboxes.sandbox_inbox(service, principal)
     if inbox is None:
         raise ApiError(
             404, "sandbox_not_found", "No sandbox account exists yet (send an email first)"
@@ -112,12 +111,14 @@ async def sandbox_of(service: Service, token: ApiToken) -> Inbox:
     return inbox
 
 
-async def sandbox_message(service: Service, inbox: Inbox, message_id: str) -> Message:
+async def sandbox_message(
+    service: Service, principal: Principal, inbox: Inbox, message_id: str
+) -> Message:
     row = None
     if re.fullmatch(r"[0-9]{1,10}", message_id) and int(message_id) <= MAX_ID:
         with suppress(NotFound):
-            row = await service.store.get_message(int(message_id))
-    if row is None or row.inbox_id != inbox.id:
+            row = await messages.inbox_message(service, principal, inbox.id, int(message_id))
+    if row is None:
         raise ApiError(404, "email_not_found", "Email ID does not exist or has expired")
     return row
 
@@ -138,9 +139,8 @@ def summary(m: Message) -> dict[str, Any]:
 async def status(request: Request, service: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """SMTP credentials and usage of the token's sandbox."""
     token = principal.token
-    inbox = await service.store.sandbox_inbox(
-        token, create=False, quota_bytes=service.settings.inbox_quota_bytes
-    )
+    assert token is not None  # an API request's principal is a token
+    inbox = await inboxes.sandbox_inbox(service, principal)
     host, port = smtp_address(request, service)
     return {
         "enabled": inbox is not None,
@@ -163,9 +163,9 @@ async def list_messages(
     page: Annotated[int, Query(ge=1, le=MAX_ID // PER_PAGE)] = 1,
 ) -> dict[str, Any]:
     """Emails in the sandbox, newest first, 30 per page."""
-    inbox = await sandbox_of(service, principal.token)
-    rows, _ = await service.store.list_messages(
-        inbox.id, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+    inbox = await sandbox_of(service, principal)
+    rows, _ = await messages.list_messages(
+        service, principal, inbox.id, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
     )
     return {"messages": [summary(m) for m in rows], "page": page}
 
@@ -178,10 +178,9 @@ async def list_messages(
 async def get_message(
     message_id: str, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    inbox = await sandbox_of(service, principal.token)
-    row = await sandbox_message(service, inbox, message_id)
-    raw = await _raw(service, row)
-    parsed = await parse_stored(raw, envelope_of(row))
+    inbox = await sandbox_of(service, principal)
+    row = await sandbox_message(service, principal, inbox, message_id)
+    parsed = await messages.parsed_source(await _raw(service, row), row)
     recipients = list(row.rcpt_to or []) or list(parsed.to)
     return {
         **summary(row),
@@ -202,7 +201,7 @@ async def get_message(
 
 async def _raw(service: Service, row: Message) -> bytes:
     try:
-        return await service.store.get_raw(row.id)
+        return await messages.raw_source(service, row)
     except NotFound as exc:
         raise ApiError(410, "email_expired", "Email source file has been cleaned up") from exc
 
@@ -213,8 +212,8 @@ async def _raw(service: Service, row: Message) -> bytes:
     responses=_errors((404, "sandbox_not_found"), (404, "email_not_found"), (410, "email_expired")),
 )
 async def source(message_id: str, service: ServiceDep, principal: PrincipalDep) -> Response:
-    inbox = await sandbox_of(service, principal.token)
-    row = await sandbox_message(service, inbox, message_id)
+    inbox = await sandbox_of(service, principal)
+    row = await sandbox_message(service, principal, inbox, message_id)
     return Response(
         await _raw(service, row),
         media_type="message/rfc822",
@@ -235,15 +234,15 @@ async def source(message_id: str, service: ServiceDep, principal: PrincipalDep) 
 async def attachment(
     message_id: str, index: str, service: ServiceDep, principal: PrincipalDep
 ) -> Response:
-    inbox = await sandbox_of(service, principal.token)
-    row = await sandbox_message(service, inbox, message_id)
+    inbox = await sandbox_of(service, principal)
+    row = await sandbox_message(service, principal, inbox, message_id)
     raw = await _raw(service, row)
-    response = None
+    part = None
     if re.fullmatch(r"[0-9]{1,9}", index):
-        response = await attachment_response(row, raw, int(index))
-    if response is None:
+        part = await messages.attachment_at(row, raw, int(index))
+    if part is None:
         raise ApiError(404, "attachment_not_found", "Invalid attachment index")
-    return response
+    return attachment_download(part, f"attachment-{index}")
 
 
 @router.delete(
@@ -254,13 +253,13 @@ async def attachment(
 async def delete_message(
     message_id: str, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, bool]:
-    inbox = await sandbox_of(service, principal.token)
-    row = await sandbox_message(service, inbox, message_id)
-    await service.store.delete_message(row.id)
+    inbox = await sandbox_of(service, principal)
+    row = await sandbox_message(service, principal, inbox, message_id)
+    await messages.delete_message(service, principal, row.id)
     return {"deleted": True}
 
 
 @router.delete("/messages", response_model=Purged, responses=_errors((404, "sandbox_not_found")))
 async def purge(service: ServiceDep, principal: PrincipalDep) -> dict[str, int]:
-    inbox = await sandbox_of(service, principal.token)
-    return {"deleted": await service.store.purge_inbox(inbox.id)}
+    inbox = await sandbox_of(service, principal)
+    return {"deleted": await inboxes.purge_inbox(service, principal, inbox.id)}

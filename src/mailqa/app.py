@@ -1,4 +1,6 @@
-"""The FastAPI application. ``create_app(settings)`` builds it; nothing is read at import."""
+"""The composition root: ``create_app(settings)`` builds the HTTP application from its parts
+(the API's routers, its error mapping and limits, the docs pages, the web UI); nothing is read
+at import. ``ROUTERS`` lists the routers in the order they are mounted."""
 
 from __future__ import annotations
 
@@ -6,19 +8,27 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from mailqa import __version__
 from mailqa.api.docs import install_docs
 from mailqa.api.errors import install_error_handlers
 from mailqa.api.limits import BodyLimitMiddleware
-from mailqa.api.routes import health, mailtrap, native, release, sandbox
-from mailqa.api.routes.audits import router as audits_router
+from mailqa.api.routes import audits, health, mailtrap, native, release, sandbox
 from mailqa.api.validation import refuse_lone_surrogates
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 from mailqa.web import install_web_ui
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    native.router,
+    sandbox.router,
+    audits.router,
+    release.router,
+    mailtrap.router,
+)
 
 DESCRIPTION = """Self-hosted email QA: capture mail over SMTP or HTTP, analyse it (HTML client
 support, spam, blacklists, authentication, links) and serve the reports.
@@ -62,12 +72,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = service
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
-    app.include_router(health.router)
-    app.include_router(native.router)
-    app.include_router(sandbox.router)
-    app.include_router(audits_router)
-    app.include_router(release.router)
-    app.include_router(mailtrap.router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_docs(app)
     install_web_ui(app)
     return app

@@ -1,0 +1,128 @@
+"""Inboxes: list, create, read, change and empty them; the sandbox inbox of a token; the
+inbox an SMTP login delivers to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mailqa.auth import Principal
+from mailqa.core.errors import LimitExceeded, NotFound
+from mailqa.service import Service
+from mailqa.store.inboxes import InboxStats
+from mailqa.store.models import Inbox
+from mailqa.usecases.projects import require_visible
+
+
+async def get_inbox(service: Service, principal: Principal, inbox_id: int) -> Inbox:
+    """The inbox, or NotFound when it does not exist or the principal may not see it."""
+    inbox = await service.store.get_inbox(inbox_id)
+    if not principal.can_see_inbox(inbox):
+        raise NotFound(f"inbox {inbox_id} not found")
+    return inbox
+
+
+async def list_inboxes(
+    service: Service, principal: Principal, project_id: int | None = None
+) -> list[Inbox]:
+    """The inboxes the principal may see (of one project, with ``project_id``)."""
+    rows = await service.store.list_inboxes(project_id)
+    return [i for i in rows if principal.can_see_inbox(i)]
+
+
+async def inbox_stats(
+    service: Service, principal: Principal, inboxes: Sequence[Inbox]
+) -> dict[int, InboxStats]:
+    """Message counts and newest arrival of the given inboxes the principal may see."""
+    return await service.store.inbox_stats([i.id for i in inboxes if principal.can_see_inbox(i)])
+
+
+def _inbox_limit(service: Service, principal: Principal) -> int | None:
+    """How many inboxes a project may have for this principal to create one (None: no limit)."""
+    return None if principal.is_admin else service.settings.max_inboxes_per_project
+
+
+def _check_quota(service: Service, principal: Principal, quota_bytes: int | None) -> None:
+    """Project tokens may set quotas up to the configured maximum; admins any."""
+    settings = service.settings
+    most = max(settings.max_inbox_quota_bytes, settings.inbox_quota_bytes)
+    if quota_bytes is not None and not principal.is_admin and quota_bytes > most:
+        raise LimitExceeded(
+            f"quota_bytes {quota_bytes} is over {most}, the most a project token may set "
+            "(MAILQA_MAX_INBOX_QUOTA_BYTES); an admin token can set more"
+        )
+
+
+async def create_inbox(
+    service: Service,
+    principal: Principal,
+    project_id: int,
+    name: str,
+    *,
+    quota_bytes: int | None = None,
+    max_messages: int | None = None,
+    max_age_days: float | None = None,
+) -> Inbox:
+    """A new inbox in the project (the default quota unless given), within the limits a
+    non-admin principal has."""
+    require_visible(principal, project_id)
+    _check_quota(service, principal, quota_bytes)
+    return await service.store.create_inbox(
+        project_id,
+        name,
+        quota_bytes or service.settings.inbox_quota_bytes,
+        max_inboxes=_inbox_limit(service, principal),
+        max_messages=max_messages,
+        max_age_days=max_age_days,
+    )
+
+
+async def update_inbox(
+    service: Service, principal: Principal, inbox_id: int, **fields: Any
+) -> Inbox:
+    """Change the given fields (name, quota_bytes, max_messages, max_age_days)."""
+    await get_inbox(service, principal, inbox_id)
+    _check_quota(service, principal, fields.get("quota_bytes"))
+    return await service.store.update_inbox(inbox_id, **fields)
+
+
+async def delete_inbox(service: Service, principal: Principal, inbox_id: int) -> None:
+    await get_inbox(service, principal, inbox_id)
+    await service.store.delete_inbox(inbox_id)
+
+
+async def reset_credentials(service: Service, principal: Principal, inbox_id: int) -> Inbox:
+    """A new SMTP password; sessions authenticated with the old one deliver nothing more."""
+    await get_inbox(service, principal, inbox_id)
+    return await service.store.reset_credentials(inbox_id)
+
+
+async def purge_inbox(service: Service, principal: Principal, inbox_id: int) -> int:
+    """Delete every message of the inbox (its quota is free again at once); the count."""
+    await get_inbox(service, principal, inbox_id)
+    return await service.store.purge_inbox(inbox_id)
+
+
+async def mark_all_read(service: Service, principal: Principal, inbox_id: int) -> int:
+    await get_inbox(service, principal, inbox_id)
+    return await service.store.mark_all_read(inbox_id)
+
+
+async def sandbox_inbox(
+    service: Service, principal: Principal, *, create: bool = False
+) -> Inbox | None:
+    """The token's sandbox (its default inbox), created when ``create`` (a first delivery);
+    None when it has none, or the principal is not a token."""
+    if principal.token is None:
+        return None
+    return await service.store.sandbox_inbox(
+        principal.token, create=create, quota_bytes=service.settings.inbox_quota_bytes
+    )
+
+
+async def delivery_inbox(service: Service, principal: Principal) -> Inbox | None:
+    """Where the mail of an SMTP login goes: the inbox whose credentials it used, or the
+    token's sandbox inbox (created on first use)."""
+    if principal.kind == "smtp_inbox" and principal.inbox_id is not None:
+        return await get_inbox(service, principal, principal.inbox_id)
+    return await sandbox_inbox(service, principal, create=True)
