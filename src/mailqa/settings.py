@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mailqa.core.rules import DEFAULT_DOCS_URL
+
 MB = 1024 * 1024
 BIGINT_MAX = 2**63 - 1  # the largest byte count the database stores
 # The clients with most opens (about 98 % together): apple-mail, gmail, outlook, yahoo, samsung.
@@ -353,6 +355,11 @@ class Settings(BaseSettings):
     )
     dnsbl_max_domains: int = Field(
         30, ge=0, description="Most domains (sender and linked) looked up in domain lists."
+    )
+    docs_url: str = Field(
+        DEFAULT_DOCS_URL,
+        description="Documentation folder that rule help links point into (SARIF helpUri): "
+        "a fork's or an internal mirror's docs/.",
     )
     auth_serv_id: str | None = Field(
         None,

@@ -89,7 +89,7 @@ async def test_tampered_body_fails_dkim_with_reason(dns_lab: DnsLab) -> None:
     tampered = signed.replace(b"Hello there.", b"Hello there!")
     result, d = await run_auth(dns_lab, tampered)
     assert d.dkim[0].result == "fail" and "body hash mismatch" in d.dkim[0].reason
-    assert "auth.dkim_fail" in rules(result)
+    assert "auth.dkim-fail" in rules(result)
     # SPF still passes aligned, so DMARC passes on SPF alone
     assert d.dmarc.result == "pass" and d.dmarc.spf_aligned and not d.dmarc.dkim_aligned
     assert result.status == Status.FAILED
@@ -106,7 +106,7 @@ async def test_dmarc_fail_applies_reject(dns_lab: DnsLab) -> None:
     result, d = await run_auth(dns_lab, tampered, ip=STRANGER_IP)
     assert d.spf.result == "fail" and d.dmarc.result == "fail"
     assert d.dmarc.applied_policy == "reject"
-    assert {"auth.spf_fail", "auth.dmarc_fail"} <= rules(result)
+    assert {"auth.spf-fail", "auth.dmarc-fail"} <= rules(result)
     assert result.status == Status.FAILED and result.score is not None and result.score < 50
     assert "dmarc=fail (p=reject dis=REJECT)" in d.authentication_results
 
@@ -132,7 +132,7 @@ async def test_missing_key_is_permerror(dns_lab: DnsLab) -> None:
     raw = sign(message(), dns_lab.keys.good_private, selector="missing")
     result, d = await run_auth(dns_lab, raw)
     assert d.dkim[0].result == "permerror" and "key not found" in d.dkim[0].reason
-    assert "auth.dkim_permerror" in rules(result)
+    assert "auth.dkim-permerror" in rules(result)
 
 
 async def test_weak_key_is_flagged(dns_lab: DnsLab) -> None:
@@ -142,14 +142,14 @@ async def test_weak_key_is_flagged(dns_lab: DnsLab) -> None:
     result, d = await run_auth(dns_lab, raw)
     assert d.dkim[0].key_bits == 512 and d.dkim[0].result == "fail"
     assert "too small" in d.dkim[0].reason
-    assert "auth.dkim_weak_key" in rules(result)
+    assert "auth.dkim-weak-key" in rules(result)
 
 
 async def test_unsigned_without_dmarc_or_mx(dns_lab: DnsLab) -> None:
     result, d = await run_auth(dns_lab, message("a@nodmarc.example"), mail_from="a@nodmarc.example")
     assert d.spf.result == "pass" and d.dkim_result == "none" and d.dmarc.result == "none"
     assert "dkim=none" in d.authentication_results
-    assert {"auth.dkim_missing", "auth.dmarc_missing", "auth.no_mx"} <= rules(result)
+    assert {"auth.dkim-missing", "auth.dmarc-missing", "auth.no-mx"} <= rules(result)
     assert result.status == Status.WARNING
 
 
@@ -160,15 +160,15 @@ async def test_monitoring_policy_and_softfail(dns_lab: DnsLab) -> None:
     assert d.spf.result == "softfail" and d.dmarc.policy == "none"
     assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "none"
     assert d.posture.iprev == "fail" and not d.posture.ptr_names
-    assert {"auth.spf_softfail", "auth.dmarc_policy_none", "auth.no_ptr"} <= rules(result)
+    assert {"auth.spf-softfail", "auth.dmarc-policy-none", "auth.no-ptr"} <= rules(result)
     assert result.status == Status.WARNING  # p=none: a DMARC fail is only a warning
 
 
 async def test_spf_posture_findings(dns_lab: DnsLab) -> None:
     result, d = await run_auth(dns_lab, message(), mail_from="a@many.example")
-    assert d.spf.result == "permerror" and "auth.spf_too_many_lookups" in rules(result)
+    assert d.spf.result == "permerror" and "auth.spf-too-many-lookups" in rules(result)
     result, _ = await run_auth(dns_lab, message(), mail_from="a@open.example")
-    assert "auth.spf_allows_all" in rules(result)
+    assert "auth.spf-allows-all" in rules(result)
 
 
 async def test_arc_chain_validates(dns_lab: DnsLab) -> None:
@@ -257,8 +257,8 @@ async def test_loopback_client_ip_is_unknown_for_spf(dns_lab: DnsLab) -> None:
     assert d.dmarc.result == "none" and d.dmarc.reason.startswith("not decided")
     assert d.dmarc.policy == "reject" and d.dmarc.applied_policy is None
     found = rules(result)
-    assert {"auth.spf_not_evaluated", "auth.dmarc_not_evaluated", "auth.dkim_missing"} <= found
-    assert not {"auth.spf_fail", "auth.dmarc_fail", "auth.no_ptr"} & found
+    assert {"auth.spf-not-evaluated", "auth.dmarc-not-evaluated", "auth.dkim-missing"} <= found
+    assert not {"auth.spf-fail", "auth.dmarc-fail", "auth.no-ptr"} & found
     assert d.posture.iprev == "none" and "iprev=" not in d.authentication_results
     assert "dmarc=none header.from=good.example" in d.authentication_results
     assert result.status == Status.WARNING  # the missing DKIM signature, nothing worse
@@ -292,9 +292,9 @@ async def test_spf_tree_over_the_lookup_limit_is_reported_when_ip4_matched_first
     tree = d.posture.spf_tree
     assert tree is not None and tree.domain == "early.example"
     assert tree.dns_lookups == 12 and tree.records == 13 and tree.complete and not tree.errors
-    [finding] = [f for f in result.findings if f.rule == "auth.spf_record_too_many_lookups"]
+    [finding] = [f for f in result.findings if f.rule == "auth.spf-record-too-many-lookups"]
     assert finding.data["dns_lookups"] == 12 and "matched earlier" in finding.message
-    assert "auth.spf_too_many_lookups" not in rules(result)
+    assert "auth.spf-too-many-lookups" not in rules(result)
 
 
 async def test_spf_tree_errors_are_reported_when_ip4_matched_first(dns_lab: DnsLab) -> None:
@@ -307,18 +307,18 @@ async def test_spf_tree_errors_are_reported_when_ip4_matched_first(dns_lab: DnsL
         "earlybad.example: include:nospf.example: nospf.example has no SPF record",
         "loop.example: include:earlybad.example: loops back to earlybad.example",
     ]
-    assert "auth.spf_record_error" in rules(result)
+    assert "auth.spf-record-error" in rules(result)
 
 
 async def test_spf_tree_does_not_repeat_what_the_evaluation_reported(dns_lab: DnsLab) -> None:
     result, d = await run_auth(dns_lab, message(), mail_from="a@many.example")
     assert d.spf.result == "permerror" and d.posture.spf_tree is not None
     assert d.posture.spf_tree.dns_lookups == 11
-    assert "auth.spf_too_many_lookups" in rules(result)
-    assert "auth.spf_record_too_many_lookups" not in rules(result)
+    assert "auth.spf-too-many-lookups" in rules(result)
+    assert "auth.spf-record-too-many-lookups" not in rules(result)
     good, gd = await run_auth(dns_lab, message())
     assert gd.posture.spf_tree is not None and gd.posture.spf_tree.dns_lookups == 1
-    assert not {"auth.spf_record_too_many_lookups", "auth.spf_record_error"} & rules(good)
+    assert not {"auth.spf-record-too-many-lookups", "auth.spf-record-error"} & rules(good)
 
 
 async def test_spf_tree_does_not_repeat_a_missing_target_the_evaluation_reached(
@@ -331,8 +331,8 @@ async def test_spf_tree_does_not_repeat_a_missing_target_the_evaluation_reached(
         result, d = await run_auth(dns_lab, message(), mail_from=f"a@{domain}")
         assert d.spf.result == "permerror" and term in d.spf.reason
         assert d.posture.spf_tree is not None and len(d.posture.spf_tree.errors) == 1
-        assert "auth.spf_permerror" in rules(result)
-        assert "auth.spf_record_error" not in rules(result)
+        assert "auth.spf-permerror" in rules(result)
+        assert "auth.spf-record-error" not in rules(result)
 
 
 # --- DMARC: strict alignment and DMARCbis tags ------------------------------------------------
@@ -347,7 +347,7 @@ async def test_strict_alignment_needs_the_exact_from_domain(dns_lab: DnsLab) -> 
     assert (d.dmarc.adkim, d.dmarc.aspf) == ("s", "s")
     assert not d.dmarc.spf_aligned and not d.dmarc.dkim_aligned and not d.dkim[0].aligned
     assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
-    assert "auth.dmarc_fail" in rules(result)
+    assert "auth.dmarc-fail" in rules(result)
     # the exact From domain aligns
     raw = sign(message("a@strict.example"), dns_lab.keys.good_private, "strict.example")
     _, exact = await run_auth(dns_lab, raw, mail_from="bounce@strict.example")
@@ -363,7 +363,7 @@ async def test_np_applies_to_non_existent_subdomains(dns_lab: DnsLab) -> None:
     assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
     assert d.dmarc.applied_tag == "np" and "does not exist" in d.dmarc.reason
     assert "dmarc=fail (p=none dis=REJECT)" in d.authentication_results
-    [finding] = [f for f in result.findings if f.rule == "auth.dmarc_fail"]
+    [finding] = [f for f in result.findings if f.rule == "auth.dmarc-fail"]
     assert finding.severity == Severity.ERROR
     # an existing subdomain gets sp=, the domain itself p=
     _, www = await run_auth(
@@ -385,7 +385,7 @@ async def test_t_y_is_reported_as_testing_mode(dns_lab: DnsLab) -> None:
     assert d.dmarc.testing and d.dmarc.psd == "n"
     assert d.dmarc.result == "fail" and d.dmarc.applied_policy == "reject"
     assert "t=y" in d.dmarc.reason
-    [finding] = [f for f in result.findings if f.rule == "auth.dmarc_testing"]
+    [finding] = [f for f in result.findings if f.rule == "auth.dmarc-testing"]
     assert finding.severity == Severity.INFO and "RFC 7489" in finding.message
     _, good = await run_auth(dns_lab, message())
     assert not good.dmarc.testing and good.dmarc.psd is None

@@ -85,7 +85,7 @@ async def test_clean_ip_and_domains(dns_lab: DnsLab) -> None:
     assert "127.255.255.254" in (health["REFUSEBL"].problem or "")
     assert "OFFBL" not in health  # disabled
     assert result.status == Status.WARNING and d.listed == 0
-    assert {f.rule for f in result.findings} == {"blacklist.zone_unusable"}
+    assert {f.rule for f in result.findings} == {"blacklist.zone-unusable"}
 
 
 async def test_linked_domain_listed_with_bitmask(dns_lab: DnsLab) -> None:
@@ -255,7 +255,7 @@ async def test_bundled_lists_self_test_and_error_codes(dns_lab: DnsLab) -> None:
     dbl = by_list(d, "SPAMHAUS-DBL", DBL_ERROR_DOMAIN)
     assert dbl["status"] == "error" and dbl["listed"] is False
     assert "127.0.1.255" in str(dbl["error"])
-    errors = [f for f in result.findings if f.rule == "blacklist.lookup_error"]
+    errors = [f for f in result.findings if f.rule == "blacklist.lookup-error"]
     assert [f.data["target"] for f in errors if f.data["list"] == "SPAMHAUS-DBL"] == [
         DBL_ERROR_DOMAIN
     ]

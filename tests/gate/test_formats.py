@@ -19,9 +19,10 @@ import jsonschema
 import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, Gate, write
 
+from mailqa.checks.links import PRIVATE_HOST
 from mailqa.cli.output.github import escape_data, escape_property
 from mailqa.cli.paths import ci_path
-from mailqa.core.rules_catalog import DEFAULT_DOCS_URL, RULES
+from mailqa.core.rules import DEFAULT_DOCS_URL
 
 FORMATS = {
     "text": "report.txt",
@@ -129,8 +130,8 @@ def test_sarif_with_errored_checks_and_rule_urls_is_valid(project: Path, gate: G
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     private = rules["links.private-host"]
     assert private["helpUri"] == DEFAULT_DOCS_URL + "links.md#findings"
-    assert private["shortDescription"]["text"] == RULES["links.private-host"].title
-    assert private["fullDescription"]["text"] == RULES["links.private-host"].help
+    assert private["shortDescription"]["text"] == PRIVATE_HOST.title
+    assert private["fullDescription"]["text"] == PRIVATE_HOST.help
     assert private["help"]["text"].endswith(f"More: {private['helpUri']}")
     for rule in rules.values():
         uri = urlsplit(rule["helpUri"])

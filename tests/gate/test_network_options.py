@@ -8,6 +8,7 @@ session's event loop runs, so the link tests are async and run the command in a 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -91,7 +92,48 @@ def test_dns_server_reaches_the_auth_check(project: Path, gate: Gate, dns_lab: D
     assert tampered.exit_code == 1
     auth = checks_of(tampered)["tampered.eml"]["auth"]
     assert auth["status"] == "failed" and auth["details"]["dkim_result"] == "fail"
-    assert "auth.dkim_fail" in rules_of(tampered, "tampered.eml")
+    assert "auth.dkim-fail" in rules_of(tampered, "tampered.eml")
+
+
+def _pre_rename_baseline(out: Outcome, path: str, old_rule: str) -> dict[str, Any]:
+    """The baseline a mailqa from before the kebab-case rename wrote for ``path``: the old
+    rule id, and its fingerprint (made from that id)."""
+    doc = json.loads(out.stdout)
+    (entry,) = [f for f in doc["files"] if f["path"] == path]
+    entries = []
+    for check, result in entry["report"]["checks"].items():
+        for finding in result["findings"]:
+            loc = finding["locations"][0] if finding["locations"] else None
+            anchor = (loc or {}).get("snippet") or finding["message"] or finding["title"]
+            rule = old_rule if finding["rule"] == "auth.dkim-fail" else finding["rule"]
+            text = "\0".join((check, rule, loc["part"] if loc else "", " ".join(anchor.split())))
+            fingerprint = hashlib.sha256(text.encode()).hexdigest()[:20]
+            entries.append({"fingerprint": fingerprint, "rule": rule, "check": check})
+    return {"version": 1, "tool": "mailqa", "files": {path: entries}}
+
+
+def test_former_rule_ids_still_ignore_and_baseline(
+    project: Path, gate: Gate, dns_lab: DnsLab
+) -> None:
+    """auth ids were snake_case: a user's --ignore, config and baseline keep working."""
+    (project / "tampered.eml").write_bytes(signed_eml(dns_lab, tamper=True))
+    server = ["--checks", "auth", "--dns-server", dns_lab.nsd.address, "tampered.eml"]
+    failing = gate(*server, "--format", "json")
+    assert failing.exit_code == 1
+    assert "auth.dkim-fail" in rules_of(failing, "tampered.eml")  # reports use the new id
+
+    ignored = gate(*server, "--ignore", "auth.dkim_fail", "--format", "json")
+    assert ignored.exit_code == 0, ignored.stdout
+    globbed = gate(*server, "--ignore", "auth.dkim_*", "--format", "json")
+    assert globbed.exit_code == 0, globbed.stdout
+
+    baseline = project / "mailqa-baseline.json"
+    baseline.write_text(json.dumps(_pre_rename_baseline(failing, "tampered.eml", "auth.dkim_fail")))
+    baselined = gate(*server, "--baseline", str(baseline), "--format", "sarif")
+    assert baselined.exit_code == 0, baselined.stdout
+    results = json.loads(baselined.stdout)["runs"][0]["results"]
+    dkim_fail = [r for r in results if r["ruleId"] == "auth.dkim-fail"]
+    assert dkim_fail and all(r["baselineState"] == "unchanged" for r in dkim_fail)
 
 
 def test_dns_server_reaches_the_blacklist_check(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import dkim
 from pydantic import BaseModel, Field
@@ -25,6 +25,7 @@ from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.core.rules import CheckRules
 from mailqa.net.dns import DnsAnswer, DnsResolver, dkim_dnsfunc, ptr_name
 from mailqa.net.spf import (
     MAX_DNS_TERMS,
@@ -40,12 +41,211 @@ AuthWord = Literal[
     "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"
 ]
 MIN_KEY_BITS = 1024
-PENALTY = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 0.0}
 _DMARC_VERSION = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.I)
 _POLICIES = ("none", "quarantine", "reject")
 # Bound on the SPF records the posture walk reads (includes of includes...): enough to see
 # any tree over the 10-lookup limit, small enough for a hostile tree.
 MAX_SPF_WALK_RECORDS = 40
+
+
+RULES = CheckRules(
+    "auth",
+    page="auth-and-blacklists.md#auth",
+    category="authentication",
+    penalties={Severity.ERROR: 25.0, Severity.WARNING: 10.0},
+)
+SPF_FAIL = RULES.rule(
+    "spf-fail",
+    "SPF fails",
+    Severity.ERROR,
+    "The sending IP is not allowed to send for the domain.",
+    aliases=["spf_fail"],
+)
+SPF_SOFTFAIL = RULES.rule(
+    "spf-softfail",
+    "SPF soft-fails",
+    Severity.WARNING,
+    "The domain says the sending IP is probably not allowed to send (~all).",
+    aliases=["spf_softfail"],
+)
+SPF_PERMERROR = RULES.rule(
+    "spf-permerror",
+    "SPF record is broken",
+    Severity.ERROR,
+    "A syntax error, several SPF records or a redirect to nothing: receivers treat it as failed.",
+    aliases=["spf_permerror"],
+)
+SPF_TOO_MANY_LOOKUPS = RULES.rule(
+    "spf-too-many-lookups",
+    "SPF needs more than 10 DNS lookups",
+    Severity.ERROR,
+    "RFC 7208 allows 10 DNS-querying terms; beyond that SPF is permerror.",
+    aliases=["spf_too_many_lookups"],
+)
+SPF_VOID_LOOKUPS = RULES.rule(
+    "spf-void-lookups",
+    "SPF has too many lookups that find nothing",
+    Severity.ERROR,
+    "More than 2 void lookups make SPF permerror (RFC 7208).",
+    aliases=["spf_void_lookups"],
+)
+SPF_TEMPERROR = RULES.rule(
+    "spf-temperror",
+    "SPF could not be checked",
+    Severity.WARNING,
+    "The SPF lookups failed (DNS).",
+    aliases=["spf_temperror"],
+)
+SPF_MISSING = RULES.rule(
+    "spf-missing",
+    "No SPF record",
+    Severity.WARNING,
+    "The domain publishes no SPF record; receivers cannot tell who may send for it.",
+    aliases=["spf_missing"],
+)
+SPF_NOT_EVALUATED = RULES.rule(
+    "spf-not-evaluated",
+    "SPF not evaluated",
+    Severity.INFO,
+    "No sending IP is known (no public Received hop).",
+    aliases=["spf_not_evaluated"],
+)
+SPF_RECORD_TOO_MANY_LOOKUPS = RULES.rule(
+    "spf-record-too-many-lookups",
+    "SPF record tree needs more than 10 DNS lookups",
+    Severity.WARNING,
+    "The SPF record and its includes hold more than 10 DNS-querying terms: a sender matched after "
+    "the 10th gets permerror, which receivers treat as failed.",
+    aliases=["spf_record_too_many_lookups"],
+)
+SPF_RECORD_ERROR = RULES.rule(
+    "spf-record-error",
+    "SPF record tree has errors",
+    Severity.WARNING,
+    "An include or redirect of the SPF record gives permerror for any sender whose evaluation "
+    "reaches it.",
+    aliases=["spf_record_error"],
+)
+SPF_ALLOWS_ALL = RULES.rule(
+    "spf-allows-all",
+    "SPF allows every sender",
+    Severity.WARNING,
+    "The SPF record ends in +all: anyone may send as this domain.",
+    aliases=["spf_allows_all"],
+)
+DKIM_MISSING = RULES.rule(
+    "dkim-missing",
+    "Message is not DKIM-signed",
+    Severity.WARNING,
+    "Mailbox providers expect signed mail, and DMARC then rests on SPF alone.",
+    aliases=["dkim_missing"],
+)
+DKIM_FAIL = RULES.rule(
+    "dkim-fail",
+    "DKIM signature does not verify",
+    Severity.ERROR,
+    "The body or signed headers changed after signing, or the key does not match.",
+    aliases=["dkim_fail"],
+)
+DKIM_PERMERROR = RULES.rule(
+    "dkim-permerror",
+    "DKIM signature cannot be checked",
+    Severity.ERROR,
+    "No key at the selector, or a malformed signature or key record.",
+    aliases=["dkim_permerror"],
+)
+DKIM_TEMPERROR = RULES.rule(
+    "dkim-temperror",
+    "DKIM signature could not be checked",
+    Severity.WARNING,
+    "The key lookup failed (DNS).",
+    aliases=["dkim_temperror"],
+)
+DKIM_WEAK_KEY = RULES.rule(
+    "dkim-weak-key",
+    "DKIM key shorter than 1024 bits",
+    Severity.ERROR,
+    "Keys under 1024 bits are not accepted (RFC 8301); use 2048-bit RSA or Ed25519.",
+    aliases=["dkim_weak_key"],
+)
+DMARC_FAIL = RULES.rule(
+    "dmarc-fail",
+    "DMARC fails",
+    Severity.ERROR,
+    "Neither SPF nor DKIM passed aligned with the From domain; the domain's policy applies.",
+    aliases=["dmarc_fail"],
+)
+DMARC_NOT_EVALUATED = RULES.rule(
+    "dmarc-not-evaluated",
+    "DMARC not decided",
+    Severity.INFO,
+    "The domain has a DMARC record but no result could be decided for this message.",
+    aliases=["dmarc_not_evaluated"],
+)
+DMARC_TESTING = RULES.rule(
+    "dmarc-testing",
+    "DMARC policy is in testing mode (t=y)",
+    Severity.INFO,
+    "Receivers following DMARCbis are asked not to apply the policy; receivers following only RFC "
+    "7489 ignore t= and apply it.",
+    aliases=["dmarc_testing"],
+)
+DMARC_MISSING = RULES.rule(
+    "dmarc-missing",
+    "No DMARC record",
+    Severity.WARNING,
+    "Gmail and Yahoo require DMARC for bulk senders.",
+    aliases=["dmarc_missing"],
+)
+DMARC_TEMPERROR = RULES.rule(
+    "dmarc-temperror",
+    "DMARC could not be checked",
+    Severity.WARNING,
+    "The DMARC lookup failed (DNS).",
+    aliases=["dmarc_temperror"],
+)
+DMARC_POLICY_NONE = RULES.rule(
+    "dmarc-policy-none",
+    "DMARC policy is p=none",
+    Severity.INFO,
+    "The policy only monitors: spoofed mail is not rejected.",
+    aliases=["dmarc_policy_none"],
+)
+ARC_FAIL = RULES.rule(
+    "arc-fail",
+    "ARC chain does not validate",
+    Severity.WARNING,
+    "An ARC-Seal or ARC-Message-Signature fails.",
+    aliases=["arc_fail"],
+)
+NO_MX = RULES.rule(
+    "no-mx",
+    "From domain has no MX record",
+    Severity.WARNING,
+    "Replies and bounces cannot be delivered, and some receivers reject such senders.",
+    aliases=["no_mx"],
+)
+NULL_MX = RULES.rule(
+    "null-mx",
+    "From domain accepts no mail (null MX)",
+    Severity.WARNING,
+    "The domain publishes a null MX (RFC 7505): replies cannot be delivered.",
+    aliases=["null_mx"],
+)
+NO_PTR = RULES.rule(
+    "no-ptr",
+    "Sending IP has no reverse DNS",
+    Severity.WARNING,
+    "Many receivers reject or penalise senders without a PTR record.",
+    aliases=["no_ptr"],
+)
+FCRDNS_FAIL = RULES.rule(
+    "fcrdns-fail",
+    "Reverse DNS is not forward-confirmed",
+    Severity.WARNING,
+    "The PTR names of the sending IP do not resolve back to it.",
+    aliases=["fcrdns_fail"],
+)
 
 
 def _tags(value: str) -> dict[str, str]:
@@ -433,16 +633,9 @@ async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
 # --- the check --------------------------------------------------------------------------------
 
 
-def _finding(rule: str, title: str, severity: Severity, message: str, **data: Any) -> Finding:
-    return Finding(
-        rule=f"auth.{rule}",
-        title=title,
-        severity=severity,
-        message=message,
-        category="authentication",
-        locations=[Location(part="dns")] if data.pop("dns", False) else [],
-        data=data,
-    )
+def _dns() -> list[Location]:
+    """Where a finding about published DNS records points."""
+    return [Location(part="dns")]
 
 
 def _combine_dkim(sigs: list[DkimSignature]) -> AuthWord:
@@ -492,6 +685,7 @@ def authentication_results(
 
 class AuthCheck:
     name: ClassVar[str] = "auth"
+    rules: ClassVar[CheckRules] = RULES
     needs_network: ClassVar[bool] = True
     default_enabled: ClassVar[bool] = True
 
@@ -626,8 +820,6 @@ class AuthCheck:
             if needed_dns
         ]
         temp = [w for w in words if w == "temperror"]
-        penalty = sum(PENALTY[f.severity] for f in findings)
-        score = max(0.0, 100.0 - penalty)
         summary = (
             f"SPF {d.spf.result}, DKIM {d.dkim_result}, DMARC {d.dmarc.result}, ARC {d.arc.result}"
         )
@@ -641,18 +833,11 @@ class AuthCheck:
                 findings=findings,
                 details=d.model_dump(),
             )
-        if any(f.severity == Severity.ERROR for f in findings):
-            status = Status.FAILED
-        elif any(f.severity == Severity.WARNING for f in findings):
-            status = Status.WARNING
-        else:
-            status = Status.PASSED
-        return CheckResult(
-            name=self.name,
-            status=status,
+        return CheckResult.from_findings(
+            self.name,
+            findings,
+            RULES.penalties,
             summary=summary,
-            score=score,
-            findings=findings,
             details=d.model_dump(),
             retryable=bool(temp),
         )
@@ -675,17 +860,13 @@ def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Fin
     over_limit = "DNS-querying terms" in spf.reason and spf.result == "permerror"
     if tree.dns_lookups > MAX_DNS_TERMS and not over_limit:
         out.append(
-            _finding(
-                "spf_record_too_many_lookups",
-                "SPF record tree needs more than 10 DNS lookups",
-                Severity.WARNING,
+            SPF_RECORD_TOO_MANY_LOOKUPS.finding(
                 f"The SPF record of {tree.domain} and its includes hold {tree.dns_lookups} "
                 f"DNS-querying terms (limit {MAX_DNS_TERMS}): a sender matched after the "
                 "10th gets permerror, which receivers treat as failed"
                 + (f"; this message matched earlier ({spf.matched})." if spf.matched else "."),
-                domain=tree.domain,
-                dns_lookups=tree.dns_lookups,
-                dns=True,
+                locations=_dns(),
+                data={"domain": tree.domain, "dns_lookups": tree.dns_lookups},
             )
         )
     errors = [
@@ -693,15 +874,11 @@ def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Fin
     ]
     if errors:
         out.append(
-            _finding(
-                "spf_record_error",
-                "SPF record tree has errors",
-                Severity.WARNING,
+            SPF_RECORD_ERROR.finding(
                 f"The SPF records of {tree.domain} give permerror for any sender whose "
                 f"evaluation reaches them: {'; '.join(errors)}.",
-                domain=tree.domain,
-                errors=errors,
-                dns=True,
+                locations=_dns(),
+                data={"domain": tree.domain, "errors": errors},
             )
         )
     return out
@@ -712,70 +889,51 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
     spf = d.spf
     if spf.result == "fail":
         out.append(
-            _finding(
-                "spf_fail",
-                "SPF fails",
-                Severity.ERROR,
+            SPF_FAIL.finding(
                 f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).",
-                domain=spf.domain,
-                record=spf.record,
+                data={"domain": spf.domain, "record": spf.record},
             )
         )
     elif spf.result == "softfail":
         out.append(
-            _finding(
-                "spf_softfail",
-                "SPF soft-fails",
-                Severity.WARNING,
+            SPF_SOFTFAIL.finding(
                 f"{spf.domain} says {spf.ip} is probably not allowed to send ({spf.reason}).",
-                domain=spf.domain,
+                data={"domain": spf.domain},
             )
         )
     elif spf.result == "permerror":
         if "DNS-querying terms" in spf.reason:
-            rule, title = "spf_too_many_lookups", "SPF needs more than 10 DNS lookups"
+            rule = SPF_TOO_MANY_LOOKUPS
         elif "void" in spf.reason:
-            rule, title = "spf_void_lookups", "SPF has too many lookups that find nothing"
+            rule = SPF_VOID_LOOKUPS
         else:
-            rule, title = "spf_permerror", "SPF record is broken"
+            rule = SPF_PERMERROR
         out.append(
-            _finding(
-                rule,
-                title,
-                Severity.ERROR,
+            rule.finding(
                 f"SPF of {spf.domain} gives permerror: {spf.reason}. Receivers treat it as failed.",
-                domain=spf.domain,
-                record=spf.record,
-                dns=True,
+                locations=_dns(),
+                data={"domain": spf.domain, "record": spf.record},
             )
         )
     elif spf.result == "temperror":
-        out.append(
-            _finding("spf_temperror", "SPF could not be checked", Severity.WARNING, spf.reason)
-        )
+        out.append(SPF_TEMPERROR.finding(spf.reason))
     elif spf.result == "none" and spf.ip:
         out.append(
-            _finding(
-                "spf_missing",
-                "No SPF record",
-                Severity.WARNING,
+            SPF_MISSING.finding(
                 f"{spf.domain} publishes no SPF record; receivers cannot tell who may send for it.",
-                domain=spf.domain,
-                dns=True,
+                locations=_dns(),
+                data={"domain": spf.domain},
             )
         )
     elif spf.result == "none":
-        out.append(_finding("spf_not_evaluated", "SPF not evaluated", Severity.INFO, spf.reason))
+        out.append(SPF_NOT_EVALUATED.finding(spf.reason))
     allows_all = spf.record is not None and re.search(r"(^|\s)\+?all(\s|$)", spf.record)
     if allows_all and spf.result != "permerror":
         out.append(
-            _finding(
-                "spf_allows_all",
-                "SPF allows every sender",
-                Severity.WARNING,
+            SPF_ALLOWS_ALL.finding(
                 f"The SPF record of {spf.domain} ends in +all: anyone may send as this domain.",
-                record=spf.record,
-                dns=True,
+                locations=_dns(),
+                data={"record": spf.record},
             )
         )
 
@@ -783,47 +941,34 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
 
     if not d.dkim:
         out.append(
-            _finding(
-                "dkim_missing",
-                "Message is not DKIM-signed",
-                Severity.WARNING,
+            DKIM_MISSING.finding(
                 "No DKIM-Signature: mailbox providers expect signed mail, and DMARC then "
-                "rests on SPF alone.",
+                "rests on SPF alone."
             )
         )
     for sig in d.dkim:
         label = f"DKIM signature d={sig.domain} s={sig.selector}"
         if sig.result in ("fail", "permerror"):
             out.append(
-                _finding(
-                    f"dkim_{sig.result}",
-                    f"{label} does not verify",
-                    Severity.ERROR,
+                (DKIM_FAIL if sig.result == "fail" else DKIM_PERMERROR).finding(
                     sig.reason,
-                    domain=sig.domain,
-                    selector=sig.selector,
+                    title=f"{label} does not verify",
+                    data={"domain": sig.domain, "selector": sig.selector},
                 )
             )
         elif sig.result == "temperror":
-            out.append(
-                _finding(
-                    "dkim_temperror", f"{label} could not be checked", Severity.WARNING, sig.reason
-                )
-            )
+            out.append(DKIM_TEMPERROR.finding(sig.reason, title=f"{label} could not be checked"))
         if (
             sig.key_bits is not None
             and sig.key_bits < MIN_KEY_BITS
             and sig.algorithm != "ed25519-sha256"
         ):
             out.append(
-                _finding(
-                    "dkim_weak_key",
-                    "DKIM key shorter than 1024 bits",
-                    Severity.ERROR,
+                DKIM_WEAK_KEY.finding(
                     f"The key at {sig.selector}._domainkey.{sig.domain} has {sig.key_bits} bits; "
                     "receivers ignore keys under 1024 bits (use 2048).",
-                    key_bits=sig.key_bits,
-                    dns=True,
+                    locations=_dns(),
+                    data={"key_bits": sig.key_bits},
                 )
             )
 
@@ -833,112 +978,81 @@ def _findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
             Severity.ERROR if dm.applied_policy in ("quarantine", "reject") else Severity.WARNING
         )
         out.append(
-            _finding(
-                "dmarc_fail",
-                "DMARC fails",
-                severity,
+            DMARC_FAIL.finding(
                 f"{dm.reason}; policy {dm.applied_policy} would apply.",
-                policy=dm.applied_policy,
+                severity=severity,
+                data={"policy": dm.applied_policy},
             )
         )
     elif dm.result == "temperror":
-        out.append(
-            _finding("dmarc_temperror", "DMARC could not be checked", Severity.WARNING, dm.reason)
-        )
+        out.append(DMARC_TEMPERROR.finding(dm.reason))
     elif dm.record is not None and dm.result == "none":
         out.append(
-            _finding(
-                "dmarc_not_evaluated",
-                "DMARC not decided",
-                Severity.INFO,
-                f"DMARC of {dm.from_domain} is {dm.reason}.",
-                policy=dm.policy,
+            DMARC_NOT_EVALUATED.finding(
+                f"DMARC of {dm.from_domain} is {dm.reason}.", data={"policy": dm.policy}
             )
         )
     elif dm.from_domain and dm.record is None:
         out.append(
-            _finding(
-                "dmarc_missing",
-                "No DMARC record",
-                Severity.WARNING,
+            DMARC_MISSING.finding(
                 f"{dm.reason}. Gmail and Yahoo require DMARC for bulk senders.",
-                domain=dm.from_domain,
-                dns=True,
+                locations=_dns(),
+                data={"domain": dm.from_domain},
             )
         )
     if dm.policy == "none":
         out.append(
-            _finding(
-                "dmarc_policy_none",
-                "DMARC policy is p=none",
-                Severity.INFO,
+            DMARC_POLICY_NONE.finding(
                 f"_dmarc.{dm.record_domain} only monitors (p=none): spoofed mail is not rejected.",
-                record=dm.record,
-                dns=True,
+                locations=_dns(),
+                data={"record": dm.record},
             )
         )
     if dm.testing:
         out.append(
-            _finding(
-                "dmarc_testing",
-                "DMARC policy is in testing mode (t=y)",
-                Severity.INFO,
+            DMARC_TESTING.finding(
                 f"_dmarc.{dm.record_domain} sets t=y: receivers following DMARCbis are asked "
                 f"not to apply p={dm.policy}; receivers following only RFC 7489 ignore t= "
                 "and apply it.",
-                record=dm.record,
-                dns=True,
+                locations=_dns(),
+                data={"record": dm.record},
             )
         )
     if d.arc.result == "fail":
-        out.append(
-            _finding("arc_fail", "ARC chain does not validate", Severity.WARNING, d.arc.reason)
-        )
+        out.append(ARC_FAIL.finding(d.arc.reason))
 
     posture = d.posture
     if dm.from_domain and not posture.from_domain_mx:
         out.append(
-            _finding(
-                "no_mx",
-                "From domain has no MX record",
-                Severity.WARNING,
+            NO_MX.finding(
                 f"{dm.from_domain} has no MX: replies and bounces cannot be delivered, and some "
                 "receivers reject such senders.",
-                domain=dm.from_domain,
-                dns=True,
+                locations=_dns(),
+                data={"domain": dm.from_domain},
             )
         )
     elif posture.from_domain_mx == ["0 "] or posture.from_domain_mx == ["0 ."]:
         out.append(
-            _finding(
-                "null_mx",
-                "From domain accepts no mail (null MX)",
-                Severity.WARNING,
-                f"{dm.from_domain} publishes a null MX (RFC 7505): replies cannot be delivered.",
+            NULL_MX.finding(
+                f"{dm.from_domain} publishes a null MX (RFC 7505): replies cannot be delivered."
             )
         )
     if spf.ip and is_public_ip(spf.ip):
         if posture.iprev == "fail" and not posture.ptr_names:
             out.append(
-                _finding(
-                    "no_ptr",
-                    "Sending IP has no reverse DNS",
-                    Severity.WARNING,
+                NO_PTR.finding(
                     f"{spf.ip} has no PTR record; many receivers reject or penalise such senders.",
-                    ip=spf.ip,
-                    dns=True,
+                    locations=_dns(),
+                    data={"ip": spf.ip},
                 )
             )
         elif posture.iprev == "fail":
             out.append(
-                _finding(
-                    "fcrdns_fail",
-                    "Reverse DNS is not forward-confirmed",
-                    Severity.WARNING,
+                FCRDNS_FAIL.finding(
                     f"{spf.ip} points to {', '.join(posture.ptr_names)}, which do not "
                     "resolve back to it.",
-                    ip=spf.ip,
-                    dns=True,
+                    locations=_dns(),
+                    data={"ip": spf.ip},
                 )
             )
     del msg

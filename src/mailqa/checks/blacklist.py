@@ -24,10 +24,44 @@ from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
+from mailqa.core.rules import CheckRules
 from mailqa.net.dns import DnsAnswer, DnsResolver, reverse_ip_name
 from mailqa.rules.dnsbl import DnsList, load_dnsbl
 
-LISTING_PENALTY = 25.0
+RULES = CheckRules(
+    "blacklist",
+    page="auth-and-blacklists.md#blacklist",
+    category="blacklist",
+    # Listings are the only errors: each costs 25 points.
+    penalties={Severity.ERROR: 25.0},
+)
+LISTED = RULES.rule(
+    "listed",
+    "Listed on a block list",
+    Severity.ERROR,
+    "The sending IP, a sender domain or a linked domain is on a DNS block list; the "
+    "finding links the list's delisting page.",
+)
+ALLOWLISTED = RULES.rule(
+    "allowlisted",
+    "On an allow list",
+    Severity.INFO,
+    "The sending IP is on a DNS allow list (DNSWL).",
+)
+ZONE_UNUSABLE = RULES.rule(
+    "zone-unusable",
+    "Block list could not be used",
+    Severity.WARNING,
+    "The list failed its self-test (RFC 5782); its results are unknown, not clean.",
+    aliases=["zone_unusable"],
+)
+LOOKUP_ERROR = RULES.rule(
+    "lookup-error",
+    "Block list lookup failed",
+    Severity.WARNING,
+    "A lookup timed out, failed or was refused; that result is unknown.",
+    aliases=["lookup_error"],
+)
 # RFC 5782 section 5: an IPv6 list lists ::FFFF:7F00:2 and does not list ::FFFF:7F00:1, queried
 # in nibble form like any IPv6 target (not as the IPv4 address they map).
 IPV6_TEST_LISTED = "::ffff:7f00:2"
@@ -186,6 +220,7 @@ def _zone_health(
 
 class BlacklistCheck:
     name: ClassVar[str] = "blacklist"
+    rules: ClassVar[CheckRules] = RULES
     needs_network: ClassVar[bool] = True
     default_enabled: ClassVar[bool] = True
 
@@ -285,13 +320,10 @@ class BlacklistCheck:
             meanings = "; ".join(m for c in r.codes for m in c.meanings)
             if r.listed and r.purpose == "block":
                 findings.append(
-                    Finding(
-                        rule="blacklist.listed",
-                        title=f"{r.target} is listed on {r.name}",
-                        severity=Severity.ERROR,
-                        message=f"{r.name} ({r.zone}) lists {r.target}: {meanings}."
+                    LISTED.finding(
+                        f"{r.name} ({r.zone}) lists {r.target}: {meanings}."
                         + (f" {r.reason}" if r.reason else ""),
-                        category="blacklist",
+                        title=f"{r.target} is listed on {r.name}",
                         url=r.delist_url,
                         data={
                             "list": r.name,
@@ -303,36 +335,27 @@ class BlacklistCheck:
                 )
             elif r.listed:
                 findings.append(
-                    Finding(
-                        rule="blacklist.allowlisted",
+                    ALLOWLISTED.finding(
+                        f"{r.name} vouches for {r.target}: {meanings}.",
                         title=f"{r.target} is on the allow list {r.name}",
-                        severity=Severity.INFO,
-                        message=f"{r.name} vouches for {r.target}: {meanings}.",
-                        category="blacklist",
                         data={"list": r.name, "target": r.target},
                     )
                 )
         for zone in d.zones:
             if not zone.usable:
                 findings.append(
-                    Finding(
-                        rule="blacklist.zone_unusable",
+                    ZONE_UNUSABLE.finding(
+                        f"{zone.zone}: {zone.problem}. Its results are unknown, not clean.",
                         title=f"{zone.name} could not be used",
-                        severity=Severity.WARNING,
-                        message=f"{zone.zone}: {zone.problem}. Its results are unknown, not clean.",
-                        category="blacklist",
                         data={"list": zone.name, "zone": zone.zone},
                     )
                 )
         for r in d.results:
             if r.status == "error" and all(z.usable for z in d.zones if z.name == r.name):
                 findings.append(
-                    Finding(
-                        rule="blacklist.lookup_error",
+                    LOOKUP_ERROR.finding(
+                        f"{r.zone}: {r.error}",
                         title=f"{r.name} lookup for {r.target} failed",
-                        severity=Severity.WARNING,
-                        message=f"{r.zone}: {r.error}",
-                        category="blacklist",
                         data={"list": r.name, "target": r.target},
                     )
                 )
@@ -354,19 +377,11 @@ class BlacklistCheck:
                 findings=findings,
                 details=details,
             )
-        if d.listed:
-            status = Status.FAILED
-        elif d.errors:
-            status = Status.WARNING
-        else:
-            status = Status.PASSED
-        score = max(0.0, 100.0 - LISTING_PENALTY * d.listed)
-        return CheckResult(
-            name=self.name,
-            status=status,
+        return CheckResult.from_findings(
+            self.name,
+            findings,
+            RULES.penalties,
             summary=summary,
-            score=score,
-            findings=findings,
             details=details,
             retryable=d.errors > 0,
         )

@@ -21,6 +21,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.core.rules import CheckRules
 from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.rules.caniemail import (
     ClientInfo,
@@ -208,6 +209,14 @@ def _scores(features: list[Feature], targets: list[ClientInfo]) -> HtmlScores:
     )
 
 
+RULES = CheckRules("html", page="html-check.md#findings")
+CANIEMAIL_FEATURE = RULES.open_family(
+    "",
+    "An HTML or CSS feature that some target email clients do not fully support "
+    "(caniemail.com data); the feature's caniemail page has the details and workarounds.",
+)
+
+
 def _finding(
     feature: Feature,
     targets: list[ClientInfo],
@@ -260,8 +269,8 @@ def _finding(
             parts.append(f"{SUPPORT_WORDS[value]} {'for' if value == 'none' else 'in'} {shown}")
     count = found.counts.get(feature.slug, 0)
     return (
-        Finding(
-            rule=feature.slug,
+        CANIEMAIL_FEATURE.finding(
+            feature.slug,
             title=feature.title,
             severity=severity,
             message=f"Used {count} time(s); " + "; ".join(parts) + ".",
@@ -370,6 +379,7 @@ def result_from(name: str, analysis: HtmlAnalysis, fail_below: float = 0.0) -> C
 
 class HtmlCheck:
     name: ClassVar[str] = "html"
+    rules: ClassVar[CheckRules] = RULES
     needs_network: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
 

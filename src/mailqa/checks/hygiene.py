@@ -30,13 +30,13 @@ from mailqa.core.markup import (
     StartTag,
 )
 from mailqa.core.message import ParsedMessage
-from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.core.report import CheckResult, Finding, Location, Severity
+from mailqa.core.rules import CheckRules, Rule
 
 GMAIL_CLIP_BYTES = 102 * 1024
 NEAR_CLIP_BYTES = 90 * 1024
 MAX_LOCATIONS = 20
-MANY_IMAGES = 40
-PENALTY = {Severity.ERROR: 20.0, Severity.WARNING: 5.0, Severity.INFO: 0.0}
+MANY_IMAGES_LIMIT = 40
 TEXT_PART_MIN_HTML_CHARS = 400
 TEXT_PART_MIN_RATIO = 0.2
 """A text part under 20% of the HTML's visible text (when that is 400+ chars) is short."""
@@ -52,45 +52,202 @@ _DATA_URI = re.compile(r"\s*data:", re.I)
 _BASE64 = re.compile(r";\s*base64\s*$", re.I)
 _IMPORT = re.compile(r"@import\b", re.I)
 
-_MARKUP_RULES: dict[MarkupKind, tuple[str, str, Severity, str]] = {
+RULES = CheckRules(
+    "hygiene",
+    page="hygiene.md#rules",
+    category="hygiene",
+    penalties={Severity.ERROR: 20.0, Severity.WARNING: 5.0},
+)
+GMAIL_CLIPPING = RULES.rule(
+    "gmail-clipping",
+    "HTML is clipped by Gmail",
+    Severity.ERROR,
+    "Over 102 KB of HTML, Gmail hides the rest behind 'View entire message' (and the unsubscribe "
+    "link and tracking pixel with it).",
+)
+NEAR_GMAIL_CLIPPING = RULES.rule(
+    "near-gmail-clipping",
+    "HTML is close to Gmail's clipping size",
+    Severity.INFO,
+    "Over 90 KB of HTML: send-time personalisation and tracking may push it over 102 KB.",
+)
+SCRIPT = RULES.rule(
+    "script",
+    "<script> in the message",
+    Severity.ERROR,
+    "Scripts are stripped by every client and scored by spam filters.",
+)
+FORM = RULES.rule(
+    "form",
+    "Form in the message",
+    Severity.ERROR,
+    "Forms are disabled or stripped by Gmail, Outlook and most webmail.",
+)
+IFRAME = RULES.rule(
+    "iframe",
+    "<iframe> in the message",
+    Severity.ERROR,
+    "Frames are stripped by email clients.",
+)
+EMBEDDED_OBJECT = RULES.rule(
+    "embedded-object",
+    "<object>, <embed> or <applet> in the message",
+    Severity.ERROR,
+    "Embedded objects are stripped by email clients and scored by spam filters.",
+)
+EXTERNAL_STYLESHEET = RULES.rule(
+    "external-stylesheet",
+    "External stylesheet",
+    Severity.WARNING,
+    "<link rel=stylesheet> and @import are ignored by most clients: inline the CSS.",
+)
+IMG_MISSING_ALT = RULES.rule(
+    "img-missing-alt",
+    "Image without alt text",
+    Severity.WARNING,
+    'Images are often blocked; alt text is what readers and screen readers get (alt="" for '
+    "decoration).",
+)
+IMG_MISSING_DIMENSIONS = RULES.rule(
+    "img-missing-dimensions",
+    "Image without width and height",
+    Severity.WARNING,
+    "Without both dimensions the layout jumps, and Outlook shows images at their natural size.",
+)
+BASE64_IMAGE = RULES.rule(
+    "base64-image",
+    "Image embedded as a data: URI",
+    Severity.WARNING,
+    "data: images are blocked by Gmail and Outlook and inflate the message.",
+)
+TRACKING_PIXEL = RULES.rule(
+    "tracking-pixel",
+    "Tracking pixel",
+    Severity.INFO,
+    "Images of at most 1x1 px, usually open tracking.",
+)
+MANY_IMAGES = RULES.rule(
+    "many-images",
+    "Many images",
+    Severity.INFO,
+    "More than 40 content images: slow to load, often blocked.",
+)
+IMAGE_ONLY = RULES.rule(
+    "image-only",
+    "Mostly images, little text",
+    Severity.WARNING,
+    "Image-heavy mail with little text is blank when images are blocked and scores as spam.",
+)
+TEXT_PART_EMPTY = RULES.rule(
+    "text-part-empty",
+    "The text/plain part is empty",
+    Severity.WARNING,
+    "Clients and filters that read the text alternative get nothing.",
+)
+TEXT_PART_SHORT = RULES.rule(
+    "text-part-short",
+    "The text/plain part is much shorter than the HTML",
+    Severity.INFO,
+    "A text alternative under 20% of the HTML's text looks like a placeholder to filters.",
+)
+MISSING_DOCTYPE = RULES.rule(
+    "missing-doctype",
+    "No doctype",
+    Severity.WARNING,
+    "Without <!DOCTYPE html> before the first tag some clients render in quirks mode.",
+)
+MISSING_LANG = RULES.rule(
+    "missing-lang",
+    "No lang attribute on <html>",
+    Severity.WARNING,
+    "Screen readers need the language to pronounce the text (WCAG 3.1.1).",
+)
+MISSING_TITLE = RULES.rule(
+    "missing-title",
+    "No <title>, or an empty one",
+    Severity.INFO,
+    "Some webmail and 'view in browser' pages show the title; screen readers announce it.",
+)
+MISSING_PREHEADER = RULES.rule(
+    "missing-preheader",
+    "No preheader text",
+    Severity.INFO,
+    "Inbox lists show the first text of the body next to the subject; a hidden preheader at the "
+    "top of <body> lets you choose it.",
+)
+MARKUP_UNTERMINATED = RULES.rule(
+    "markup-unterminated",
+    "Markup never terminated",
+    Severity.ERROR,
+    "A comment, tag or <style>/<title>/<script> is never closed: clients swallow everything after "
+    "it.",
+)
+MARKUP_UNCLOSED = RULES.rule(
+    "markup-unclosed",
+    "Element never closed",
+    Severity.WARNING,
+    "What follows renders inside it, and clients repair the tree in different ways.",
+)
+MARKUP_STRAY_END_TAG = RULES.rule(
+    "markup-stray-end-tag",
+    "End tag without a start tag",
+    Severity.WARNING,
+    "An end tag closes nothing: usually a typo, misnesting or a block pasted twice.",
+)
+MARKUP_INVALID_NESTING = RULES.rule(
+    "markup-invalid-nesting",
+    "Invalid nesting",
+    Severity.WARNING,
+    "Browsers restructure this markup (a block inside <p>, content directly inside <table>/<tr>), "
+    "so the layout differs from the source.",
+)
+MARKUP_NESTED_LINK = RULES.rule(
+    "markup-nested-link",
+    "Link inside a link",
+    Severity.WARNING,
+    "Links cannot contain links; clients split them.",
+)
+MARKUP_DUPLICATE_ID = RULES.rule(
+    "markup-duplicate-id",
+    "Duplicate id",
+    Severity.WARNING,
+    "Two elements share an id: anchors and CSS aimed at it hit the wrong one.",
+)
+MARKUP_TRUNCATED = RULES.rule(
+    "markup-truncated",
+    "HTML too large to check completely",
+    Severity.INFO,
+    "Over 200,000 tags: markup, text and image rules cover only the part read.",
+)
+
+# The scan's markup issues: the rule of each kind and the message of its finding.
+_MARKUP_RULES: dict[MarkupKind, tuple[Rule, str]] = {
     "unterminated": (
-        "markup-unterminated",
-        "Markup never terminated",
-        Severity.ERROR,
+        MARKUP_UNTERMINATED,
         "A comment, tag or <style>/<title>/<script> is never closed: clients swallow "
         "everything after it.",
     ),
     "unclosed": (
-        "markup-unclosed",
-        "Element never closed",
-        Severity.WARNING,
+        MARKUP_UNCLOSED,
         "An element is left open; what follows renders inside it, and clients repair the "
         "tree in different ways.",
     ),
     "stray": (
-        "markup-stray-end-tag",
-        "End tag without a start tag",
-        Severity.WARNING,
+        MARKUP_STRAY_END_TAG,
         "An end tag closes nothing: usually a typo, misnesting or a block pasted twice.",
     ),
     "nesting": (
-        "markup-invalid-nesting",
-        "Invalid nesting",
-        Severity.WARNING,
+        MARKUP_INVALID_NESTING,
         "Browsers restructure this markup (a block inside <p> ends the paragraph; content "
         "directly inside <table>/<tr> is moved out of the table), so the layout differs "
         "from the source.",
     ),
     "nested-link": (
-        "markup-nested-link",
-        "Link inside a link",
-        Severity.WARNING,
+        MARKUP_NESTED_LINK,
         "Links cannot contain links; clients split them.",
     ),
     "duplicate-id": (
-        "markup-duplicate-id",
-        "Duplicate id",
-        Severity.WARNING,
+        MARKUP_DUPLICATE_ID,
         "Two elements share an id: anchors and CSS aimed at it hit the wrong one.",
     ),
 }
@@ -127,30 +284,24 @@ class _Collector:
 
     def add(
         self,
-        rule: str,
-        title: str,
-        severity: Severity,
+        rule: Rule,
         message: str,
         *,
+        title: str | None = None,
+        severity: Severity | None = None,
         offset: int | None = None,
         data: Mapping[str, object] | None = None,
     ) -> None:
-        rule_id = f"hygiene.{rule}"
-        finding = self.findings.get(rule_id)
+        """A location of ``rule``'s finding; the first call makes the finding (its title,
+        severity, message and data)."""
+        finding = self.findings.get(rule.id)
         if finding is None:
-            finding = Finding(
-                rule=rule_id,
-                title=title,
-                severity=severity,
-                message=message,
-                category="hygiene",
-                data=dict(data or {}),
-            )
-            self.findings[rule_id] = finding
+            finding = rule.finding(message, title=title, severity=severity, data=data)
+            self.findings[rule.id] = finding
         if offset is None:
             return
         if len(finding.locations) >= MAX_LOCATIONS:
-            self.extra[rule_id] += 1
+            self.extra[rule.id] += 1
             return
         line, column = self.doc.position(offset)
         finding.locations.append(
@@ -158,10 +309,16 @@ class _Collector:
         )
 
     def add_each(
-        self, rule: str, title: str, severity: Severity, message: str, offsets: Iterable[int]
+        self,
+        rule: Rule,
+        message: str,
+        offsets: Iterable[int],
+        *,
+        title: str | None = None,
+        severity: Severity | None = None,
     ) -> None:
         for offset in offsets:
-            self.add(rule, title, severity, message, offset=offset)
+            self.add(rule, message, title=title, severity=severity, offset=offset)
 
     def result(self) -> list[Finding]:
         out = []
@@ -235,6 +392,7 @@ def data_uri_bytes(uri: str) -> int:
 
 class HygieneCheck:
     name: ClassVar[str] = "hygiene"
+    rules: ClassVar[CheckRules] = RULES
     needs_network: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
     blocking: ClassVar[bool] = True
@@ -258,10 +416,8 @@ def analyse(doc: HtmlDocument, text_part: str | None, *, name: str = "hygiene") 
     _text(found, scan, images, text_part)
     _markup(found, scan)
     findings = found.result()
-    penalty = sum(PENALTY[f.severity] for f in findings)
     errors = sum(f.severity == Severity.ERROR for f in findings)
     warnings = sum(f.severity == Severity.WARNING for f in findings)
-    status = Status.FAILED if errors else Status.WARNING if warnings else Status.PASSED
     pixels = sum(image.is_pixel for image in images)
     details = HygieneDetails(
         html_bytes=html_bytes,
@@ -278,13 +434,12 @@ def analyse(doc: HtmlDocument, text_part: str | None, *, name: str = "hygiene") 
         max_depth=scan.max_depth,
         markup_truncated=scan.truncated,
     )
-    return CheckResult(
-        name=name,
-        status=status,
+    return CheckResult.from_findings(
+        name,
+        findings,
+        RULES.penalties,
         summary=f"{errors} error(s), {warnings} warning(s), "
         f"{len(findings) - errors - warnings} note(s)",
-        score=max(0.0, 100.0 - penalty),
-        findings=findings,
         details=details.model_dump(),
     )
 
@@ -293,9 +448,7 @@ def _size(found: _Collector, size: int) -> None:
     data = {"bytes": size, "threshold": GMAIL_CLIP_BYTES}
     if size > GMAIL_CLIP_BYTES:
         found.add(
-            "gmail-clipping",
-            "HTML is clipped by Gmail",
-            Severity.ERROR,
+            GMAIL_CLIPPING,
             f"The HTML is {size} bytes ({size / 1024:.1f} KB); Gmail cuts everything after "
             f"{GMAIL_CLIP_BYTES} bytes (102 KB) behind a 'View entire message' link "
             "(including tracking pixels and unsubscribe links at the bottom).",
@@ -303,9 +456,7 @@ def _size(found: _Collector, size: int) -> None:
         )
     elif size > NEAR_CLIP_BYTES:
         found.add(
-            "near-gmail-clipping",
-            "HTML is close to Gmail's clipping size",
-            Severity.INFO,
+            NEAR_GMAIL_CLIPPING,
             f"The HTML is {size} bytes ({size / 1024:.1f} KB); Gmail clips at "
             f"{GMAIL_CLIP_BYTES} bytes. Personalisation and tracking added at send time can "
             "push it over.",
@@ -317,9 +468,7 @@ def _document(found: _Collector, scan: MarkupScan) -> None:
     doctype, first_tag = scan.doctype_offset, scan.first_tag_offset
     if doctype is None or (first_tag is not None and first_tag < doctype):
         found.add(
-            "missing-doctype",
-            "No doctype",
-            Severity.WARNING,
+            MISSING_DOCTYPE,
             "Without <!DOCTYPE html> before the first tag some clients render in quirks mode "
             "(box model and table spacing differ).",
             offset=doctype,
@@ -327,25 +476,20 @@ def _document(found: _Collector, scan: MarkupScan) -> None:
     html_tags = scan.named("html")
     if not html_tags or not (html_tags[0].get("lang") or "").strip():
         found.add(
-            "missing-lang",
-            "No lang attribute on <html>",
-            Severity.WARNING,
+            MISSING_LANG,
             "Screen readers need the language to pronounce the text (WCAG 3.1.1).",
             offset=html_tags[0].offset if html_tags else None,
         )
     if scan.title is None or not scan.title.strip():
         found.add(
-            "missing-title",
-            "No <title>" if scan.title is None else "Empty <title>",
-            Severity.INFO,
+            MISSING_TITLE,
             "Some webmail and 'view in browser' pages show the title; screen readers announce it.",
+            title="No <title>" if scan.title is None else "Empty <title>",
             offset=scan.title_offset,
         )
     if scan.preheader is None:
         found.add(
-            "missing-preheader",
-            "No preheader text",
-            Severity.INFO,
+            MISSING_PREHEADER,
             "Inbox lists show the first text of the body next to the subject; a hidden "
             f"preheader at the top of <body> lets you choose it. Shown now: {scan.preview[:100]!r}",
             data={"preview": scan.preview},
@@ -354,40 +498,30 @@ def _document(found: _Collector, scan: MarkupScan) -> None:
 
 def _elements(found: _Collector, scan: MarkupScan) -> None:
     found.add_each(
-        "script",
-        "<script> in the message",
-        Severity.ERROR,
+        SCRIPT,
         "Every email client strips scripts, and spam filters score them.",
         (t.offset for t in scan.named("script")),
     )
     found.add_each(
-        "form",
-        "Form in the message",
-        Severity.ERROR,
+        FORM,
         "Gmail, Outlook and most webmail disable or strip forms; link to a web page instead.",
         (t.offset for t in scan.named("form")),
     )
     found.add_each(
-        "iframe",
-        "<iframe> in the message",
-        Severity.ERROR,
+        IFRAME,
         "Clients strip iframes; spam filters score them.",
         (t.offset for t in scan.named("iframe")),
     )
     plugins = scan.named("object") + scan.named("embed") + scan.named("applet")
     found.add_each(
-        "embedded-object",
-        "<object>, <embed> or <applet> in the message",
-        Severity.ERROR,
+        EMBEDDED_OBJECT,
         "Plug-in content never renders in email clients.",
         sorted(t.offset for t in plugins),
     )
     sheets = [t.offset for t in scan.named("link") if _is_stylesheet(t)]
     imports = [s.offset + m.start() for s in scan.styles for m in _IMPORT.finditer(s.text)]
     found.add_each(
-        "external-stylesheet",
-        "External stylesheet",
-        Severity.WARNING,
+        EXTERNAL_STYLESHEET,
         "Gmail, Outlook and many others ignore <link rel=stylesheet> and @import; inline "
         "the CSS or put it in a <style> block.",
         sorted(sheets + imports),
@@ -402,17 +536,13 @@ def _images(found: _Collector, scan: MarkupScan, images: list[_Image]) -> list[i
     """Image rules; returns the decoded size of each data: URI image."""
     content = [image for image in images if not image.is_pixel]
     found.add_each(
-        "img-missing-alt",
-        "Image without alt text",
-        Severity.WARNING,
+        IMG_MISSING_ALT,
         "Images are blocked by default in many clients; alt text is what readers see (and "
         'what screen readers say). Use alt="" for decorative images.',
         (image.tag.offset for image in content if "alt" not in image.tag.attrs),
     )
     found.add_each(
-        "img-missing-dimensions",
-        "Image without width and height",
-        Severity.WARNING,
+        IMG_MISSING_DIMENSIONS,
         "Outlook for Windows shows images at their natural size without width/height "
         "attributes, and layouts jump while images load.",
         (image.tag.offset for image in content if not image.sized),
@@ -425,9 +555,7 @@ def _images(found: _Collector, scan: MarkupScan, images: list[_Image]) -> list[i
     sizes = [size for _, size in embedded]
     for offset, _ in embedded:
         found.add(
-            "base64-image",
-            "Image embedded as a data: URI",
-            Severity.WARNING,
+            BASE64_IMAGE,
             f"{len(embedded)} image(s) inlined as data: URIs, {sum(sizes)} bytes decoded: "
             "Gmail and Outlook block data: images, and they inflate the HTML toward Gmail's "
             "clipping size; host the image or attach it inline (cid:).",
@@ -437,21 +565,18 @@ def _images(found: _Collector, scan: MarkupScan, images: list[_Image]) -> list[i
     pixels = [image for image in images if image.is_pixel]
     for image in pixels:
         found.add(
-            "tracking-pixel",
-            "Tracking pixel",
-            Severity.INFO,
+            TRACKING_PIXEL,
             "A 1x1 image: privacy-minded clients (Apple Mail Privacy Protection) preload or "
             "block it, so open rates are unreliable.",
             offset=image.tag.offset,
             data={"sources": [p.src[:200] for p in pixels[:MAX_LOCATIONS]]},
         )
-    if len(content) > MANY_IMAGES:
+    if len(content) > MANY_IMAGES_LIMIT:
         found.add(
-            "many-images",
-            f"{len(content)} images",
-            Severity.INFO,
-            f"More than {MANY_IMAGES} images slow rendering and raise spam scores.",
-            data={"images": len(content), "threshold": MANY_IMAGES},
+            MANY_IMAGES,
+            f"More than {MANY_IMAGES_LIMIT} images slow rendering and raise spam scores.",
+            title=f"{len(content)} images",
+            data={"images": len(content), "threshold": MANY_IMAGES_LIMIT},
         )
     return sizes
 
@@ -466,9 +591,7 @@ def _text(found: _Collector, scan: MarkupScan, images: list[_Image], text_part: 
         and visible < IMAGE_ONLY_MAX_CHARS
     ):
         found.add(
-            "image-only",
-            "Mostly images, little text",
-            Severity.WARNING,
+            IMAGE_ONLY,
             f"{content} image(s) and {visible} characters of text: with images blocked the "
             "message is empty, and spam filters score a low text-to-image ratio.",
             data={"images": content, "text_chars": visible},
@@ -478,9 +601,7 @@ def _text(found: _Collector, scan: MarkupScan, images: list[_Image], text_part: 
     text_chars = len(" ".join(text_part.split()))
     if not text_chars:
         found.add(
-            "text-part-empty",
-            "The text/plain part is empty",
-            Severity.WARNING,
+            TEXT_PART_EMPTY,
             "Clients that show the plain-text alternative (and some filters) see an empty message.",
         )
     elif (
@@ -489,9 +610,7 @@ def _text(found: _Collector, scan: MarkupScan, images: list[_Image], text_part: 
         and text_chars < TEXT_PART_MIN_RATIO * visible
     ):
         found.add(
-            "text-part-short",
-            "The text/plain part is much shorter than the HTML",
-            Severity.INFO,
+            TEXT_PART_SHORT,
             f"The text part has {text_chars} characters, the HTML {visible}: check that it "
             "carries the same content.",
             data={"text_chars": text_chars, "html_text_chars": visible},
@@ -501,22 +620,20 @@ def _text(found: _Collector, scan: MarkupScan, images: list[_Image], text_part: 
 def _markup(found: _Collector, scan: MarkupScan) -> None:
     notes: dict[str, list[str]] = defaultdict(list)
     for issue in sorted(scan.issues, key=lambda i: i.offset):
-        rule, title, severity, message = _MARKUP_RULES[issue.kind]
-        found.add(rule, title, severity, message, offset=issue.offset)
-        if len(notes[rule]) < MAX_LOCATIONS:
-            notes[rule].append(issue.message)
+        rule, message = _MARKUP_RULES[issue.kind]
+        found.add(rule, message, offset=issue.offset)
+        if len(notes[rule.id]) < MAX_LOCATIONS:
+            notes[rule.id].append(issue.message)
     for kind, count in scan.issue_counts.items():
         unlisted = count - min(count, MAX_ISSUES_PER_KIND)  # counted by the scan, not kept
         if unlisted:
-            found.extra[f"hygiene.{_MARKUP_RULES[kind][0]}"] += unlisted
-    for rule, messages in notes.items():
+            found.extra[_MARKUP_RULES[kind][0].id] += unlisted
+    for rule_id, messages in notes.items():
         # What each listed location is, in the same order ("<div> not closed before </td>").
-        found.findings[f"hygiene.{rule}"].data["problems"] = messages
+        found.findings[rule_id].data["problems"] = messages
     if scan.truncated:
         found.add(
-            "markup-truncated",
-            "HTML too large to check completely",
-            Severity.INFO,
+            MARKUP_TRUNCATED,
             f"Stopped after {scan.tag_count} tags; markup, text and image rules cover only "
             "that part.",
             data={"tags": scan.tag_count},

@@ -27,14 +27,14 @@ from mailqa.core.budget import checkpoint, in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.markup import MarkupScan, StartTag
 from mailqa.core.message import ParsedMessage
-from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
+from mailqa.core.report import CheckResult, Finding, Location, Severity
+from mailqa.core.rules import CheckRules
 from mailqa.net.http.fetcher import FetchResult, LinkFetcher, RedirectHop
 from mailqa.net.http.policy import address_class, is_localhost_name, parse_ip_host
 from mailqa.rules import rules_file
 
 Kind = Literal["link", "image", "stylesheet"]
 
-PENALTY = {Severity.ERROR: 15.0, Severity.WARNING: 5.0, Severity.INFO: 0.0}
 MAX_LOCATIONS = 5
 MAX_TEXTS = 3
 LONG_REDIRECT_CHAIN = 3
@@ -140,6 +140,198 @@ _UNSUBSCRIBE_WORDS = (
 # --- details model (stored in CheckResult.details, validated back by adapters) ---------------
 
 
+RULES = CheckRules(
+    "links",
+    page="links.md#findings",
+    category="links",
+    penalties={Severity.ERROR: 15.0, Severity.WARNING: 5.0},
+)
+TEMPLATE_PLACEHOLDER = RULES.rule(
+    "template-placeholder",
+    "Template placeholder in a URL",
+    Severity.ERROR,
+    "{{ }}, *| |*, {% %}, ${ } and the like in a URL: a template variable was never filled in.",
+)
+INVALID_URL = RULES.rule(
+    "invalid-url",
+    "URL is malformed",
+    Severity.ERROR,
+    "Unparseable URL, spaces or backslashes, no valid host or a bad port.",
+)
+RELATIVE_URL = RULES.rule(
+    "relative-url",
+    "Relative URL",
+    Severity.ERROR,
+    "Mail has no base URL: relative links and images go nowhere (unless a <base> is given).",
+)
+PROTOCOL_RELATIVE = RULES.rule(
+    "protocol-relative",
+    "Protocol-relative URL",
+    Severity.WARNING,
+    "//host/path has no scheme in a mail client; write https://.",
+)
+DANGEROUS_SCHEME = RULES.rule(
+    "dangerous-scheme",
+    "Dangerous URL scheme",
+    Severity.ERROR,
+    "javascript:, vbscript:, file: and data: links are blocked by clients and flagged by filters.",
+)
+DATA_URI_IMAGE = RULES.rule(
+    "data-uri-image",
+    "data: image",
+    Severity.WARNING,
+    "data: images are blocked by Gmail and Outlook.",
+)
+INVALID_MAILTO = RULES.rule(
+    "invalid-mailto",
+    "Invalid mailto: link",
+    Severity.ERROR,
+    "A mailto: link without a valid address.",
+)
+INVALID_TEL = RULES.rule(
+    "invalid-tel",
+    "Invalid tel: or sms: link",
+    Severity.ERROR,
+    "A tel:/sms: link that is not a phone number.",
+)
+CID_MISSING = RULES.rule(
+    "cid-missing",
+    "cid: image without its inline part",
+    Severity.ERROR,
+    "The message has no inline part with that Content-ID: the image is broken.",
+)
+INSECURE_LINK = RULES.rule(
+    "insecure-link",
+    "Link over http://",
+    Severity.WARNING,
+    "Use https: clients and filters distrust plain http.",
+)
+INSECURE_IMAGE = RULES.rule(
+    "insecure-image",
+    "Image over http://",
+    Severity.WARNING,
+    "Use https: clients warn about or block mixed content.",
+)
+PRIVATE_HOST = RULES.rule(
+    "private-host",
+    "Link to a private or reserved host",
+    Severity.ERROR,
+    "localhost, private IPs, .local/.internal/.test/.example names: readers cannot reach it.",
+)
+STAGING_HOST = RULES.rule(
+    "staging-host",
+    "Link to a staging host",
+    Severity.WARNING,
+    "A host label such as staging, dev, qa, uat or sandbox: probably not the production site.",
+)
+CREDENTIALS_IN_URL = RULES.rule(
+    "credentials-in-url",
+    "User name in a URL",
+    Severity.WARNING,
+    "https://bank.com@evil.com/: the part before @ is a user name, not the host (a phishing "
+    "pattern).",
+)
+SHORTENER = RULES.rule(
+    "shortener",
+    "URL shortener",
+    Severity.WARNING,
+    "Shortened links hide the destination and are scored by spam filters.",
+)
+TEXT_DOMAIN_MISMATCH = RULES.rule(
+    "text-domain-mismatch",
+    "Link text names another domain",
+    Severity.WARNING,
+    "Link text that is a domain or URL whose registrable domain differs from the link's (a "
+    "phishing heuristic).",
+)
+MISSING_ANCHOR = RULES.rule(
+    "missing-anchor",
+    "Anchor with no target",
+    Severity.WARNING,
+    "#name with no element of that id or name in the message.",
+)
+EMPTY_ANCHOR = RULES.rule(
+    "empty-anchor",
+    'Empty anchor href="#"',
+    Severity.WARNING,
+    'A link to "#" goes nowhere.',
+)
+EMPTY_HREF = RULES.rule(
+    "empty-href",
+    'Empty href=""',
+    Severity.WARNING,
+    "A link without a target.",
+)
+UNSUBSCRIBE_MISSING = RULES.rule(
+    "unsubscribe-missing",
+    "Bulk mail without an unsubscribe link",
+    Severity.ERROR,
+    "Mail sent to a list needs a visible unsubscribe link in the body (CAN-SPAM, GDPR; Gmail and "
+    "Yahoo bulk-sender rules).",
+)
+CAP_REACHED = RULES.rule(
+    "cap-reached",
+    "URLs over the cap were not analysed",
+    Severity.INFO,
+    "Only the first MAILQA_LINK_MAX_URLS unique URLs are checked.",
+)
+BROKEN = RULES.rule(
+    "broken",
+    "Broken link",
+    Severity.ERROR,
+    "HTTP status 400 or more, DNS failure, refused connection, TLS error or a redirect loop.",
+)
+IMAGE_BROKEN = RULES.rule(
+    "image-broken",
+    "Broken image",
+    Severity.ERROR,
+    "HTTP status 400 or more, DNS failure, refused connection, TLS error or a redirect loop.",
+)
+RESTRICTED = RULES.rule(
+    "restricted",
+    "Link answered 401, 403 or 429",
+    Severity.WARNING,
+    "The server refused the checker; it may need a login or block robots. Check it by hand.",
+)
+TIMEOUT = RULES.rule(
+    "timeout",
+    "Link did not answer in time",
+    Severity.WARNING,
+    "No answer within the link check's time budget.",
+)
+REFUSED = RULES.rule(
+    "refused",
+    "Link not fetched: not a public address",
+    Severity.WARNING,
+    "The host resolves to a private, loopback or reserved address (SSRF guard); allow it with "
+    "--link-allow.",
+)
+IMAGE_NOT_IMAGE = RULES.rule(
+    "image-not-image",
+    "Image URL does not serve an image",
+    Severity.ERROR,
+    "The Content-Type is not image/*: clients show a broken image.",
+)
+IMAGE_HUGE = RULES.rule(
+    "image-huge",
+    "Image is very large",
+    Severity.WARNING,
+    "Large images load slowly, on mobile data above all.",
+)
+REDIRECT_INSECURE = RULES.rule(
+    "redirect-insecure",
+    "https URL redirects to http",
+    Severity.WARNING,
+    "The redirect downgrades the connection; link to the final https URL.",
+)
+REDIRECT_CHAIN = RULES.rule(
+    "redirect-chain",
+    "Long redirect chain",
+    Severity.INFO,
+    "More than 3 redirects: slow, and filters distrust long chains.",
+)
+
+
 class LinkResult(BaseModel):
     """One unique URL of the message, with what the checks found about it."""
 
@@ -203,6 +395,10 @@ class Target:
     def texts(self) -> list[str]:
         found = [o.text for o in self.occurrences if o.text]
         return list(dict.fromkeys(found))[:MAX_TEXTS]
+
+    def data(self, **extra: Any) -> dict[str, Any]:
+        """A finding's ``data`` about this target: its URL, then ``extra``."""
+        return {"url": self.url[:2000], **extra}
 
     def locations(self) -> list[Location]:
         return [
@@ -418,20 +614,6 @@ def registrable_domain(host: str) -> str | None:
     return str(domain) if domain else None
 
 
-def _finding(
-    rule: str, title: str, severity: Severity, message: str, target: Target, **data: Any
-) -> Finding:
-    return Finding(
-        rule=f"links.{rule}",
-        title=title,
-        severity=severity,
-        message=message,
-        category="links",
-        locations=target.locations(),
-        data={"url": target.url[:2000], **data},
-    )
-
-
 def _private_host_reason(host: str) -> str | None:
     host = host.lower().rstrip(".")
     # Read as the fetcher (and browsers) read it: 127.1, 0x7f.1 and 2130706433 are 127.0.0.1.
@@ -507,25 +689,22 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
     marker = _placeholder(url)
     if marker is not None:
         out.findings.append(
-            _finding(
-                "template-placeholder",
-                f"{label} URL holds an unresolved template placeholder",
-                Severity.ERROR,
+            TEMPLATE_PLACEHOLDER.finding(
                 f"{marker!r} in the URL: the template variable was not filled in before sending.",
-                target,
-                marker=marker,
+                title=f"{label} URL holds an unresolved template placeholder",
+                locations=target.locations(),
+                data=target.data(marker=marker),
             )
         )
         return
     if not url:
         if raw_first.strip() == "" and target.occurrences[0].attribute == "href":
             out.findings.append(
-                _finding(
-                    "empty-href",
-                    "Link with an empty href",
-                    Severity.WARNING,
+                EMPTY_HREF.finding(
                     "The link goes nowhere (clients reopen the message or do nothing).",
-                    target,
+                    title="Link with an empty href",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         return
@@ -533,23 +712,20 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         name = unquote(url[1:])
         if not name:
             out.findings.append(
-                _finding(
-                    "empty-anchor",
-                    "Link to '#'",
-                    Severity.WARNING,
+                EMPTY_ANCHOR.finding(
                     "A bare '#' link goes nowhere; it is usually a forgotten URL.",
-                    target,
+                    title="Link to '#'",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         elif name not in ex.anchor_names:
             out.findings.append(
-                _finding(
-                    "missing-anchor",
-                    f"Anchor #{name} has no target",
-                    Severity.WARNING,
+                MISSING_ANCHOR.finding(
                     f"No element has id or name {name!r}.",
-                    target,
-                    anchor=name,
+                    title=f"Anchor #{name} has no target",
+                    locations=target.locations(),
+                    data=target.data(anchor=name),
                 )
             )
         return
@@ -558,30 +734,33 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         port = parts.port
     except ValueError as exc:
         out.findings.append(
-            _finding("invalid-url", f"{label} URL is malformed", Severity.ERROR, str(exc), target)
+            INVALID_URL.finding(
+                str(exc),
+                title=f"{label} URL is malformed",
+                locations=target.locations(),
+                data=target.data(),
+            )
         )
         return
     scheme = parts.scheme.lower()
     if scheme in ("", "http", "https") and (any(c.isspace() for c in url) or "\\" in url):
         out.findings.append(
-            _finding(
-                "invalid-url",
-                f"{label} URL contains spaces or backslashes",
-                Severity.ERROR,
+            INVALID_URL.finding(
                 "Clients handle these differently; encode spaces as %20 and use '/'.",
-                target,
+                title=f"{label} URL contains spaces or backslashes",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         return
     if url.startswith("//"):
         out.findings.append(
-            _finding(
-                "protocol-relative",
-                f"Protocol-relative {label.lower()} URL",
-                Severity.WARNING,
+            PROTOCOL_RELATIVE.finding(
                 "Mail has no page scheme to inherit; some clients treat '//' as file:. "
                 "Write https://.",
-                target,
+                title=f"Protocol-relative {label.lower()} URL",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         scheme = "https"
@@ -589,37 +768,33 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         parts = urlsplit(url)
     if not scheme:
         out.findings.append(
-            _finding(
-                "relative-url",
-                f"Relative {label.lower()} URL",
-                Severity.ERROR,
+            RELATIVE_URL.finding(
                 "Mail has no base URL: relative links and images do not work. "
                 "Use absolute https:// URLs.",
-                target,
+                title=f"Relative {label.lower()} URL",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         return
     if scheme in _DANGEROUS_SCHEMES:
         if is_image and scheme == "data":
             out.findings.append(
-                _finding(
-                    "data-uri-image",
-                    "Image embedded as a data: URI",
-                    Severity.WARNING,
+                DATA_URI_IMAGE.finding(
                     "Gmail and Outlook block data: images; host the image or attach it "
                     "with a cid: reference.",
-                    target,
+                    title="Image embedded as a data: URI",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         else:
             out.findings.append(
-                _finding(
-                    "dangerous-scheme",
-                    f"{label} uses {scheme}:",
-                    Severity.ERROR,
+                DANGEROUS_SCHEME.finding(
                     f"{scheme}: URLs are blocked by mail clients and flagged by spam filters.",
-                    target,
-                    scheme=scheme,
+                    title=f"{label} uses {scheme}:",
+                    locations=target.locations(),
+                    data=target.data(scheme=scheme),
                 )
             )
         return
@@ -627,8 +802,11 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         problem = _mailto_problem(url)
         if problem:
             out.findings.append(
-                _finding(
-                    "invalid-mailto", "Malformed mailto: link", Severity.ERROR, problem, target
+                INVALID_MAILTO.finding(
+                    problem,
+                    title="Malformed mailto: link",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         return
@@ -636,8 +814,11 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         problem = _tel_problem(url)
         if problem:
             out.findings.append(
-                _finding(
-                    "invalid-tel", f"Malformed {scheme}: link", Severity.ERROR, problem, target
+                INVALID_TEL.finding(
+                    problem,
+                    title=f"Malformed {scheme}: link",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         return
@@ -645,12 +826,11 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
         cid = unquote(url[4:]).strip("<>")
         if not any(a.content_id == cid for a in msg.attachments):
             out.findings.append(
-                _finding(
-                    "cid-missing",
-                    f"cid:{cid} matches no attached part",
-                    Severity.ERROR,
+                CID_MISSING.finding(
                     "The image refers to an inline part that is not in the message.",
-                    target,
+                    title=f"cid:{cid} matches no attached part",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
         return
@@ -660,75 +840,67 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
     is_name = bool(_HOST_CHARS.match(host)) and ".." not in host
     if not host or not (is_name or (":" in host and parse_ip_host(host))) or port == 0:
         out.findings.append(
-            _finding(
-                "invalid-url",
-                f"{label} URL has no valid host",
-                Severity.ERROR,
+            INVALID_URL.finding(
                 f"Host {parts.netloc!r} cannot be reached.",
-                target,
+                title=f"{label} URL has no valid host",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         return
     out.http_url[target.url] = url
     if parts.username is not None:
         out.findings.append(
-            _finding(
-                "credentials-in-url",
-                f"{label} URL carries a user name",
-                Severity.WARNING,
+            CREDENTIALS_IN_URL.finding(
                 f"'{parts.username}@' before the host reads like a domain to people but is "
                 f"ignored by browsers: the link goes to {host}. A phishing trick.",
-                target,
+                title=f"{label} URL carries a user name",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
     if scheme == "http":
         out.findings.append(
-            _finding(
-                "insecure-image" if is_image else "insecure-link",
-                f"{label} over plain http://",
-                Severity.WARNING,
+            (INSECURE_IMAGE if is_image else INSECURE_LINK).finding(
                 "Use https://: clients warn about or block insecure content, and the "
                 "recipient's traffic can be read or altered.",
-                target,
+                title=f"{label} over plain http://",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
     reason = _private_host_reason(host)
     if reason:
         out.findings.append(
-            _finding(
-                "private-host",
-                f"{label} to {host}",
-                Severity.ERROR,
+            PRIVATE_HOST.finding(
                 f"{host} is {reason}: recipients cannot reach it. A development URL "
                 "leaked into the message.",
-                target,
-                host=host,
+                title=f"{label} to {host}",
+                locations=target.locations(),
+                data=target.data(host=host),
             )
         )
     else:
         staging = _staging_label(host)
         if staging:
             out.findings.append(
-                _finding(
-                    "staging-host",
-                    f"{label} to a staging-looking host",
-                    Severity.WARNING,
+                STAGING_HOST.finding(
                     f"{host} has the label {staging!r}: check that a test environment "
                     "did not leak into the message.",
-                    target,
-                    host=host,
+                    title=f"{label} to a staging-looking host",
+                    locations=target.locations(),
+                    data=target.data(host=host),
                 )
             )
     domain = registrable_domain(host)
     if domain in _shorteners():
         out.findings.append(
-            _finding(
-                "shortener",
-                f"{label} through a URL shortener ({domain})",
-                Severity.WARNING,
+            SHORTENER.finding(
                 "Shorteners hide the destination; spam filters score them and "
                 "recipients distrust them. Link to your own domain.",
-                target,
+                title=f"{label} through a URL shortener ({domain})",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
     if target.kind == "link":
@@ -739,15 +911,12 @@ def _static_target(target: Target, msg: ParsedMessage, ex: _Extractor, out: _Sta
             shown_domain = registrable_domain(shown.group(1))
             if shown_domain and domain and shown_domain != domain:
                 out.findings.append(
-                    _finding(
-                        "text-domain-mismatch",
-                        "Link text shows another domain than the link goes to",
-                        Severity.WARNING,
+                    TEXT_DOMAIN_MISMATCH.finding(
                         f"The text shows {shown_domain} but the link goes to {domain}: a "
                         "classic phishing sign that filters score (click tracking too).",
-                        target,
-                        shown=shown_domain,
-                        actual=domain,
+                        title="Link text shows another domain than the link goes to",
+                        locations=target.locations(),
+                        data=target.data(shown=shown_domain, actual=domain),
                     )
                 )
                 break
@@ -766,61 +935,53 @@ def _http_findings(target: Target, result: LinkResult, image_max: int) -> list[F
     out: list[Finding] = []
     if result.error_kind == "refused":
         out.append(
-            _finding(
-                "refused",
-                f"{label} not checked: address refused",
-                Severity.WARNING,
+            REFUSED.finding(
                 result.error or "",
-                target,
+                title=f"{label} not checked: address refused",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         return out
     if result.error_kind in ("timeout", "budget"):
         out.append(
-            _finding(
-                "timeout",
-                f"{label} did not answer in time",
-                Severity.WARNING,
+            TIMEOUT.finding(
                 result.error or "",
-                target,
+                title=f"{label} did not answer in time",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
         return out
-    rule = "image-broken" if target.kind == "image" else "broken"
+    rule = IMAGE_BROKEN if target.kind == "image" else BROKEN
     if result.error:
         out.append(
-            _finding(
-                rule,
-                f"{label} is broken ({result.error_kind})",
-                Severity.ERROR,
+            rule.finding(
                 result.error,
-                target,
-                error_kind=result.error_kind,
+                title=f"{label} is broken ({result.error_kind})",
+                locations=target.locations(),
+                data=target.data(error_kind=result.error_kind),
             )
         )
         return out
     status = result.status_code or 0
     if status in (401, 403, 429):
         out.append(
-            _finding(
-                "restricted",
-                f"{label} answered HTTP {status}",
-                Severity.WARNING,
+            RESTRICTED.finding(
                 "The server refused the checker; it may need a login or block robots. "
                 "Check it by hand.",
-                target,
-                status_code=status,
+                title=f"{label} answered HTTP {status}",
+                locations=target.locations(),
+                data=target.data(status_code=status),
             )
         )
     elif status >= 400:
         out.append(
-            _finding(
-                rule,
-                f"{label} answered HTTP {status}",
-                Severity.ERROR,
+            rule.finding(
                 f"{result.final_url} answered {status}.",
-                target,
-                status_code=status,
+                title=f"{label} answered HTTP {status}",
+                locations=target.locations(),
+                data=target.data(status_code=status),
             )
         )
         return out
@@ -828,48 +989,41 @@ def _http_findings(target: Target, result: LinkResult, image_max: int) -> list[F
         next_url = nxt.url if nxt else result.final_url or ""
         if hop.url.startswith("https://") and next_url.startswith("http://"):
             out.append(
-                _finding(
-                    "redirect-insecure",
-                    f"{label} redirects from https to http",
-                    Severity.WARNING,
+                REDIRECT_INSECURE.finding(
                     f"{hop.url} redirects to {next_url}.",
-                    target,
+                    title=f"{label} redirects from https to http",
+                    locations=target.locations(),
+                    data=target.data(),
                 )
             )
             break
     if len(result.redirects) > LONG_REDIRECT_CHAIN:
         out.append(
-            _finding(
-                "redirect-chain",
-                f"{label} goes through {len(result.redirects)} redirects",
-                Severity.INFO,
+            REDIRECT_CHAIN.finding(
                 " -> ".join([*(h.url for h in result.redirects), str(result.final_url)])[:1000],
-                target,
+                title=f"{label} goes through {len(result.redirects)} redirects",
+                locations=target.locations(),
+                data=target.data(),
             )
         )
     if target.kind == "image" and status < 400:
         ctype = (result.content_type or "").split(";")[0].strip().lower()
         if not ctype.startswith("image/"):
             out.append(
-                _finding(
-                    "image-not-image",
-                    "Image URL does not serve an image",
-                    Severity.ERROR,
+                IMAGE_NOT_IMAGE.finding(
                     f"Content-Type is {ctype or 'missing'}: clients show a broken image.",
-                    target,
-                    content_type=ctype,
+                    locations=target.locations(),
+                    data=target.data(content_type=ctype),
                 )
             )
         elif result.size is not None and result.size > image_max:
             out.append(
-                _finding(
-                    "image-huge",
-                    f"Image is {result.size // 1024} KiB or more",
-                    Severity.WARNING,
+                IMAGE_HUGE.finding(
                     f"Images over {image_max // 1024} KiB load slowly on mobile data; "
                     "resize or compress it.",
-                    target,
-                    size=result.size,
+                    title=f"Image is {result.size // 1024} KiB or more",
+                    locations=target.locations(),
+                    data=target.data(size=result.size),
                 )
             )
     return out
@@ -907,6 +1061,7 @@ def _extract_static(msg: ParsedMessage, cap: int) -> tuple[int, list[Target], _S
 
 class LinksCheck:
     name: ClassVar[str] = "links"
+    rules: ClassVar[CheckRules] = RULES
     # Static findings run offline; HTTP validation decides inside (ctx.http, ctx.offline).
     needs_network: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
@@ -920,23 +1075,16 @@ class LinksCheck:
         findings = static.findings
         if is_bulk(msg) and not any(_is_unsubscribe(t) for t in targets):
             findings.append(
-                Finding(
-                    rule="links.unsubscribe-missing",
-                    title="Bulk mail without an unsubscribe link",
-                    severity=Severity.ERROR,
-                    message="Mail sent to a list needs a visible unsubscribe link in the body "
-                    "(CAN-SPAM, GDPR; Gmail and Yahoo bulk-sender rules).",
-                    category="links",
+                UNSUBSCRIBE_MISSING.finding(
+                    "Mail sent to a list needs a visible unsubscribe link in the body "
+                    "(CAN-SPAM, GDPR; Gmail and Yahoo bulk-sender rules)."
                 )
             )
         if over:
             findings.append(
-                Finding(
-                    rule="links.cap-reached",
+                CAP_REACHED.finding(
+                    "Raise MAILQA_LINK_MAX_URLS to analyse more.",
                     title=f"{len(over)} URL(s) over the cap of {cap} were not analysed",
-                    severity=Severity.INFO,
-                    message="Raise MAILQA_LINK_MAX_URLS to analyse more.",
-                    category="links",
                     data={"skipped": len(over)},
                 )
             )
@@ -991,8 +1139,6 @@ class LinksCheck:
     def _result(self, findings: list[Finding], details: LinksDetails) -> CheckResult:
         errors = sum(f.severity == Severity.ERROR for f in findings)
         warnings = sum(f.severity == Severity.WARNING for f in findings)
-        status = Status.FAILED if errors else Status.WARNING if warnings else Status.PASSED
-        score = max(0.0, 100.0 - sum(PENALTY[f.severity] for f in findings))
         images = sum(r.kind == "image" for r in details.links)
         parts = [f"{len(details.links) - images} link(s), {images} image(s)"]
         if details.http_validated:
@@ -1002,12 +1148,11 @@ class LinksCheck:
         parts.append(f"{errors} error(s), {warnings} warning(s)")
         if details.skipped:
             parts.append(f"{details.skipped} over the cap not analysed")
-        return CheckResult(
-            name=self.name,
-            status=status,
+        return CheckResult.from_findings(
+            self.name,
+            findings,
+            RULES.penalties,
             summary="; ".join(parts),
-            score=score,
-            findings=findings,
             details=details.model_dump(mode="json"),
         )
 

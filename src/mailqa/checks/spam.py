@@ -19,6 +19,7 @@ from mailqa.core.address import normal_ip
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
+from mailqa.core.rules import CheckRules
 from mailqa.net.spamd.client import SpamdClient, SpamdReport, SpamdUnavailable
 
 _BRACKET_IP = re.compile(rb"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
@@ -125,6 +126,13 @@ def quality_score(points: float, threshold: float) -> float:
     return round(min(100.0, max(0.0, 100.0 * (1 - max(points, 0.0) / (2 * threshold)))), 1)
 
 
+RULES = CheckRules("spam", page="spam.md#what-the-report-holds", category="spam")
+SPAMASSASSIN_RULE = RULES.open_family(
+    "spam.",
+    "A SpamAssassin rule that added points to the spam score; the message gives the points.",
+)
+
+
 def _finding(rule: SpamRuleResult, threshold: float) -> Finding:
     if rule.score >= threshold > 0:
         severity = Severity.ERROR
@@ -132,8 +140,8 @@ def _finding(rule: SpamRuleResult, threshold: float) -> Finding:
         severity = Severity.WARNING
     else:
         severity = Severity.INFO
-    return Finding(
-        rule=f"spam.{rule.name}",
+    return SPAMASSASSIN_RULE.finding(
+        rule.name,
         title=rule.description or rule.name,
         severity=severity,
         message=f"SpamAssassin rule {rule.name} added {rule.score:g} points.",
@@ -164,6 +172,7 @@ class SpamCheck:
     """Scores the message with spamd (REPORT). Needs a spamd, not the internet."""
 
     name: ClassVar[str] = "spam"
+    rules: ClassVar[CheckRules] = RULES
     needs_network: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
 

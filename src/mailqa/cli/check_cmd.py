@@ -386,6 +386,7 @@ def run_check(
         duration_s=time.perf_counter() - started,
         config_source=loaded.source,
         baseline=str(baseline_path) if baseline_path is not None and not write_baseline else None,
+        docs_url=settings.docs_url,
     )
 
     if write_baseline:

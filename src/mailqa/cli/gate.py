@@ -18,11 +18,25 @@ from mailqa.cli.config import FailOn, GateConfig
 from mailqa.cli.paths import path_matches
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Finding, Report, Severity, Status
+from mailqa.core.rules import DEFAULT_DOCS_URL, CheckRules, RuleCatalog
 
 SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
 FAIL_ON_RANK = {"info": 1, "warning": 2, "error": 3, "never": 99}
-GATE_RULE_HTML_SCORE = "gate.min-html-score"
-GATE_RULE_SPAM_SCORE = "gate.max-spam-score"
+GATE_RULES = CheckRules("gate", page="ci-gate.md#thresholds", category="gate")
+MIN_HTML_SCORE = GATE_RULES.rule(
+    "min-html-score",
+    "HTML support score below min-html-score",
+    Severity.ERROR,
+    "The html check's support score is lower than the configured minimum; raise client "
+    "support (see the html findings) or lower min-html-score.",
+)
+MAX_SPAM_SCORE = GATE_RULES.rule(
+    "max-spam-score",
+    "Spam score above the maximum",
+    Severity.ERROR,
+    "SpamAssassin's score is above max-spam-score (default: spamd's own threshold); see "
+    "the spam findings for the rules that added points.",
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -105,6 +119,8 @@ class GateRun:
     duration_s: float = 0.0
     config_source: str = "defaults"
     baseline: str | None = None
+    docs_url: str = DEFAULT_DOCS_URL
+    """Where help URIs point (``MAILQA_DOCS_URL``)."""
 
     @property
     def failed(self) -> bool:
@@ -117,21 +133,34 @@ class GateRun:
         return sum(f.severity_count(severity) for f in self.files)
 
 
-def fingerprint(check: str, finding: Finding) -> str:
-    """A line-independent identity: edits above a finding must not make it 'new'."""
+def rule_catalog() -> RuleCatalog:
+    """The rules of the registered checks and the gate's own."""
+    from mailqa.checks import rule_catalog as checks_catalog
+
+    return checks_catalog([GATE_RULES])
+
+
+def fingerprint(check: str, finding: Finding, rule_id: str | None = None) -> str:
+    """A line-independent identity: edits above a finding must not make it 'new'.
+    ``rule_id`` stands in for the finding's rule (a former id of it, for old baselines)."""
     loc = finding.locations[0] if finding.locations else None
     anchor = loc.snippet if loc and loc.snippet else finding.message or finding.title
-    text = "\0".join((check, finding.rule, loc.part if loc else "", _SPACES.sub(" ", anchor)))
+    rule = finding.rule if rule_id is None else rule_id
+    text = "\0".join((check, rule, loc.part if loc else "", _SPACES.sub(" ", anchor)))
     return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()[:20]
 
 
 def rule_matches(pattern: str, check: str, rule: str) -> bool:
-    """``pattern`` is a rule id glob (``links.*``) or ``check:rule-glob`` (``html:*``)."""
+    """``pattern`` is a rule id glob (``links.*``) or ``check:rule-glob`` (``html:*``).
+    A renamed rule also matches patterns written for its former ids (``auth.spf_fail``)."""
     pattern = pattern.strip()
+    ids = (rule, *rule_catalog().former_ids(rule))
     if ":" in pattern:
         check_pattern, rule_pattern = pattern.split(":", 1)
-        return fnmatchcase(check, check_pattern) and fnmatchcase(rule, rule_pattern or "*")
-    return fnmatchcase(rule, pattern)
+        return fnmatchcase(check, check_pattern) and any(
+            fnmatchcase(i, rule_pattern or "*") for i in ids
+        )
+    return any(fnmatchcase(i, pattern) for i in ids)
 
 
 def ignore_patterns_for(config: GateConfig, relative_path: str) -> list[str]:
@@ -155,13 +184,10 @@ def threshold_findings(report: Report, config: GateConfig) -> list[tuple[str, Fi
         out.append(
             (
                 "html",
-                Finding(
-                    rule=GATE_RULE_HTML_SCORE,
+                MIN_HTML_SCORE.finding(
+                    "Raise client support (see the html findings) or lower min-html-score.",
                     title=f"HTML support score {html.score:g} is below the minimum "
                     f"{config.min_html_score:g}",
-                    severity=Severity.ERROR,
-                    message="Raise client support (see the html findings) or lower min-html-score.",
-                    category="gate",
                     data={"score": html.score, "minimum": config.min_html_score},
                 ),
             )
@@ -181,12 +207,9 @@ def threshold_findings(report: Report, config: GateConfig) -> list[tuple[str, Fi
             out.append(
                 (
                     "spam",
-                    Finding(
-                        rule=GATE_RULE_SPAM_SCORE,
+                    MAX_SPAM_SCORE.finding(
+                        "See the spam findings for the rules that added points.",
                         title=f"Spam score {points:g} is above the maximum {limit:g}",
-                        severity=Severity.ERROR,
-                        message="See the spam findings for the rules that added points.",
-                        category="gate",
                         data={"score": points, "maximum": limit},
                     ),
                 )
@@ -234,13 +257,22 @@ def evaluate(
         gf.line, gf.column = positions.locate(finding)
         if any(rule_matches(p, check_name, finding.rule) for p in patterns):
             gf.state = FindingState.IGNORED
-        elif remaining.get(gf.fingerprint, 0) > 0:
-            remaining[gf.fingerprint] -= 1
+        elif (recorded := _baselined(gf, remaining)) is not None:
+            remaining[recorded] -= 1
             gf.state = FindingState.BASELINED
         else:
             gf.blocking = SEVERITY_RANK[finding.severity] >= fail_rank or finding.category == "gate"
         result.findings.append(gf)
     return result
+
+
+def _baselined(gf: GateFinding, remaining: dict[str, int]) -> str | None:
+    """The baseline fingerprint that still covers ``gf``: its own, or one recorded under a
+    former id of its rule (a baseline written before the rule was renamed)."""
+    candidates = [gf.fingerprint] + [
+        fingerprint(gf.check, gf.finding, old) for old in rule_catalog().former_ids(gf.rule)
+    ]
+    return next((c for c in candidates if remaining.get(c, 0) > 0), None)
 
 
 def sorted_findings(findings: Sequence[GateFinding]) -> list[GateFinding]:

@@ -6,6 +6,7 @@ re-analyse the message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -77,6 +78,36 @@ class CheckResult(BaseModel):
     error: str | None = None
     retryable: bool = False
     duration_ms: float = 0.0
+
+    @classmethod
+    def from_findings(
+        cls,
+        name: str,
+        findings: list[Finding],
+        penalties: Mapping[Severity, float],
+        *,
+        summary: str = "",
+        details: dict[str, Any] | None = None,
+        retryable: bool = False,
+    ) -> CheckResult:
+        """Failed with an error finding, warning with a warning, else passed; the score is
+        100 less each finding's penalty by severity (``penalties``; absent: none), at least 0."""
+        if any(f.severity == Severity.ERROR for f in findings):
+            status = Status.FAILED
+        elif any(f.severity == Severity.WARNING for f in findings):
+            status = Status.WARNING
+        else:
+            status = Status.PASSED
+        penalty = sum(penalties.get(f.severity, 0.0) for f in findings)
+        return cls(
+            name=name,
+            status=status,
+            summary=summary,
+            score=max(0.0, 100.0 - penalty),
+            findings=findings,
+            details=details or {},
+            retryable=retryable,
+        )
 
     @classmethod
     def skipped(cls, name: str, reason: str) -> CheckResult:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailqa.auth import Principal
-from mailqa.relay import Relay, RelayResult
 from mailqa.core.errors import ConfigError, NotFound, SourceExpired
 from mailqa.core.message import Attachment as MessageAttachment
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import Report
+from mailqa.relay import Relay, RelayResult
 from mailqa.service import Service, envelope_of
 from mailqa.store.capture import utf8_size
 from mailqa.store.messages import MessageFilter

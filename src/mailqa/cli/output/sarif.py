@@ -1,8 +1,9 @@
 """``--format sarif``: SARIF 2.1.0 for code-scanning uploads (GitHub, Azure DevOps...).
 
 Every rule seen in the run is described once in ``tool.driver.rules`` from the rule catalogue
-(``mailqa.core.rules_catalog``: a title that fits every finding, help text, a help URI into
-the documentation); each finding is a result with a physical location in the checked file.
+(the rules the checks declare, ``mailqa.core.rules``: a title that fits every finding, help
+text, a help URI into the documentation); each finding is a result with a physical location
+in the checked file.
 Ignored findings are left out; baselined ones are kept as ``unchanged`` and suppressed.
 """
 
@@ -15,10 +16,17 @@ from typing import Any
 from urllib.parse import quote
 
 from mailqa import __version__
-from mailqa.cli.gate import FileResult, FindingState, GateFinding, GateRun, sorted_findings
+from mailqa.cli.gate import (
+    FileResult,
+    FindingState,
+    GateFinding,
+    GateRun,
+    rule_catalog,
+    sorted_findings,
+)
 from mailqa.cli.paths import ci_path
 from mailqa.core.report import Severity, Status
-from mailqa.core.rules_catalog import CHECK_PAGES, docs_base_url, docs_url, rule_doc
+from mailqa.core.rules import Rule, RuleCatalog, docs_url
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -52,17 +60,18 @@ def _location(file: FileResult, f: GateFinding | None = None) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def _rule(f: GateFinding, docs_base: str) -> dict[str, Any]:
+def _rule(f: GateFinding, catalog: RuleCatalog, docs_base: str) -> dict[str, Any]:
     """The rule's description from the catalogue, not from this one finding: a finding's
-    title can be about its instance ("Subject is 97 characters")."""
-    doc = rule_doc(f.rule, f.check)
-    title = doc.title if doc is not None and doc.title else f.finding.title
-    if doc is not None and doc.title:
+    title can be about its instance ("Subject is 97 characters"). A rule of an open family
+    has no title of its own: the finding's is used."""
+    doc = catalog.describe(f.rule, f.check)
+    title = doc.title if isinstance(doc, Rule) else f.finding.title
+    if isinstance(doc, Rule):
         help_uri = doc.help_uri(docs_base)
     elif f.finding.url:  # an html rule: the feature's caniemail page
         help_uri = f.finding.url
     else:
-        page = doc.page if doc is not None else CHECK_PAGES.get(f.check, "ci-gate.md")
+        page = doc.page if doc is not None else catalog.page(f.check) or "ci-gate.md"
         help_uri = docs_url(page, docs_base)
     help_text = doc.help if doc is not None else f.finding.message or title
     rule: dict[str, Any] = {
@@ -80,7 +89,8 @@ def _rule(f: GateFinding, docs_base: str) -> dict[str, Any]:
 
 
 def sarif_document(run: GateRun) -> dict[str, Any]:
-    docs_base = docs_base_url()
+    docs_base = run.docs_url
+    catalog = rule_catalog()
     rules: dict[str, dict[str, Any]] = {}
     rule_index: dict[str, int] = {}
     results: list[dict[str, Any]] = []
@@ -105,7 +115,7 @@ def sarif_document(run: GateRun) -> dict[str, Any]:
         for f in sorted_findings([f for f in file.findings if f.state != FindingState.IGNORED]):
             if f.rule not in rules:
                 rule_index[f.rule] = len(rules)
-                rules[f.rule] = _rule(f, docs_base)
+                rules[f.rule] = _rule(f, catalog, docs_base)
             text = f.finding.title
             if f.finding.message:
                 text += (

@@ -26,8 +26,8 @@ from mailqa.api.routes.mailtrap.shapes import (
     spam_report,
 )
 from mailqa.auth import Principal
-from mailqa.relay import RelayError
 from mailqa.core.report import Report
+from mailqa.relay import RelayError
 from mailqa.service import Service
 from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Attachment, Inbox, Message, Project
