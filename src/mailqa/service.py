@@ -7,8 +7,6 @@ The SMTP handler, the HTTP API, the Celery task, the CLI and the audit runner go
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -16,32 +14,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mailqa.checks import build_checks
-from mailqa.core.check import CheckContext
+from mailqa.core.analyzer import Analyzer, Executor, project_scope
 from mailqa.core.errors import NotFound
 from mailqa.core.message import PARSE_IN_THREAD, Envelope, ParsedMessage, parse_stored
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
-from mailqa.resources import open_check_context
+from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
 from mailqa.store.database import migrate
 from mailqa.store.models import Message
 from mailqa.store.repository import MessageFilter, PendingMessage, Store
-from mailqa.worker.executor import Executor, InlineExecutor
+from mailqa.worker.executor import InlineExecutor
 
 log = logging.getLogger(__name__)
-
-
-def rules_version() -> str | None:
-    """The version of the bundled client-support data, when present."""
-    try:
-        module = importlib.import_module("mailqa.checks.html")
-    except ImportError:
-        return None
-    version = getattr(module, "RULES_VERSION", None)
-    return None if version is None else str(version)
 
 
 class Service:
@@ -49,19 +36,12 @@ class Service:
         self,
         settings: Settings,
         store: Store,
-        ctx: CheckContext,
-        pipeline: Pipeline | None = None,
+        analyzer: Analyzer,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.ctx = ctx
-        self.pipeline = pipeline or Pipeline(
-            build_checks(settings.checks),
-            timeout=settings.check_timeout,
-            cpu_seconds=settings.check_cpu_seconds,
-            rules_version=rules_version(),
-        )
+        self.analyzer = analyzer
         self.metrics = metrics or Metrics()
         self.executor: Executor = self._make_executor()
         poll = settings.change_poll_seconds
@@ -69,6 +49,14 @@ class Service:
             poll = 1.0 if settings.executor == "celery" else 0.0
         if poll > 0:
             store.changes.poll_with(store.inbox_signatures, every=poll)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.analyzer.pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Pipeline) -> None:
+        self.analyzer.pipeline = pipeline
 
     def _make_executor(self) -> Executor:
         if self.settings.executor == "celery":
@@ -181,8 +169,8 @@ class Service:
             uid, parsed = loaded.uid, parsed or loaded.parsed
         if not await self.store.count_attempt(message_id, uid):
             raise NotFound(f"message {message_id} not found")
-        ctx = await self.message_context(message_id)
-        report = await self.pipeline.run(parsed, ctx, only=only)
+        scope = project_scope(await self.store.project_of_message(message_id))
+        report = await self.analyzer.run(parsed, only=only, scope=scope)
         if only:
             previous = await self.store.get_report(message_id)
             if previous is not None:
@@ -194,14 +182,6 @@ class Service:
                 result.duration_ms / 1000
             )
         return report
-
-    def scoped_context(self, project_id: int) -> CheckContext:
-        """The check context for mail of one project: what checks cache (link results) is
-        reused only for that project's mail, never shown to another project."""
-        return dataclasses.replace(self.ctx, scope=f"project:{project_id}")
-
-    async def message_context(self, message_id: int) -> CheckContext:
-        return self.scoped_context(await self.store.project_of_message(message_id))
 
     async def load(self, message_id: int, uid: str | None = None) -> LoadedMessage:
         """A stored message, parsed; ``NotFound`` when it is gone or no longer ``uid``."""
@@ -354,16 +334,8 @@ async def open_service(
     """Migrate the database, open shared clients and the executor; close them on exit."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings))
-        pipeline = Pipeline(
-            build_checks(settings.checks),
-            timeout=settings.check_timeout,
-            cpu_seconds=settings.check_cpu_seconds,
-            rules_version=rules_version(),
-        )
-        ctx = await stack.enter_async_context(
-            open_check_context(settings, checks=list(pipeline.checks))
-        )
-        service = Service(settings, store, ctx, pipeline)
+        analyzer = await stack.enter_async_context(open_analyzer(settings))
+        service = Service(settings, store, analyzer)
         if start_executor:
             await service.executor.start()
             stack.push_async_callback(service.executor.stop)
