@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mailqa.core.errors import LimitExceeded, NotFound, QuotaExceeded, SourceExpired
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import CapturedMessage, ParsedMessage
 from mailqa.core.report import Report
 from mailqa.store.changes import ChangeHub
 from mailqa.store.database import create_engine, session_factory
@@ -90,28 +90,32 @@ class PendingMessage:
     attempts: int
 
 
+NewMessage = ParsedMessage | CapturedMessage
+"""A message to store: parsed in full (uploads, imports), or as capture scanned it."""
+
+
 def utf8_size(text: str | None) -> int:
     return len(text.encode("utf-8", "replace")) if text else 0
 
 
-def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
+def _message_row(
+    inbox_id: int, msg: ParsedMessage | CapturedMessage, now: datetime
+) -> dict[str, Any]:
+    """The row of a new message: from a full parse, or from capture's header scan (then the
+    body's facts come with its analysis, ``body_parsed`` False until then)."""
+    head = msg.head if isinstance(msg, CapturedMessage) else msg
     env = msg.envelope
-    return {
+    row = {
         "uid": new_uid(),
         "inbox_id": inbox_id,
         "created_at": now,
-        "subject": msg.subject,
-        "from_header": msg.from_,
-        "from_address": msg.from_address,
-        "to_header": msg.header("To"),
-        "cc_header": msg.header("Cc"),
-        "message_id_header": msg.message_id,
+        "subject": head.subject,
+        "from_header": head.from_,
+        "from_address": head.from_address,
+        "to_header": head.header("To"),
+        "cc_header": head.header("Cc"),
+        "message_id_header": head.message_id,
         "size": len(msg.raw),
-        "preview_text": msg.preview_text,
-        "has_html": msg.html is not None,
-        "has_text": msg.text is not None,
-        "html_size": utf8_size(msg.html),
-        "text_size": utf8_size(msg.text),
         "is_read": False,
         "mail_from": env.mail_from,
         "rcpt_to": list(env.rcpt_to),
@@ -119,8 +123,49 @@ def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, 
         "client_name": env.client_name,
         "helo": env.helo,
         "analysis_status": "pending",
-        "parse_defects": list(msg.defects),
     }
+    if isinstance(msg, CapturedMessage):
+        row.update(
+            preview_text="",
+            has_html=False,
+            has_text=False,
+            html_size=None,
+            text_size=None,
+            parse_defects=list(msg.defects),
+            body_parsed=False,
+        )
+    else:
+        row.update(_body_facts(msg))
+    return row
+
+
+def _body_facts(msg: ParsedMessage) -> dict[str, Any]:
+    """The columns a full parse fills in."""
+    return {
+        "preview_text": msg.preview_text,
+        "has_html": msg.html is not None,
+        "has_text": msg.text is not None,
+        "html_size": utf8_size(msg.html),
+        "text_size": utf8_size(msg.text),
+        "parse_defects": list(msg.defects),
+        "body_parsed": True,
+    }
+
+
+def _attachment_rows(message_id: int, msg: ParsedMessage) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": message_id,
+            "index": a.index,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "content_id": a.content_id,
+            "disposition": a.disposition,
+            "transfer_encoding": a.transfer_encoding,
+        }
+        for a in msg.attachments
+    ]
 
 
 def _touch(s: AsyncSession, inbox_ids: Iterable[int]) -> None:
@@ -142,7 +187,7 @@ class Store:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self._sandbox_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
-        self._capture_queue: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]] = []
+        self._capture_queue: list[tuple[int, NewMessage, asyncio.Future[StoredMessage]]] = []
         self._capture_flusher: asyncio.Task[None] | None = None
         self._report_queue: list[tuple[int, str, Report, asyncio.Future[None]]] = []
         self._report_flusher: asyncio.Task[None] | None = None
@@ -448,7 +493,7 @@ class Store:
 
     # Messages -----------------------------------------------------------------------------
 
-    async def insert_message(self, inbox_id: int, msg: ParsedMessage) -> StoredMessage:
+    async def insert_message(self, inbox_id: int, msg: NewMessage) -> StoredMessage:
         """Store a message and its raw bytes; charge the inbox quota. Committed on return.
 
         Concurrent calls are group-committed: whoever arrives while a transaction is open
@@ -477,7 +522,7 @@ class Store:
                     future.set_result(result)
 
     async def _insert_one_by_one(
-        self, batch: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]]
+        self, batch: list[tuple[int, NewMessage, asyncio.Future[StoredMessage]]]
     ) -> list[StoredMessage | Exception]:
         """After a failed group commit: one transaction per message, so that one message
         the database refuses does not take the others down with it."""
@@ -490,7 +535,7 @@ class Store:
         return results
 
     async def _insert_batch(
-        self, items: list[tuple[int, ParsedMessage]]
+        self, items: list[tuple[int, NewMessage]]
     ) -> list[StoredMessage | Exception]:
         results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
         async with self._write() as s:
@@ -501,7 +546,7 @@ class Store:
                 query = query.with_for_update()
             inboxes = {row.id: row for row in (await s.execute(query)).all()}
             used = {inbox_id: row.used_bytes for inbox_id, row in inboxes.items()}
-            accepted: list[tuple[int, ParsedMessage]] = []
+            accepted: list[tuple[int, NewMessage]] = []
             for inbox_id, msg in items:
                 inbox = inboxes.get(inbox_id)
                 if inbox is None:
@@ -537,18 +582,10 @@ class Store:
                 ],
             )
             attachments = [
-                {
-                    "message_id": mid,
-                    "index": a.index,
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "content_id": a.content_id,
-                    "disposition": a.disposition,
-                    "transfer_encoding": a.transfer_encoding,
-                }
+                row
                 for mid, (_, msg) in zip(ids, accepted, strict=True)
-                for a in msg.attachments
+                if isinstance(msg, ParsedMessage)
+                for row in _attachment_rows(mid, msg)
             ]
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)
@@ -645,6 +682,23 @@ class Store:
         async with self.sessions() as s:
             rows = (await s.execute(q)).all()
         return {row[0]: tuple(row[1:]) for row in rows}
+
+    async def save_body(self, message_id: int, uid: str, msg: ParsedMessage) -> bool:
+        """Store what the full parse of a captured message found (previews, body sizes, the
+        attachment index), once, onto that very message. False when it is gone."""
+        async with self._write() as s:
+            row = await s.get(Message, message_id)
+            if row is None or row.uid != uid:
+                return False
+            if row.body_parsed:
+                return True
+            for key, value in _body_facts(msg).items():
+                setattr(row, key, value)
+            attachments = _attachment_rows(message_id, msg)
+            if attachments:
+                await s.execute(insert(ATTACHMENTS), attachments)
+            _touch(s, [row.inbox_id])
+        return True
 
     async def get_message(self, message_id: int) -> Message:
         async with self.sessions() as s:
@@ -752,10 +806,24 @@ class Store:
             .values(used_bytes=floor(Inbox.used_bytes - size, 0))
         )
 
+    async def unparsed_messages(self, inbox_id: int, older_than: datetime) -> list[int]:
+        """Messages of the inbox received before ``older_than`` whose body is not parsed."""
+        async with self.sessions() as s:
+            ids = await s.scalars(
+                select(Message.id).where(
+                    Message.inbox_id == inbox_id,
+                    Message.created_at < older_than,
+                    Message.body_parsed.is_(False),
+                    Message.source_expired_at.is_(None),
+                )
+            )
+            return list(ids)
+
     async def expire_sources(self, inbox_id: int, older_than: datetime) -> int:
         """Drop the raw source of the inbox's messages received before ``older_than``,
         keeping each message, its attachment list and its report; the bytes go back to the
-        inbox quota. Returns how many sources were dropped."""
+        inbox quota. Returns how many sources were dropped. A message whose body is not
+        parsed yet keeps its source until it is (its attachment list comes from it)."""
         async with self._write() as s:
             ids = (
                 await s.scalars(
@@ -763,6 +831,7 @@ class Store:
                         Message.inbox_id == inbox_id,
                         Message.created_at < older_than,
                         Message.source_expired_at.is_(None),
+                        Message.body_parsed.is_(True),
                     )
                 )
             ).all()

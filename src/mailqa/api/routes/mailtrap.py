@@ -375,7 +375,7 @@ async def inbox_message(
     service: Service, principal: Principal, inbox_id: int, message_id: int
 ) -> Message:
     await visible_inbox(service, principal, inbox_id)
-    row = await service.store.get_message(message_id)
+    row = await service.get_message(message_id)
     if row.inbox_id != inbox_id:
         raise NotFound(f"message {message_id} not found in inbox {inbox_id}")
     return row

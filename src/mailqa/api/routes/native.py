@@ -80,7 +80,7 @@ def check_quota(service: Service, principal: Principal, quota_bytes: int | None)
 
 
 async def visible_message(service: Service, principal: Principal, message_id: int) -> Message:
-    row = await service.store.get_message(message_id)
+    row = await service.get_message(message_id)
     await visible_inbox(service, principal, row.inbox_id)
     return row
 

@@ -116,7 +116,7 @@ async def sandbox_message(service: Service, inbox: Inbox, message_id: str) -> Me
     row = None
     if re.fullmatch(r"[0-9]{1,10}", message_id) and int(message_id) <= MAX_ID:
         with suppress(NotFound):
-            row = await service.store.get_message(int(message_id))
+            row = await service.get_message(int(message_id))
     if row is None or row.inbox_id != inbox.id:
         raise ApiError(404, "email_not_found", "Email ID does not exist or has expired")
     return row
