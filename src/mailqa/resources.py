@@ -1,21 +1,64 @@
-"""Build the shared long-lived clients the checks use, and close them at the end.
+"""Build the analyzer every runner shares: its checks, the long-lived clients they use
+(closed at the end) and the retry policy.
 
-The server, the worker, the CLI and the audit runner all open one context for their life
-and pass it to every pipeline run.
+The server, its analysis processes, the Celery worker, the CLI and the audit runners each
+open one analyzer for their life and run every message through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+import importlib
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from mailqa.checks import build_checks
+from mailqa.core.analyzer import Analyzer, RetryPolicy
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
+from mailqa.core.pipeline import Pipeline
 from mailqa.net.cache import SharedCache, cache_url_for, make_cache
 from mailqa.net.dns import DnsResolver
 from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
 from mailqa.net.spamd.provision import open_spamd
 from mailqa.settings import Settings
+
+
+def rules_version() -> str | None:
+    """The version of the bundled client-support data, when present."""
+    try:
+        module = importlib.import_module("mailqa.checks.html")
+    except ImportError:
+        return None
+    version = getattr(module, "RULES_VERSION", None)
+    return None if version is None else str(version)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        retries=settings.celery_max_retries, base_delay=settings.celery_retry_backoff
+    )
+
+
+@asynccontextmanager
+async def open_analyzer(
+    settings: Settings,
+    checks: Sequence[str] | None = None,
+    *,
+    offline: bool | None = None,
+    with_spamd: bool | None = None,
+) -> AsyncIterator[Analyzer]:
+    """The analyzer for ``checks`` (the configured ones when None): the pipeline, the clients
+    those checks need, the retry policy and the rules version, closed on exit."""
+    pipeline = Pipeline(
+        build_checks(settings.checks if checks is None else checks),
+        timeout=settings.check_timeout,
+        cpu_seconds=settings.check_cpu_seconds,
+        rules_version=rules_version(),
+    )
+    async with open_check_context(
+        settings, offline=offline, checks=list(pipeline.checks), with_spamd=with_spamd
+    ) as ctx:
+        yield Analyzer(pipeline, ctx, retry_policy(settings), build=build_checks)
 
 
 @asynccontextmanager

@@ -7,8 +7,6 @@ The SMTP handler, the HTTP API, the Celery task, the CLI and the audit runner go
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -16,33 +14,37 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mailqa.checks import build_checks
-from mailqa.core.check import CheckContext
+from mailqa.core.analyzer import Analyzer, Executor, project_scope
 from mailqa.core.errors import NotFound
-from mailqa.core.message import PARSE_IN_THREAD, Envelope, ParsedMessage, parse_stored
+from mailqa.core.message import (
+    CapturedMessage,
+    Envelope,
+    ParsedMessage,
+    header_block,
+    parse_stored,
+)
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
-from mailqa.resources import open_check_context
+from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
 from mailqa.store.database import migrate
 from mailqa.store.messages import MessageFilter, PendingMessage
 from mailqa.store.models import Message
 from mailqa.store.repository import Store
-from mailqa.worker.executor import Executor, InlineExecutor
+from mailqa.worker.executor import InlineExecutor
+from mailqa.worker.processes import (
+    AnalysisCrashed,
+    AnalysisProcesses,
+    ProcessExecutor,
+    child_settings,
+)
 
 log = logging.getLogger(__name__)
 
-
-def rules_version() -> str | None:
-    """The version of the bundled client-support data, when present."""
-    try:
-        module = importlib.import_module("mailqa.checks.html")
-    except ImportError:
-        return None
-    version = getattr(module, "RULES_VERSION", None)
-    return None if version is None else str(version)
+HEAD_IN_THREAD = 64 * 1024
+"""Header blocks larger than this are scanned in a worker thread."""
 
 
 class Service:
@@ -50,19 +52,12 @@ class Service:
         self,
         settings: Settings,
         store: Store,
-        ctx: CheckContext,
-        pipeline: Pipeline | None = None,
+        analyzer: Analyzer,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.ctx = ctx
-        self.pipeline = pipeline or Pipeline(
-            build_checks(settings.checks),
-            timeout=settings.check_timeout,
-            cpu_seconds=settings.check_cpu_seconds,
-            rules_version=rules_version(),
-        )
+        self.analyzer = analyzer
         self.metrics = metrics or Metrics()
         self.executor: Executor = self._make_executor()
         poll = settings.change_poll_seconds
@@ -71,12 +66,32 @@ class Service:
         if poll > 0:
             store.changes.poll_with(store.inbox_signatures, every=poll)
 
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.analyzer.pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Pipeline) -> None:
+        self.analyzer.pipeline = pipeline
+
     def _make_executor(self) -> Executor:
         if self.settings.executor == "celery":
             from mailqa.worker.celery_executor import CeleryExecutor
 
             return CeleryExecutor(self.settings)
-        return InlineExecutor(self._analyze_job, concurrency=self.settings.analysis_concurrency)
+        concurrency = max(1, self.settings.analysis_concurrency)
+        count = self.settings.analysis_processes
+        if count > 0:
+            spamd = self.analyzer.ctx.spamd
+            per_process = -(-concurrency // count)
+            processes = AnalysisProcesses(
+                child_settings(self.settings, spamd.url if spamd is not None else None),
+                count,
+                per_process,
+                spamd_unavailable=self.analyzer.ctx.extras.get("spamd_unavailable"),
+            )
+            return ProcessExecutor(self._analyze_in_process, processes, count * per_process)
+        return InlineExecutor(self._analyze_job, concurrency=concurrency)
 
     async def ensure_admin_token(self) -> str | None:
         """Create the configured admin token, or a first one when there is none at all.
@@ -100,12 +115,14 @@ class Service:
     async def capture(
         self, raw: bytes, inbox_id: int, envelope: Envelope | None = None, *, source: str = "api"
     ) -> int:
-        """Store the message (committed when this returns), then queue its analysis."""
-        if len(raw) > PARSE_IN_THREAD:  # CPU work in proportion to the size: off the loop
-            parsed = await asyncio.to_thread(parse_for_storage, raw, envelope)
+        """Store the message (committed when this returns), then queue its analysis.
+
+        Only the header block is read here (bounded); the analysis job parses the body."""
+        if len(header_block(raw)) > HEAD_IN_THREAD:  # an outsized header block: off the loop
+            captured = await asyncio.to_thread(CapturedMessage.scan, raw, envelope)
         else:
-            parsed = parse_for_storage(raw, envelope)
-        stored = await self.store.insert_message(inbox_id, parsed)
+            captured = CapturedMessage.scan(raw, envelope)
+        stored = await self.store.insert_message(inbox_id, captured)
         self.metrics.messages_captured.labels(source).inc()
         # The message is safe from here on: a failure below must not make the sender retry
         # (a duplicate); the message stays pending and is queued again at the next start.
@@ -113,9 +130,7 @@ class Service:
             max_messages = stored.inbox_max_messages or self.settings.retention_max_messages
             if max_messages:
                 await self.store.prune(inbox_id, max_messages=max_messages, max_age_days=None)
-            # A large parse is not kept in the queue (memory): its analysis reads it again.
-            keep = parsed if len(raw) <= PARSE_IN_THREAD else None
-            await self.executor.submit(stored.id, stored.uid, keep)
+            await self.executor.submit(stored.id, stored.uid, None)
         except Exception:
             log.exception("message %d stored; queueing its analysis failed", stored.id)
         return stored.id
@@ -132,6 +147,8 @@ class Service:
                 )
             if self.settings.retention_source_days is not None:
                 cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_source_days)
+                for message_id in await self.store.unparsed_messages(inbox.id, cutoff):
+                    await self.get_message(message_id)  # its attachment list, before the bytes go
                 expired = await self.store.expire_sources(inbox.id, cutoff)
                 if expired:
                     log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
@@ -162,6 +179,48 @@ class Service:
         except NotFound:
             return None  # deleted before its turn
 
+    async def _analyze_in_process(
+        self,
+        message_id: int,
+        uid: str | None,
+        parsed: ParsedMessage | None,
+        only: Collection[str] | None,
+    ) -> None:
+        """One job of the process executor: the child analyses and stores; here, the
+        waiters on the inbox are woken and the metrics counted."""
+        assert isinstance(self.executor, ProcessExecutor)
+        try:
+            outcome = await self.executor.processes.analyze(message_id, uid, only)
+        except NotFound:
+            return  # deleted before its turn
+        except AnalysisCrashed as exc:
+            log.warning("message %d: %s", message_id, exc)
+            await self._after_crash(message_id, uid, only)
+            return
+        if outcome.inbox_id is not None:
+            self.store.changes.notify([outcome.inbox_id])
+        if outcome.status is not None:
+            self.metrics.analyses.labels(outcome.status).inc()
+        for name, status, duration_ms in outcome.checks:
+            self.metrics.check_duration.labels(name, status).observe(duration_ms / 1000)
+
+    async def _after_crash(
+        self, message_id: int, uid: str | None, only: Collection[str] | None
+    ) -> None:
+        """The analysis died with its process: run it again, unless its analyses were cut
+        short ``analysis_max_attempts`` times already (then it is reported errored)."""
+        try:
+            row = await self.store.get_message(message_id)
+        except NotFound:
+            return
+        if uid is not None and row.uid != uid:
+            return
+        if row.analysis_attempts >= self.settings.analysis_max_attempts:
+            pending = PendingMessage(row.id, row.uid, row.analysis_attempts)
+            await self.store.save_report(row.id, row.uid, await self._poisoned_report(pending))
+            return
+        await self.executor.submit(message_id, row.uid, None, only)
+
     async def analyze(
         self,
         message_id: int,
@@ -177,13 +236,16 @@ class Service:
         onto the message analysed. With ``only``, just those checks run and replace their
         sections of the stored report.
         """
+        body_parsed = True
         if parsed is None or uid is None:
             loaded = await self.load(message_id, uid)
-            uid, parsed = loaded.uid, parsed or loaded.parsed
+            uid, parsed, body_parsed = loaded.uid, parsed or loaded.parsed, loaded.body_parsed
         if not await self.store.count_attempt(message_id, uid):
             raise NotFound(f"message {message_id} not found")
-        ctx = await self.message_context(message_id)
-        report = await self.pipeline.run(parsed, ctx, only=only)
+        if not body_parsed:  # captured with its headers only: the body's facts, now
+            await self.store.save_body(message_id, uid, parsed)
+        scope = project_scope(await self.store.project_of_message(message_id))
+        report = await self.analyzer.run(parsed, only=only, scope=scope)
         if only:
             previous = await self.store.get_report(message_id)
             if previous is not None:
@@ -196,13 +258,18 @@ class Service:
             )
         return report
 
-    def scoped_context(self, project_id: int) -> CheckContext:
-        """The check context for mail of one project: what checks cache (link results) is
-        reused only for that project's mail, never shown to another project."""
-        return dataclasses.replace(self.ctx, scope=f"project:{project_id}")
-
-    async def message_context(self, message_id: int) -> CheckContext:
-        return self.scoped_context(await self.store.project_of_message(message_id))
+    async def get_message(self, message_id: int) -> Message:
+        """A stored message's row, with its body's facts (previews, sizes, attachment index):
+        parsed now when its analysis has not got to it yet."""
+        row = await self.store.get_message(message_id)
+        if row.body_parsed or row.source_expired_at is not None:
+            return row
+        try:
+            loaded = await self.load(message_id)
+        except NotFound:  # deleted, or its source cleaned up, meanwhile
+            return row
+        await self.store.save_body(message_id, loaded.uid, loaded.parsed)
+        return await self.store.get_message(message_id)
 
     async def load(self, message_id: int, uid: str | None = None) -> LoadedMessage:
         """A stored message, parsed; ``NotFound`` when it is gone or no longer ``uid``."""
@@ -210,7 +277,8 @@ class Service:
         if uid is not None and row.uid != uid:
             raise NotFound(f"message {message_id} not found")
         raw = await self.store.get_raw(message_id)
-        return LoadedMessage(message_id, row.uid, await parse_stored(raw, envelope_of(row)))
+        parsed = await parse_stored(raw, envelope_of(row))
+        return LoadedMessage(message_id, row.uid, parsed, row.body_parsed)
 
     async def load_parsed(self, message_id: int) -> ParsedMessage:
         return (await self.load(message_id)).parsed
@@ -219,7 +287,9 @@ class Service:
         """The messages that still exist, read in one query."""
         found = await self.store.get_messages_with_raw(message_ids)
         return {
-            mid: LoadedMessage(mid, row.uid, await parse_stored(raw, envelope_of(row)))
+            mid: LoadedMessage(
+                mid, row.uid, await parse_stored(raw, envelope_of(row)), row.body_parsed
+            )
             for mid, (row, raw) in found.items()
         }
 
@@ -309,21 +379,15 @@ class Service:
                 await watch.changed(remaining)
 
 
-def parse_for_storage(raw: bytes, envelope: Envelope | None) -> ParsedMessage:
-    """The message parsed, with what its stored row needs worked out (the preview text
-    comes from the HTML scan, which the checks then share)."""
-    parsed = ParsedMessage(raw, envelope)
-    _ = parsed.preview_text, parsed.from_address
-    return parsed
-
-
 @dataclass(frozen=True)
 class LoadedMessage:
-    """A stored message read back for analysis: its id, its identity and the parse."""
+    """A stored message read back for analysis: its id, its identity and the parse
+    (``body_parsed`` False: what the parse found of the body is not stored yet)."""
 
     id: int
     uid: str
     parsed: ParsedMessage
+    body_parsed: bool = True
 
 
 def envelope_of(row: Message) -> Envelope:
@@ -355,16 +419,8 @@ async def open_service(
     """Migrate the database, open shared clients and the executor; close them on exit."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings))
-        pipeline = Pipeline(
-            build_checks(settings.checks),
-            timeout=settings.check_timeout,
-            cpu_seconds=settings.check_cpu_seconds,
-            rules_version=rules_version(),
-        )
-        ctx = await stack.enter_async_context(
-            open_check_context(settings, checks=list(pipeline.checks))
-        )
-        service = Service(settings, store, ctx, pipeline)
+        analyzer = await stack.enter_async_context(open_analyzer(settings))
+        service = Service(settings, store, analyzer)
         if start_executor:
             await service.executor.start()
             stack.push_async_callback(service.executor.stop)

@@ -232,6 +232,12 @@ class Settings(BaseSettings):
         "its CSS, extracting links); past it the check stops and is reported errored.",
     )
     analysis_concurrency: int = Field(4, description="Analyses run at once by the inline executor.")
+    analysis_processes: int = Field(
+        2,
+        ge=0,
+        description="Child processes the inline executor runs the checks in, so that one "
+        "costly message never stalls capture or the API; 0 runs them in the serving process.",
+    )
     analysis_max_attempts: int = Field(
         3,
         ge=1,

@@ -27,7 +27,8 @@ from mailqa.app import create_app
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.sources import StoredInboxSource
 from mailqa.audit.store import AuditStore
-from mailqa.audit.stored import AuditManager, PipelineCache, audit_parsed, audit_stored_message
+from mailqa.audit.stored import AuditManager, audit_parsed, audit_stored_message
+from mailqa.core.analyzer import Analyzer
 from mailqa.core.check import CheckContext
 from mailqa.core.errors import TransientCheckError
 from mailqa.core.message import ParsedMessage
@@ -197,8 +198,8 @@ async def test_chunk_reads_and_writes_in_bulk(stored: Stored) -> None:
         assert parsed[mid].raw == await service.store.get_raw(mid)
     audits = AuditStore(service.store)
     audit = await audits.create(stored.inbox_id, ["headers"], online=False, filters={})
-    pipeline = PipelineCache(10).get(["headers"])
-    records = [await audit_parsed(service, pipeline, audit, m, parsed[m]) for m in ids]
+    analyzer = service.analyzer.for_checks(["headers"])
+    records = [await audit_parsed(service, analyzer, audit, m, parsed[m]) for m in ids]
     await audits.save_results(audit.id, records)
     await audits.save_results(audit.id, records)  # a redelivered chunk changes nothing
     assert await audits.count_results(audit.id) == len(ids)
@@ -364,8 +365,8 @@ async def test_a_deleted_message_gets_a_missing_record(stored: Stored) -> None:
     service = stored.service
     audits = AuditStore(service.store)
     audit = await audits.create(stored.inbox_id, ["headers"], online=False, filters={})
-    pipeline = PipelineCache(10).get(["headers"])
-    record = await audit_stored_message(service, pipeline, audits, audit, 987_654)
+    analyzer = service.analyzer.for_checks(["headers"])
+    record = await audit_stored_message(service, analyzer, audits, audit, 987_654)
     assert (record.status, record.message_id) == ("missing", 987_654)
     assert [r.status async for r in audits.iter_results(audit.id)] == ["missing"]
 
@@ -437,7 +438,8 @@ async def test_audits_retry_transient_failures_of_that_check_alone(
     audit = await AuditStore(service.store).create(
         stored.inbox_id, ["headers"], online=False, filters={}
     )
-    record = await audit_parsed(service, pipeline, audit, 1, ParsedMessage(make_message(1)))
+    analyzer = Analyzer(pipeline, service.analyzer.ctx, service.analyzer.retry)
+    record = await audit_parsed(service, analyzer, audit, 1, ParsedMessage(make_message(1)))
     retries = service.settings.celery_max_retries
     assert record.checks == {"flaky": status, "counted": "passed"}
     assert flaky.runs == min(failures, retries) + 1 and counted.runs == 1

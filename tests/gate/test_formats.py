@@ -42,6 +42,8 @@ def _normalise_json(value: Any) -> Any:
                 out[key] = 0
             elif key == "created_at":
                 out[key] = "<time>"
+            elif key == "rules_version" and isinstance(item, str):
+                out[key] = "<rules version>"
             elif key in ("version", "semanticVersion", "tool_version") and isinstance(item, str):
                 out[key] = item if item == "2.1.0" else "<version>"
             else:
@@ -95,6 +97,13 @@ def test_golden(outputs: dict[str, str], project: Path, fmt: str) -> None:
         golden.write_text(actual)
     assert golden.is_file(), f"missing golden {golden}: run with UPDATE_GOLDEN=1"
     assert actual == golden.read_text()
+
+
+def test_json_reports_name_the_rules_version(outputs: dict[str, str]) -> None:
+    """Every report says which client-support data judged it, as the server's reports do."""
+    doc = json.loads(outputs["json"])
+    versions = {f["report"]["rules_version"] for f in doc["files"]}
+    assert None not in versions and len(versions) == 1
 
 
 def test_sarif_is_valid_against_the_official_schema(outputs: dict[str, str]) -> None:

@@ -50,7 +50,8 @@ class HeldCheck:
 @pytest_asyncio.fixture
 async def held(tmp_path: Path) -> AsyncIterator[tuple[Running, HeldCheck]]:
     check = HeldCheck()
-    async with start_stack(base_settings(tmp_path)) as stack:
+    # The held check lives in this process: the checks run here, not in analysis processes.
+    async with start_stack(base_settings(tmp_path, analysis_processes=0)) as stack:
         stack.service.pipeline = Pipeline([check], timeout=60)
         yield stack, check
 
@@ -164,7 +165,7 @@ async def test_no_id_is_ever_reused(any_db: Running) -> None:
 async def test_an_analysis_cut_short_again_and_again_is_not_retried(tmp_path: Path) -> None:
     """A message whose analysis dies with the server each time (a poison message) is queued
     again at start-up only ``analysis_max_attempts`` times; then it is reported errored."""
-    settings = base_settings(tmp_path, analysis_max_attempts=2)
+    settings = base_settings(tmp_path, analysis_max_attempts=2, analysis_processes=0)
     for start in range(2):  # each start: the analysis begins, the server stops under it
         async with open_service(settings, start_executor=False) as service:
             check = HeldCheck()

@@ -33,13 +33,10 @@ from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
-from mailqa.checks import build_checks
-from mailqa.core.check import CheckContext
+from mailqa.core.analyzer import Analyzer
 from mailqa.core.message import ParsedMessage, parse_stored
-from mailqa.core.pipeline import Pipeline
-from mailqa.resources import open_check_context
+from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
-from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
     from mailqa.store.repository import Store
@@ -69,41 +66,26 @@ class Outcome:
 
 
 class LocalAnalyzer:
-    """The pipeline and the check clients of one process, on its event loop."""
+    """The analyzer of one process, on its event loop."""
 
     def __init__(self, settings: Settings, options: AuditOptions) -> None:
         self.settings = settings
         self.options = options
-        self.pipeline = Pipeline(
-            build_checks(options.checks),
-            timeout=settings.check_timeout,
-            cpu_seconds=settings.check_cpu_seconds,
-        )
         self._stack = AsyncExitStack()
-        self.ctx: CheckContext | None = None
+        self.analyzer: Analyzer | None = None
 
     async def open(self) -> None:
-        self.ctx = await self._stack.enter_async_context(
-            open_check_context(
-                self.settings,
-                offline=not self.options.online,
-                checks=list(self.pipeline.checks),
-            )
+        self.analyzer = await self._stack.enter_async_context(
+            open_analyzer(self.settings, self.options.checks, offline=not self.options.online)
         )
 
     async def close(self) -> None:
         await self._stack.aclose()
 
     async def analyze(self, key: str, raw: bytes, message_id: int | None) -> Outcome:
-        assert self.ctx is not None
+        assert self.analyzer is not None
         try:
-            report = await run_with_retries(
-                self.pipeline,
-                await parse_stored(raw),
-                self.ctx,
-                retries=self.settings.celery_max_retries,
-                base=self.settings.celery_retry_backoff,
-            )
+            report = await self.analyzer.run_with_retries(await parse_stored(raw))
         except Exception as exc:  # the parser gave up: audit it as unreadable
             return Outcome(unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id))
         report_json = report.model_dump_json(by_alias=True) if self.options.reports_dir else None

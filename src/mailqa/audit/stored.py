@@ -9,10 +9,9 @@ against ``total``; the summary is stored once the audit is done.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mailqa.audit.record import (
@@ -26,11 +25,10 @@ from mailqa.audit.record import (
 from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
 from mailqa.audit.store import FINISHED, AuditStore
 from mailqa.checks import build_checks
+from mailqa.core.analyzer import Analyzer, project_scope
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
-from mailqa.core.pipeline import Pipeline
 from mailqa.store.models import Audit
-from mailqa.worker.retry import run_with_retries
 
 if TYPE_CHECKING:
     from mailqa.service import Service
@@ -45,25 +43,8 @@ INLINE_CONCURRENCY = 4
 RUNNING_SUMMARIES = 32  # summaries of running audits kept between polls
 
 
-class PipelineCache:
-    """One pipeline per set of checks, built on first use."""
-
-    def __init__(self, timeout: float, cpu_seconds: float | None = None) -> None:
-        self.timeout = timeout
-        self.cpu_seconds = cpu_seconds
-        self._pipelines: dict[tuple[str, ...], Pipeline] = {}
-
-    def get(self, checks: Sequence[str]) -> Pipeline:
-        key = tuple(checks)
-        if key not in self._pipelines:
-            self._pipelines[key] = Pipeline(
-                build_checks(list(key)), timeout=self.timeout, cpu_seconds=self.cpu_seconds
-            )
-        return self._pipelines[key]
-
-
 async def audit_stored_message(
-    service: Service, pipeline: Pipeline, audits: AuditStore, audit: Audit, message_id: int
+    service: Service, analyzer: Analyzer, audits: AuditStore, audit: Audit, message_id: int
 ) -> AuditRecord:
     """Analyse one stored message for an audit and store its record."""
     try:
@@ -72,7 +53,7 @@ async def audit_stored_message(
         record = missing_record(message_id)
     else:
         record = await audit_parsed(
-            service, pipeline, audit, message_id, loaded.parsed, uid=loaded.uid
+            service, analyzer, audit, message_id, loaded.parsed, uid=loaded.uid
         )
     await audits.save_result(audit.id, record)
     return record
@@ -80,7 +61,7 @@ async def audit_stored_message(
 
 async def audit_parsed(
     service: Service,
-    pipeline: Pipeline,
+    analyzer: Analyzer,
     audit: Audit,
     message_id: int,
     parsed: ParsedMessage,
@@ -96,18 +77,10 @@ async def audit_parsed(
     and ``MAILQA_CELERY_RETRY_BACKOFF``). For imported mail the report is also the message's.
     """
     key = message_key(message_id)
-    settings = service.settings
     try:
         inbox = await service.store.get_inbox(audit.inbox_id)
-        ctx = service.scoped_context(inbox.project_id)
-        if not audit.online:
-            ctx = dataclasses.replace(ctx, offline=True)
-        report = await run_with_retries(
-            pipeline,
-            parsed,
-            ctx,
-            retries=settings.celery_max_retries,
-            base=settings.celery_retry_backoff,
+        report = await analyzer.run_with_retries(
+            parsed, scope=project_scope(inbox.project_id), offline=not audit.online
         )
     except Exception as exc:  # a message the parser or a check cannot survive
         return unreadable_record(key, f"{type(exc).__name__}: {exc}", message_id)
@@ -167,9 +140,6 @@ class AuditManager:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.audits = AuditStore(service.store)
-        self.pipelines = PipelineCache(
-            service.settings.check_timeout, service.settings.check_cpu_seconds
-        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatching: dict[int, asyncio.Task[None]] = {}
         self._running_summaries: dict[int, tuple[int, dict[str, Any]]] = {}
@@ -290,7 +260,7 @@ class AuditManager:
             await self.audits.update(audit.id, status="done")
 
     async def _run_inline(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> None:
-        pipeline = self.pipelines.get(audit.checks)
+        analyzer = self.service.analyzer.for_checks(audit.checks)
         limit = asyncio.Semaphore(INLINE_CONCURRENCY)
         pending: set[asyncio.Task[Any]] = set()
         total = len(done)
@@ -298,7 +268,7 @@ class AuditManager:
 
         async def one(message_id: int) -> None:
             try:
-                await audit_stored_message(self.service, pipeline, self.audits, audit, message_id)
+                await audit_stored_message(self.service, analyzer, self.audits, audit, message_id)
             except Exception as exc:
                 # The message is recorded as errored; if even that cannot be stored, the
                 # audit fails below rather than end done with a record missing.

@@ -19,16 +19,15 @@ from multiprocessing import get_context
 from multiprocessing.util import Finalize
 from pathlib import Path
 
-from mailqa.checks import BUILTIN_CHECKS, build_checks
+from mailqa.checks import BUILTIN_CHECKS
 from mailqa.cli.baseline import baseline_key
 from mailqa.cli.config import GateConfig
 from mailqa.cli.gate import FileResult, evaluate
 from mailqa.cli.inputs import HTML_SUFFIXES, CheckInput, input_from_bytes, load_input
 from mailqa.cli.paths import STDIN, relative_to
-from mailqa.core.check import CheckContext
+from mailqa.core.analyzer import Analyzer
 from mailqa.core.message import ParsedMessage
-from mailqa.core.pipeline import Pipeline
-from mailqa.resources import open_check_context
+from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 
 # A wrapped template has synthetic headers: checking them would only report our wrapper.
@@ -86,18 +85,14 @@ class FileTask:
 
 
 class FileChecker:
-    """Checks one file at a time with a pipeline and a check context it keeps open."""
+    """Checks one file at a time with an analyzer it keeps open."""
 
-    def __init__(self, job: GateJob) -> None:
+    def __init__(self, job: GateJob, analyzer: Analyzer) -> None:
         self.job = job
-        self.pipeline = Pipeline(
-            build_checks(job.check_names),
-            timeout=job.settings.check_timeout,
-            cpu_seconds=job.settings.check_cpu_seconds,
-        )
-        self._template_checks = [n for n in self.pipeline.checks if n not in TEMPLATE_SKIPS]
+        self.analyzer = analyzer
+        self._template_checks = [n for n in analyzer.check_names if n not in TEMPLATE_SKIPS]
 
-    async def check(self, task: FileTask, ctx: CheckContext) -> FileResult:
+    async def check(self, task: FileTask) -> FileResult:
         is_template = Path(task.source).suffix.lower() in HTML_SUFFIXES
         try:
             item = self._load(task)
@@ -109,7 +104,7 @@ class FileChecker:
             )
         msg = ParsedMessage(item.raw)
         only = self._template_checks if item.is_template else None
-        report = await self.pipeline.run(msg, ctx, only=only)
+        report = await self.analyzer.run(msg, only=only)
         path = self.job.baseline_path
         key = baseline_key(task.name, path) if path is not None else task.name
         return evaluate(
@@ -129,30 +124,28 @@ class FileChecker:
         return load_input(task.source, task.name)
 
 
-def _run_file(
-    runner: asyncio.Runner, checker: FileChecker, task: FileTask, ctx: CheckContext
-) -> FileResult:
+async def _open_checker(job: GateJob, stack: AsyncExitStack) -> FileChecker:
+    analyzer = await stack.enter_async_context(open_analyzer(job.settings, job.check_names))
+    return FileChecker(job, analyzer)
+
+
+def _run_file(runner: asyncio.Runner, checker: FileChecker, task: FileTask) -> FileResult:
     """``checker.check`` on the runner's loop, without ``Runner.run``: that installs a SIGINT
     handler holding the task for each call, and putting the previous handler back formats
     it (enum lookup error message) with ``repr`` of the finished task, that is of the whole
     report: tens of milliseconds per file, more than some checks take. Ctrl-C still stops the
     run (KeyboardInterrupt)."""
-    return runner.get_loop().run_until_complete(checker.check(task, ctx))
+    return runner.get_loop().run_until_complete(checker.check(task))
 
 
 def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult]:
     """One event loop and one check context for the run; results as they come."""
     runner = asyncio.Runner()
     stack = AsyncExitStack()
-    checker = FileChecker(job)
     try:
-        ctx = runner.run(
-            stack.enter_async_context(
-                open_check_context(job.settings, checks=list(checker.pipeline.checks))
-            )
-        )
+        checker = runner.run(_open_checker(job, stack))
         for task in tasks:
-            yield _run_file(runner, checker, task, ctx)
+            yield _run_file(runner, checker, task)
     finally:
         runner.run(stack.aclose())
         runner.close()
@@ -160,20 +153,14 @@ def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult
 
 # --- process pool (offline runs over many files) -------------------------------------
 
-_worker: tuple[asyncio.Runner, FileChecker, CheckContext] | None = None
+_worker: tuple[asyncio.Runner, FileChecker] | None = None
 
 
 def _worker_start(job: GateJob) -> None:
     global _worker
     runner = asyncio.Runner()
-    checker = FileChecker(job)
     stack = AsyncExitStack()
-    ctx = runner.run(
-        stack.enter_async_context(
-            open_check_context(job.settings, checks=list(checker.pipeline.checks))
-        )
-    )
-    _worker = (runner, checker, ctx)
+    _worker = (runner, runner.run(_open_checker(job, stack)))
 
     def close() -> None:  # when the worker exits: a shared cache's connection, for one
         try:
@@ -186,8 +173,8 @@ def _worker_start(job: GateJob) -> None:
 
 def _worker_check(task: FileTask) -> FileResult:
     assert _worker is not None, "worker not initialised"
-    runner, checker, ctx = _worker
-    return _run_file(runner, checker, task, ctx)
+    runner, checker = _worker
+    return _run_file(runner, checker, task)
 
 
 def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:

@@ -425,3 +425,42 @@ async def parse_stored(raw: bytes, envelope: Envelope | None = None) -> ParsedMe
     if len(raw) > PARSE_IN_THREAD:
         return await asyncio.to_thread(ParsedMessage, raw, envelope)
     return ParsedMessage(raw, envelope)
+
+
+HEAD_LIMIT = 1024 * 1024
+"""Capture reads at most this much of a message's header block before the ``250``."""
+
+
+def header_block(raw: bytes, limit: int = HEAD_LIMIT) -> bytes:
+    """The header block of ``raw`` (up to the first empty line), at most ``limit`` bytes
+    (cut at a line end): two bounded searches, whatever the size of the body."""
+    window = raw[: limit + 4]
+    ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i >= 0]
+    if ends:
+        return window[: min(ends)]
+    cut = window.rfind(b"\n", 0, limit)
+    return window[: cut if cut >= 0 else limit]
+
+
+@dataclass(frozen=True)
+class CapturedMessage:
+    """What capture stores before it answers: the raw bytes, the envelope and the headers.
+
+    Only the header block is parsed (bounded by ``HEAD_LIMIT``); the body (parts, previews,
+    attachments) is parsed once, by the analysis job, which stores what it found.
+    """
+
+    raw: bytes
+    envelope: Envelope
+    head: ParsedMessage
+
+    @classmethod
+    def scan(cls, raw: bytes, envelope: Envelope | None = None) -> CapturedMessage:
+        head = ParsedMessage(header_block(raw) + b"\r\n\r\n", envelope)
+        return cls(raw, head.envelope, head)
+
+    @property
+    def defects(self) -> tuple[str, ...]:
+        """Known before the body is parsed (the full parse stores all of them): a header
+        block alone would report every multipart message as missing its parts."""
+        return ("empty message",) if not self.raw.strip() else ()

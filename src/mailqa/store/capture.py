@@ -1,5 +1,6 @@
-"""Storing captured messages: the row, the raw bytes and the attachment index in one
-transaction, charged to the inbox quota. Concurrent captures are group-committed."""
+"""Storing captured messages: the row, the raw bytes and (for a message parsed in full) the
+attachment index in one transaction, charged to the inbox quota. Concurrent captures are
+group-committed. A message capture only scanned gets its body's facts later (``save_body``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 
 from mailqa.core.errors import NotFound, QuotaExceeded
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import CapturedMessage, ParsedMessage
 from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
 from mailqa.store.models import Attachment, Inbox, Message, MessageBlob, new_uid
 
@@ -35,24 +36,26 @@ def utf8_size(text: str | None) -> int:
     return len(text.encode("utf-8", "replace")) if text else 0
 
 
-def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, Any]:
+NewMessage = ParsedMessage | CapturedMessage
+"""A message to store: parsed in full (uploads, imports), or as capture scanned it."""
+
+
+def _message_row(inbox_id: int, msg: NewMessage, now: datetime) -> dict[str, Any]:
+    """The row of a new message: from a full parse, or from capture's header scan (then the
+    body's facts come with its analysis, ``body_parsed`` False until then)."""
+    head = msg.head if isinstance(msg, CapturedMessage) else msg
     env = msg.envelope
-    return {
+    row = {
         "uid": new_uid(),
         "inbox_id": inbox_id,
         "created_at": now,
-        "subject": msg.subject,
-        "from_header": msg.from_,
-        "from_address": msg.from_address,
-        "to_header": msg.header("To"),
-        "cc_header": msg.header("Cc"),
-        "message_id_header": msg.message_id,
+        "subject": head.subject,
+        "from_header": head.from_,
+        "from_address": head.from_address,
+        "to_header": head.header("To"),
+        "cc_header": head.header("Cc"),
+        "message_id_header": head.message_id,
         "size": len(msg.raw),
-        "preview_text": msg.preview_text,
-        "has_html": msg.html is not None,
-        "has_text": msg.text is not None,
-        "html_size": utf8_size(msg.html),
-        "text_size": utf8_size(msg.text),
         "is_read": False,
         "mail_from": env.mail_from,
         "rcpt_to": list(env.rcpt_to),
@@ -60,17 +63,75 @@ def _message_row(inbox_id: int, msg: ParsedMessage, now: datetime) -> dict[str, 
         "client_name": env.client_name,
         "helo": env.helo,
         "analysis_status": "pending",
-        "parse_defects": list(msg.defects),
     }
+    if isinstance(msg, CapturedMessage):
+        row.update(
+            preview_text="",
+            has_html=False,
+            has_text=False,
+            html_size=None,
+            text_size=None,
+            parse_defects=list(msg.defects),
+            body_parsed=False,
+        )
+    else:
+        row.update(body_facts(msg))
+    return row
+
+
+def body_facts(msg: ParsedMessage) -> dict[str, Any]:
+    """The columns a full parse fills in."""
+    return {
+        "preview_text": msg.preview_text,
+        "has_html": msg.html is not None,
+        "has_text": msg.text is not None,
+        "html_size": utf8_size(msg.html),
+        "text_size": utf8_size(msg.text),
+        "parse_defects": list(msg.defects),
+        "body_parsed": True,
+    }
+
+
+def attachment_rows(message_id: int, msg: ParsedMessage) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": message_id,
+            "index": a.index,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "content_id": a.content_id,
+            "disposition": a.disposition,
+            "transfer_encoding": a.transfer_encoding,
+        }
+        for a in msg.attachments
+    ]
 
 
 class CaptureWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._capture_queue: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]] = []
+        self._capture_queue: list[tuple[int, NewMessage, asyncio.Future[StoredMessage]]] = []
         self._capture_flusher: asyncio.Task[None] | None = None
 
-    async def insert_message(self, inbox_id: int, msg: ParsedMessage) -> StoredMessage:
+    async def save_body(self, message_id: int, uid: str, msg: ParsedMessage) -> bool:
+        """Store what the full parse of a captured message found (previews, body sizes, the
+        attachment index), once, onto that very message. False when it is gone."""
+        async with self.db.write() as s:
+            row = await s.get(Message, message_id)
+            if row is None or row.uid != uid:
+                return False
+            if row.body_parsed:
+                return True
+            for key, value in body_facts(msg).items():
+                setattr(row, key, value)
+            attachments = attachment_rows(message_id, msg)
+            if attachments:
+                await s.execute(insert(ATTACHMENTS), attachments)
+            touch(s, [row.inbox_id])
+        return True
+
+    async def insert_message(self, inbox_id: int, msg: NewMessage) -> StoredMessage:
         """Store a message and its raw bytes; charge the inbox quota. Committed on return.
 
         Concurrent calls are group-committed: whoever arrives while a transaction is open
@@ -99,7 +160,7 @@ class CaptureWriter:
                     future.set_result(result)
 
     async def _insert_one_by_one(
-        self, batch: list[tuple[int, ParsedMessage, asyncio.Future[StoredMessage]]]
+        self, batch: list[tuple[int, NewMessage, asyncio.Future[StoredMessage]]]
     ) -> list[StoredMessage | Exception]:
         """After a failed group commit: one transaction per message, so that one message
         the database refuses does not take the others down with it."""
@@ -112,7 +173,7 @@ class CaptureWriter:
         return results
 
     async def _insert_batch(
-        self, items: list[tuple[int, ParsedMessage]]
+        self, items: list[tuple[int, NewMessage]]
     ) -> list[StoredMessage | Exception]:
         results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
         async with self.db.write() as s:
@@ -123,7 +184,7 @@ class CaptureWriter:
                 query = query.with_for_update()
             inboxes = {row.id: row for row in (await s.execute(query)).all()}
             used = {inbox_id: row.used_bytes for inbox_id, row in inboxes.items()}
-            accepted: list[tuple[int, ParsedMessage]] = []
+            accepted: list[tuple[int, NewMessage]] = []
             for inbox_id, msg in items:
                 inbox = inboxes.get(inbox_id)
                 if inbox is None:
@@ -159,18 +220,10 @@ class CaptureWriter:
                 ],
             )
             attachments = [
-                {
-                    "message_id": mid,
-                    "index": a.index,
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "content_id": a.content_id,
-                    "disposition": a.disposition,
-                    "transfer_encoding": a.transfer_encoding,
-                }
+                row
                 for mid, (_, msg) in zip(ids, accepted, strict=True)
-                for a in msg.attachments
+                if isinstance(msg, ParsedMessage)
+                for row in attachment_rows(mid, msg)
             ]
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)

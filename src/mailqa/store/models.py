@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -167,6 +168,9 @@ class Message(Base):
     analysis_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     parse_defects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # False while only the headers are read (capture scans them; the analysis job parses the
+    # body and fills in the preview, body sizes, defects and attachment index).
+    body_parsed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Set when retention dropped the raw source; the row and its report stay.
     source_expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -53,10 +53,24 @@ class MessageRemoval:
             .values(used_bytes=floor(Inbox.used_bytes - size, 0))
         )
 
+    async def unparsed_messages(self, inbox_id: int, older_than: datetime) -> list[int]:
+        """Messages of the inbox received before ``older_than`` whose body is not parsed."""
+        async with self.db.sessions() as s:
+            ids = await s.scalars(
+                select(Message.id).where(
+                    Message.inbox_id == inbox_id,
+                    Message.created_at < older_than,
+                    Message.body_parsed.is_(False),
+                    Message.source_expired_at.is_(None),
+                )
+            )
+            return list(ids)
+
     async def expire_sources(self, inbox_id: int, older_than: datetime) -> int:
         """Drop the raw source of the inbox's messages received before ``older_than``,
         keeping each message, its attachment list and its report; the bytes go back to the
-        inbox quota. Returns how many sources were dropped."""
+        inbox quota. Returns how many sources were dropped. A message whose body is not
+        parsed yet keeps its source until it is (its attachment list comes from it)."""
         async with self.db.write() as s:
             ids = (
                 await s.scalars(
@@ -64,6 +78,7 @@ class MessageRemoval:
                         Message.inbox_id == inbox_id,
                         Message.created_at < older_than,
                         Message.source_expired_at.is_(None),
+                        Message.body_parsed.is_(True),
                     )
                 )
             ).all()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Report
-from mailqa.store.capture import CaptureWriter, StoredMessage
+from mailqa.store.capture import CaptureWriter, NewMessage, StoredMessage
 from mailqa.store.database import Database
 from mailqa.store.inboxes import InboxRepository, InboxStats
 from mailqa.store.messages import MessageFilter, MessageRepository, PendingMessage
@@ -148,8 +148,11 @@ class Store:
 
     # Capture (store.capture) ---------------------------------------------------------------
 
-    async def insert_message(self, inbox_id: int, msg: ParsedMessage) -> StoredMessage:
+    async def insert_message(self, inbox_id: int, msg: NewMessage) -> StoredMessage:
         return await self._capture.insert_message(inbox_id, msg)
+
+    async def save_body(self, message_id: int, uid: str, msg: ParsedMessage) -> bool:
+        return await self._capture.save_body(message_id, uid, msg)
 
     # Messages (store.messages) -------------------------------------------------------------
 
@@ -203,6 +206,9 @@ class Store:
         return await self._sources.get_attachments(message_id)
 
     # Deletes and retention (store.removal) -------------------------------------------------
+
+    async def unparsed_messages(self, inbox_id: int, older_than: datetime) -> list[int]:
+        return await self._removal.unparsed_messages(inbox_id, older_than)
 
     async def expire_sources(self, inbox_id: int, older_than: datetime) -> int:
         return await self._removal.expire_sources(inbox_id, older_than)

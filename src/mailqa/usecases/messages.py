@@ -27,10 +27,11 @@ class UnknownCheck(ConfigError):
 
 
 async def get_message(service: Service, principal: Principal, message_id: int) -> Message:
-    """The message, or NotFound when it does not exist or its inbox is not visible."""
+    """The message, or NotFound when it does not exist or its inbox is not visible; with its
+    body's facts (parsed now if its analysis has not done it yet)."""
     row = await service.store.get_message(message_id)
     await get_inbox(service, principal, row.inbox_id)
-    return row
+    return row if row.body_parsed else await service.get_message(message_id)
 
 
 async def inbox_message(
@@ -41,7 +42,7 @@ async def inbox_message(
     row = await service.store.get_message(message_id)
     if row.inbox_id != inbox_id:
         raise NotFound(f"message {message_id} not found in inbox {inbox_id}")
-    return row
+    return row if row.body_parsed else await service.get_message(message_id)
 
 
 async def capture(

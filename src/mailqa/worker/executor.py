@@ -1,4 +1,4 @@
-"""Where analyses run: inline (asyncio tasks in this process) or on Celery workers."""
+"""Analyses queued in the serving process and drained by a few asyncio tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
 
 from mailqa.core.message import ParsedMessage
 
@@ -26,18 +25,6 @@ class Job:
     uid: str | None = None
     parsed: ParsedMessage | None = None
     only: tuple[str, ...] | None = None
-
-
-class Executor(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def submit(
-        self,
-        message_id: int,
-        uid: str | None = None,
-        parsed: ParsedMessage | None = None,
-        only: Collection[str] | None = None,
-    ) -> None: ...
 
 
 class InlineExecutor:

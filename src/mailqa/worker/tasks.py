@@ -19,18 +19,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mailqa.audit.record import ERRORED, message_key, missing_record, unreadable_record
 from mailqa.audit.store import AuditStore
-from mailqa.audit.stored import PipelineCache, audit_parsed
-from mailqa.checks import build_checks
+from mailqa.audit.stored import audit_parsed
 from mailqa.core.errors import NotFound
-from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Report
-from mailqa.resources import open_check_context
-from mailqa.service import Service, rules_version
+from mailqa.resources import open_analyzer, retry_policy
+from mailqa.service import Service
 from mailqa.settings import Settings
 from mailqa.store.models import Audit
 from mailqa.store.repository import Store
 from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
-from mailqa.worker.retry import backoff, retryable_failures
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +43,6 @@ class WorkerRuntime:
         self._stack: AsyncExitStack | None = None
         self._service: Service | None = None
         self.audits: AuditStore | None = None
-        self.pipelines = PipelineCache(settings.check_timeout, settings.check_cpu_seconds)
         self.audit_rows: dict[int, Audit] = {}
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -63,16 +59,8 @@ class WorkerRuntime:
             stack = AsyncExitStack()
             store = Store(self.settings.effective_database_url)
             stack.push_async_callback(store.close)
-            pipeline = Pipeline(
-                build_checks(self.settings.checks),
-                timeout=self.settings.check_timeout,
-                cpu_seconds=self.settings.check_cpu_seconds,
-                rules_version=rules_version(),
-            )
-            ctx = await stack.enter_async_context(
-                open_check_context(self.settings, checks=list(pipeline.checks))
-            )
-            self._service = Service(self.settings, store, ctx, pipeline)
+            analyzer = await stack.enter_async_context(open_analyzer(self.settings))
+            self._service = Service(self.settings, store, analyzer)
             self.audits = AuditStore(store)
             self._stack = stack
         return self._service
@@ -106,12 +94,12 @@ async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) 
     audit = runtime.audit_rows.get(audit_id)
     if audit is None:  # an audit's checks never change: read its row once per process
         audit = runtime.audit_rows[audit_id] = await audits.get(audit_id)
-    pipeline = runtime.pipelines.get(audit.checks)
+    analyzer = service.analyzer.for_checks(audit.checks)
 
     loaded = await service.load_many(message_ids)  # one query for the chunk
     records = await asyncio.gather(
         *(
-            audit_parsed(service, pipeline, audit, mid, msg.parsed, uid=msg.uid)
+            audit_parsed(service, analyzer, audit, mid, msg.parsed, uid=msg.uid)
             for mid, msg in loaded.items()
         )
     )
@@ -140,6 +128,7 @@ DB_ERRORS = (OperationalError, DBAPIError, OSError)
 def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
     """Define the tasks on ``app``; they share one runtime per worker process."""
     runtime = WorkerRuntime(settings)
+    retry = retry_policy(settings)
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _close(**_: Any) -> None:
@@ -156,14 +145,12 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
         try:
             report = runtime.run(_analyze(runtime, message_id, uid, only))
         except DB_ERRORS as exc:  # database restarting: the whole task again, later
-            raise self.retry(
-                exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
-            ) from exc
+            raise self.retry(exc=exc, countdown=retry.backoff(self.request.retries)) from exc
         if report is None:
             return {"message_id": message_id, "status": "deleted"}
-        failed = retryable_failures(report, only)
+        failed = retry.retryable_failures(report, only)
         if failed and self.request.retries < self.max_retries:
-            countdown = backoff(settings.celery_retry_backoff, self.request.retries)
+            countdown = retry.backoff(self.request.retries)
             log.info("message %s: retrying %s in %.1f s", message_id, ", ".join(failed), countdown)
             raise self.retry(
                 kwargs={"message_id": message_id, "only": failed, "uid": uid}, countdown=countdown
@@ -182,8 +169,6 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
                 error = f"gave up after {self.request.retries} retries: {exc}"
                 runtime.run(_give_up(runtime, audit_id, message_ids, error))
                 raise
-            raise self.retry(
-                exc=exc, countdown=backoff(settings.celery_retry_backoff, self.request.retries)
-            ) from exc
+            raise self.retry(exc=exc, countdown=retry.backoff(self.request.retries)) from exc
 
     return runtime

@@ -1,0 +1,175 @@
+"""The checks run in analysis processes, and capture reads only the headers before its 250.
+
+So one costly message cannot stall the serving process: its event loop and GIL never run
+the checks (``bench/loop_stall.py`` measures the stall). An analysis process that dies is
+replaced, and what it was analysing runs again, or is reported errored once its analyses
+were cut short ``MAILQA_ANALYSIS_MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import os
+import signal
+from email.message import EmailMessage
+from pathlib import Path
+
+from tests.support.stack import Running, base_settings, start_stack
+
+from mailqa.core.message import HEAD_LIMIT, CapturedMessage, header_block
+from mailqa.service import open_service
+from mailqa.worker.processes import ProcessExecutor
+
+HEAVY_CSS = "".join(f".c{i} {{ display: flex; color: red }}\n" for i in range(60_000))
+
+
+def mail(subject: str, html: str, attachment: bytes | None = None) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "app@app.example", "user@example.com", subject
+    m.set_content("text part")
+    m.add_alternative(html, subtype="html", cte="quoted-printable")
+    if attachment is not None:
+        m.add_attachment(
+            attachment, maintype="text", subtype="csv", filename="data.csv", cte="base64"
+        )
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+def test_the_header_block_is_read_within_its_bound() -> None:
+    raw = mail("hello", "<p>hi</p>")
+    head = header_block(raw)
+    assert head.startswith(b"Subject: hello") or b"\r\nSubject: hello" in head
+    assert b"text part" not in head and not head.endswith(b"\r\n\r\n")
+    # No empty line at all: at most HEAD_LIMIT bytes, cut at a line end.
+    endless = b"X-Filler: " + b"a" * 100 + b"\r\n"
+    endless *= (2 * HEAD_LIMIT) // len(endless)
+    cut = header_block(endless)
+    assert len(cut) <= HEAD_LIMIT and endless.startswith(cut) and cut.endswith(b"\r")
+    captured = CapturedMessage.scan(raw)
+    assert captured.head.subject == "hello" and captured.head.html is None
+    assert captured.raw == raw and captured.defects == ()
+
+
+async def test_capture_stores_headers_and_the_body_is_parsed_when_needed(tmp_path: Path) -> None:
+    """Before any analysis ran, the row holds what the headers say; the first read of the
+    message parses its body and stores the preview, sizes and attachment list."""
+    settings = base_settings(tmp_path)
+    async with open_service(settings, start_executor=False) as service:  # nothing analyses
+        inbox = await service.store.default_inbox(settings.inbox_quota_bytes)
+        raw = mail("an invoice", "<p>Your invoice is attached.</p>", b"a,b\n1,2\n")
+        message_id = await service.capture(raw, inbox.id)
+        row = await service.store.get_message(message_id)
+        assert (row.subject, row.from_address, row.size) == (
+            "an invoice",
+            "app@app.example",
+            len(raw),
+        )
+        assert not row.body_parsed and not row.has_html
+        assert list(await service.store.get_attachments(message_id)) == []
+        row = await service.get_message(message_id)
+        assert row.body_parsed and row.has_html and row.has_text
+        assert row.preview_text == "text part" and row.html_size and row.html_size > 0
+        [attachment] = await service.store.get_attachments(message_id)
+        assert (attachment.filename, attachment.content_type) == ("data.csv", "text/csv")
+        # The analysis finds it parsed already and does not store the attachments twice.
+        report = await service.analyze(message_id)
+        assert report.message.attachments == 1
+        assert len(await service.store.get_attachments(message_id)) == 1
+
+
+async def wait_status(stack: Running, message_id: int, within: float = 120) -> str:
+    async with stack.client() as c:
+        for _ in range(int(within / 0.05)):
+            row = (await c.get(f"/api/v1/messages/{message_id}")).json()
+            if row["analysis_status"] != "pending":
+                return str(row["analysis_status"])
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"message {message_id} was not analysed within {within} s")
+
+
+async def latest_id(stack: Running) -> int:
+    async with stack.client() as c:
+        inbox = (await c.get("/api/v1/inboxes")).json()[0]
+        r = await c.get(f"/api/v1/inboxes/{inbox['id']}/messages/latest")
+        return int(r.json()["id"])
+
+
+async def test_the_checks_run_in_analysis_processes(tmp_path: Path) -> None:
+    """On the defaults the server's analyses run in child processes; the report they store
+    is the one the API serves, attachments and body facts included."""
+    settings = base_settings(tmp_path, checks=["headers", "html", "hygiene"])
+    assert settings.analysis_processes > 0  # the default
+    async with start_stack(settings) as stack:
+        executor = stack.service.executor
+        assert isinstance(executor, ProcessExecutor)
+        raw = mail("in a child", "<table><tr><td>hi</td></tr></table>", b"x,y\n")
+        await asyncio.to_thread(stack.smtp_send, raw)
+        message_id = await latest_id(stack)
+        assert await wait_status(stack, message_id) == "analyzed"
+        pids = executor.processes.pids
+        assert pids and os.getpid() not in pids
+        async with stack.client() as c:
+            report = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+            attachments = (await c.get(f"/api/v1/messages/{message_id}/attachments")).json()
+        assert set(report["checks"]) == {"headers", "html", "hygiene"}
+        assert report["rules_version"] and report["message"]["attachments"] == 1
+        assert [a["filename"] for a in attachments] == ["data.csv"]
+
+
+async def kill_when_under_way(stack: Running, message_id: int) -> int:
+    """SIGKILL the analysis process once it has counted its attempt at the message."""
+    executor = stack.service.executor
+    assert isinstance(executor, ProcessExecutor)
+    for _ in range(2400):
+        row = await stack.service.store.get_message(message_id)
+        if executor.processes.under_way and row.analysis_attempts >= 1:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the analysis never started")
+    [pid] = executor.processes.pids
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+async def test_a_killed_analysis_process_is_replaced_and_the_message_analysed(
+    tmp_path: Path,
+) -> None:
+    settings = base_settings(
+        tmp_path, checks=["html"], analysis_processes=1, smtp_max_message_size=10_000_000
+    )
+    async with start_stack(settings) as stack:
+        await asyncio.to_thread(stack.smtp_send, mail("costly", f"<style>{HEAVY_CSS}</style>"))
+        message_id = await latest_id(stack)
+        killed = await kill_when_under_way(stack, message_id)
+        assert await wait_status(stack, message_id) == "analyzed"
+        row = await stack.service.store.get_message(message_id)
+        assert row.analysis_attempts == 2
+        executor = stack.service.executor
+        assert isinstance(executor, ProcessExecutor)
+        assert executor.processes.pids and killed not in executor.processes.pids
+        # The server went on serving throughout, and a new message is analysed as usual.
+        await asyncio.to_thread(stack.smtp_send, mail("after", "<p>hi</p>"))
+        assert await wait_status(stack, await latest_id(stack)) == "analyzed"
+
+
+async def test_a_message_that_kills_its_analyses_is_reported_errored(tmp_path: Path) -> None:
+    settings = base_settings(
+        tmp_path,
+        checks=["html"],
+        analysis_processes=1,
+        analysis_max_attempts=1,
+        smtp_max_message_size=10_000_000,
+    )
+    async with start_stack(settings) as stack:
+        await asyncio.to_thread(stack.smtp_send, mail("poison", f"<style>{HEAVY_CSS}</style>"))
+        message_id = await latest_id(stack)
+        await kill_when_under_way(stack, message_id)
+        assert await wait_status(stack, message_id) == "analyzed"
+        async with stack.client() as c:
+            report = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+        assert report["checks"]["html"]["status"] == "errored"
+        assert "cut short" in report["checks"]["html"]["error"]
+        row = await stack.service.store.get_message(message_id)
+        assert row.analysis_attempts == 1  # not run again
