@@ -86,7 +86,10 @@ def test_a_registered_check_runs_in_mailqa_check(
 async def test_a_registered_check_is_in_the_api_report(
     toy_registered: None, tmp_path: Path
 ) -> None:
-    settings = base_settings(tmp_path, checks=["headers", "toy"], smtp_allow_admin_tokens=True)
+    # The toy check is registered in this process: the server's checks run here too.
+    settings = base_settings(
+        tmp_path, checks=["headers", "toy"], smtp_allow_admin_tokens=True, analysis_processes=0
+    )
     async with start_stack(settings) as running:
         await asyncio.to_thread(running.smtp_send, MESSAGE.encode())
         async with running.client() as client:
