@@ -37,6 +37,7 @@ from mailqa.worker.executor import InlineExecutor
 from mailqa.worker.processes import (
     AnalysisCrashed,
     AnalysisProcesses,
+    AnalysisUnavailable,
     ProcessExecutor,
     child_settings,
 )
@@ -197,6 +198,9 @@ class Service:
             log.warning("message %d: %s", message_id, exc)
             await self._after_crash(message_id, uid, only)
             return
+        except AnalysisUnavailable as exc:
+            await self._report_unanalysable(message_id, uid, f"not analysed: {exc}")
+            return
         if outcome.inbox_id is not None:
             self.store.changes.notify([outcome.inbox_id])
         if outcome.status is not None:
@@ -220,6 +224,16 @@ class Service:
             await self.store.save_report(row.id, row.uid, await self._poisoned_report(pending))
             return
         await self.executor.submit(message_id, row.uid, None, only)
+
+    async def _report_unanalysable(self, message_id: int, uid: str | None, reason: str) -> None:
+        """Store a report whose checks are errored with ``reason`` (nothing could run them)."""
+        try:
+            row = await self.store.get_message(message_id)
+        except NotFound:
+            return
+        if uid is not None and row.uid != uid:
+            return
+        await self.store.save_report(row.id, row.uid, self._errored_report(row, reason))
 
     async def analyze(
         self,
@@ -330,8 +344,12 @@ class Service:
         try:
             row = await self.store.get_message(message.id)
         except NotFound:
-            summary = MessageSummary()
-        else:
+            row = None
+        return self._errored_report(row, reason)
+
+    def _errored_report(self, row: Message | None, reason: str) -> Report:
+        summary = MessageSummary()
+        if row is not None:
             summary = MessageSummary(
                 subject=row.subject,
                 from_=row.from_header,

@@ -15,8 +15,11 @@ import signal
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from tests.support.stack import Running, base_settings, start_stack
 
+from mailqa.checks import BUILTIN_CHECKS
+from mailqa.checks.headers import HeadersCheck
 from mailqa.core.message import HEAD_LIMIT, CapturedMessage, header_block
 from mailqa.service import open_service
 from mailqa.worker.processes import ProcessExecutor
@@ -173,3 +176,25 @@ async def test_a_message_that_kills_its_analyses_is_reported_errored(tmp_path: P
         assert "cut short" in report["checks"]["html"]["error"]
         row = await stack.service.store.get_message(message_id)
         assert row.analysis_attempts == 1  # not run again
+
+
+async def test_analysis_processes_that_cannot_start_give_errored_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration the analysis processes refuse (here a check only this process knows)
+    does not leave mail pending for ever: after a few failed starts every analysis is
+    reported errored with the reason, and the server goes on capturing."""
+
+    class Unknown(HeadersCheck):
+        name = "unknown-elsewhere"
+
+    monkeypatch.setitem(BUILTIN_CHECKS, Unknown.name, Unknown)
+    settings = base_settings(tmp_path, checks=[Unknown.name], analysis_processes=1)
+    async with start_stack(settings) as stack:
+        await asyncio.to_thread(stack.smtp_send, mail("refused", "<p>hi</p>"))
+        message_id = await latest_id(stack)
+        assert await wait_status(stack, message_id) == "analyzed"
+        async with stack.client() as c:
+            report = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+        check = report["checks"][Unknown.name]
+        assert check["status"] == "errored" and "do not start" in check["error"]

@@ -119,7 +119,7 @@ async def test_batch_limits_and_shape(stack: Stack, inbox_id: int) -> None:
     assert ok.status_code == 200
     responses = ok.json()["responses"]
     assert [r["success"] for r in responses] == [True, False, True]
-    third = await stack.service.store.get_message(int(responses[2]["message_ids"][0]))
+    third = await stack.service.get_message(int(responses[2]["message_ids"][0]))
     assert third.has_html and third.subject == tag
 
 

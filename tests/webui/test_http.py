@@ -186,3 +186,17 @@ async def test_event_stream_announces_new_mail(stack: Stack) -> None:
             assert second["latest_id"] != first["latest_id"]
         # Unknown inbox: 404 before any stream starts.
         assert (await c.get("/ui/inboxes/999999/events")).status_code == 404
+
+
+async def test_the_ui_modules_are_revalidated_so_an_upgrade_never_runs_stale_ones(
+    stack: Stack,
+) -> None:
+    """The entry file carries a version query; the modules it imports do not: each is served
+    ``no-cache`` with a validator, so the browser asks again and gets 304 while unchanged."""
+    async with browser_client(stack) as c:
+        first = await c.get("/ui/static/js/api.js")
+        assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+        again = await c.get(
+            "/ui/static/js/api.js", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304

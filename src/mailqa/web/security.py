@@ -38,7 +38,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = policy_for(scope.get("path", ""))
+        path = scope.get("path", "")
+        policy = policy_for(path)
+        # The UI's modules are imported by name, without the entry's version query: the
+        # browser revalidates them (cheap, by ETag) so an upgrade never runs stale ones.
+        static = path.startswith("/ui/static/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -51,6 +55,8 @@ class SecurityHeaders:
                 if policy is not None:
                     extra.append((b"content-security-policy", policy.encode()))
                     extra.append((b"x-frame-options", b"DENY"))
+                if static:
+                    extra.append((b"cache-control", b"no-cache"))
                 headers.extend((k, v) for k, v in extra if k not in present)
                 message["headers"] = headers
             await send(message)

@@ -38,8 +38,16 @@ READY = "ready"
 STOP_GRACE_SECONDS = 5.0
 
 
+START_ATTEMPTS = 3
+"""Starts of an analysis process in a row that may fail before analysis is given up."""
+
+
 class AnalysisCrashed(MailqaError):
     """The analysis process died while analysing the message."""
+
+
+class AnalysisUnavailable(MailqaError):
+    """The analysis processes cannot start (a configuration they refuse): nothing can run."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class AnalysisProcesses:
         self._ids = itertools.count(1)
         self._free = asyncio.Condition()
         self._stopped = False
+        self._failed_starts = [0] * self.size
+        self.unavailable: str | None = None
         # One thread per child waits on its pipe: not the loop's default pool, which the
         # store and the checks need.
         self._readers = ThreadPoolExecutor(self.size, thread_name_prefix="analysis-pipe")
@@ -148,6 +158,8 @@ class AnalysisProcesses:
             while True:
                 if self._stopped:
                     raise AnalysisCrashed("the analysis processes are stopping")
+                if self.unavailable is not None:
+                    raise AnalysisUnavailable(self.unavailable)
                 ready = [
                     c
                     for c in self._children
@@ -190,7 +202,17 @@ class AnalysisProcesses:
                         AnalysisCrashed(f"the analysis process exited (code {code})")
                     )
             child.conn.close()
-            if not (self._stopped or child.stopping):
+            started = child.ready.is_set()
+            self._failed_starts[slot] = 0 if started else self._failed_starts[slot] + 1
+            if self._stopped or child.stopping:
+                pass
+            elif self._failed_starts[slot] >= START_ATTEMPTS:
+                self.unavailable = (
+                    f"the analysis processes do not start (exit code {code}, "
+                    f"{START_ATTEMPTS} times in a row; the server log says why)"
+                )
+                log.error("%s: analyses are reported errored", self.unavailable)
+            else:
                 log.warning("analysis process %s exited with code %s; restarting", slot, code)
                 self._spawn(slot)
             async with self._free:
@@ -238,7 +260,8 @@ def child_main(
     """Entry point of an analysis process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s analysis[{os.getpid()}] %(levelname)s %(message)s"
+        level=logging.WARNING,
+        format=f"%(asctime)s analysis[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
     settings = Settings.model_validate_json(settings_json)
     asyncio.run(_serve(settings, conn, per_process, spamd_unavailable))
