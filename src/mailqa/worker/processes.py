@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 READY = "ready"
 STOP_GRACE_SECONDS = 5.0
+NICENESS = 10
+"""Analysis processes run at a lower CPU priority: under load, capture and the API (the
+serving process) get the CPU first, and analysis catches up afterwards."""
 
 
 START_ATTEMPTS = 3
@@ -259,6 +262,8 @@ def child_main(
 ) -> None:
     """Entry point of an analysis process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     logging.basicConfig(
         level=logging.WARNING,
         format=f"%(asctime)s analysis[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
