@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     http_max_connections_per_address: int = Field(
         128, ge=0, description="HTTP connections one client address may hold open (0: no limit)."
     )
+    http_max_connections: int = Field(
+        512,
+        ge=0,
+        description="HTTP connections the server holds open at once from all addresses "
+        "(0: no limit); past it a new one is answered 503 and closed. With "
+        "MAILQA_SMTP_MAX_CONNECTIONS, keep it well below the process's open-file limit.",
+    )
     smtp_idle_timeout: float = Field(
         60.0,
         gt=0,
@@ -128,6 +135,12 @@ class Settings(BaseSettings):
     )
     smtp_max_connections_per_address: int = Field(
         64, ge=0, description="SMTP sessions one client address may hold open (0: no limit)."
+    )
+    smtp_max_connections: int = Field(
+        256,
+        ge=0,
+        description="SMTP sessions the server holds open at once from all addresses "
+        "(0: no limit); past it a new one is answered 421 and closed.",
     )
     smtp_spool_bytes: int = Field(
         1 * MB,

@@ -10,19 +10,60 @@ from mailqa.core.message import ParsedMessage
 from mailqa.settings import BIGINT_MAX
 from mailqa.store.models import Attachment, Message, Project
 
+INT_MAX = 2**31 - 1  # message counts are 32-bit integers on every backend
+MAX_AGE_DAYS = 36_500.0  # a hundred years: further back than any stored date
+
+MAX_INBOXES_HELP = (
+    "Most inboxes the project may have for a project token to create one; null: "
+    "MAILQA_MAX_INBOXES_PER_PROJECT. Set by admin tokens only."
+)
+MAX_INBOX_QUOTA_HELP = (
+    "Largest quota (bytes) a project token may give an inbox here, also the most an inbox "
+    "created without one gets; null: MAILQA_MAX_INBOX_QUOTA_BYTES. Set by admin tokens only."
+)
+
 
 class ProjectOut(BaseModel):
     id: int
     name: str
     created_at: datetime
+    max_inboxes: int | None = Field(description=MAX_INBOXES_HELP)
+    max_inbox_quota_bytes: int | None = Field(description=MAX_INBOX_QUOTA_HELP)
 
     @classmethod
     def of(cls, p: Project) -> ProjectOut:
-        return cls(id=p.id, name=p.name, created_at=p.created_at)
+        return cls(
+            id=p.id,
+            name=p.name,
+            created_at=p.created_at,
+            max_inboxes=p.max_inboxes,
+            max_inbox_quota_bytes=p.max_inbox_quota_bytes,
+        )
 
 
 class ProjectIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
+    max_inboxes: int | None = Field(None, ge=0, le=INT_MAX, description=MAX_INBOXES_HELP)
+    max_inbox_quota_bytes: int | None = Field(
+        None, gt=0, le=BIGINT_MAX, description=MAX_INBOX_QUOTA_HELP
+    )
+
+
+class ProjectPatch(BaseModel):
+    """Fields to change. ``null`` clears a limit (the global setting applies again); the
+    name cannot be null."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    max_inboxes: int | None = Field(None, ge=0, le=INT_MAX, description=MAX_INBOXES_HELP)
+    max_inbox_quota_bytes: int | None = Field(
+        None, gt=0, le=BIGINT_MAX, description=MAX_INBOX_QUOTA_HELP
+    )
+
+    @model_validator(mode="after")
+    def _name_stays_set(self) -> ProjectPatch:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null")
+        return self
 
 
 class SmtpCredentials(BaseModel):
@@ -43,10 +84,6 @@ class InboxOut(BaseModel):
     max_age_days: float | None
     created_at: datetime
     smtp: SmtpCredentials
-
-
-INT_MAX = 2**31 - 1  # message counts are 32-bit integers on every backend
-MAX_AGE_DAYS = 36_500.0  # a hundred years: further back than any stored date
 
 
 class InboxIn(BaseModel):

@@ -9,7 +9,7 @@ and any number of connections. The guard, a subclass of uvicorn's httptools prot
 - answers 431 and closes when the request line and headers pass
   ``MAILQA_HTTP_MAX_HEADER_BYTES``;
 - answers 503 and closes a connection over ``MAILQA_HTTP_MAX_CONNECTIONS_PER_ADDRESS`` from
-  one client address.
+  one client address, or over ``MAILQA_HTTP_MAX_CONNECTIONS`` open in all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mailqa.net.connections import AddressLimiter
+from mailqa.net.connections import ConnectionLimiter, Refusal
 from mailqa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,16 @@ def _response(status: str, code: str, message: str) -> bytes:
     return head.encode() + body
 
 
+_REFUSED = {
+    Refusal.ADDRESS_FULL: "too many connections from your address; try again later",
+    Refusal.SERVER_FULL: "the server has too many connections open; try again later",
+}
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """Set by ``guarded_protocol``: the limiter shared by every connection, and the limits."""
 
-    limiter: AddressLimiter = AddressLimiter(0)
+    limiter: ConnectionLimiter = ConnectionLimiter(0)
     header_timeout: float = 15.0
     max_header_bytes: int = 64 * 1024
 
@@ -54,14 +60,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         address = self.client[0] if self.client else ""
-        if not self.limiter.acquire(address):
-            log.warning("refused an HTTP connection from %s: too many open", address)
+        refusal = self.limiter.acquire(address)
+        if refusal is not None:
+            log.warning("refused an HTTP connection from %s: %s", address, refusal.value)
             transport.write(
-                _response(
-                    "503 Service Unavailable",
-                    "too_many_connections",
-                    "too many connections from your address; try again later",
-                )
+                _response("503 Service Unavailable", "too_many_connections", _REFUSED[refusal])
             )
             transport.close()
             return
@@ -125,7 +128,9 @@ def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
         "MailqaHttpProtocol",
         (GuardedHttpToolsProtocol,),
         {
-            "limiter": AddressLimiter(settings.http_max_connections_per_address),
+            "limiter": ConnectionLimiter(
+                settings.http_max_connections_per_address, settings.http_max_connections
+            ),
             "header_timeout": settings.http_header_timeout,
             "max_header_bytes": settings.http_max_header_bytes,
         },

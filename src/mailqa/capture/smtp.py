@@ -28,7 +28,7 @@ from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
 from mailqa.capture.spool import SpoolingSMTP
 from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
-from mailqa.net.connections import AddressLimiter
+from mailqa.net.connections import ConnectionLimiter
 from mailqa.service import Service
 from mailqa.usecases.inboxes import delivery_inbox
 
@@ -257,7 +257,9 @@ def smtp_factory(service: Service) -> Any:
     context = None
     if settings.smtp_tls_cert and settings.smtp_tls_key:
         context = tls_context(str(settings.smtp_tls_cert), str(settings.smtp_tls_key))
-    limiter = AddressLimiter(settings.smtp_max_connections_per_address)
+    limiter = ConnectionLimiter(
+        settings.smtp_max_connections_per_address, settings.smtp_max_connections
+    )
     large_captures = asyncio.Semaphore(settings.smtp_large_captures)
 
     def make() -> SMTP:

@@ -9,8 +9,8 @@
 - The idle timeout (aiosmtpd's ``timeout``) also covers DATA: a session is closed when no
   byte arrived for that long, however long the whole transfer takes while it progresses;
   time the server spends storing the message (or waiting to) does not count.
-- ``limiter`` caps the sessions one client address holds open: the next one is answered
-  ``421`` and closed.
+- ``limiter`` caps the sessions one client address holds open, and all sessions together:
+  the next one is answered ``421`` and closed.
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ from typing import IO, Any
 
 from aiosmtpd.smtp import MISSING, SMTP
 
-from mailqa.net.connections import AddressLimiter
+from mailqa.net.connections import ConnectionLimiter, Refusal
 
 log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 64 * 1024
-TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address; try again later\r\n"
+REFUSED = {
+    Refusal.ADDRESS_FULL: b"421 4.7.0 Too many connections from your address; try again later\r\n",
+    Refusal.SERVER_FULL: b"421 4.3.2 Too many connections; try again later\r\n",
+}
 
 
 class _Data(enum.Enum):
@@ -45,7 +48,7 @@ class SpoolingSMTP(SMTP):
         *,
         spool_bytes: int = 1024 * 1024,
         large_captures: asyncio.Semaphore | None = None,
-        limiter: AddressLimiter | None = None,
+        limiter: ConnectionLimiter | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
@@ -63,11 +66,12 @@ class SpoolingSMTP(SMTP):
         if self.transport is None and self.limiter is not None:  # not the STARTTLS re-entry
             peer = transport.get_extra_info("peername")
             address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-            if not self.limiter.acquire(address):
-                log.warning("refused an SMTP connection from %s: too many open", address)
+            refusal = self.limiter.acquire(address)
+            if refusal is not None:
+                log.warning("refused an SMTP connection from %s: %s", address, refusal.value)
                 self._refused = True
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(TOO_MANY_CONNECTIONS)
+                transport.write(REFUSED[refusal])
                 transport.close()
                 return
             self._counted = address

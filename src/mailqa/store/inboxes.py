@@ -42,21 +42,26 @@ class InboxRepository:
         max_inboxes: int | None = None,
         **options: Any,
     ) -> Inbox:
-        """With ``max_inboxes``, refuse (LimitExceeded) when the project has that many
-        already; concurrent creations in one project take turns, so none slips past."""
+        """With ``max_inboxes`` (the global limit), refuse (LimitExceeded) when the project
+        has that many already, or as many as its own ``max_inboxes`` when an admin set one;
+        concurrent creations in one project take turns, so none slips past."""
         async with self.db.write() as s:
             locked = self.db.engine.dialect.name != "sqlite"  # SQLite: one writer anyway
-            if await s.get(Project, project_id, with_for_update=locked) is None:
+            project = await s.get(Project, project_id, with_for_update=locked)
+            if project is None:
                 raise NotFound(f"project {project_id} not found")
             if max_inboxes is not None:
+                limit, which = max_inboxes, f"MAILQA_MAX_INBOXES_PER_PROJECT={max_inboxes}"
+                if project.max_inboxes is not None:
+                    limit = project.max_inboxes
+                    which = f"the project's max_inboxes={limit}, set by an admin"
                 count = await s.scalar(
                     select(func.count()).select_from(Inbox).where(Inbox.project_id == project_id)
                 )
-                if int(count or 0) >= max_inboxes:
+                if int(count or 0) >= limit:
                     raise LimitExceeded(
                         f"project {project_id} has {count} inboxes, the most a project token "
-                        f"may create (MAILQA_MAX_INBOXES_PER_PROJECT={max_inboxes}); "
-                        "an admin token can create more"
+                        f"may create ({which}); an admin token can create more"
                     )
             inbox = Inbox(
                 project_id=project_id,

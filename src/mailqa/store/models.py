@@ -92,6 +92,9 @@ class Project(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(SafeText(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Admin-set limits on what project tokens may do here; None: the global setting applies.
+    max_inboxes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_inbox_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Inbox(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -17,9 +18,11 @@ class ProjectRepository:
         self.db = db
         self.inboxes = inboxes
 
-    async def create_project(self, name: str) -> Project:
+    async def create_project(self, name: str, **limits: int | None) -> Project:
+        """A new project; ``limits`` are its admin-set ``max_inboxes`` and
+        ``max_inbox_quota_bytes`` (None: the global settings apply)."""
         async with self.db.write() as s:
-            project = Project(name=name)
+            project = Project(name=name, **limits)
             s.add(project)
         return project
 
@@ -37,12 +40,14 @@ class ProjectRepository:
             raise NotFound(f"project {project_id} not found")
         return project
 
-    async def update_project(self, project_id: int, name: str) -> Project:
+    async def update_project(self, project_id: int, **fields: Any) -> Project:
+        """Change the given fields (name, max_inboxes, max_inbox_quota_bytes)."""
         async with self.db.write() as s:
             project = await s.get(Project, project_id)
             if project is None:
                 raise NotFound(f"project {project_id} not found")
-            project.name = name
+            for key, value in fields.items():
+                setattr(project, key, value)
         return project
 
     async def delete_project(self, project_id: int) -> None:

@@ -56,8 +56,8 @@ class Store:
 
     # Projects (store.projects) -------------------------------------------------------------
 
-    async def create_project(self, name: str) -> Project:
-        return await self._projects.create_project(name)
+    async def create_project(self, name: str, **limits: int | None) -> Project:
+        return await self._projects.create_project(name, **limits)
 
     async def list_projects(self, project_id: int | None = None) -> Sequence[Project]:
         return await self._projects.list_projects(project_id)
@@ -65,8 +65,8 @@ class Store:
     async def get_project(self, project_id: int) -> Project:
         return await self._projects.get_project(project_id)
 
-    async def update_project(self, project_id: int, name: str) -> Project:
-        return await self._projects.update_project(project_id, name)
+    async def update_project(self, project_id: int, **fields: Any) -> Project:
+        return await self._projects.update_project(project_id, **fields)
 
     async def delete_project(self, project_id: int) -> None:
         await self._projects.delete_project(project_id)

@@ -10,7 +10,7 @@ from mailqa.auth import Principal
 from mailqa.core.errors import LimitExceeded, NotFound
 from mailqa.service import Service
 from mailqa.store.inboxes import InboxStats
-from mailqa.store.models import Inbox
+from mailqa.store.models import Inbox, Project
 from mailqa.usecases.projects import require_visible
 
 
@@ -38,18 +38,37 @@ async def inbox_stats(
 
 
 def _inbox_limit(service: Service, principal: Principal) -> int | None:
-    """How many inboxes a project may have for this principal to create one (None: no limit)."""
+    """How many inboxes a project may have for this principal to create one, unless the
+    project sets its own limit (None: no limit)."""
     return None if principal.is_admin else service.settings.max_inboxes_per_project
 
 
-def _check_quota(service: Service, principal: Principal, quota_bytes: int | None) -> None:
-    """Project tokens may set quotas up to the configured maximum; admins any."""
-    settings = service.settings
-    most = max(settings.max_inbox_quota_bytes, settings.inbox_quota_bytes)
-    if quota_bytes is not None and not principal.is_admin and quota_bytes > most:
+def _default_quota(service: Service, project: Project) -> int:
+    """The quota of an inbox created without one: the global default, within the project's
+    maximum."""
+    quota = service.settings.inbox_quota_bytes
+    if project.max_inbox_quota_bytes is not None:
+        quota = min(quota, project.max_inbox_quota_bytes)
+    return quota
+
+
+def _check_quota(
+    service: Service, principal: Principal, project: Project, quota_bytes: int | None
+) -> None:
+    """Project tokens may set quotas up to the project's maximum (an admin's
+    ``max_inbox_quota_bytes``, else the configured one); admins any."""
+    if quota_bytes is None or principal.is_admin:
+        return
+    if project.max_inbox_quota_bytes is not None:
+        most, which = project.max_inbox_quota_bytes, "the project's max_inbox_quota_bytes"
+    else:
+        settings = service.settings
+        most = max(settings.max_inbox_quota_bytes, settings.inbox_quota_bytes)
+        which = "MAILQA_MAX_INBOX_QUOTA_BYTES"
+    if quota_bytes > most:
         raise LimitExceeded(
             f"quota_bytes {quota_bytes} is over {most}, the most a project token may set "
-            "(MAILQA_MAX_INBOX_QUOTA_BYTES); an admin token can set more"
+            f"({which}); an admin token can set more"
         )
 
 
@@ -66,11 +85,12 @@ async def create_inbox(
     """A new inbox in the project (the default quota unless given), within the limits a
     non-admin principal has."""
     require_visible(principal, project_id)
-    _check_quota(service, principal, quota_bytes)
+    project = await service.store.get_project(project_id)
+    _check_quota(service, principal, project, quota_bytes)
     return await service.store.create_inbox(
         project_id,
         name,
-        quota_bytes or service.settings.inbox_quota_bytes,
+        quota_bytes or _default_quota(service, project),
         max_inboxes=_inbox_limit(service, principal),
         max_messages=max_messages,
         max_age_days=max_age_days,
@@ -81,8 +101,10 @@ async def update_inbox(
     service: Service, principal: Principal, inbox_id: int, **fields: Any
 ) -> Inbox:
     """Change the given fields (name, quota_bytes, max_messages, max_age_days)."""
-    await get_inbox(service, principal, inbox_id)
-    _check_quota(service, principal, fields.get("quota_bytes"))
+    inbox = await get_inbox(service, principal, inbox_id)
+    if fields.get("quota_bytes") is not None:
+        project = await service.store.get_project(inbox.project_id)
+        _check_quota(service, principal, project, fields["quota_bytes"])
     return await service.store.update_inbox(inbox_id, **fields)
 
 

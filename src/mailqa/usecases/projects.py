@@ -1,11 +1,12 @@
-"""Projects: list, create, read, rename and delete them."""
+"""Projects: list, create, read, change and delete them; the limits an admin sets on one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mailqa.auth import Principal
-from mailqa.core.errors import NotFound
+from mailqa.core.errors import Forbidden, NotFound
 from mailqa.service import Service
 from mailqa.store.models import Project
 
@@ -19,9 +20,22 @@ async def list_projects(service: Service, principal: Principal) -> Sequence[Proj
     return []
 
 
-async def create_project(service: Service, principal: Principal, name: str) -> Project:
+# A project's limits on what its project tokens may do (None: the global settings apply).
+LIMIT_FIELDS = frozenset({"max_inboxes", "max_inbox_quota_bytes"})
+
+
+async def create_project(
+    service: Service,
+    principal: Principal,
+    name: str,
+    *,
+    max_inboxes: int | None = None,
+    max_inbox_quota_bytes: int | None = None,
+) -> Project:
     principal.require_admin()
-    return await service.store.create_project(name)
+    return await service.store.create_project(
+        name, max_inboxes=max_inboxes, max_inbox_quota_bytes=max_inbox_quota_bytes
+    )
 
 
 def require_visible(principal: Principal, project_id: int) -> None:
@@ -37,8 +51,18 @@ async def get_project(service: Service, principal: Principal, project_id: int) -
 async def rename_project(
     service: Service, principal: Principal, project_id: int, name: str
 ) -> Project:
+    return await update_project(service, principal, project_id, name=name)
+
+
+async def update_project(
+    service: Service, principal: Principal, project_id: int, **fields: Any
+) -> Project:
+    """Change the given fields (name; ``LIMIT_FIELDS``, which only an admin sets)."""
     require_visible(principal, project_id)
-    return await service.store.update_project(project_id, name)
+    limits = sorted(LIMIT_FIELDS & fields.keys())
+    if limits and not principal.is_admin:
+        raise Forbidden(f"{' and '.join(limits)}: a project's limits are set by an admin token")
+    return await service.store.update_project(project_id, **fields)
 
 
 async def delete_project(service: Service, principal: Principal, project_id: int) -> None:

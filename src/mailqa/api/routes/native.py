@@ -24,6 +24,7 @@ from mailqa.api.schemas import (
     MessagePatch,
     ProjectIn,
     ProjectOut,
+    ProjectPatch,
     SmtpCredentials,
     TokenIn,
     TokenOut,
@@ -68,7 +69,14 @@ async def list_projects(service: ServiceDep, principal: PrincipalDep) -> list[Pr
 
 @router.post("/projects", response_model=ProjectOut, status_code=201, tags=["projects"])
 async def create_project(body: ProjectIn, service: ServiceDep, principal: AdminDep) -> ProjectOut:
-    return ProjectOut.of(await projects.create_project(service, principal, body.name))
+    project = await projects.create_project(
+        service,
+        principal,
+        body.name,
+        max_inboxes=body.max_inboxes,
+        max_inbox_quota_bytes=body.max_inbox_quota_bytes,
+    )
+    return ProjectOut.of(project)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
@@ -78,9 +86,11 @@ async def get_project(project_id: int, service: ServiceDep, principal: Principal
 
 @router.patch("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
 async def update_project(
-    project_id: int, body: ProjectIn, service: ServiceDep, principal: PrincipalDep
+    project_id: int, body: ProjectPatch, service: ServiceDep, principal: PrincipalDep
 ) -> ProjectOut:
-    return ProjectOut.of(await projects.rename_project(service, principal, project_id, body.name))
+    """Rename the project; admin tokens also set its limits (``null``: the global ones)."""
+    fields = body.model_dump(exclude_unset=True)
+    return ProjectOut.of(await projects.update_project(service, principal, project_id, **fields))
 
 
 @router.delete("/projects/{project_id}", status_code=204, tags=["projects"])
