@@ -28,7 +28,7 @@ from mailqa.net.connections import ConnectionLimiter, Refusal
 
 log = logging.getLogger(__name__)
 
-FLUSH_BYTES = 64 * 1024
+FLUSH_BYTES = 256 * 1024
 REFUSED = {
     Refusal.ADDRESS_FULL: b"421 4.7.0 Too many connections from your address; try again later\r\n",
     Refusal.SERVER_FULL: b"421 4.3.2 Too many connections; try again later\r\n",
@@ -128,7 +128,11 @@ class SpoolingSMTP(SMTP):
                     if size > self.spool_bytes and self.large_captures is not None:
                         await stack.enter_async_context(self.large_captures)
                     spool.seek(0)
-                    content = spool.read()
+                    content = (
+                        await asyncio.to_thread(spool.read)
+                        if size > self.spool_bytes
+                        else spool.read()
+                    )
                     spool.close()
                     self.envelope.content = content
                     self.envelope.original_content = content
@@ -178,11 +182,19 @@ class SpoolingSMTP(SMTP):
                 else:
                     pending += whole[1:] if whole.startswith(b".") else whole
                     if len(pending) >= FLUSH_BYTES:
-                        spool.write(pending)
+                        await self._spool_write(spool, pending, kept)
                         kept += len(pending)
                         pending.clear()
             fragments.clear()
         if state is _Data.NOMINAL:
-            spool.write(pending)
+            await self._spool_write(spool, pending, kept)
             kept += len(pending)
         return state, kept
+
+    async def _spool_write(self, spool: IO[bytes], chunk: bytearray, kept: int) -> None:
+        """Append to the spool; once it is a file on disk, in a thread (a busy disk must not
+        stall the event loop)."""
+        if kept + len(chunk) <= self.spool_bytes:
+            spool.write(chunk)
+        else:
+            await asyncio.to_thread(spool.write, bytes(chunk))
