@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mailqa.checks.html import analyse_html
 from mailqa.core.errors import RulesError
+from mailqa.core.report import Severity
 from mailqa.rules import rules_file
 from mailqa.rules.caniemail import RulesData
 from mailqa.rules.impact import IMPACT_FILE, IMPACTS, load_impact, parse_impact
@@ -110,3 +112,28 @@ def test_unknown_fields_fail() -> None:
 def test_the_file_says_it_is_this_projects_judgement() -> None:
     head = rules_file(IMPACT_FILE).read_text("utf-8").split("\nfeatures:", 1)[0]
     assert "own editorial judgement" in head
+
+
+def test_findings_and_feature_uses_carry_the_impact() -> None:
+    html = (
+        '<div style="display:flex"><img src="a.webp" alt=""></div>'
+        '<table role="presentation"><tr><td>x</td></tr></table>'
+    )
+    analysis = analyse_html(html, ["outlook.windows"])
+    impact = load_impact()
+    by_rule = {f.rule: f for f in analysis.findings}
+    flex = by_rule["css-display-flex"]
+    assert flex.data["impact"] == "layout"
+    assert flex.data["impact_reason"] == impact.features["css-display-flex"].reason
+    assert flex.data["impact_narrowing"] == impact.features["css-display-flex"].narrowing
+    assert by_rule["image-webp"].data["impact"] == "content"
+    uses = {u.slug: u.impact for u in analysis.details.features}
+    assert uses["css-display-flex"] == "layout"
+    assert uses["html-role"] == "harmless"  # supported in Outlook: no finding, still listed
+
+
+def test_the_impact_changes_no_severity() -> None:
+    analysis = analyse_html('<div style="display:flex;cursor:pointer">x</div>', ["*"])
+    severities = {f.rule: f.severity for f in analysis.findings}
+    assert severities["css-display-flex"] == Severity.ERROR
+    assert severities["css-cursor"] == Severity.ERROR  # harmless, but not yet lowered
