@@ -31,6 +31,7 @@ from mailqa.rules.caniemail import (
     load_clients,
     load_rules,
 )
+from mailqa.rules.impact import FeatureImpact, Impact, ImpactData, load_impact
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
 SUPPORT_WORDS = {
@@ -84,6 +85,11 @@ class FeatureUse(BaseModel):
         default_factory=list,
         description="Target client ids the support data has no entry for (neither supported "
         "nor unsupported: left out of the scores). Absent in reports stored before it existed.",
+    )
+    impact: Impact | None = Field(
+        default=None,
+        description="What a client lacking the feature does to the message (rules/impact.yaml); "
+        "absent in reports stored before it existed.",
     )
 
 
@@ -222,6 +228,7 @@ def _finding(
     targets: list[ClientInfo],
     found: Detection,
     doc: HtmlDocument,
+    impact: FeatureImpact | None = None,
 ) -> tuple[Finding | None, str, list[str]]:
     """The feature's finding (None when no target client with data lacks it), its worst
     support and the target clients the data has no entry for."""
@@ -283,11 +290,22 @@ def _finding(
                 "no_data": [c.id for c in no_data],
                 "occurrences": count,
                 "url": feature.url,
+                **_impact_data(impact),
             },
         ),
         worst,
         [c.id for c in no_data],
     )
+
+
+def _impact_data(impact: FeatureImpact | None) -> dict[str, str]:
+    """The finding data fields that carry the feature's impact (none when it has no entry)."""
+    if impact is None:
+        return {}
+    data = {"impact": impact.impact, "impact_reason": impact.reason}
+    if impact.narrowing:
+        data["impact_narrowing"] = impact.narrowing
+    return data
 
 
 def analyse_document(
@@ -298,6 +316,7 @@ def analyse_document(
     stylesheets: Sequence[tuple[LinkedStylesheet, str | None, int]] = (),
     rules: RulesData | None = None,
     clients: ClientsData | None = None,
+    impacts: ImpactData | None = None,
 ) -> HtmlAnalysis:
     """Analyse parsed HTML against the support data for the ``targets`` globs.
 
@@ -307,6 +326,7 @@ def analyse_document(
     """
     rules = rules or load_rules()
     clients = clients or load_clients()
+    impacts = impacts or load_impact()
     target_clients = resolve_targets(targets, clients)
     found = detect(doc, [(css, offset) for _, css, offset in stylesheets if css])
     for slug in extra_features:
@@ -315,7 +335,8 @@ def analyse_document(
     findings: list[Finding] = []
     uses: list[FeatureUse] = []
     for feature in used:
-        finding, worst, no_data = _finding(feature, target_clients, found, doc)
+        impact = impacts.of(feature.slug)
+        finding, worst, no_data = _finding(feature, target_clients, found, doc, impact)
         if finding is not None:
             findings.append(finding)
         uses.append(
@@ -326,6 +347,7 @@ def analyse_document(
                 count=found.counts[feature.slug],
                 worst=worst,
                 no_data=no_data,
+                impact=impact.impact if impact is not None else None,
             )
         )
     findings.sort(key=lambda f: (f.severity != Severity.ERROR, f.rule))
