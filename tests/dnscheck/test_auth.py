@@ -6,7 +6,8 @@ import dkim
 import pytest
 from tests.dnscheck.conftest import GOOD_IP, NO_PTR_IP, STRANGER_IP, DnsLab
 
-from mailqa.checks.auth import AuthCheck, AuthDetails
+from mailqa.checks.auth.check import AuthCheck
+from mailqa.checks.auth.details import AuthDetails
 from mailqa.core.address import organizational_domain, sending_ip
 from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage

@@ -25,7 +25,7 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.api.routes.mailtrap.testing import _CID_REF as MAILTRAP_CID_REF
 from mailqa.checks import blacklist, spam
-from mailqa.checks.auth import _DMARC_VERSION
+from mailqa.checks.auth.dmarc import _DMARC_VERSION
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html_detect import engine
 from mailqa.checks.hygiene import HygieneCheck

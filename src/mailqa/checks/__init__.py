@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from mailqa.checks.auth import AuthCheck
+from mailqa.checks.auth.check import AuthCheck
 from mailqa.checks.blacklist import BlacklistCheck
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html import HtmlCheck

@@ -1,0 +1,128 @@
+"""The ``details`` payload of the auth check: what each mechanism found."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+AuthWord = Literal[
+    "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"
+]
+
+
+class SpfDetails(BaseModel):
+    result: AuthWord
+    identity: str
+    domain: str | None = None
+    sender: str | None = None
+    ip: str | None = None
+    record: str | None = None
+    matched: str | None = None
+    reason: str = ""
+    dns_lookups: int = 0
+    void_lookups: int = 0
+    chain: list[str] = Field(default_factory=list)
+    evaluated: bool = Field(
+        default=True,
+        description="False when SPF was not evaluated: no public sending IP is known (mail "
+        "captured over loopback or a private network), so the result is unknown, not none.",
+    )
+
+
+class DkimSignature(BaseModel):
+    index: int
+    domain: str | None = None
+    selector: str | None = None
+    algorithm: str | None = None
+    key_bits: int | None = None
+    identity: str | None = None
+    body_length: int | None = None
+    signed_headers: list[str] = Field(default_factory=list)
+    result: AuthWord
+    reason: str = ""
+    aligned: bool = False
+
+
+class DmarcDetails(BaseModel):
+    result: AuthWord
+    from_domain: str | None = None
+    organizational_domain: str | None = None
+    record_domain: str | None = None
+    record: str | None = None
+    policy: str | None = None
+    subdomain_policy: str | None = None
+    nonexistent_policy: str | None = Field(
+        default=None, description="np= (DMARCbis, RFC 9091): policy for non-existent subdomains."
+    )
+    psd: Literal["y", "n", "u"] | None = Field(
+        default=None, description="psd= (DMARCbis): whether the record is a public suffix's."
+    )
+    testing: bool = Field(
+        default=False,
+        description="t=y (DMARCbis): the owner is testing its policy and asks receivers not to "
+        "apply it; receivers that follow only RFC 7489 ignore t= and apply it.",
+    )
+    from_domain_exists: bool | None = Field(
+        default=None,
+        description="Whether the From domain exists (A, AAAA or MX); looked up only when np= "
+        "could apply. None: not looked up or unknown.",
+    )
+    applied_tag: Literal["p", "sp", "np"] | None = Field(
+        default=None, description="Which tag the applied policy came from."
+    )
+    applied_policy: str | None = Field(
+        default=None,
+        description="What a receiver would do with this message: none, "
+        "quarantine or reject (on fail), or none (on pass).",
+    )
+    percent: int = 100
+    adkim: Literal["r", "s"] = "r"
+    aspf: Literal["r", "s"] = "r"
+    spf_aligned: bool = False
+    dkim_aligned: bool = False
+    rua: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class ArcDetails(BaseModel):
+    result: AuthWord
+    instances: int = 0
+    reason: str = ""
+
+
+class SpfTreeDetails(BaseModel):
+    """A static walk of the SPF domain's whole record tree (includes and redirect), whatever
+    the sending IP: what any sender would run into, not just this message."""
+
+    domain: str
+    dns_lookups: int = Field(
+        default=0, description="DNS-querying terms (include a mx ptr exists redirect) in the tree."
+    )
+    records: int = 0
+    errors: list[str] = Field(
+        default_factory=list, description="Syntax errors, missing include targets, loops."
+    )
+    complete: bool = Field(
+        default=True, description="False when a lookup failed or the walk hit its bound."
+    )
+
+
+class PostureDetails(BaseModel):
+    from_domain_mx: list[str] = Field(default_factory=list)
+    ptr_names: list[str] = Field(default_factory=list)
+    fcrdns: bool | None = None
+    iprev: AuthWord = "none"
+    spf_tree: SpfTreeDetails | None = None
+
+
+class AuthDetails(BaseModel):
+    """The ``details`` payload of the auth check."""
+
+    spf: SpfDetails
+    dkim: list[DkimSignature] = Field(default_factory=list)
+    dkim_result: AuthWord = "none"
+    dmarc: DmarcDetails
+    arc: ArcDetails
+    posture: PostureDetails
+    authentication_results: str
