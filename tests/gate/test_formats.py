@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, Gate, write
 
-from mailqa.checks.links import PRIVATE_HOST
+from mailqa.checks.links.rules import PRIVATE_HOST
 from mailqa.cli.output.github import escape_data, escape_property
 from mailqa.cli.paths import ci_path
 from mailqa.core.rules import DEFAULT_DOCS_URL

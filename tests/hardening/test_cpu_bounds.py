@@ -19,7 +19,7 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html import HtmlCheck
-from mailqa.checks.links import LinksCheck
+from mailqa.checks.links.check import LinksCheck
 from mailqa.core.budget import CpuBudget, CpuBudgetExceeded, checkpoint, run_budgeted
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage

@@ -29,7 +29,8 @@ from mailqa.checks.auth.dmarc import _DMARC_VERSION
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html_detect import engine
 from mailqa.checks.hygiene import HygieneCheck
-from mailqa.checks.links import LinksCheck, _mailto_problem, _tel_problem
+from mailqa.checks.links.check import LinksCheck
+from mailqa.checks.links.static import _mailto_problem, _tel_problem
 from mailqa.core import markup
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, decode_header_value

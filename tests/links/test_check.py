@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from mailqa.checks.links import LinksCheck, LinksDetails
+from mailqa.checks.links.check import LinksCheck
+from mailqa.checks.links.details import LinksDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline

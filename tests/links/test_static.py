@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailqa.checks.links import LinkResult, LinksCheck, LinksDetails
+from mailqa.checks.links.check import LinksCheck
+from mailqa.checks.links.details import LinkResult, LinksDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Status

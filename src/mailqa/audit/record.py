@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.checks import BUILTIN_CHECKS
-from mailqa.checks.links import NOT_BROKEN_ERRORS
+from mailqa.checks.links.details import NOT_BROKEN_ERRORS
 from mailqa.core.report import Finding, Report, Severity
 
 # Checks an audit leaves out unless asked: they need a daemon or the network, and run at a

@@ -12,7 +12,7 @@ from mailqa.checks.blacklist import BlacklistCheck
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html import HtmlCheck
 from mailqa.checks.hygiene import HygieneCheck
-from mailqa.checks.links import LinksCheck
+from mailqa.checks.links.check import LinksCheck
 from mailqa.checks.spam import SpamCheck
 from mailqa.core.check import Check
 from mailqa.core.errors import ConfigError
