@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailqa.checks.inbox_text import InboxText
+from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import MAX_TAGS, MarkupScan, _Finder, scan_markup
 
 
@@ -109,8 +111,8 @@ def test_title_styles_and_visible_text() -> None:
     scan = scan_markup(html)
     assert scan.title == "A & B"
     assert [(s.text, s.offset) for s in scan.styles] == [("p{}", html.index("p{}"))]
-    assert scan.preview == "Hello there, world"
-    assert scan.visible_chars == len("Hello there, world")
+    assert HtmlDocument(html).preview == "Hello there, world"
+    assert InboxText.of(scan).visible_chars == len("Hello there, world")
     assert scan.doctype_offset == 0
 
 
@@ -130,10 +132,10 @@ def test_title_styles_and_visible_text() -> None:
     ],
 )
 def test_preheader_is_hidden_text_near_the_top(body: str, preheader: str | None) -> None:
-    scan = scan_markup(f"<html><body>{body}</body></html>")
-    assert scan.preheader == preheader
+    doc = HtmlDocument(f"<html><body>{body}</body></html>")
+    assert InboxText.of(doc.scan).preheader == preheader
     if preheader is not None:
-        assert preheader not in scan.preview  # hidden text is not visible text
+        assert preheader not in doc.preview  # hidden text is not visible text
 
 
 def test_tag_budget_truncates_without_false_unclosed() -> None:
@@ -234,6 +236,6 @@ def _find_all(text: str, needle: str) -> list[int]:
 def test_any_input_gives_issues_inside_the_source(html: str) -> None:
     scan = scan_markup(html)
     assert all(0 <= issue.offset < len(html) for issue in scan.issues)
-    assert scan.visible_chars <= len(html)
+    assert InboxText.of(scan).visible_chars <= len(html)
     for tags in scan.tags.values():
         assert all(html[tag.offset] == "<" for tag in tags)

@@ -8,7 +8,9 @@ tracking pixels. One rule id per kind of finding; each finding lists its locatio
 
 All rules read one linear pass over the shared document's source (``HtmlDocument.scan``): the
 stdlib tokenizer and the tree's text walk are quadratic on some hostile input, this pass is
-not. Positions and snippets come from ``msg.html_document``.
+not. The visible text and the preheader are read from its text runs (``checks.inbox_text``),
+the preview from ``HtmlDocument.preview``. Positions and snippets come from
+``msg.html_document``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from mailqa.checks.inbox_text import InboxText
 from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import (
@@ -406,14 +409,15 @@ class HygieneCheck:
 def analyse(doc: HtmlDocument, text_part: str | None, *, name: str = "hygiene") -> CheckResult:
     """Every hygiene rule over one HTML document (and the message's text part, if any)."""
     scan = doc.scan
+    inbox = InboxText.of(scan)
     found = _Collector(doc)
     html_bytes = len(doc.source.encode("utf-8", "surrogatepass"))
     _size(found, html_bytes)
-    _document(found, scan)
+    _document(found, scan, inbox.preheader, doc.preview)
     _elements(found, scan)
     images = [_image(tag) for tag in scan.named("img")]
     embedded = _images(found, scan, images)
-    _text(found, scan, images, text_part)
+    _text(found, scan, images, text_part, inbox.visible_chars)
     _markup(found, scan)
     findings = found.result()
     errors = sum(f.severity == Severity.ERROR for f in findings)
@@ -426,10 +430,10 @@ def analyse(doc: HtmlDocument, text_part: str | None, *, name: str = "hygiene") 
         tracking_pixels=pixels,
         embedded_images=len(embedded),
         embedded_image_bytes=sum(embedded),
-        visible_text_chars=scan.visible_chars,
+        visible_text_chars=inbox.visible_chars,
         text_part_chars=None if text_part is None else len(" ".join(text_part.split())),
-        preheader=scan.preheader,
-        preview=scan.preview,
+        preheader=inbox.preheader,
+        preview=doc.preview,
         tags=scan.tag_count,
         max_depth=scan.max_depth,
         markup_truncated=scan.truncated,
@@ -464,7 +468,7 @@ def _size(found: _Collector, size: int) -> None:
         )
 
 
-def _document(found: _Collector, scan: MarkupScan) -> None:
+def _document(found: _Collector, scan: MarkupScan, preheader: str | None, preview: str) -> None:
     doctype, first_tag = scan.doctype_offset, scan.first_tag_offset
     if doctype is None or (first_tag is not None and first_tag < doctype):
         found.add(
@@ -487,12 +491,12 @@ def _document(found: _Collector, scan: MarkupScan) -> None:
             title="No <title>" if scan.title is None else "Empty <title>",
             offset=scan.title_offset,
         )
-    if scan.preheader is None:
+    if preheader is None:
         found.add(
             MISSING_PREHEADER,
             "Inbox lists show the first text of the body next to the subject; a hidden "
-            f"preheader at the top of <body> lets you choose it. Shown now: {scan.preview[:100]!r}",
-            data={"preview": scan.preview},
+            f"preheader at the top of <body> lets you choose it. Shown now: {preview[:100]!r}",
+            data={"preview": preview},
         )
 
 
@@ -581,9 +585,14 @@ def _images(found: _Collector, scan: MarkupScan, images: list[_Image]) -> list[i
     return sizes
 
 
-def _text(found: _Collector, scan: MarkupScan, images: list[_Image], text_part: str | None) -> None:
+def _text(
+    found: _Collector,
+    scan: MarkupScan,
+    images: list[_Image],
+    text_part: str | None,
+    visible: int,
+) -> None:
     content = sum(not image.is_pixel for image in images)
-    visible = scan.visible_chars
     if (
         content
         and not scan.truncated

@@ -2,9 +2,10 @@
 
 ``scan`` is one linear pass of the shared tokenizer (``core.markup``): every start tag with
 each attribute's offset, comments, doctypes, ``<style>`` bodies, markup issues, the title and
-the preview text. It never recurses and never rescans, so hostile input (deep nesting,
+the text runs. It never recurses and never rescans, so hostile input (deep nesting,
 unterminated constructs) costs no more than its length. The client-support, hygiene, links
-and blacklist checks read it, and so does the message summary (preview text).
+and blacklist checks read it; ``preview`` (the first visible text, what the message summary
+stores) is read from its text runs, as the checks' own text readers are.
 
 Positions: ``line`` is 1-based and counts ``\\n``, ``column`` is 0-based.
 """
@@ -14,7 +15,23 @@ from __future__ import annotations
 import bisect
 from functools import cached_property
 
-from mailqa.core.markup import MarkupScan, scan_markup
+from mailqa.core.markup import MarkupScan, TextRun, scan_markup
+
+PREVIEW_CHARS = 200
+
+
+class _Preview:
+    """The first ``PREVIEW_CHARS`` of visible text."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.chars = 0
+
+    def text(self, run: TextRun) -> bool:
+        if not run.hidden:
+            self.parts.append(run.text)
+            self.chars += len(run.text)
+        return self.chars < PREVIEW_CHARS
 
 
 class HtmlDocument:
@@ -57,3 +74,10 @@ class HtmlDocument:
     @cached_property
     def scan(self) -> MarkupScan:
         return scan_markup(self.source)
+
+    @cached_property
+    def preview(self) -> str:
+        """The first visible text: what an inbox shows under the subject without a preheader."""
+        reader = _Preview()
+        self.scan.visit(reader)
+        return " ".join(reader.parts)[:PREVIEW_CHARS]

@@ -10,8 +10,10 @@ is a reduced HTML tree builder: void elements, optional end tags, the implicit c
 end tags. Scope searches are bounded (``SCOPE_SEARCH_LIMIT``), so the pass stays linear.
 
 The pass lists every start tag with its attributes (each with source offsets), comments,
-doctypes and ``<style>`` bodies (the client-support check reads these), and what the hygiene
-rules need: markup issues, the title, visible text length, preview and preheader text.
+doctypes and ``<style>`` bodies (the client-support check reads these), markup issues, the
+title, and the document's text as ``TextRun``s: each run says whether an element hides it.
+What that text means to a reader (the preview an inbox shows, a hidden preheader) is not the
+tokenizer's business: ``TextVisitor``s read it from the runs (``MarkupScan.visit``).
 
 Offsets are into the source; ``HtmlDocument`` turns them into line/column.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from mailqa.core.budget import checkpoint
 
@@ -35,9 +37,6 @@ MAX_TAGS = 200_000
 MAX_ISSUES_PER_KIND = 1_000
 SCOPE_SEARCH_LIMIT = 512
 """How deep an end tag looks for its element; deeper nesting counts as a stray end tag."""
-PREHEADER_WINDOW = 150
-"""Hidden text counts as a preheader only before this much visible text."""
-PREVIEW_CHARS = 200
 LINK_TEXT_CHARS = 200
 
 VOID = _names(
@@ -80,7 +79,6 @@ _HIDING_STYLE = re.compile(
     re.I,
 )
 _PREHEADER_NAME = re.compile(r"pre-?header|preview", re.I)
-_PADDING = str.maketrans("", "", "\u200b\u200c\u200d\u034f\u00ad\ufeff\u2007\u00a0")
 _RAW_END: dict[str, re.Pattern[str]] = {
     name: re.compile(rf"</{name}(?=[\t\n\f\r />]|$)", re.I) for name in RAW_TEXT
 }
@@ -125,6 +123,27 @@ class TextSpan:
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class TextRun:
+    """A run of the document's text outside ``<head>`` and ``<template>``: whitespace folded
+    and character references resolved (a ``<textarea>`` body: as written)."""
+
+    text: str
+    offset: int
+    hidden: bool
+    """Inside an element that hides its content: the ``hidden`` attribute, an inline style
+    (``display:none``, ``visibility:hidden``, ``mso-hide:all``, zero opacity, height or font
+    size) or a preheader/preview class or id, which templates hide from a stylesheet."""
+
+
+class TextVisitor(Protocol):
+    """Reads the text runs of a scan in document order (``MarkupScan.visit``)."""
+
+    def text(self, run: TextRun) -> bool:
+        """Read one run; False when the visitor needs no more."""
+        ...
+
+
 MarkupKind = Literal["unclosed", "stray", "nesting", "nested-link", "duplicate-id", "unterminated"]
 
 
@@ -167,16 +186,22 @@ class MarkupScan:
     title_offset: int | None = None
     styles: list[TextSpan] = field(default_factory=list)
     """``<style>`` bodies at the offset of their first character."""
-    visible_chars: int = 0
-    preview: str = ""
-    preheader: str | None = None
-    preheader_offset: int | None = None
+    texts: list[TextRun] = field(default_factory=list)
+    """The document's text, in source order."""
     tag_count: int = 0
     max_depth: int = 0
     truncated: bool = False
 
     def named(self, name: str) -> list[StartTag]:
         return self.tags.get(name, [])
+
+    def visit(self, visitor: TextVisitor) -> None:
+        """Hand the text runs to ``visitor`` in order, until it has read enough."""
+        for index, run in enumerate(self.texts):
+            if not index & 1023:
+                checkpoint()
+            if not visitor.text(run):
+                return
 
 
 class _Finder:
@@ -228,10 +253,8 @@ class _Scanner:
         self.counts: dict[str, int] = {}
         self.ids: dict[str, int] = {}
         self.implicit_p_closes = 0
-        self.preview_parts: list[str] = []
         self.open_links: list[tuple[int, list[str]]] = []
         """Offsets of the open ``<a>`` elements and the text read inside each so far."""
-        self.preheader_parts: list[str] = []
 
     # -- tokenizer ---------------------------------------------------------------------
 
@@ -389,7 +412,7 @@ class _Scanner:
         elif tag.name == "style":
             self.out.styles.append(TextSpan(body, pos))
         elif tag.name == "textarea" and not self.hidden_context():
-            self.visible(body)
+            self.out.texts.append(TextRun(body, pos, hidden=False))
         self.pop_named(tag.name)
         return end
 
@@ -552,9 +575,6 @@ class _Scanner:
                     self.issue(
                         "unclosed", element.offset, f"<{element.name}> not closed by the end"
                     )
-        self.out.preview = " ".join(self.preview_parts)[:PREVIEW_CHARS]
-        if self.preheader_parts:
-            self.out.preheader = " ".join(self.preheader_parts)[:PREVIEW_CHARS]
 
     # -- text ------------------------------------------------------------------------
 
@@ -573,24 +593,9 @@ class _Scanner:
             top = self.stack[-1].name
             self.issue("nesting", offset, f"text directly inside <{top}>: browsers move it out")
         words = " ".join((html.unescape(data) if "&" in data else data).split())
-        if not words:
-            return
-        if self.stack and self.stack[-1].hidden:
-            words = words.translate(_PADDING).strip()  # zero-width padding is not preview text
-            if not words:
-                return
-            if self.out.visible_chars < PREHEADER_WINDOW:
-                if self.out.preheader_offset is None:
-                    self.out.preheader_offset = offset
-                if sum(map(len, self.preheader_parts)) < PREVIEW_CHARS:
-                    self.preheader_parts.append(words)
-            return
-        self.visible(words)
-
-    def visible(self, words: str) -> None:
-        if self.out.visible_chars < PREVIEW_CHARS:
-            self.preview_parts.append(words)
-        self.out.visible_chars += len(words)
+        if words:
+            hidden = bool(self.stack) and self.stack[-1].hidden
+            self.out.texts.append(TextRun(words, offset, hidden))
 
     def issue(self, kind: MarkupKind, offset: int, message: str) -> None:
         count = self.out.issue_counts.get(kind, 0)

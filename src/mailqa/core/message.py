@@ -405,7 +405,7 @@ class ParsedMessage:
         if self.text:
             return " ".join(self.text[:4000].split())[:200]
         if self.html:
-            return self.html_document.scan.preview
+            return self.html_document.preview
         return ""
 
     @cached_property
