@@ -455,8 +455,12 @@ class CapturedMessage:
     head: ParsedMessage
 
     @classmethod
-    def scan(cls, raw: bytes, envelope: Envelope | None = None) -> CapturedMessage:
-        head = ParsedMessage(header_block(raw) + b"\r\n\r\n", envelope)
+    def scan(
+        cls, raw: bytes, envelope: Envelope | None = None, block: bytes | None = None
+    ) -> CapturedMessage:
+        """``block``: ``header_block(raw)`` when the caller has it already."""
+        block = header_block(raw) if block is None else block
+        head = ParsedMessage(block + b"\r\n\r\n", envelope)
         return cls(raw, head.envelope, head)
 
     @property
