@@ -38,6 +38,7 @@ from mailqa.worker.processes import (
     AnalysisCrashed,
     AnalysisProcesses,
     AnalysisUnavailable,
+    Outcome,
     ProcessExecutor,
     child_settings,
 )
@@ -119,10 +120,11 @@ class Service:
         """Store the message (committed when this returns), then queue its analysis.
 
         Only the header block is read here (bounded); the analysis job parses the body."""
-        if len(header_block(raw)) > HEAD_IN_THREAD:  # an outsized header block: off the loop
-            captured = await asyncio.to_thread(CapturedMessage.scan, raw, envelope)
+        block = header_block(raw)
+        if len(block) > HEAD_IN_THREAD:  # an outsized header block: off the loop
+            captured = await asyncio.to_thread(CapturedMessage.scan, raw, envelope, block)
         else:
-            captured = CapturedMessage.scan(raw, envelope)
+            captured = CapturedMessage.scan(raw, envelope, block)
         stored = await self.store.insert_message(inbox_id, captured)
         self.metrics.messages_captured.labels(source).inc()
         # The message is safe from here on: a failure below must not make the sender retry
@@ -201,12 +203,29 @@ class Service:
         except AnalysisUnavailable as exc:
             await self._report_unanalysable(message_id, uid, f"not analysed: {exc}")
             return
+        self._announce(outcome)
+
+    def _announce(self, outcome: Outcome) -> None:
+        """An analysis process stored a report: wake the inbox's waiters, count metrics."""
         if outcome.inbox_id is not None:
             self.store.changes.notify([outcome.inbox_id])
         if outcome.status is not None:
             self.metrics.analyses.labels(outcome.status).inc()
         for name, status, duration_ms in outcome.checks:
             self.metrics.check_duration.labels(name, status).observe(duration_ms / 1000)
+
+    async def analyze_now(self, message_id: int, only: Collection[str] | None = None) -> Report:
+        """Analyse a stored message now (``only``: just those checks) and return the stored
+        report: in an analysis process when the server has them, so an on-demand analysis
+        never runs the checks on the serving loop either; else here."""
+        if not isinstance(self.executor, ProcessExecutor):
+            return await self.analyze(message_id, only=only)
+        row = await self.store.get_message(message_id)
+        self._announce(await self.executor.processes.analyze(message_id, row.uid, only))
+        report = await self.store.get_report(message_id)
+        if report is None:
+            raise NotFound(f"message {message_id} not found")
+        return report
 
     async def _after_crash(
         self, message_id: int, uid: str | None, only: Collection[str] | None

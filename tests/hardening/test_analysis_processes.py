@@ -120,6 +120,35 @@ async def test_the_checks_run_in_analysis_processes(tmp_path: Path) -> None:
         assert [a["filename"] for a in attachments] == ["data.csv"]
 
 
+async def test_an_analysis_asked_for_over_the_api_runs_in_an_analysis_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``POST .../analyze`` answers with the new report, made in a child: the serving
+    process's own pipeline is never run."""
+    settings = base_settings(tmp_path, checks=["headers", "html"])
+    async with start_stack(settings) as stack:
+        await asyncio.to_thread(stack.smtp_send, mail("again", "<p>hi</p>"))
+        message_id = await latest_id(stack)
+        assert await wait_status(stack, message_id) == "analyzed"
+        async with stack.client() as c:
+            first = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+
+            async def not_here(*_: object, **__: object) -> None:
+                raise AssertionError("the checks ran in the serving process")
+
+            monkeypatch.setattr(stack.service, "analyze", not_here)
+            r = await c.post(f"/api/v1/messages/{message_id}/analyze")
+            assert r.status_code == 200, r.text
+            again = r.json()
+            r = await c.post(f"/api/v1/messages/{message_id}/analyze", params={"checks": "html"})
+            assert r.status_code == 200, r.text
+            html_only = r.json()
+        assert again["created_at"] > first["created_at"]  # a new report, stored and served
+        assert set(again["checks"]) == {"headers", "html"}
+        assert html_only["checks"]["headers"] == again["checks"]["headers"]  # kept, not re-run
+        assert html_only["checks"]["html"]["status"] == again["checks"]["html"]["status"]
+
+
 async def kill_when_under_way(stack: Running, message_id: int) -> int:
     """SIGKILL the analysis process once it has counted its attempt at the message."""
     executor = stack.service.executor
@@ -196,5 +225,8 @@ async def test_analysis_processes_that_cannot_start_give_errored_reports(
         assert await wait_status(stack, message_id) == "analyzed"
         async with stack.client() as c:
             report = (await c.get(f"/api/v1/messages/{message_id}/report")).json()
+            r = await c.post(f"/api/v1/messages/{message_id}/analyze")
         check = report["checks"][Unknown.name]
         assert check["status"] == "errored" and "do not start" in check["error"]
+        assert r.status_code == 503 and r.json()["error"] == "analysis_unavailable"
+        assert "do not start" in r.json()["message"]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailqa.core.errors import (
+    AnalysisFailed,
     ConfigError,
     Forbidden,
     LimitExceeded,
@@ -53,6 +54,7 @@ _STATUS: list[tuple[type[MailqaError], int, str]] = [
     (LimitExceeded, 403, "limit_exceeded"),
     (ConfigError, 400, "bad_request"),
     (MessageParseError, 400, "bad_message"),
+    (AnalysisFailed, 503, "analysis_unavailable"),
 ]
 
 

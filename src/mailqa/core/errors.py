@@ -50,6 +50,10 @@ class LimitExceeded(MailqaError):
     pass
 
 
+class AnalysisFailed(MailqaError):
+    """The analysis could not run now (its process died, or none can start): try again."""
+
+
 class CheckError(MailqaError):
     pass
 

@@ -186,7 +186,7 @@ async def analyze(
                 f"unknown check(s): {', '.join(unknown)}; "
                 f"enabled: {', '.join(service.pipeline.checks)}"
             )
-    return await service.analyze(message_id, only=only)
+    return await service.analyze_now(message_id, only=only)
 
 
 async def release(

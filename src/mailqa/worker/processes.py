@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mailqa.core.errors import MailqaError, NotFound
+from mailqa.core.errors import AnalysisFailed, MailqaError, NotFound
 from mailqa.settings import Settings
 from mailqa.worker.executor import AnalyzeFn, InlineExecutor
 
@@ -45,11 +45,11 @@ START_ATTEMPTS = 3
 """Starts of an analysis process in a row that may fail before analysis is given up."""
 
 
-class AnalysisCrashed(MailqaError):
+class AnalysisCrashed(AnalysisFailed):
     """The analysis process died while analysing the message."""
 
 
-class AnalysisUnavailable(MailqaError):
+class AnalysisUnavailable(AnalysisFailed):
     """The analysis processes cannot start (a configuration they refuse): nothing can run."""
 
 
