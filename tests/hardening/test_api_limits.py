@@ -350,12 +350,14 @@ async def test_datetimes_out_of_range_in_utc_answer_422(running: Running, when: 
 
 @pytest_asyncio.fixture(scope="module")
 async def link_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    """A stack whose link check reaches loopback (the test's HTTP server)."""
+    """A stack whose link check reaches loopback (the test's HTTP server). One analysis
+    process: each keeps its own link cache (a distributed one is MAILQA_CACHE_URL's)."""
     settings = base_settings(
         tmp_path_factory.mktemp("links"),
         checks=["headers", "links"],
         offline=False,
         link_allow=["127.0.0.1"],
+        analysis_processes=1,
     )
     async with start_stack(settings) as stack:
         yield stack

@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mailqa.core.errors import AnalysisFailed, MailqaError, NotFound
+from mailqa.core.errors import AnalysisFailed, MailqaError, NotFound, SourceExpired
 from mailqa.settings import Settings
 from mailqa.worker.executor import AnalyzeFn, InlineExecutor
 
@@ -192,6 +192,8 @@ class AnalysisProcesses:
                     continue
                 if kind == "ok":
                     future.set_result(payload)
+                elif kind == "expired":
+                    future.set_exception(SourceExpired(payload))
                 elif kind == "gone":
                     future.set_exception(NotFound(payload))
                 else:
@@ -289,6 +291,9 @@ async def _serve(
                 try:
                     report = await service.analyze(message_id, uid=uid, only=only)
                     inbox = (await service.store.get_message(message_id)).inbox_id
+                except SourceExpired as exc:
+                    conn.send((job_id, "expired", str(exc)))
+                    return
                 except NotFound as exc:
                     conn.send((job_id, "gone", str(exc)))
                     return
