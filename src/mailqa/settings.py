@@ -343,6 +343,24 @@ class Settings(BaseSettings):
         description="The HTML check fails when the market-weighted support score of the "
         "features in use is below this; otherwise unsupported features are warnings.",
     )
+    html_strict: bool = Field(
+        False,
+        description="Judge HTML features by support alone: an error whenever a target client "
+        "lacks a feature, whatever its impact and the fallbacks present (the --strict gate).",
+    )
+    html_min_share: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Share of opens (%) from which a client that lacks a layout, content or "
+        "interactive feature makes the finding an error; smaller clients make it a warning.",
+    )
+    html_impact: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Impact classes over rules/impact.yaml, comma-separated slug=class pairs "
+        "(classes: harmless, enhancement, layout, content, interactive), e.g. "
+        "css-position=harmless,html-form=content.",
+    )
     html_fetch_stylesheets: bool = Field(
         False,
         description="Fetch <link rel=stylesheet> sheets (http/https) through the SSRF-safe "
@@ -353,6 +371,27 @@ class Settings(BaseSettings):
     @classmethod
     def _csv_html_targets(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("html_impact", mode="before")
+    @classmethod
+    def _html_impact(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = {}
+            for item in value.split(","):
+                if not item.strip():
+                    continue
+                slug, sep, klass = item.partition("=")
+                if not sep:
+                    raise ValueError(f"{item!r} is not slug=class")
+                pairs[slug.strip()] = klass.strip()
+            value = pairs
+        if isinstance(value, dict):
+            from mailqa.rules.impact import IMPACTS
+
+            for slug, klass in value.items():
+                if klass not in IMPACTS:
+                    raise ValueError(f"{slug}: impact {klass!r} is not one of {', '.join(IMPACTS)}")
+        return value
 
     # DNS, blacklists and sender authentication
     dns_servers: Annotated[list[str], NoDecode] = Field(

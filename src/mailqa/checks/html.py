@@ -9,13 +9,17 @@ out), and an overall score weighted by market share (``CheckResult.score``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 from urllib.parse import urljoin
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
+from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals, Scope, conditionals
+from mailqa.checks.html_detect.engine import Gates
+from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
@@ -52,9 +56,29 @@ class AffectedClient(BaseModel):
     family: str
     platform: str
     category: str
-    support: Literal["n", "a", "u"]
+    support: Literal["n", "a", "u"] = Field(
+        description="What the recipient gets once conditional comments, gates and fallbacks "
+        "apply (the data's support when the check is strict)."
+    )
+    data_support: Literal["n", "a", "u"] | None = Field(
+        default=None, description="The support data's value; absent in older reports."
+    )
     version: str
     notes: list[str] = Field(default_factory=list)
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Fallbacks that make it partial instead of missing."
+    )
+    market_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class Use:
+    """One located use of a feature: who sees it, what rule it depends on, its fallbacks."""
+
+    offset: int
+    scope: Scope
+    gates: Gates
+    covers: tuple[Cover, ...]
 
 
 class FamilyScore(BaseModel):
@@ -64,6 +88,14 @@ class FamilyScore(BaseModel):
 
 
 class HtmlScores(BaseModel):
+    verdict: float | None = Field(
+        default=None,
+        description="The HTML score (0-100, the check's score): per client, what its readers "
+        "get (a lost layout, content or interactive feature costs most, enhancements little, "
+        "harmless features and covered uses nothing), weighted by share of opens; at most 60 "
+        "with an error finding. Absent in older reports.",
+    )
+    verdict_by_client: dict[str, float] = Field(default_factory=dict)
     overall: float = Field(description="Market-share-weighted support over the target clients.")
     by_family: dict[str, FamilyScore] = Field(default_factory=dict)
     by_platform: dict[str, float | None] = Field(default_factory=dict)
@@ -90,6 +122,9 @@ class FeatureUse(BaseModel):
         default=None,
         description="What a client lacking the feature does to the message (rules/impact.yaml); "
         "absent in reports stored before it existed.",
+    )
+    severity: Severity | None = Field(
+        default=None, description="The severity of its finding; none: nothing is lost."
     )
 
 
@@ -124,6 +159,10 @@ class HtmlDetails(BaseModel):
     stylesheets: list[LinkedStylesheet] = Field(
         default_factory=list,
         description="Linked stylesheets fetched and checked (MAILQA_HTML_FETCH_STYLESHEETS).",
+    )
+    strict: bool = Field(default=False, description="Severities from support alone.")
+    min_share: float | None = Field(
+        default=None, description="Share of opens (%) from which a lost feature is an error."
     )
 
 
@@ -219,22 +258,121 @@ RULES = CheckRules("html", page="html-check.md#findings")
 CANIEMAIL_FEATURE = RULES.open_family(
     "",
     "An HTML or CSS feature that some target email clients do not fully support "
-    "(caniemail.com data); the feature's caniemail page has the details and workarounds.",
+    "(caniemail.com data), judged by what the recipient sees and the fallbacks present; the "
+    "feature's caniemail page has the details and workarounds.",
 )
+
+BLOCKING_IMPACTS: frozenset[str] = frozenset({"layout", "content", "interactive"})
+"""Classes whose loss the recipient sees as broken: only these can be an ``error``."""
+_RANK = {"y": 0, "a": 1, "u": 2, "n": 3}
+_UNLOCATED = Use(offset=-1, scope="all", gates=(), covers=())
+
+
+class VerdictPolicy(BaseModel):
+    """How findings get their severity (``MAILQA_HTML_*``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strict: bool = Field(
+        False,
+        description="Severity from support alone: error when a target client lacks the "
+        "feature, warning when support is partial, whatever the impact or fallbacks.",
+    )
+    min_share: float = Field(
+        1.0,
+        ge=0,
+        description="Share of opens (%) from which a client that lacks a layout, content or "
+        "interactive feature makes it an error; smaller clients make it a warning.",
+    )
+    impacts: dict[str, Impact] = Field(
+        default_factory=dict, description="Impact class per caniemail slug, over the data's."
+    )
+
+
+class ClientVerdict(BaseModel):
+    """How one target client fares with one feature as this message uses it."""
+
+    support: Literal["y", "a", "u", "n"]
+    """What the recipient gets: the data's support once scopes, gates and fallbacks apply."""
+    reasons: list[str] = Field(default_factory=list)
+    """Why it is better than the data's support (fallbacks, conditional comments, gates)."""
+
+
+def _support_value(feature: Feature | None, client: ClientInfo) -> str | None:
+    if feature is None:
+        return None
+    found = _support(feature, client)
+    return found[0] if found is not None else None
+
+
+def judge_client(
+    raw: str,
+    client: ClientInfo,
+    uses: Sequence[Use],
+    gate_support: Callable[[str, ClientInfo], str | None],
+) -> ClientVerdict:
+    """The support ``client`` gives the uses of a feature it supports as ``raw``.
+
+    A use in content the client never shows (an Outlook-only conditional comment elsewhere,
+    downlevel-revealed content in Outlook) costs nothing; nor does one in a stylesheet rule
+    the client never applies because it lacks one of the rule's gates (``@media`` in Outlook);
+    a full fallback for the client makes the use supported, a partial one makes it partial.
+    """
+    worst = "y"
+    reasons: list[str] = []
+    outlook = client.id in OUTLOOK_CLIENTS
+    for use in uses or (_UNLOCATED,):
+        if use.scope == "outlook" and not outlook:
+            reasons.append("only Outlook for Windows shows it (a conditional comment)")
+            continue
+        if use.scope == "not-outlook" and outlook:
+            reasons.append("a conditional comment hides it from Outlook for Windows")
+            continue
+        gate = next((g for g in use.gates if gate_support(g, client) == "n"), None)
+        if gate is not None:
+            reasons.append(f"it never applies the rule around it (no {gate})")
+            continue
+        value = raw
+        for cover in use.covers:
+            if cover.clients is None or client.id in cover.clients:
+                reasons.append(cover.reason)
+                if cover.full:
+                    value = "y"
+                    break
+                if _RANK[value] > _RANK["a"]:
+                    value = "a"
+        if _RANK[value] > _RANK[worst]:
+            worst = value
+    return ClientVerdict(support=worst, reasons=list(dict.fromkeys(reasons)))
+
+
+def _names(names: list[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _finding(
     feature: Feature,
     targets: list[ClientInfo],
-    found: Detection,
+    uses: Sequence[Use],
+    count: int,
     doc: HtmlDocument,
-    impact: FeatureImpact | None = None,
-) -> tuple[Finding | None, str, list[str]]:
-    """The feature's finding (None when no target client with data lacks it), its worst
-    support and the target clients the data has no entry for."""
+    impact: FeatureImpact | None,
+    policy: VerdictPolicy,
+    rules: RulesData,
+) -> tuple[Finding | None, str, list[str], dict[str, ClientVerdict]]:
+    """The feature's finding (None when nothing is lost or the feature is harmless), its
+    worst support by the data, the target clients the data has no entry for, and the
+    verdict of each target client the data says lacks full support."""
     affected: list[AffectedClient] = []
+    covered: list[dict[str, str]] = []
     no_data: list[ClientInfo] = []
+    verdicts: dict[str, ClientVerdict] = {}
     tally = {"y": 0, "a": 0, "n": 0, "u": 0}
+
+    def gate_support(slug: str, client: ClientInfo) -> str | None:
+        return _support_value(rules.features.get(slug), client)
+
     for client in targets:
         support = _support(feature, client)
         if support is None:
@@ -242,70 +380,217 @@ def _finding(
             continue
         value, version, notes = support
         tally[value] += 1
-        if value != "y":
-            affected.append(
-                AffectedClient(
-                    client=client.id,
-                    name=client.name,
-                    family=client.family,
-                    platform=client.platform,
-                    category=client.category,
-                    support=value,
-                    version=version,
-                    notes=notes,
-                )
+        if value == "y":
+            continue
+        if policy.strict:
+            verdict = ClientVerdict(support=value)
+        else:
+            verdict = judge_client(value, client, uses, gate_support)
+        verdicts[client.id] = verdict
+        if verdict.support == "y":
+            covered.append(
+                {"client": client.id, "name": client.name, "reason": "; ".join(verdict.reasons)}
             )
+            continue
+        affected.append(
+            AffectedClient(
+                client=client.id,
+                name=client.name,
+                family=client.family,
+                platform=client.platform,
+                category=client.category,
+                support=verdict.support,
+                data_support=value,
+                version=version,
+                notes=notes,
+                fallbacks=verdict.reasons,
+                market_share=client.market_share,
+            )
+        )
     worst = next((v for v in ("n", "u", "a", "y") if tally[v]), "none")
+    no_data_ids = [c.id for c in no_data]
     if worst in ("y", "none"):
-        return None, worst, [c.id for c in no_data]
-    severity = Severity.ERROR if tally["n"] else Severity.WARNING
+        return None, worst, no_data_ids, verdicts
+    klass = impact.impact if impact is not None else "layout"
+    severity = _severity(klass, affected, covered, policy, tally)
+    if severity is None:
+        return None, worst, no_data_ids, verdicts
     locations = []
-    for offset in found.offsets.get(feature.slug, []):
-        line, column = doc.position(offset)
+    for use in uses:
+        line, column = doc.position(use.offset)
         locations.append(
             Location(part="html", line=line, column=column, snippet=doc.snippet(line, column))
         )
-    parts = []
-    for value in ("n", "a", "u", "none"):
-        if value == "none":
-            names = [c.name for c in no_data]
-        else:
-            names = [a.name for a in affected if a.support == value]
-        if names:
-            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-            parts.append(f"{SUPPORT_WORDS[value]} {'for' if value == 'none' else 'in'} {shown}")
-    count = found.counts.get(feature.slug, 0)
     return (
         CANIEMAIL_FEATURE.finding(
             feature.slug,
             title=feature.title,
             severity=severity,
-            message=f"Used {count} time(s); " + "; ".join(parts) + ".",
+            message=_message(affected, covered, no_data, impact, count),
             category=feature.category,
             url=feature.url,
             locations=locations,
             data={
                 "clients": [a.model_dump() for a in affected],
+                "covered": covered,
                 "support_counts": tally,
-                "no_data": [c.id for c in no_data],
+                "no_data": no_data_ids,
                 "occurrences": count,
                 "url": feature.url,
-                **_impact_data(impact),
+                **_impact_data(impact, klass),
             },
         ),
         worst,
-        [c.id for c in no_data],
+        no_data_ids,
+        verdicts,
     )
 
 
-def _impact_data(impact: FeatureImpact | None) -> dict[str, str]:
-    """The finding data fields that carry the feature's impact (none when it has no entry)."""
+def _severity(
+    klass: str,
+    affected: list[AffectedClient],
+    covered: list[dict[str, str]],
+    policy: VerdictPolicy,
+    tally: dict[str, int],
+) -> Severity | None:
+    if policy.strict:
+        return Severity.ERROR if tally["n"] else Severity.WARNING
+    if klass == "harmless":
+        return None
+    if not affected:
+        return Severity.INFO if covered else None
+    if klass not in BLOCKING_IMPACTS:
+        return Severity.INFO
+    if any(a.support == "n" and a.market_share >= policy.min_share for a in affected):
+        return Severity.ERROR
+    return Severity.WARNING
+
+
+def _message(
+    affected: list[AffectedClient],
+    covered: list[dict[str, str]],
+    no_data: list[ClientInfo],
+    impact: FeatureImpact | None,
+    count: int,
+) -> str:
+    parts = []
+    for value in ("n", "a", "u"):
+        names = [a.name for a in affected if a.support == value]
+        if names:
+            parts.append(f"{SUPPORT_WORDS[value]} in {_names(names)}")
+    text = ""
+    if parts:
+        lead = "; ".join(parts)
+        text = lead[0].upper() + lead[1:]
+        if impact is not None:
+            text += f": {impact.reason}"
+        fix = getattr(impact, "fix", None)
+        if fix:
+            text += f" Fix: {fix}"
+    if covered:
+        who = _names([c["name"] for c in covered], 4)
+        why = "; ".join(dict.fromkeys(c["reason"] for c in covered))
+        text += f"{' ' if text else ''}Covered in {who}: {why}."
+    if no_data:
+        text += f" No data for {_names([c.name for c in no_data], 4)}."
+    return f"{text} Used {count} time(s).".strip()
+
+
+def _impact_data(impact: FeatureImpact | None, klass: str) -> dict[str, str]:
+    """The finding data fields that carry the feature's impact."""
+    data = {"impact": klass}
     if impact is None:
-        return {}
-    data = {"impact": impact.impact, "impact_reason": impact.reason}
+        return data
+    data["impact_reason"] = impact.reason
     if impact.narrowing:
         data["impact_narrowing"] = impact.narrowing
+    fix = getattr(impact, "fix", None)
+    if fix:
+        data["fix"] = fix
     return data
+
+
+def _client_scores(
+    used: list[tuple[Feature, str, dict[str, ClientVerdict]]],
+    targets: list[ClientInfo],
+) -> dict[str, float]:
+    """Per client, 0–100: what its readers get. A layout, content or interactive feature
+    lost costs 60, one partly there 5 (at most 30 in all); a lost enhancement 2, a partial
+    one 1 (at most 15 in all); harmless features and covered uses cost nothing."""
+    scores = {}
+    for client in targets:
+        broken = degraded = enhanced = 0.0
+        for _feature, klass, verdicts in used:
+            verdict = verdicts.get(client.id)
+            if verdict is None or verdict.support == "y" or klass == "harmless":
+                continue
+            lost = verdict.support == "n"
+            if klass in BLOCKING_IMPACTS:
+                if lost:
+                    broken += 60
+                else:
+                    degraded += 5
+            else:
+                enhanced += 2 if lost else 1
+        penalty = broken + min(degraded, 30) + min(enhanced, 15)
+        scores[client.id] = max(0.0, 100.0 - penalty)
+    return scores
+
+
+ERROR_SCORE_CAP = 60.0
+"""The most a message with an error finding scores: it is broken for real readers."""
+
+
+def _verdict_score(
+    client_scores: dict[str, float], targets: list[ClientInfo], has_error: bool
+) -> float:
+    weighted = sum(client_scores[c.id] * c.market_share for c in targets)
+    weight = sum(c.market_share for c in targets)
+    if weight:
+        score = weighted / weight
+    else:
+        score = sum(client_scores.values()) / len(client_scores) if client_scores else 100.0
+    if has_error:
+        score = min(score, ERROR_SCORE_CAP)
+    return round(score, 1)
+
+
+def feature_uses(
+    doc: HtmlDocument,
+    found: Detection,
+    outlook_found: Detection | None,
+    conds: Conditionals,
+    fallbacks: Fallbacks,
+) -> dict[str, list[Use]]:
+    """Every located use of every feature, with who sees it, its gates and its fallbacks."""
+    uses: dict[str, list[Use]] = {}
+    for slug, offsets in found.offsets.items():
+        items = uses.setdefault(slug, [])
+        for offset in offsets:
+            scope = conds.scope_at(offset)
+            items.append(
+                Use(
+                    offset=offset,
+                    scope=scope,
+                    gates=found.gates.get(offset, ()),
+                    covers=tuple(fallbacks.covers(slug, offset)),
+                )
+            )
+    if outlook_found is not None and conds.outlook is not None:
+        for slug, offsets in outlook_found.offsets.items():
+            items = uses.setdefault(slug, [])
+            for offset in offsets:
+                items.append(
+                    Use(
+                        offset=conds.outlook.source_offset(offset),
+                        scope="outlook",
+                        gates=outlook_found.gates.get(offset, ()),
+                        covers=(),
+                    )
+                )
+    for items in uses.values():
+        items.sort(key=lambda u: u.offset)
+    return uses
 
 
 def analyse_document(
@@ -317,6 +602,7 @@ def analyse_document(
     rules: RulesData | None = None,
     clients: ClientsData | None = None,
     impacts: ImpactData | None = None,
+    policy: VerdictPolicy | None = None,
 ) -> HtmlAnalysis:
     """Analyse parsed HTML against the support data for the ``targets`` globs.
 
@@ -327,45 +613,83 @@ def analyse_document(
     rules = rules or load_rules()
     clients = clients or load_clients()
     impacts = impacts or load_impact()
+    policy = policy or VerdictPolicy()
     target_clients = resolve_targets(targets, clients)
     found = detect(doc, [(css, offset) for _, css, offset in stylesheets if css])
+    conds = conditionals(doc)
+    outlook_found = detect(conds.outlook.document) if conds.outlook is not None else None
+    counts: dict[str, int] = dict(found.counts)
+    if outlook_found is not None:
+        for slug, n in outlook_found.counts.items():
+            counts[slug] = counts.get(slug, 0) + n
     for slug in extra_features:
-        found.counts[slug] = found.counts.get(slug, 0) + 1
-    used = [rules.features[s] for s in found.slugs if s in rules.features]
+        counts[slug] = counts.get(slug, 0) + 1
+
+    def supported(slug: str) -> frozenset[str]:
+        feature = rules.features.get(slug)
+        return frozenset(c.id for c in target_clients if _support_value(feature, c) == "y")
+
+    uses = feature_uses(doc, found, outlook_found, conds, Fallbacks(doc, conds, supported))
+    used = [rules.features[s] for s in sorted(counts) if s in rules.features]
     findings: list[Finding] = []
-    uses: list[FeatureUse] = []
+    feature_uses_out: list[FeatureUse] = []
+    judged: list[tuple[Feature, str, dict[str, ClientVerdict]]] = []
     for feature in used:
         impact = impacts.of(feature.slug)
-        finding, worst, no_data = _finding(feature, target_clients, found, doc, impact)
+        klass = policy.impacts.get(feature.slug) or (impact.impact if impact else "layout")
+        if impact is not None and klass != impact.impact:
+            impact = impact.model_copy(update={"impact": klass})
+        finding, worst, no_data, verdicts = _finding(
+            feature,
+            target_clients,
+            uses.get(feature.slug, []),
+            counts[feature.slug],
+            doc,
+            impact,
+            policy,
+            rules,
+        )
         if finding is not None:
             findings.append(finding)
-        uses.append(
+        judged.append((feature, klass, verdicts))
+        feature_uses_out.append(
             FeatureUse(
                 slug=feature.slug,
                 title=feature.title,
                 category=feature.category,
-                count=found.counts[feature.slug],
+                count=counts[feature.slug],
                 worst=worst,
                 no_data=no_data,
-                impact=impact.impact if impact is not None else None,
+                impact=klass,
+                severity=finding.severity if finding is not None else None,
             )
         )
-    findings.sort(key=lambda f: (f.severity != Severity.ERROR, f.rule))
+    findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.rule))
+    scores = _scores(used, target_clients)
+    client_scores = _client_scores(judged, target_clients)
+    has_error = any(f.severity == Severity.ERROR for f in findings)
+    scores.verdict = _verdict_score(client_scores, target_clients, has_error)
+    scores.verdict_by_client = client_scores
     details = HtmlDetails(
         rules_version=rules.meta.version,
         targets=list(targets) or ["*"],
         clients=[c.id for c in target_clients],
         features_used=len(used),
-        features=uses,
-        scores=_scores(used, target_clients),
+        features=feature_uses_out,
+        scores=scores,
         undetectable=sorted(UNDETECTABLE),
         css_chars=found.css_chars,
         css_truncated=found.css_truncated,
         html_truncated=found.html_truncated,
         market_share_source=f"{clients.source} ({clients.date})",
         stylesheets=[sheet for sheet, _, _ in stylesheets],
+        strict=policy.strict,
+        min_share=policy.min_share,
     )
     return HtmlAnalysis(findings=findings, details=details)
+
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def analyse_html(source: str, targets: list[str] | None = None) -> HtmlAnalysis:
@@ -374,26 +698,36 @@ def analyse_html(source: str, targets: list[str] | None = None) -> HtmlAnalysis:
 
 
 def result_from(name: str, analysis: HtmlAnalysis, fail_below: float = 0.0) -> CheckResult:
-    """Failed when the weighted support score is under ``fail_below``; a warning when some
-    target client lacks (or only partly has) a feature in use; passed otherwise."""
-    errors = sum(f.severity == Severity.ERROR for f in analysis.findings)
-    warnings = len(analysis.findings) - errors
+    """Failed with an error finding or an HTML score under ``fail_below``; a warning with a
+    warning finding; passed otherwise (info findings: enhancements and covered uses)."""
+    findings = analysis.findings
+    errors = sum(f.severity == Severity.ERROR for f in findings)
+    warnings = sum(f.severity == Severity.WARNING for f in findings)
+    infos = len(findings) - errors - warnings
     details = analysis.details
-    if details.scores.overall < fail_below:
+    score = details.scores.verdict if details.scores.verdict is not None else 100.0
+    if errors or score < fail_below:
         status = Status.FAILED
     else:
-        status = Status.WARNING if analysis.findings else Status.PASSED
+        status = Status.WARNING if warnings else Status.PASSED
     summary = (
-        f"{details.features_used} feature(s) used: {errors} not supported by some target "
-        f"client, {warnings} partial or unknown; weighted support {details.scores.overall:g}%"
+        f"{details.features_used} feature(s) used: {errors} break the message for some "
+        f"readers, {warnings} degrade it, {infos} are enhancements or covered by fallbacks; "
+        f"HTML score {score:g}, weighted support {details.scores.overall:g}%"
     )
+    if details.strict:
+        summary = (
+            f"{details.features_used} feature(s) used: {errors} not supported by some target "
+            f"client, {warnings} partial or unknown; weighted support "
+            f"{details.scores.overall:g}% (strict)"
+        )
     if details.css_truncated or details.html_truncated:
         summary += " (document too large: analysed in part)"
     return CheckResult(
         name=name,
         status=status,
         summary=summary,
-        score=details.scores.overall,
+        score=score,
         findings=analysis.findings,
         details=details.model_dump(mode="json"),
     )
@@ -420,6 +754,11 @@ class HtmlCheck:
                 list(ctx.settings.html_targets),
                 extra_features=["amp"] if has_amp else [],
                 stylesheets=sheets,
+                policy=VerdictPolicy(
+                    strict=ctx.settings.html_strict,
+                    min_share=ctx.settings.html_min_share,
+                    impacts=dict(ctx.settings.html_impact),
+                ),
             )
         except TargetError as exc:
             return CheckResult.errored(self.name, f"MAILQA_HTML_TARGETS: {exc}")

@@ -251,6 +251,8 @@ def evaluate(
             )
         )
     for check_name, finding in pairs:
+        if is_template:
+            finding = in_template(finding)
         gf = GateFinding(
             check=check_name, finding=finding, fingerprint=fingerprint(check_name, finding)
         )
@@ -264,6 +266,21 @@ def evaluate(
             gf.blocking = SEVERITY_RANK[finding.severity] >= fail_rank or finding.category == "gate"
         result.findings.append(gf)
     return result
+
+
+def in_template(finding: Finding) -> Finding:
+    """The finding as a template file has it: a rule whose severity differs there (a merge
+    tag, sample content) says so in its ``in_template``."""
+    rule = rule_catalog().get(finding.rule)
+    if rule is None or rule.in_template is None or finding.severity != rule.severity:
+        return finding
+    return finding.model_copy(
+        update={
+            "severity": rule.in_template,
+            "message": f"{finding.message} In a template this is expected until it is sent "
+            f"({rule.in_template} here, {rule.severity} in a message).",
+        }
+    )
 
 
 def _baselined(gf: GateFinding, remaining: dict[str, int]) -> str | None:

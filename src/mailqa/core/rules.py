@@ -48,6 +48,9 @@ class Rule:
     category: str | None = None
     aliases: tuple[str, ...] = ()
     impact: Mapping[str, Any] | None = None
+    in_template: Severity | None = None
+    """The severity when the file checked is a template (``mailqa check page.html``), whose
+    merge tags and sample content are filled in when it is sent; None: the same."""
 
     def help_uri(self, base: str = DEFAULT_DOCS_URL) -> str:
         return docs_url(self.page, base)
@@ -132,8 +135,10 @@ class CheckRules:
         help: str,
         *,
         aliases: Iterable[str] = (),
+        in_template: Severity | None = None,
     ) -> Rule:
-        """Declare ``<check>.<name>``; ``aliases`` are former names, prefixed the same way."""
+        """Declare ``<check>.<name>``; ``aliases`` are former names, prefixed the same way;
+        ``in_template``: the severity in a template (``Rule.in_template``)."""
         rule = Rule(
             id=f"{self.check}.{name}",
             check=self.check,
@@ -143,6 +148,7 @@ class CheckRules:
             page=self.page,
             category=self.category,
             aliases=tuple(f"{self.check}.{a}" for a in aliases),
+            in_template=in_template,
         )
         if rule.id in self.rules:
             raise ValueError(f"rule {rule.id} declared twice")

@@ -73,17 +73,25 @@ def index() -> Index:
     return idx
 
 
+Gates = tuple[str, ...]
+"""The features a stylesheet rule depends on to apply at all: ``html-style``, the at-rules
+around it (``css-at-media``...) and its selector's features. A client that lacks one of them
+never applies the rule, so what the rule's declarations use does not matter there."""
+
+
 @dataclass
 class Detection:
-    """Features found: slug -> count of uses and the first ``MAX_LOCATIONS`` source offsets."""
+    """Features found: slug -> count of uses and the first ``MAX_LOCATIONS`` source offsets,
+    and for uses in a stylesheet, the gates of the rule they are in (by offset)."""
 
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     offsets: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    gates: dict[int, Gates] = field(default_factory=dict)
     css_chars: int = 0
     css_truncated: bool = False
     html_truncated: bool = False
 
-    def add(self, slugs: Iterable[str], offset: int) -> None:
+    def add(self, slugs: Iterable[str], offset: int, gates: Gates = ()) -> None:
         for slug in slugs:
             where = self.offsets[slug]
             if offset in where:  # one token seen by two rules (``&`` in a nested rule)
@@ -91,6 +99,8 @@ class Detection:
             self.counts[slug] += 1
             if len(where) < MAX_LOCATIONS:
                 where.append(offset)
+        if gates:
+            self.gates[offset] = gates
 
     @property
     def slugs(self) -> list[str]:
@@ -184,6 +194,10 @@ class _CssWalker:
         self.found = found
         self.idx = idx
         self.base = base
+        self.gates: Gates = ()
+        """The gates of the rule being walked."""
+        self.selector_slugs: list[str] | None = None
+        """While a selector is walked: the features it uses."""
         starts = [0]
         starts.extend(m.end() for m in _CSS_NEWLINE.finditer(css))
         self.starts = starts
@@ -199,62 +213,73 @@ class _CssWalker:
     def hit(self, kind: str, key: str, node: Any) -> None:
         slugs = self.idx.get(kind, key)
         if slugs:
-            self.found.add(slugs, self.offset(node))
+            self.found.add(slugs, self.offset(node), self.gates)
+            if self.selector_slugs is not None:
+                self.selector_slugs.extend(slugs)
 
     def stylesheet(self, css: str) -> None:
         nodes = tinycss2.parse_stylesheet(css, skip_comments=False, skip_whitespace=True)
-        self.rules(nodes, "top")
+        self.rules(nodes, "top", ("html-style",))
 
     def block(self, css: str) -> None:
-        self.rules(tinycss2.parse_blocks_contents(css, skip_comments=False), "style")
+        self.rules(tinycss2.parse_blocks_contents(css, skip_comments=False), "style", ())
 
-    def rules(self, nodes: list[Any], context: str) -> None:
+    def rules(self, nodes: list[Any], context: str, gates: Gates) -> None:
         """Rules and declarations, iteratively: nesting depth costs no recursion."""
-        stack: list[tuple[list[Any], str]] = [(nodes, context)]
+        stack: list[tuple[list[Any], str, Gates]] = [(nodes, context, gates)]
         while stack:
             checkpoint()
-            items, where = stack.pop()
+            items, where, self.gates = stack.pop()
             for node in items:
                 kind = node.type
                 if kind == "declaration":
-                    self.declaration(node)
+                    self.declaration(node, fonts=where == "font-face")
                 elif kind == "comment":
                     self.hit("special", "css-comments", node)
                 elif kind == "qualified-rule":
                     if where == "style":
                         self.hit("special", "css-nesting", node)
+                    rule_gates = self.gates
                     if where != "keyframes":
+                        self.selector_slugs = []
                         self.selector_list(node.prelude)
+                        rule_gates = _gates(self.gates, self.selector_slugs)
+                        self.selector_slugs = None
                     self.comments_in(node.prelude)
                     content = tinycss2.parse_blocks_contents(node.content, skip_comments=False)
-                    stack.append((content, "style"))
+                    stack.append((content, "style", rule_gates))
                 elif kind == "at-rule":
                     self.at_rule(node, where, stack)
 
-    def at_rule(self, node: Any, where: str, stack: list[tuple[list[Any], str]]) -> None:
+    def at_rule(self, node: Any, where: str, stack: list[tuple[list[Any], str, Gates]]) -> None:
         name = _VENDOR.sub("", node.lower_at_keyword)
+        self.selector_slugs = []  # the at-rule and its query's features gate its content
         self.hit("at-rule", name, node)
         if where == "style" and name in _RULE_GROUPS:
             self.hit("special", "css-nesting", node)
         if name in ("media", "import"):  # @import url(x) (prefers-color-scheme: dark)
             self.media_query(node.prelude)
+        gates = _gates(self.gates, self.selector_slugs)
+        self.selector_slugs = None
         self.values(node.prelude, prop_name="")
         if node.content is None:
             return
         content = tinycss2.parse_blocks_contents(node.content, skip_comments=False)
         if name == "keyframes":
-            stack.append((content, "keyframes"))
+            stack.append((content, "keyframes", gates))
         elif name in _RULE_GROUPS:
-            stack.append((content, "top" if where != "style" else "style"))
-        else:  # @font-face, @page...: declarations
-            stack.append((content, "at-block"))
+            stack.append((content, "top" if where != "style" else "style", gates))
+        elif name == "font-face":  # descriptors: its src urls are fonts, not images
+            stack.append((content, "font-face", gates))
+        else:  # @page...: declarations
+            stack.append((content, "at-block", gates))
 
     def comments_in(self, tokens: list[Any]) -> None:
         for token in tokens:
             if token.type == "comment":
                 self.hit("special", "css-comments", token)
 
-    def declaration(self, decl: Any) -> None:
+    def declaration(self, decl: Any, fonts: bool = False) -> None:
         name: str = decl.lower_name
         if name.startswith("--"):
             self.hit("special", "css-variables", decl)
@@ -264,20 +289,22 @@ class _CssWalker:
             name = bare
         if decl.important:
             self.hit("important", "!important", decl)
-        self.values(decl.value, prop_name=name)
+        self.values(decl.value, prop_name=name, fonts=fonts)
 
-    def values(self, tokens: list[Any], prop_name: str) -> None:
+    def values(self, tokens: list[Any], prop_name: str, fonts: bool = False) -> None:
+        """Keywords, units, functions and URLs of a value; ``fonts``: an ``@font-face``
+        descriptor, whose URLs are fonts (a ``data:`` or ``.svg`` font is no image)."""
         stack: list[Any] = list(tokens)
         idx = self.idx
         while stack:
             token = stack.pop()
             kind = token.type
             if kind == "ident":
-                keyword = token.lower_value
+                keyword = _VENDOR.sub("", token.lower_value)  # display: -webkit-flex
                 for key in (f"{prop_name}={keyword}", f"*={keyword}"):
                     slugs = idx.get("value", key)
                     if slugs:
-                        self.found.add(slugs, self.offset(token))
+                        self.found.add(slugs, self.offset(token), self.gates)
             elif kind == "dimension":
                 self.hit("unit", token.lower_unit, token)
             elif kind == "percentage":
@@ -287,7 +314,8 @@ class _CssWalker:
                 if fname == "var":
                     self.hit("special", "css-variables", token)
                 elif fname == "url":
-                    self.url(_string_argument(token.arguments), token)
+                    if not fonts:
+                        self.url(_string_argument(token.arguments), token)
                 else:
                     if fname == "image-set":  # image-set("a.avif" 1x): a string is a URL
                         for arg in token.arguments:
@@ -297,7 +325,8 @@ class _CssWalker:
                     self.hit("value", f"fn={fname}", token)
                 stack.extend(token.arguments)
             elif kind == "url":
-                self.url(token.value, token)
+                if not fonts:
+                    self.url(token.value, token)
             elif kind in ("() block", "[] block", "{} block"):
                 stack.extend(token.content)
             elif kind == "comment":
@@ -422,6 +451,13 @@ class _CssWalker:
         return j
 
 
+def _gates(outer: Gates, slugs: list[str]) -> Gates:
+    """``outer`` and ``slugs``, each once, in order (the tuples are shared by every hit)."""
+    if not slugs:
+        return outer
+    return tuple(dict.fromkeys((*outer, *slugs)))
+
+
 def _string_argument(arguments: list[Any]) -> str:
     for token in arguments:
         if token.type in ("string", "ident", "url"):
@@ -507,7 +543,7 @@ class _HtmlWalker:
 
     def linked(self, css: str, link_offset: int) -> None:
         """A linked stylesheet: every feature is placed at its ``<link>`` tag."""
-        for slugs, _offset in self._features(css, "sheet"):
+        for slugs, _offset, _gates in self._features(css, "sheet"):
             self.found.add(slugs, link_offset)
 
     def css(self, css: str, base: int, raw: str | None, kind: CssKind) -> None:
@@ -517,10 +553,10 @@ class _HtmlWalker:
         hits = self._features(css, kind)
         to_raw = RawOffsets(raw) if raw is not None and hits else None
         add = self.found.add
-        for slugs, offset in hits:
-            add(slugs, base + (to_raw(offset) if to_raw is not None else offset))
+        for slugs, offset, gates in hits:
+            add(slugs, base + (to_raw(offset) if to_raw is not None else offset), gates)
 
-    def _features(self, css: str, kind: CssKind) -> tuple[tuple[tuple[str, ...], int], ...]:
+    def _features(self, css: str, kind: CssKind) -> Hits:
         """Features of ``css`` within what is left of the per-document CSS budget."""
         room = MAX_CSS_CHARS - self.found.css_chars
         if room <= 0:
@@ -544,18 +580,18 @@ def _value_position(attr: Attr) -> tuple[int, str | None]:
 
 
 class _Recorder:
-    """Collects (slugs, offset) pairs relative to the start of one piece of CSS."""
+    """Collects (slugs, offset, gates) relative to the start of one piece of CSS."""
 
     def __init__(self) -> None:
-        self.hits: list[tuple[tuple[str, ...], int]] = []
+        self.hits: list[tuple[tuple[str, ...], int, Gates]] = []
 
-    def add(self, slugs: Iterable[str], offset: int) -> None:
-        # The index's own tuples: a cached hit costs one pair and one int, not a new tuple.
-        self.hits.append((slugs if isinstance(slugs, tuple) else tuple(slugs), offset))
+    def add(self, slugs: Iterable[str], offset: int, gates: Gates = ()) -> None:
+        # The index's own tuples: a cached hit costs one triple and one int, not a new tuple.
+        self.hits.append((slugs if isinstance(slugs, tuple) else tuple(slugs), offset, gates))
 
 
-Hits = tuple[tuple[tuple[str, ...], int], ...]
-"""(slugs, offset) pairs found in one piece of CSS, offsets relative to its start."""
+Hits = tuple[tuple[tuple[str, ...], int, Gates], ...]
+"""(slugs, offset, gates) found in one piece of CSS, offsets relative to its start."""
 
 MAX_CACHED_CSS_CHARS = 8 * 1024
 """Longer CSS is analysed every time: a distinct 300 KB sheet would hold ~10 MB of hits."""

@@ -15,7 +15,9 @@ TEMPLATE_PLACEHOLDER = RULES.rule(
     "template-placeholder",
     "Template placeholder in a URL",
     Severity.ERROR,
-    "{{ }}, *| |*, {% %}, ${ } and the like in a URL: a template variable was never filled in.",
+    "{{ }}, *| |*, {% %}, ${ } and the like in a URL: a template variable was never filled in. "
+    "In a template file (mailqa check page.html) it is the template's own merge tag: info.",
+    in_template=Severity.INFO,
 )
 INVALID_URL = RULES.rule(
     "invalid-url",
@@ -81,7 +83,14 @@ PRIVATE_HOST = RULES.rule(
     "private-host",
     "Link to a private or reserved host",
     Severity.ERROR,
-    "localhost, private IPs, .local/.internal/.test/.example names: readers cannot reach it.",
+    "localhost, private IPs, .local/.internal/.test names: readers cannot reach it.",
+)
+EXAMPLE_HOST = RULES.rule(
+    "example-host",
+    "Link to an example domain",
+    Severity.ERROR,
+    "example.com, example.org and example.net (RFC 2606): sample content nobody replaced. In a template file it is a placeholder still to fill in: a warning.",
+    in_template=Severity.WARNING,
 )
 STAGING_HOST = RULES.rule(
     "staging-host",

@@ -25,6 +25,7 @@ from mailqa.checks.links.rules import (
     INVALID_TEL,
     INVALID_URL,
     MISSING_ANCHOR,
+    EXAMPLE_HOST,
     PRIVATE_HOST,
     PROTOCOL_RELATIVE,
     RELATIVE_URL,
@@ -147,6 +148,9 @@ def registrable_domain(host: str) -> str | None:
     return str(domain) if domain else None
 
 
+EXAMPLE_REASON = "an example domain"
+
+
 def _private_host_reason(host: str) -> str | None:
     host = host.lower().rstrip(".")
     # Read as the fetcher (and browsers) read it: 127.1, 0x7f.1 and 2130706433 are 127.0.0.1.
@@ -163,7 +167,7 @@ def _private_host_reason(host: str) -> str | None:
     if "." not in host:
         return "a single-label (intranet) name"
     if host in _EXAMPLE_DOMAINS or any(host.endswith("." + d) for d in _EXAMPLE_DOMAINS):
-        return "an example domain"
+        return EXAMPLE_REASON
     return None
 
 
@@ -403,7 +407,16 @@ def check_target(target: Target, msg: ParsedMessage, ex: Extractor, out: StaticF
             )
         )
     reason = _private_host_reason(host)
-    if reason:
+    if reason == EXAMPLE_REASON:
+        out.findings.append(
+            EXAMPLE_HOST.finding(
+                f"{host} is an example domain: sample content that was never replaced.",
+                title=f"{label} to {host}",
+                locations=target.locations(),
+                data=target.data(host=host),
+            )
+        )
+    elif reason:
         out.findings.append(
             PRIVATE_HOST.finding(
                 f"{host} is {reason}: recipients cannot reach it. A development URL "

@@ -1,0 +1,267 @@
+"""Fallbacks: where a use of a feature is covered for the clients that lack the feature.
+
+Email developers rarely rely on one feature alone where clients differ. For one use of a
+feature (a slug at a source offset), ``Fallbacks.covers`` names the usual fallbacks present:
+
+- a background image with a background colour on the same element or rule (``bgcolor``,
+  ``background-color``): a client without the image shows the colour, so text over it stays
+  readable (degraded); with a VML background for Outlook (``v:fill``, ``v:image``, a filled
+  ``v:rect``) Outlook draws the image too;
+- an image format some clients lack, offered through ``<picture><source srcset>`` or ``srcset``
+  with a JPEG, PNG or GIF ``<img src>``: the others load that;
+- ``<video>`` with an ``<img>`` inside: clients without video show that image;
+- hybrid layouts: widths and ``display`` between the opening and closing of an Outlook-only
+  ghost table, which lays the content out in Outlook;
+- hiding chains (hidden preheaders): ``display:none``, ``max-height:0``, ``overflow:hidden``,
+  ``mso-hide:all``, ``visibility:hidden``, ``opacity:0``, zero or 1px sizes on one element or
+  rule; a client that lacks one link of the chain is covered when another link works there.
+
+A cover says for which clients (None: all) and whether nothing is lost (``full``) or an
+acceptable base is shown instead (the colour without the image).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import tinycss2
+import tinycss2.color3
+
+from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals
+from mailqa.checks.html_detect.engine import image_formats
+from mailqa.core.html import HtmlDocument
+from mailqa.core.markup import StartTag
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A fallback present for one use of a feature."""
+
+    clients: frozenset[str] | None
+    """The clients it covers; None: every client."""
+    full: bool
+    """Nothing is lost (True) or an acceptable base is shown instead (False)."""
+    reason: str
+
+
+BACKGROUND_IMAGES = frozenset({"css-background-image", "html-background"})
+CLASSIC_FORMATS = frozenset({"jpg", "jpeg", "jpe", "png", "gif"})
+HYBRID = frozenset({"css-max-width", "css-min-width", "css-width", "css-display"})
+CHAIN = frozenset(
+    {
+        "css-display",
+        "css-display-none",
+        "css-max-height",
+        "css-height",
+        "css-overflow",
+        "css-visibility",
+        "css-opacity",
+        "css-font-size",
+        "css-line-height",
+        "css-width",
+        "css-max-width",
+    }
+)
+_ZERO = frozenset({"0", "0px", "0em", "0rem", "0%", "0pt"})
+_TINY = _ZERO | {"1px"}
+_NO_COLOUR = frozenset({"", "transparent", "none", "inherit", "initial", "unset", "currentcolor"})
+_PICTURE_END = re.compile(r"</picture[\s>]", re.I)
+_VIDEO_END = re.compile(r"</video[\s>]", re.I)
+MAX_BLOCK_SEARCH = 20_000
+"""How far back or ahead of a use in a stylesheet its rule's braces are looked for."""
+
+Supported = Callable[[str], frozenset[str]]
+"""The target clients that fully support a feature slug."""
+
+
+@lru_cache(maxsize=4096)
+def declarations(css: str) -> dict[str, str]:
+    """Property -> value (serialised, lower-cased) of a declaration list; the last wins."""
+    found: dict[str, str] = {}
+    for node in tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True):
+        if node.type == "declaration":
+            found[node.lower_name] = tinycss2.serialize(node.value).strip().lower()
+    return found
+
+
+def _has_colour(value: str) -> bool:
+    if value in _NO_COLOUR:
+        return False
+    for token in tinycss2.parse_component_value_list(value):
+        if token.type in ("whitespace", "comment"):
+            continue
+        colour = tinycss2.color3.parse_color(token)
+        if colour is not None and colour != "currentColor" and getattr(colour, "alpha", 1) > 0:
+            return True
+    return False
+
+
+def _chain_links(decls: dict[str, str]) -> list[str | None]:
+    """The hiding declarations of a block, as the slug whose support decides whether each
+    hides in a client (None: ``mso-hide:all``, which only Outlook for Windows reads)."""
+    links: list[str | None] = []
+    if decls.get("display", "").removesuffix("!important").strip() == "none":
+        links.append("css-display-none")
+    for prop, slug, values in (
+        ("max-height", "css-max-height", _ZERO),
+        ("height", "css-height", _ZERO),
+        ("max-width", "css-max-width", _ZERO),
+        ("width", "css-width", _ZERO),
+        ("font-size", "css-font-size", _TINY),
+        ("line-height", "css-line-height", _TINY),
+    ):
+        if decls.get(prop, "").removesuffix("!important").strip() in values:
+            links.append(slug)
+    if decls.get("overflow", "").removesuffix("!important").strip() == "hidden":
+        links.append("css-overflow")
+    if decls.get("visibility", "").removesuffix("!important").strip() == "hidden":
+        links.append("css-visibility")
+    if decls.get("opacity", "").removesuffix("!important").strip() in ("0", "0.0", "0%"):
+        links.append("css-opacity")
+    if decls.get("mso-hide", "").removesuffix("!important").strip() == "all":
+        links.append(None)
+    return links
+
+
+class Fallbacks:
+    """The fallbacks of one document; ``covers(slug, offset)`` for one use."""
+
+    def __init__(self, doc: HtmlDocument, conds: Conditionals, supported: Supported) -> None:
+        self.doc = doc
+        self.conds = conds
+        self.supported = supported
+
+    @cached_property
+    def _element_offsets(self) -> list[int]:
+        return [el.offset for el in self.doc.scan.elements]
+
+    @cached_property
+    def _style_offsets(self) -> list[int]:
+        return [span.offset for span in self.doc.scan.styles]
+
+    def covers(self, slug: str, offset: int) -> list[Cover]:
+        found: list[Cover] = []
+        if slug in BACKGROUND_IMAGES:
+            found.extend(self._background(offset))
+        elif slug.startswith("image-"):
+            found.extend(self._alternative_format(offset))
+        elif slug == "html-video":
+            found.extend(self._video(offset))
+        if slug in HYBRID and self.conds.in_ghost_table(offset):
+            found.append(
+                Cover(OUTLOOK_CLIENTS, True, "an Outlook-only ghost table lays it out in Outlook")
+            )
+        if slug in CHAIN:
+            found.extend(self._chain(offset))
+        return found
+
+    # -- where a use is ----------------------------------------------------------------
+
+    def element_at(self, offset: int) -> StartTag | None:
+        """The start tag whose markup holds ``offset``."""
+        i = bisect_right(self._element_offsets, offset) - 1
+        if i < 0:
+            return None
+        element = self.doc.scan.elements[i]
+        last = max((a.value_offset + len(a.raw_value) for a in element.attrs.values()), default=0)
+        return element if offset <= max(last, element.offset + len(element.name) + 1) else None
+
+    def declarations_at(self, offset: int) -> tuple[dict[str, str], StartTag | None] | None:
+        """The declarations of the style attribute or stylesheet rule holding ``offset``,
+        and the element when it is a style attribute."""
+        element = self.element_at(offset)
+        if element is not None:
+            style = element.attribute("style")
+            if style is not None and 0 <= style.value_offset <= offset <= style.value_offset + len(
+                style.raw_value
+            ):
+                return declarations(style.value), element
+            return declarations(element.get("style") or ""), element
+        i = bisect_right(self._style_offsets, offset) - 1
+        if i < 0:
+            return None
+        span = self.doc.scan.styles[i]
+        local = offset - span.offset
+        if not 0 <= local < len(span.text):
+            return None
+        text = span.text
+        start = text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
+        end = text.find("}", local, local + MAX_BLOCK_SEARCH)
+        block = text[start + 1 : end if end >= 0 else len(text)]
+        return declarations(block), None
+
+    # -- the fallbacks ----------------------------------------------------------------
+
+    def _background(self, offset: int) -> list[Cover]:
+        found = []
+        if self.conds.vml_background:
+            found.append(Cover(OUTLOOK_CLIENTS, True, "a VML background draws it in Outlook"))
+        context = self.declarations_at(offset)
+        if context is not None:
+            decls, element = context
+            colour = element is not None and _has_colour((element.get("bgcolor") or "").lower())
+            colour = colour or _has_colour(decls.get("background-color", ""))
+            colour = colour or _has_colour(decls.get("background", ""))
+            if colour:
+                found.append(
+                    Cover(None, False, "a background colour is shown where the image is not")
+                )
+        return found
+
+    def _alternative_format(self, offset: int) -> list[Cover]:
+        element = self.element_at(offset)
+        if element is None:
+            return []
+        if element.name == "img":
+            src = element.get("src") or ""
+            srcset = element.attribute("srcset")
+            if srcset is not None and srcset.offset == offset and _classic(src):
+                return [Cover(None, True, "clients without the format load the img src")]
+            return []
+        if element.name != "source":
+            return []
+        match = _PICTURE_END.search(self.doc.source, offset)
+        end = match.start() if match else len(self.doc.source)
+        i = bisect_right(self._element_offsets, offset)
+        elements = self.doc.scan.elements
+        while i < len(elements) and elements[i].offset < end:
+            if elements[i].name == "img":
+                if _classic(elements[i].get("src") or ""):
+                    return [Cover(None, True, "the <picture>'s img is shown where it is lacking")]
+                return []
+            i += 1
+        return []
+
+    def _video(self, offset: int) -> list[Cover]:
+        match = _VIDEO_END.search(self.doc.source, offset)
+        if match is None:
+            return []
+        i = bisect_right(self._element_offsets, offset)
+        elements = self.doc.scan.elements
+        while i < len(elements) and elements[i].offset < match.start():
+            if elements[i].name == "img":
+                return [Cover(None, True, "clients without video show the image inside it")]
+            i += 1
+        return []
+
+    def _chain(self, offset: int) -> list[Cover]:
+        context = self.declarations_at(offset)
+        if context is None:
+            return []
+        links = _chain_links(context[0])
+        if len(links) < 2:
+            return []
+        works: set[str] = set()
+        for link in links:
+            works |= OUTLOOK_CLIENTS if link is None else self.supported(link)
+        if not works:
+            return []
+        return [Cover(frozenset(works), True, "the rest of the hiding chain hides it there")]
+
+
+def _classic(url: str) -> bool:
+    return any(key in CLASSIC_FORMATS for key in image_formats(url))
