@@ -1,4 +1,5 @@
-"""The impact data: one entry per caniemail slug, from the fixed classes, each with a reason."""
+"""The impact data: one entry per caniemail slug, from the fixed classes, each with a reason
+and, where the feature breaks something, a fix."""
 
 from __future__ import annotations
 
@@ -33,6 +34,23 @@ def test_classes_are_fixed_and_reasons_say_something() -> None:
         assert entry.impact in IMPACTS, slug
         assert len(entry.reason) >= 15, slug
         assert entry.narrowing is None or len(entry.narrowing) >= 15, slug
+
+
+def test_every_breaking_feature_says_how_to_fix_it() -> None:
+    for slug, entry in load_impact().features.items():
+        if entry.impact in ("layout", "content", "interactive"):
+            assert entry.fix is not None and len(entry.fix) >= 15, slug
+        assert entry.fix is None or len(entry.fix) >= 15, slug
+
+
+def test_fixes_name_the_email_fallback() -> None:
+    features = load_impact().features
+    assert "VML" in (features["css-background-image"].fix or "")
+    assert "MSO ghost table" in (features["css-display-flex"].fix or "")
+    assert "<picture>" in (features["image-webp"].fix or "")
+    assert "hosted" in (features["html-form"].fix or "")
+    assert "stack" in (features["css-at-font-face"].fix or "")
+    assert features["html-doctype"].fix is None  # harmless: nothing to fix
 
 
 def test_the_issue_examples_carry_their_class() -> None:
