@@ -1,4 +1,5 @@
-"""The impact data: one entry per caniemail slug, from the fixed classes, each with a reason."""
+"""The impact data: one entry per caniemail slug, from the fixed classes, each with a reason
+and, where the feature breaks something, a fix."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from mailqa.core.errors import RulesError
 from mailqa.core.report import Severity
 from mailqa.rules import rules_file
 from mailqa.rules.caniemail import RulesData
-from mailqa.rules.impact import IMPACT_FILE, IMPACTS, load_impact, parse_impact
+from mailqa.rules.impact import IMPACT_FILE, IMPACTS, FeatureImpact, load_impact, parse_impact
 
 ENTRY = "  {slug}:\n    impact: {impact}\n    reason: {reason}\n"
 
@@ -33,6 +34,23 @@ def test_classes_are_fixed_and_reasons_say_something() -> None:
         assert entry.impact in IMPACTS, slug
         assert len(entry.reason) >= 15, slug
         assert entry.narrowing is None or len(entry.narrowing) >= 15, slug
+
+
+def test_every_breaking_feature_says_how_to_fix_it() -> None:
+    for slug, entry in load_impact().features.items():
+        if entry.impact in ("layout", "content", "interactive"):
+            assert entry.fix is not None and len(entry.fix) >= 15, slug
+        assert entry.fix is None or len(entry.fix) >= 15, slug
+
+
+def test_fixes_name_the_email_fallback() -> None:
+    features = load_impact().features
+    assert "VML" in (features["css-background-image"].fix or "")
+    assert "MSO ghost table" in (features["css-display-flex"].fix or "")
+    assert "<picture>" in (features["image-webp"].fix or "")
+    assert "hosted" in (features["html-form"].fix or "")
+    assert "stack" in (features["css-at-font-face"].fix or "")
+    assert features["html-doctype"].fix is None  # harmless: nothing to fix
 
 
 def test_the_issue_examples_carry_their_class() -> None:
@@ -93,6 +111,27 @@ def test_an_entry_for_an_unknown_slug_fails_naming_it() -> None:
 def test_bad_class_or_empty_reason_fails(impact: str, reason: str) -> None:
     with pytest.raises(RulesError, match="css-a"):
         parse_impact(_text({"css-a": (impact, reason)}), ["css-a"])
+
+
+@pytest.mark.parametrize("fix", ["''", "'   '"])
+def test_an_empty_fix_fails(fix: str) -> None:
+    text = _text({"css-a": ("layout", "The layout breaks.")}) + f"    fix: {fix}\n"
+    with pytest.raises(RulesError, match=r"css-a[\s\S]*fix is empty"):
+        parse_impact(text, ["css-a"])
+
+
+def test_the_fix_round_trips() -> None:
+    text = _text({"css-a": ("layout", "The layout breaks."), "css-b": ("harmless", "Nothing.")})
+    text = text.replace(
+        "    reason: The layout breaks.\n",
+        "    reason: The layout breaks.\n    fix: >-\n      Use a table\n        instead.\n",
+    )
+    data = parse_impact(text, ["css-a", "css-b"])
+    entry = data.features["css-a"]
+    assert entry.fix == "Use a table instead."  # whitespace folded, like the reason
+    assert data.features["css-b"].fix is None
+    assert FeatureImpact.model_validate(entry.model_dump()) == entry
+    assert FeatureImpact.model_validate_json(entry.model_dump_json()) == entry
 
 
 def test_a_slug_given_twice_fails() -> None:

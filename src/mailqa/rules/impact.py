@@ -2,7 +2,8 @@
 
 The support data says whether a client supports a feature; this file says what the recipient
 sees when a client does not (``harmless`` … ``interactive``), in one line, with the caniemail
-narrowing it relies on. The file must cover exactly the slugs of the bundled support data: a
+narrowing it relies on and, where email practice has one, the fix: what to do instead, in one
+line. The file must cover exactly the slugs of the bundled support data: a
 data update that adds or renames a slug fails to load, naming it.
 """
 
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from mailqa.core.errors import RulesError
 from mailqa.rules import rules_file
@@ -38,6 +46,11 @@ class FeatureImpact(BaseModel):
         default=None,
         description="The caniemail notes narrowing a partial support, as read here.",
     )
+    fix: str | None = Field(
+        default=None,
+        description="What to do instead so that clients lacking the feature still show the "
+        "message as meant, in one line.",
+    )
 
     @field_validator("reason")
     @classmethod
@@ -47,14 +60,14 @@ class FeatureImpact(BaseModel):
             raise ValueError("reason is empty")
         return value
 
-    @field_validator("narrowing")
+    @field_validator("narrowing", "fix")
     @classmethod
-    def _narrowing(cls, value: str | None) -> str | None:
+    def _optional_line(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         value = " ".join(value.split())
         if not value:
-            raise ValueError("narrowing is empty (leave it out instead)")
+            raise ValueError(f"{info.field_name} is empty (leave it out instead)")
         return value
 
 
