@@ -484,9 +484,8 @@ def _message(
         text = lead[0].upper() + lead[1:]
         if impact is not None:
             text += f": {impact.reason}"
-        fix = getattr(impact, "fix", None)
-        if fix:
-            text += f" Fix: {fix}"
+        if impact is not None and impact.fix:
+            text += f" Fix: {impact.fix}"
     if covered:
         who = _names([c["name"] for c in covered], 4)
         why = "; ".join(dict.fromkeys(c["reason"] for c in covered))
@@ -504,9 +503,8 @@ def _impact_data(impact: FeatureImpact | None, klass: str) -> dict[str, str]:
     data["impact_reason"] = impact.reason
     if impact.narrowing:
         data["impact_narrowing"] = impact.narrowing
-    fix = getattr(impact, "fix", None)
-    if fix:
-        data["fix"] = fix
+    if impact.fix:
+        data["fix"] = impact.fix
     return data
 
 
@@ -627,9 +625,10 @@ def analyse_document(
 
     def supported(slug: str) -> frozenset[str]:
         feature = rules.features.get(slug)
-        return frozenset(c.id for c in target_clients if _support_value(feature, c) == "y")
+        return frozenset(c.id for c in target_clients if _support_value(feature, c) in ("y", "a"))
 
-    uses = feature_uses(doc, found, outlook_found, conds, Fallbacks(doc, conds, supported))
+    fallbacks = Fallbacks(doc, conds, supported, frozenset(c.id for c in target_clients))
+    uses = feature_uses(doc, found, outlook_found, conds, fallbacks)
     used = [rules.features[s] for s in sorted(counts) if s in rules.features]
     findings: list[Finding] = []
     feature_uses_out: list[FeatureUse] = []

@@ -503,7 +503,8 @@ class _HtmlWalker:
             if attr.name == "usemap":
                 add(idx.get("element", "@usemap"), attr.offset)
             elif attr.name == "style" and attr.value.strip():
-                self.css(attr.value, *_value_position(attr), "style")
+                if ":" not in name:  # v:rect, o:p: VML and Office styles, not CSS
+                    self.css(attr.value, *_value_position(attr), "style")
             elif attr.name == "media" and name in _MEDIA_ELEMENTS and attr.value.strip():
                 self.css(attr.value, *_value_position(attr), "media")
             elif attr.name in ("src", "background", "poster") and attr.value:

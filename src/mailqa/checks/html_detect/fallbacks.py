@@ -50,7 +50,9 @@ class Cover:
 
 BACKGROUND_IMAGES = frozenset({"css-background-image", "html-background"})
 CLASSIC_FORMATS = frozenset({"jpg", "jpeg", "jpe", "png", "gif"})
-HYBRID = frozenset({"css-max-width", "css-min-width", "css-width", "css-display"})
+HYBRID = frozenset(
+    {"css-max-width", "css-min-width", "css-width", "css-display", "css-float", "css-overflow"}
+)
 CHAIN = frozenset(
     {
         "css-display",
@@ -75,7 +77,23 @@ MAX_BLOCK_SEARCH = 20_000
 """How far back or ahead of a use in a stylesheet its rule's braces are looked for."""
 
 Supported = Callable[[str], frozenset[str]]
-"""The target clients that fully support a feature slug."""
+"""The target clients that support a feature slug, at least in part."""
+INITIAL_VALUES: dict[str, tuple[str, frozenset[str]]] = {
+    "css-float": ("float", frozenset({"none"})),
+    "css-position": ("position", frozenset({"static"})),
+    "css-overflow": ("overflow", frozenset({"visible"})),
+    "css-max-height": ("max-height", frozenset({"none"})),
+    "css-max-width": ("max-width", frozenset({"none"})),
+    "css-min-width": ("min-width", frozenset({"0", "0px", "auto"})),
+    "css-min-height": ("min-height", frozenset({"0", "0px", "auto"})),
+    "css-visibility": ("visibility", frozenset({"visible"})),
+    "css-opacity": ("opacity", frozenset({"1"})),
+    "css-clear": ("clear", frozenset({"none"})),
+    "css-z-index": ("z-index", frozenset({"auto"})),
+}
+"""Properties set to their initial value: a client that ignores the declaration renders
+what it asks for anyway (``float: none`` resetting a float only matters where the float
+itself applies, and that use is judged on its own)."""
 
 
 @lru_cache(maxsize=4096)
@@ -130,10 +148,17 @@ def _chain_links(decls: dict[str, str]) -> list[str | None]:
 class Fallbacks:
     """The fallbacks of one document; ``covers(slug, offset)`` for one use."""
 
-    def __init__(self, doc: HtmlDocument, conds: Conditionals, supported: Supported) -> None:
+    def __init__(
+        self,
+        doc: HtmlDocument,
+        conds: Conditionals,
+        supported: Supported,
+        targets: frozenset[str] = frozenset(),
+    ) -> None:
         self.doc = doc
         self.conds = conds
         self.supported = supported
+        self.targets = targets
 
     @cached_property
     def _element_offsets(self) -> list[int]:
@@ -157,6 +182,16 @@ class Fallbacks:
             )
         if slug in CHAIN:
             found.extend(self._chain(offset))
+        if slug in INITIAL_VALUES:
+            found.extend(self._initial_value(slug, offset))
+        if slug == "css-float":
+            found.extend(self._aligned(offset))
+        elif slug == "css-overflow":
+            found.extend(self._clips_corners(offset))
+        elif slug == "css-clear":
+            lacking = self.targets - self.supported("css-float")
+            if lacking:
+                found.append(Cover(lacking, True, "without floats there is nothing to clear"))
         return found
 
     # -- where a use is ----------------------------------------------------------------
@@ -246,6 +281,33 @@ class Fallbacks:
             if elements[i].name == "img":
                 return [Cover(None, True, "clients without video show the image inside it")]
             i += 1
+        return []
+
+    def _aligned(self, offset: int) -> list[Cover]:
+        element = self.element_at(offset)
+        align = (element.get("align") or "").strip().lower() if element is not None else ""
+        if align in ("left", "right"):
+            return [Cover(OUTLOOK_CLIENTS, True, f'align="{align}" floats it in Outlook')]
+        return []
+
+    def _clips_corners(self, offset: int) -> list[Cover]:
+        context = self.declarations_at(offset)
+        if context is None:
+            return []
+        decls = context[0]
+        overflow = decls.get("overflow", "").removesuffix("!important").strip()
+        if overflow == "hidden" and any(p.endswith("radius") for p in decls):
+            return [Cover(None, True, "it only clips rounded corners (border-radius)")]
+        return []
+
+    def _initial_value(self, slug: str, offset: int) -> list[Cover]:
+        context = self.declarations_at(offset)
+        if context is None:
+            return []
+        prop, initial = INITIAL_VALUES[slug]
+        value = context[0].get(prop, "").removesuffix("!important").strip()
+        if value in initial:
+            return [Cover(None, True, f"it only sets {prop} to its initial value, {value}")]
         return []
 
     def _chain(self, offset: int) -> list[Cover]:
