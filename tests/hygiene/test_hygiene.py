@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from mailqa.checks import build_checks
 from mailqa.checks.hygiene import GMAIL_CLIP_BYTES, HygieneCheck, HygieneDetails, analyse
 from mailqa.core.check import CheckContext
-from mailqa.core.html import HtmlDocument
+from mailqa.core.html import PREVIEW_CHARS, HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult
@@ -159,6 +161,29 @@ def test_image_only_mail_and_text_part() -> None:
     assert "hygiene.text-part-short" in by_rule(run(long_html, text="Short."))
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_mjml_layout_text_is_visible() -> None:
+    """MJML zeroes the font size on every column and cell wrapper and sets it again on the
+    text: the text is visible, the preheader is the mj-preview, and the mail is not
+    image-only. mjml-order.html is mjml-order.mjml compiled by mjml 4.18."""
+    mjml = (FIXTURES / "mjml-order.mjml").read_text()
+    texts = [
+        " ".join(body.split())
+        for body in re.findall(r"<mj-(?:text|button)\b[^>]*>(.*?)</mj-", mjml, re.S)
+    ]
+    (preheader,) = re.findall(r"<mj-preview>(.*?)</mj-preview>", mjml)
+    html = (FIXTURES / "mjml-order.html").read_text()
+    assert 'style="font-size:0px' in html  # the wrappers this is about
+    result = run(html, text=" ".join(texts))
+    assert result.details["visible_text_chars"] == sum(map(len, texts))
+    assert result.details["preview"] == " ".join(texts)[:PREVIEW_CHARS]
+    assert result.details["preheader"] == preheader
+    assert "hygiene.image-only" not in by_rule(result)
+    assert result.details["content_images"] == 3
+
+
 def test_locations_are_capped_and_counted() -> None:
     imgs = '<img src="https://x.example/a.png" width="5" height="5">\n' * 50
     finding = by_rule(run(CLEAN.replace("</table>", "</table>\n" + imgs)))[
@@ -187,6 +212,8 @@ def test_locations_are_capped_and_counted() -> None:
         '<a title="x' + "<b>" * 500_000,
         "<br>" * 300_000,
         "<p>\udcff\ufffd\x00</p>" * 100_000,
+        '<div style="font-size:0"><div style="font-size:9px">x' * 50_000,
+        '<p style="' + "font-size:0 !important;font: 700 " * 100_000 + '">x',
     ],
     ids=[
         "nested",
@@ -204,6 +231,8 @@ def test_locations_are_capped_and_counted() -> None:
         "open-quote",
         "300k-tags",
         "broken-encoding",
+        "font-size-wrappers",
+        "font-declarations",
     ],
 )
 def test_hostile_html_finishes_quickly(hostile: str) -> None:

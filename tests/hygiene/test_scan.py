@@ -138,6 +138,53 @@ def test_preheader_is_hidden_text_near_the_top(body: str, preheader: str | None)
         assert preheader not in doc.preview  # hidden text is not visible text
 
 
+def runs(html: str) -> list[tuple[str, bool]]:
+    return [(run.text, run.hidden) for run in scan_markup(html).texts]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # MJML and hybrid layouts: a zero font size on the wrapper, a size again inside.
+        (
+            '<div style="font-size:0px"><div style="font-size:14px">shown</div>gap</div>after',
+            [("shown", False), ("gap", True), ("after", False)],
+        ),
+        (
+            '<td style="direction:ltr;FONT-SIZE: 0"><table><tr><td>'
+            '<span style="font: bold 14px/20px Arial">shown</span></td></tr></table></td>',
+            [("shown", False)],
+        ),
+        ('<div style="font-size:0"><span style="color:red">x</span></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:inherit">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:small">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:0"><p style="font-size:.8em">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:0"><p style="font:0/0 a">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font:700 Arial">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font:700 12px a">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:14px;font-size:0">x</div>', [("x", True)]),
+        ('<div style="font-size:0 !important;font-size:14px">x</div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:0.0pt">x</p></div>', [("x", True)]),
+        # Real hiding is not undone by a font size inside.
+        ('<div style="display:none"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ("<div hidden><p style='font-size:14px'>x</p></div>", [("x", True)]),
+        ('<div class="preheader"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="mso-hide:all"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="opacity:0"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="max-height:0"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        (
+            '<div style="font-size:0"><div style="display:none;font-size:14px">x</div></div>',
+            [("x", True)],
+        ),
+        ('<div style="display:none"><textarea>typed</textarea></div>', [("typed", True)]),
+    ],
+)
+def test_zero_font_size_hides_text_until_a_size_is_set_again(
+    html: str, expected: list[tuple[str, bool]]
+) -> None:
+    assert runs(html) == expected
+
+
 def test_tag_budget_truncates_without_false_unclosed() -> None:
     scan = scan_markup("<div>" * (MAX_TAGS + 10))
     assert scan.truncated
