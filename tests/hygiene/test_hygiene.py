@@ -214,6 +214,7 @@ def test_locations_are_capped_and_counted() -> None:
         "<p>\udcff\ufffd\x00</p>" * 100_000,
         '<div style="font-size:0"><div style="font-size:9px">x' * 50_000,
         '<p style="' + "font-size:0 !important;font: 700 " * 100_000 + '">x',
+        "<!-- a -->x<!-- b --!>y" * 100_000,
     ],
     ids=[
         "nested",
@@ -233,6 +234,7 @@ def test_locations_are_capped_and_counted() -> None:
         "broken-encoding",
         "font-size-wrappers",
         "font-declarations",
+        "both-comment-ends",
     ],
 )
 def test_hostile_html_finishes_quickly(hostile: str) -> None:

@@ -92,6 +92,47 @@ def test_unterminated_markup_is_reported_where_it_starts(html: str, where: str) 
     assert [i.offset for i in unterminated] == [html.index(where)]
 
 
+@pytest.mark.parametrize(
+    ("html", "comments", "texts"),
+    [
+        ("<p>a</p><!-- note --!><p>after</p>", [" note "], ["a", "after"]),
+        ("<!-- one --!> two --> three", [" one "], ["two --> three"]),
+        ("<!-- one --> two --!> three", [" one "], ["two --!> three"]),
+        ("<!----!>shown", [""], ["shown"]),
+        ("<!-- -!> and --! > do not close --> shown", [" -!> and --! > do not close "], ["shown"]),
+    ],
+)
+def test_a_comment_ends_at_the_first_close_or_incorrect_close(
+    html: str, comments: list[str], texts: list[str]
+) -> None:
+    scan = scan_markup(html)
+    assert [c.text for c in scan.comments] == comments
+    assert [(run.text, run.hidden) for run in scan.texts] == [(t, False) for t in texts]
+    assert scan.issues == []
+
+
+@given(st.lists(st.sampled_from(["<!--", "-->", "--!>", "x", "-", "!", ">"]), max_size=40))
+def test_comments_end_where_browsers_end_them(parts: list[str]) -> None:
+    html = "".join(parts)
+    scan = scan_markup(html)
+    # A reference reading: each comment ends at the nearest '-->' or '--!>'.
+    expected, pos = [], html.find("<!--")
+    while pos >= 0:
+        body = pos + 4
+        if html.startswith(">", body) or html.startswith("->", body):
+            expected.append("")
+            pos = html.find("<!--", body + (1 if html.startswith(">", body) else 2))
+            continue
+        ends = [i for i in (html.find("-->", body), html.find("--!>", body)) if i >= 0]
+        if not ends:
+            expected.append(html[body:])
+            break
+        end = min(ends)
+        expected.append(html[body:end])
+        pos = html.find("<!--", end + (4 if html.startswith("--!>", end) else 3))
+    assert [c.text for c in scan.comments] == expected
+
+
 def test_attributes_values_and_offsets() -> None:
     html = "<IMG SRC = \"a.png?x=1&amp;y=2\" alt='' width=600 hidden data-a=b/c>"
     (img,) = scan_markup(html).named("img")

@@ -401,7 +401,11 @@ class _Scanner:
         if src.startswith("->", body):
             self.out.comments.append(TextSpan("", lt))
             return body + 2
-        end = self.finder.find("-->", body)
+        # '--!>' closes a comment too ("incorrectly closed comment"): whichever comes first.
+        end, close = self.finder.find("-->", body), 3
+        bang = self.finder.find("--!>", body)
+        if bang >= 0 and (end < 0 or bang < end):
+            end, close = bang, 4
         if end < 0:
             self.issue(
                 "unterminated",
@@ -411,7 +415,7 @@ class _Scanner:
             self.out.comments.append(TextSpan(src[body:], lt))
             return self.n
         self.out.comments.append(TextSpan(src[body:end], lt))
-        return end + 3
+        return end + close
 
     def start_tag(self, name: str, lt: int, pos: int) -> int:
         src, n = self.src, self.n
