@@ -20,8 +20,11 @@ import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, GOLDEN, SCHEMAS, WARNING_EML, Gate, write
 
 from mailqa.checks.links.rules import PRIVATE_HOST
+from mailqa.cli.gate import GateFinding
+from mailqa.cli.output.clients import lacking_support
 from mailqa.cli.output.github import escape_data, escape_property
 from mailqa.cli.paths import ci_path
+from mailqa.core.report import Finding, Severity
 from mailqa.core.rules import DEFAULT_DOCS_URL
 
 FORMATS = {
@@ -292,3 +295,74 @@ def test_errored_check_in_every_format(project: Path, gate: Gate) -> None:
     assert invocation["executionSuccessful"] is False
     assert "timed out" in invocation["toolExecutionNotifications"][0]["message"]["text"]
     assert "❌ errored (html)" in (project / "s.md").read_text()
+
+
+CLIENT_SUPPORT_TEMPLATE = """\
+<!doctype html>
+<html lang="en"><head><title>Sale</title></head>
+<body>
+<div style="background-image:url(https://cdn.shop.example/hero.png)">Spring sale</div>
+<p style="display:flex">Everything half price until Sunday.</p>
+</body></html>
+"""
+
+
+def _expected_clients(clients: list[dict[str, Any]], shown: int = 4) -> str:
+    """The clients the text names, from the report's data: unsupported, then partial."""
+    unsupported = [c["name"] for c in clients if c["support"] == "n"]
+    partial = [c["name"] for c in clients if c["support"] == "a"]
+    groups = [
+        ("not supported in", unsupported[:shown]),
+        ("partial in", partial[: max(0, shown - len(unsupported))]),
+    ]
+    text = "; ".join(f"{words} {', '.join(names)}" for words, names in groups if names)
+    more = len(unsupported) + len(partial) - shown
+    return text + (f" +{more} more" if more > 0 else "")
+
+
+def test_text_and_markdown_name_the_clients_lacking_support(project: Path, gate: Gate) -> None:
+    write(project, "sale.html", CLIENT_SUPPORT_TEMPLATE)
+    args = ["sale.html", "--checks", "html,hygiene", "-f", "json", "-o", "r.json"]
+    out = gate(*args, "-f", "markdown", "-o", "s.md", "-f", "text")
+    assert out.exit_code == 1, out.stderr
+    report = json.loads((project / "r.json").read_text())["files"][0]["report"]
+    findings = report["checks"]["html"]["findings"]
+    lines = out.stdout.splitlines()
+    markdown = (project / "s.md").read_text()
+    both_groups = capped = False
+    for finding in findings:
+        clients = finding["data"]["clients"]
+        supports = {c["support"] for c in clients}
+        both_groups |= {"n", "a"} <= supports
+        capped |= sum(s in "na" for s in (c["support"] for c in clients)) > 4
+        expected = _expected_clients(clients)
+        (line,) = [x for x in lines if f" {finding['rule']}: " in x]
+        assert line.endswith(f"{finding['title']} [html] — {expected}")
+        assert f") — {expected} |" in markdown
+    assert both_groups and capped  # the sample exercises ordering and the cap
+    hygiene = [x for x in lines if "[hygiene]" in x]
+    assert hygiene and not any("—" in x for x in hygiene)
+
+
+def test_only_html_findings_with_client_data_name_clients() -> None:
+    clients = [
+        {"name": "Partial A", "support": "a"},
+        {"name": "Unknown", "support": "u"},
+        {"name": "None B", "support": "n"},
+        {"name": 3, "support": "n"},
+        "not a client",
+    ]
+
+    def finding(check: str, data: dict[str, Any]) -> GateFinding:
+        raw = Finding(rule="x", title="X", severity=Severity.ERROR, data=data)
+        return GateFinding(check=check, finding=raw, fingerprint="f")
+
+    assert lacking_support(finding("html", {"clients": clients})) == (
+        "not supported in None B; partial in Partial A"
+    )
+    assert lacking_support(finding("html", {"clients": clients}), shown=1) == (
+        "not supported in None B +1 more"
+    )
+    assert lacking_support(finding("links", {"clients": clients})) == ""
+    assert lacking_support(finding("html", {"clients": "Gmail"})) == ""
+    assert lacking_support(finding("html", {})) == ""

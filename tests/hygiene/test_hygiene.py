@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from mailqa.checks import build_checks
 from mailqa.checks.hygiene import GMAIL_CLIP_BYTES, HygieneCheck, HygieneDetails, analyse
 from mailqa.core.check import CheckContext
-from mailqa.core.html import HtmlDocument
+from mailqa.core.html import PREVIEW_CHARS, HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult
@@ -159,6 +161,109 @@ def test_image_only_mail_and_text_part() -> None:
     assert "hygiene.text-part-short" in by_rule(run(long_html, text="Short."))
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_mjml_layout_text_is_visible() -> None:
+    """MJML zeroes the font size on every column and cell wrapper and sets it again on the
+    text: the text is visible, the preheader is the mj-preview, and the mail is not
+    image-only. mjml-order.html is mjml-order.mjml compiled by mjml 4.18."""
+    mjml = (FIXTURES / "mjml-order.mjml").read_text()
+    texts = [
+        " ".join(body.split())
+        for body in re.findall(r"<mj-(?:text|button)\b[^>]*>(.*?)</mj-", mjml, re.S)
+    ]
+    (preheader,) = re.findall(r"<mj-preview>(.*?)</mj-preview>", mjml)
+    html = (FIXTURES / "mjml-order.html").read_text()
+    assert 'style="font-size:0px' in html  # the wrappers this is about
+    result = run(html, text=" ".join(texts))
+    assert result.details["visible_text_chars"] == sum(map(len, texts))
+    assert result.details["preview"] == " ".join(texts)[:PREVIEW_CHARS]
+    assert result.details["preheader"] == preheader
+    assert "hygiene.image-only" not in by_rule(result)
+    assert result.details["content_images"] == 3
+
+
+AMP_EMAIL = """<!doctype html>
+<html ⚡4email lang="en" data-css-strict>
+<head>
+<meta charset="utf-8">
+<script async src="https://cdn.ampproject.org/v0.js"></script>
+<script async custom-element="amp-bind" src="https://cdn.ampproject.org/v0/amp-bind-0.1.js"></script>
+<script async custom-element="amp-list" src="https://cdn.ampproject.org/v0/amp-list-0.1.js"></script>
+<script async custom-template="amp-mustache"
+  src="https://cdn.ampproject.org/v0/amp-mustache-0.2.js"></script>
+<style amp4email-boilerplate>body{visibility:hidden}</style>
+<title>Your order</title>
+</head>
+<body>
+<p [text]="status">Your order 1042 has shipped and arrives on Thursday.</p>
+<amp-list src="https://shop.example/orders/1042.json" layout="fixed-height" height="120">
+<template type="amp-mustache"><p>{{name}}: {{state}}</p></template>
+</amp-list>
+</body>
+</html>
+"""
+
+
+@pytest.mark.parametrize("attribute", ["⚡4email", "amp4email", "AMP4EMAIL", "⚡", "amp"])
+def test_amp_documents_may_load_the_amp_scripts(attribute: str) -> None:
+    html = AMP_EMAIL.replace("⚡4email", attribute)
+    assert "hygiene.script" not in by_rule(run(html))
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "<script>alert(1)</script>",
+        '<script async src="https://cdn.shop.example/track.js"></script>',
+        '<script src="https://cdn.ampproject.org/v0.js"></script>',  # not async
+        '<script async src="http://cdn.ampproject.org/v0.js"></script>',
+        '<script async src="https://cdn.ampproject.org.evil.example/v0.js"></script>',
+        '<script async src="https://cdn.ampproject.org/v0.js?x=1"></script>',
+        '<script async src="https://cdn.ampproject.org/v0/amp-bind-0.1.js"></script>',
+        '<script async custom-element="amp-list" '
+        'src="https://cdn.ampproject.org/v0/amp-bind-0.1.js"></script>',
+        '<script async custom-element="amp-bind" src="https://cdn.ampproject.org/v0.js"></script>',
+        '<script async custom-element="amp-bind" '
+        'src="https://cdn.ampproject.org/v0/amp-bind.js"></script>',
+    ],
+)
+def test_other_scripts_in_amp_documents_are_findings(script: str) -> None:
+    html = AMP_EMAIL.replace("</body>", f"{script}\n</body>")
+    finding = by_rule(run(html)).get("hygiene.script")
+    assert finding is not None
+    line = html.split("\n").index(script) + 1
+    assert [loc.line for loc in finding.locations] == [line]  # type: ignore[attr-defined]
+    assert "AMP" in finding.message  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://cdn.ampproject.org/lts/v0.js",
+        "https://cdn.ampproject.org/rtv/012105150310000/v0.js",
+        "https://cdn.ampproject.org/v0/amp-bind-latest.js",
+        "https://cdn.ampproject.org/lts/v0/amp-bind-0.1.js",
+    ],
+)
+def test_amp_version_paths_are_amp_scripts(src: str) -> None:
+    custom = "" if src.endswith("/v0.js") else ' custom-element="amp-bind"'
+    script = f'<script async{custom} src="{src}"></script>'
+    html = AMP_EMAIL.replace("</head>", f"{script}\n</head>")
+    assert "hygiene.script" not in by_rule(run(html))
+
+
+def test_amp_scripts_in_ordinary_html_are_findings() -> None:
+    html = AMP_EMAIL.replace("<html ⚡4email", "<html")
+    finding = by_rule(run(html))["hygiene.script"]
+    assert finding.data["occurrences"] == 4  # type: ignore[attr-defined]
+    assert "Every email client strips scripts" in finding.message  # type: ignore[attr-defined]
+    # The attribute counts on <html> only.
+    body = html.replace("<body>", '<body amp4email><div amp="">')
+    assert by_rule(run(body))["hygiene.script"].data["occurrences"] == 4  # type: ignore[attr-defined]
+
+
 def test_locations_are_capped_and_counted() -> None:
     imgs = '<img src="https://x.example/a.png" width="5" height="5">\n' * 50
     finding = by_rule(run(CLEAN.replace("</table>", "</table>\n" + imgs)))[
@@ -187,6 +292,9 @@ def test_locations_are_capped_and_counted() -> None:
         '<a title="x' + "<b>" * 500_000,
         "<br>" * 300_000,
         "<p>\udcff\ufffd\x00</p>" * 100_000,
+        '<div style="font-size:0"><div style="font-size:9px">x' * 50_000,
+        '<p style="' + "font-size:0 !important;font: 700 " * 100_000 + '">x',
+        "<!-- a -->x<!-- b --!>y" * 100_000,
     ],
     ids=[
         "nested",
@@ -204,6 +312,9 @@ def test_locations_are_capped_and_counted() -> None:
         "open-quote",
         "300k-tags",
         "broken-encoding",
+        "font-size-wrappers",
+        "font-declarations",
+        "both-comment-ends",
     ],
 )
 def test_hostile_html_finishes_quickly(hostile: str) -> None:

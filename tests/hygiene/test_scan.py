@@ -92,6 +92,47 @@ def test_unterminated_markup_is_reported_where_it_starts(html: str, where: str) 
     assert [i.offset for i in unterminated] == [html.index(where)]
 
 
+@pytest.mark.parametrize(
+    ("html", "comments", "texts"),
+    [
+        ("<p>a</p><!-- note --!><p>after</p>", [" note "], ["a", "after"]),
+        ("<!-- one --!> two --> three", [" one "], ["two --> three"]),
+        ("<!-- one --> two --!> three", [" one "], ["two --!> three"]),
+        ("<!----!>shown", [""], ["shown"]),
+        ("<!-- -!> and --! > do not close --> shown", [" -!> and --! > do not close "], ["shown"]),
+    ],
+)
+def test_a_comment_ends_at_the_first_close_or_incorrect_close(
+    html: str, comments: list[str], texts: list[str]
+) -> None:
+    scan = scan_markup(html)
+    assert [c.text for c in scan.comments] == comments
+    assert [(run.text, run.hidden) for run in scan.texts] == [(t, False) for t in texts]
+    assert scan.issues == []
+
+
+@given(st.lists(st.sampled_from(["<!--", "-->", "--!>", "x", "-", "!", ">"]), max_size=40))
+def test_comments_end_where_browsers_end_them(parts: list[str]) -> None:
+    html = "".join(parts)
+    scan = scan_markup(html)
+    # A reference reading: each comment ends at the nearest '-->' or '--!>'.
+    expected, pos = [], html.find("<!--")
+    while pos >= 0:
+        body = pos + 4
+        if html.startswith(">", body) or html.startswith("->", body):
+            expected.append("")
+            pos = html.find("<!--", body + (1 if html.startswith(">", body) else 2))
+            continue
+        ends = [i for i in (html.find("-->", body), html.find("--!>", body)) if i >= 0]
+        if not ends:
+            expected.append(html[body:])
+            break
+        end = min(ends)
+        expected.append(html[body:end])
+        pos = html.find("<!--", end + (4 if html.startswith("--!>", end) else 3))
+    assert [c.text for c in scan.comments] == expected
+
+
 def test_attributes_values_and_offsets() -> None:
     html = "<IMG SRC = \"a.png?x=1&amp;y=2\" alt='' width=600 hidden data-a=b/c>"
     (img,) = scan_markup(html).named("img")
@@ -136,6 +177,53 @@ def test_preheader_is_hidden_text_near_the_top(body: str, preheader: str | None)
     assert InboxText.of(doc.scan).preheader == preheader
     if preheader is not None:
         assert preheader not in doc.preview  # hidden text is not visible text
+
+
+def runs(html: str) -> list[tuple[str, bool]]:
+    return [(run.text, run.hidden) for run in scan_markup(html).texts]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # MJML and hybrid layouts: a zero font size on the wrapper, a size again inside.
+        (
+            '<div style="font-size:0px"><div style="font-size:14px">shown</div>gap</div>after',
+            [("shown", False), ("gap", True), ("after", False)],
+        ),
+        (
+            '<td style="direction:ltr;FONT-SIZE: 0"><table><tr><td>'
+            '<span style="font: bold 14px/20px Arial">shown</span></td></tr></table></td>',
+            [("shown", False)],
+        ),
+        ('<div style="font-size:0"><span style="color:red">x</span></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:inherit">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:small">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:0"><p style="font-size:.8em">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:0"><p style="font:0/0 a">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font:700 Arial">x</p></div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font:700 12px a">shown</p></div>', [("shown", False)]),
+        ('<div style="font-size:14px;font-size:0">x</div>', [("x", True)]),
+        ('<div style="font-size:0 !important;font-size:14px">x</div>', [("x", True)]),
+        ('<div style="font-size:0"><p style="font-size:0.0pt">x</p></div>', [("x", True)]),
+        # Real hiding is not undone by a font size inside.
+        ('<div style="display:none"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ("<div hidden><p style='font-size:14px'>x</p></div>", [("x", True)]),
+        ('<div class="preheader"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="mso-hide:all"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="opacity:0"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        ('<div style="max-height:0"><p style="font-size:14px">x</p></div>', [("x", True)]),
+        (
+            '<div style="font-size:0"><div style="display:none;font-size:14px">x</div></div>',
+            [("x", True)],
+        ),
+        ('<div style="display:none"><textarea>typed</textarea></div>', [("typed", True)]),
+    ],
+)
+def test_zero_font_size_hides_text_until_a_size_is_set_again(
+    html: str, expected: list[tuple[str, bool]]
+) -> None:
+    assert runs(html) == expected
 
 
 def test_tag_budget_truncates_without_false_unclosed() -> None:

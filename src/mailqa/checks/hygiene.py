@@ -1,10 +1,11 @@
 """HTML hygiene: what breaks or hurts a message beyond per-client CSS support.
 
-Gmail clipping, images without ``alt`` or size, scripts/forms/iframes that clients strip,
-embedded base64 images (and their size), external stylesheets, missing ``lang``/``<title>``/
-doctype/preheader, unbalanced or invalid markup (with line numbers), image-only mail and
-tracking pixels. One rule id per kind of finding; each finding lists its locations (at most
-``MAX_LOCATIONS``, the total in ``data.occurrences``).
+Gmail clipping, images without ``alt`` or size, scripts/forms/iframes that clients strip
+(not the AMP runtime and extensions an AMP document must load), embedded base64 images (and
+their size), external stylesheets, missing ``lang``/``<title>``/doctype/preheader,
+unbalanced or invalid markup (with line numbers), image-only mail and tracking pixels. One
+rule id per kind of finding; each finding lists its locations (at most ``MAX_LOCATIONS``,
+the total in ``data.occurrences``).
 
 All rules read one linear pass over the shared document's source (``HtmlDocument.scan``): the
 stdlib tokenizer and the tree's text walk are quadratic on some hostile input, this pass is
@@ -54,6 +55,14 @@ _PIXELS = re.compile(r"\s*+([\d.]++)\s*+(?:px)?+\s*+$", re.I)
 _DATA_URI = re.compile(r"\s*data:", re.I)
 _BASE64 = re.compile(r";\s*base64\s*$", re.I)
 _IMPORT = re.compile(r"@import\b", re.I)
+AMP_ATTRIBUTES = ("⚡4email", "amp4email", "⚡", "amp")
+"""On ``<html>``, each makes the document AMP (AMP for Email, or an AMP page)."""
+_AMP_SCRIPT = re.compile(
+    r"https://cdn\.ampproject\.org/(?:lts/|rtv/\d{1,20}/)?v0"
+    r"(?:/(amp-[a-z0-9-]{1,80})-(?:\d{1,4}\.\d{1,4}|latest))?\.m?js"
+)
+"""The AMP runtime (``v0.js``) and extensions (``v0/amp-bind-0.1.js``), with the release
+channel and version paths AMP serves (``lts/``, ``rtv/<version>/``)."""
 
 RULES = CheckRules(
     "hygiene",
@@ -501,11 +510,20 @@ def _document(found: _Collector, scan: MarkupScan, preheader: str | None, previe
 
 
 def _elements(found: _Collector, scan: MarkupScan) -> None:
-    found.add_each(
-        SCRIPT,
-        "Every email client strips scripts, and spam filters score them.",
-        (t.offset for t in scan.named("script")),
-    )
+    if _is_amp(scan):
+        found.add_each(
+            SCRIPT,
+            "An AMP email may load only the AMP runtime (https://cdn.ampproject.org/v0.js) "
+            "and AMP extensions (async, with custom-element or custom-template); other scripts "
+            "make it invalid, and clients then show the HTML part instead.",
+            (t.offset for t in scan.named("script") if not _is_amp_script(t)),
+        )
+    else:
+        found.add_each(
+            SCRIPT,
+            "Every email client strips scripts, and spam filters score them.",
+            (t.offset for t in scan.named("script")),
+        )
     found.add_each(
         FORM,
         "Gmail, Outlook and most webmail disable or strip forms; link to a web page instead.",
@@ -530,6 +548,22 @@ def _elements(found: _Collector, scan: MarkupScan) -> None:
         "the CSS or put it in a <style> block.",
         sorted(sheets + imports),
     )
+
+
+def _is_amp(scan: MarkupScan) -> bool:
+    html_tags = scan.named("html")
+    return bool(html_tags) and any(name in html_tags[0].attrs for name in AMP_ATTRIBUTES)
+
+
+def _is_amp_script(tag: StartTag) -> bool:
+    """The AMP runtime or an extension, as AMP requires it: loaded ``async`` from the AMP
+    CDN, an extension naming itself in ``custom-element`` or ``custom-template``."""
+    match = _AMP_SCRIPT.fullmatch((tag.get("src") or "").strip())
+    if match is None or "async" not in tag.attrs:
+        return False
+    names = [tag.get(attr) for attr in ("custom-element", "custom-template") if attr in tag.attrs]
+    extension = match.group(1)
+    return names == [extension] if extension else not names
 
 
 def _is_stylesheet(tag: StartTag) -> bool:

@@ -75,9 +75,17 @@ _ATTR_NAME = re.compile(r"[^\t\n\f\r />][^\t\n\f\r />=]*")
 _UNQUOTED = re.compile(r"[^\t\n\f\r >]*")
 _HIDING_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all|opacity\s*:\s*0(?![.\d])"
-    r"|max-height\s*:\s*0(?![.\d])|font-size\s*:\s*0(?![.\d])",
+    r"|max-height\s*:\s*0(?![.\d])",
     re.I,
 )
+_UNITS = "abcdefghijklmnopqrstuvwxyz%"
+_INHERITED = _names("inherit unset revert revert-layer")
+_FONT_SIZE_WORDS = _names(
+    "xx-small x-small small medium large x-large xx-large xxx-large smaller larger math "
+    "initial caption icon menu message-box small-caption status-bar"
+)
+"""``font`` shorthand words that set a size: absolute and relative sizes, ``initial``
+(medium) and the system fonts."""
 _PREHEADER_NAME = re.compile(r"pre-?header|preview", re.I)
 _RAW_END: dict[str, re.Pattern[str]] = {
     name: re.compile(rf"</{name}(?=[\t\n\f\r />]|$)", re.I) for name in RAW_TEXT
@@ -132,8 +140,9 @@ class TextRun:
     offset: int
     hidden: bool
     """Inside an element that hides its content: the ``hidden`` attribute, an inline style
-    (``display:none``, ``visibility:hidden``, ``mso-hide:all``, zero opacity, height or font
-    size) or a preheader/preview class or id, which templates hide from a stylesheet."""
+    (``display:none``, ``visibility:hidden``, ``mso-hide:all``, zero opacity or height) or a
+    preheader/preview class or id, which templates hide from a stylesheet. Or in a zero font
+    size (inline ``font-size:0``) that no element in between sets to a size again."""
 
 
 class TextVisitor(Protocol):
@@ -159,6 +168,14 @@ class _Open:
     name: str
     offset: int
     hidden: bool
+    """This element or one around it hides its content: nothing inside can show it again."""
+    zero_font: bool
+    """The font size here is zero: text is hidden until an element inside sets a size again
+    (MJML and hybrid layouts zero it on wrappers to close inline-block gaps)."""
+
+    @property
+    def hides_text(self) -> bool:
+        return self.hidden or self.zero_font
 
 
 @dataclass
@@ -239,6 +256,66 @@ def _hides(tag: StartTag) -> bool:
         return True
     names = f"{tag.get('class') or ''} {tag.get('id') or ''}"
     return bool(_PREHEADER_NAME.search(names))
+
+
+def _zero_font(tag: StartTag) -> bool | None:
+    """Whether the inline style sets a zero (True) or other (False) font size; None when it
+    sets none or inherits it. Of several declarations the last wins, an ``!important`` one
+    over plain ones, as in CSS."""
+    style = tag.get("style")
+    if not style or "font" not in style.lower():
+        return None
+    result: bool | None = None
+    important = False
+    for declaration in style.split(";"):
+        name, colon, value = declaration.partition(":")
+        name = name.strip().lower()
+        if not colon or name not in ("font-size", "font"):
+            continue
+        value = value.strip().lower()
+        is_important = value.endswith("important") and "!" in value
+        if is_important:
+            value = value[: value.rindex("!")].strip()
+        if not value or (important and not is_important):
+            continue
+        size = _size_is_zero(value) if name == "font-size" else _shorthand_is_zero(value)
+        if size is None:
+            continue  # a font shorthand without a size is invalid: ignored
+        result = None if size == "inherit" else size
+        important = is_important
+    return result
+
+
+def _size_is_zero(value: str) -> bool | Literal["inherit"]:
+    """A ``font-size`` value: zero or not; keywords and functions are sizes."""
+    if value in _INHERITED:
+        return "inherit"
+    number = value.rstrip(_UNITS)
+    try:
+        return float(number) == 0
+    except ValueError:
+        return False
+
+
+def _shorthand_is_zero(value: str) -> bool | Literal["inherit"] | None:
+    """The size in a ``font`` shorthand (``bold 0/0 a``, ``14px/20px Arial``); None without
+    one. A bare number other than 0 is a weight."""
+    if value in _INHERITED:
+        return "inherit"
+    for token in value.split():
+        size = token.split("/", 1)[0]
+        if size in _FONT_SIZE_WORDS:
+            return False
+        if not size or size[0] not in "0123456789.+-":
+            continue
+        number = size.rstrip(_UNITS)
+        try:
+            zero = float(number) == 0
+        except ValueError:
+            continue
+        if zero or number != size:
+            return zero
+    return None
 
 
 class _Scanner:
@@ -324,7 +401,11 @@ class _Scanner:
         if src.startswith("->", body):
             self.out.comments.append(TextSpan("", lt))
             return body + 2
-        end = self.finder.find("-->", body)
+        # '--!>' closes a comment too ("incorrectly closed comment"): whichever comes first.
+        end, close = self.finder.find("-->", body), 3
+        bang = self.finder.find("--!>", body)
+        if bang >= 0 and (end < 0 or bang < end):
+            end, close = bang, 4
         if end < 0:
             self.issue(
                 "unterminated",
@@ -334,7 +415,7 @@ class _Scanner:
             self.out.comments.append(TextSpan(src[body:], lt))
             return self.n
         self.out.comments.append(TextSpan(src[body:end], lt))
-        return end + 3
+        return end + close
 
     def start_tag(self, name: str, lt: int, pos: int) -> int:
         src, n = self.src, self.n
@@ -412,7 +493,8 @@ class _Scanner:
         elif tag.name == "style":
             self.out.styles.append(TextSpan(body, pos))
         elif tag.name == "textarea" and not self.hidden_context():
-            self.out.texts.append(TextRun(body, pos, hidden=False))
+            hidden = bool(self.stack) and self.stack[-1].hides_text  # the textarea is on top
+            self.out.texts.append(TextRun(body, pos, hidden))
         self.pop_named(tag.name)
         return end
 
@@ -441,8 +523,12 @@ class _Scanner:
             return
         if name == "a":
             self.open_links.append((tag.offset, []))
-        parent_hidden = self.stack[-1].hidden if self.stack else False
-        self.stack.append(_Open(name, tag.offset, parent_hidden or _hides(tag)))
+        parent = self.stack[-1] if self.stack else None
+        hidden = (parent is not None and parent.hidden) or _hides(tag)
+        zero_font = _zero_font(tag)
+        if zero_font is None:
+            zero_font = parent is not None and parent.zero_font
+        self.stack.append(_Open(name, tag.offset, hidden, zero_font))
         self.names.append(name)
         self.counts[name] = self.counts.get(name, 0) + 1
         if len(self.stack) > out.max_depth:
@@ -594,7 +680,7 @@ class _Scanner:
             self.issue("nesting", offset, f"text directly inside <{top}>: browsers move it out")
         words = " ".join((html.unescape(data) if "&" in data else data).split())
         if words:
-            hidden = bool(self.stack) and self.stack[-1].hidden
+            hidden = bool(self.stack) and self.stack[-1].hides_text
             self.out.texts.append(TextRun(words, offset, hidden))
 
     def issue(self, kind: MarkupKind, offset: int, message: str) -> None:

@@ -7,6 +7,7 @@ to 1 MiB) in a collapsible section.
 from __future__ import annotations
 
 from mailqa.cli.gate import FileResult, FindingState, GateRun, sorted_findings
+from mailqa.cli.output.clients import lacking_support
 from mailqa.core.report import Severity
 
 MAX_FINDING_ROWS = 500
@@ -67,6 +68,9 @@ def render_markdown(run: GateRun) -> str:
             title = cell(f.finding.title)
             if f.finding.url:
                 title = f"[{title}]({f.finding.url})"
+            clients = lacking_support(f)
+            if clients:
+                title += f" — {cell(clients)}"
             rows.append(f"| {_code(where)} | {f.severity.value} | {_code(f.rule)} | {title} |")
     if rows:
         out += [

@@ -1,5 +1,6 @@
 """Human-readable output: grouped by file, ``file:line:col`` per finding, a summary line.
 
+A client-support (``html``) finding names the clients that lack the feature after it.
 Colours only when asked (the command turns them on for a terminal, off under ``NO_COLOR``).
 ``render_file`` is called as each file finishes, so output starts before the run ends.
 """
@@ -7,6 +8,7 @@ Colours only when asked (the command turns them on for a terminal, off under ``N
 from __future__ import annotations
 
 from mailqa.cli.gate import FileResult, FindingState, GateRun, sorted_findings
+from mailqa.cli.output.clients import lacking_support
 from mailqa.core.report import Severity, Status
 
 RESET = "\033[0m"
@@ -58,9 +60,10 @@ def render_file(file: FileResult, color: bool = False) -> str:
             if f.column is not None:
                 where += f":{f.column}"
         severity = f.severity.value
+        clients = lacking_support(f)
         lines.append(
             f"  {paint('dim', where + ':')} {paint(severity, severity)} {f.rule}: "
-            f"{f.finding.title} [{f.check}]"
+            f"{f.finding.title} [{f.check}]" + (f" — {clients}" if clients else "")
         )
     kept = len(file.counted(FindingState.BASELINED))
     ignored = len(file.counted(FindingState.IGNORED))
