@@ -70,8 +70,9 @@ async def test_report_html_section(html_stack: Running) -> None:
     assert section["name"] == "html"
     # The same analysis as the library call on the same HTML and targets.
     direct = analyse_html(HTML, TARGETS)
-    assert section["score"] == direct.details.scores.overall
-    assert section["status"] == ("failed" if section["score"] < 70 else "warning")
+    assert section["score"] == direct.details.scores.verdict
+    errors = any(f.severity == "error" for f in direct.findings)
+    assert section["status"] == ("failed" if errors or section["score"] < 70 else "warning")
     details = HtmlDetails.model_validate(section["details"])
     assert details.targets == TARGETS
     assert details.clients == ["apple-mail.ios", "apple-mail.macos", "outlook.windows"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailqa.checks.html import analyse_html
+from mailqa.checks.html import VerdictPolicy, analyse_document, analyse_html
+from mailqa.core.html import HtmlDocument
 from mailqa.core.errors import RulesError
 from mailqa.core.report import Severity
 from mailqa.rules import rules_file
@@ -171,8 +172,12 @@ def test_findings_and_feature_uses_carry_the_impact() -> None:
     assert uses["html-role"] == "harmless"  # supported in Outlook: no finding, still listed
 
 
-def test_the_impact_changes_no_severity() -> None:
-    analysis = analyse_html('<div style="display:flex;cursor:pointer">x</div>', ["*"])
-    severities = {f.rule: f.severity for f in analysis.findings}
-    assert severities["css-display-flex"] == Severity.ERROR
-    assert severities["css-cursor"] == Severity.ERROR  # harmless, but not yet lowered
+def test_the_impact_sets_the_severity_and_strict_keeps_support_alone() -> None:
+    html = '<div style="display:flex;cursor:pointer;border-radius:4px">x</div>'
+    severities = {f.rule: f.severity for f in analyse_html(html, ["*"]).findings}
+    assert severities["css-display-flex"] == Severity.ERROR  # layout, Outlook lacks it
+    assert severities["css-border-radius"] == Severity.INFO  # an enhancement
+    assert "css-cursor" not in severities  # harmless: listed in the details only
+    strict = analyse_document(HtmlDocument(html), ["*"], policy=VerdictPolicy(strict=True))
+    severities = {f.rule: f.severity for f in strict.findings}
+    assert severities["css-cursor"] == severities["css-border-radius"] == Severity.ERROR

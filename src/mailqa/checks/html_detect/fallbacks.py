@@ -27,6 +27,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import tinycss2
 import tinycss2.color3
@@ -98,17 +99,35 @@ itself applies, and that use is judged on its own)."""
 
 @lru_cache(maxsize=4096)
 def declarations(css: str) -> dict[str, str]:
-    """Property -> value (serialised, lower-cased) of a declaration list; the last wins."""
+    """Property -> value (serialised, lower-cased) of a declaration list; the last wins.
+
+    Values with blocks or functions inside are left out: no fallback reads them, and
+    serialising deep nesting would recurse.
+    """
     found: dict[str, str] = {}
     for node in tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True):
-        if node.type == "declaration":
+        if node.type == "declaration" and _shallow(node.value):
             found[node.lower_name] = tinycss2.serialize(node.value).strip().lower()
     return found
+
+
+_FLAT = frozenset(
+    {"ident", "dimension", "number", "percentage", "hash", "whitespace", "literal", "string", "url"}
+)
+
+
+def _shallow(tokens: list[Any]) -> bool:
+    """Plain tokens and functions of plain tokens (``rgb(0, 0, 0)``, ``url("x")``) only."""
+    return all(
+        t.type in _FLAT or (t.type == "function" and all(a.type in _FLAT for a in t.arguments))
+        for t in tokens
+    )
 
 
 def _has_colour(value: str) -> bool:
     if value in _NO_COLOUR:
         return False
+
     for token in tinycss2.parse_component_value_list(value):
         if token.type in ("whitespace", "comment"):
             continue

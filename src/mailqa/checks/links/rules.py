@@ -89,7 +89,8 @@ EXAMPLE_HOST = RULES.rule(
     "example-host",
     "Link to an example domain",
     Severity.ERROR,
-    "example.com, example.org and example.net (RFC 2606): sample content nobody replaced. In a template file it is a placeholder still to fill in: a warning.",
+    "example.com, example.org and example.net (RFC 2606): sample content nobody replaced. "
+    "In a template file it is a placeholder still to fill in: a warning.",
     in_template=Severity.WARNING,
 )
 STAGING_HOST = RULES.rule(
