@@ -16,8 +16,8 @@ from mailqa.checks.html import (
     analyse_html,
     result_from,
 )
-from mailqa.core.html import HtmlDocument
 from mailqa.core.check import CheckContext
+from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Severity, Status

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mailqa.checks.html import VerdictPolicy, analyse_document, analyse_html
-from mailqa.core.html import HtmlDocument
 from mailqa.core.errors import RulesError
+from mailqa.core.html import HtmlDocument
 from mailqa.core.report import Severity
 from mailqa.rules import rules_file
 from mailqa.rules.caniemail import RulesData
