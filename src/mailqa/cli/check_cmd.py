@@ -171,6 +171,15 @@ def check(
             show_default=False,
         ),
     ] = None,
+    strict: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="HTML features by support alone: fail on any feature a target client lacks, "
+            "whatever its impact or fallbacks.",
+            show_default=False,
+        ),
+    ] = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
@@ -234,6 +243,7 @@ def check(
             link_allow=_split(link_allow),
             spamd_url=spamd_url,
             clients=_split([clients]) if clients else None,
+            strict=strict,
             fail_on=fail_on,
             min_html_score=min_html_score,
             max_spam_score=max_spam_score,
@@ -267,6 +277,7 @@ def run_check(
     link_allow: list[str] | None = None,
     spamd_url: str | None = None,
     clients: list[str] | None = None,
+    strict: bool | None = None,
     fail_on: str | None = None,
     min_html_score: float | None = None,
     max_spam_score: float | None = None,
@@ -305,6 +316,7 @@ def run_check(
         "link-allow": link_allow or None,  # validated here, added to the file's below
         "spamd-url": spamd_url,
         "clients": clients,
+        "strict": strict,
         "fail-on": fail_on,
         "min-html-score": min_html_score,
         "max-spam-score": max_spam_score,
@@ -443,6 +455,10 @@ def _settings(config: GateConfig, *, add_link_allow: Sequence[str] = ()) -> Sett
         values["spamd_url"] = config.spamd_url
     if config.check_timeout is not None:
         values["check_timeout"] = config.check_timeout
+    if config.strict:
+        values["html_strict"] = True
+    if config.impact:
+        values["html_impact"] = config.impact
     if config.clients is not None:
         field = next((f for f in CLIENT_SETTINGS if f in Settings.model_fields), None)
         if field is None:

@@ -48,6 +48,16 @@ class GateConfig(BaseModel):
         description="Lowest finding severity that fails the gate ('never': only "
         "thresholds and errored checks fail it).",
     )
+    strict: bool = Field(
+        False,
+        description="Judge HTML features by support alone: any feature a target client lacks "
+        "is an error, whatever its impact or the fallbacks present.",
+    )
+    impact: dict[str, str] = Field(
+        default_factory=dict,
+        description="Impact class per caniemail slug over the bundled judgement, e.g. "
+        "{ css-position = 'harmless' } (harmless, enhancement, layout, content, interactive).",
+    )
     min_html_score: float | None = Field(
         None, ge=0, le=100, description="Fail when the HTML support score is below this."
     )

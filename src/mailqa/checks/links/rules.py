@@ -53,7 +53,8 @@ INVALID_MAILTO = RULES.rule(
     "invalid-mailto",
     "Invalid mailto: link",
     Severity.ERROR,
-    "A mailto: link without a valid address.",
+    "A mailto: link whose address is not one; a bare mailto: with nothing is a warning, and "
+    "mailto:?subject=... (the reader picks the recipient, RFC 6068) is fine.",
 )
 INVALID_TEL = RULES.rule(
     "invalid-tel",
@@ -135,7 +136,7 @@ EMPTY_HREF = RULES.rule(
     "empty-href",
     'Empty href=""',
     Severity.WARNING,
-    "A link without a target.",
+    'A link without a target: href="" or a URL that is only a scheme (https://).',
 )
 UNSUBSCRIBE_MISSING = RULES.rule(
     "unsubscribe-missing",

@@ -36,7 +36,7 @@ from mailqa.checks.links.rules import (
 )
 from mailqa.core.address import is_plain_address
 from mailqa.core.message import ParsedMessage
-from mailqa.core.report import Finding
+from mailqa.core.report import Finding, Severity
 from mailqa.net.http.policy import address_class, is_localhost_name, parse_ip_host
 from mailqa.rules import rules_file
 
@@ -149,6 +149,7 @@ def registrable_domain(host: str) -> str | None:
 
 
 EXAMPLE_REASON = "an example domain"
+NO_ADDRESS = "no address"
 
 
 def _private_host_reason(host: str) -> str | None:
@@ -192,11 +193,14 @@ def _placeholder(url: str) -> str | None:
 
 
 def _mailto_problem(url: str) -> str | None:
+    """What is wrong with a mailto: URL. RFC 6068 allows one without an address when its
+    headers fill the message (``mailto:?subject=...&body=...``, "tell a friend" links): the
+    reader picks the recipient, so only a bare ``mailto:`` is a problem (``NO_ADDRESS``)."""
     rest = url.split(":", 1)[1]
     addresses, _, query = rest.partition("?")
     candidates = [unquote(a).strip() for a in addresses.split(",") if a.strip()]
     if not candidates and "to=" not in query.lower():
-        return "no address"
+        return None if query.strip() else NO_ADDRESS
     bad = [a for a in candidates if not is_plain_address(a, _EMAIL_FORBIDDEN)]
     if bad:
         return f"not an address: {bad[0][:80]}"
@@ -337,7 +341,17 @@ def check_target(target: Target, msg: ParsedMessage, ex: Extractor, out: StaticF
         return
     if scheme == "mailto":
         problem = _mailto_problem(url)
-        if problem:
+        if problem == NO_ADDRESS:
+            out.findings.append(
+                INVALID_MAILTO.finding(
+                    "A bare mailto: opens an empty message with no recipient; give the address.",
+                    title="mailto: link without an address",
+                    severity=Severity.WARNING,
+                    locations=target.locations(),
+                    data=target.data(),
+                )
+            )
+        elif problem:
             out.findings.append(
                 INVALID_MAILTO.finding(
                     problem,
@@ -375,6 +389,16 @@ def check_target(target: Target, msg: ParsedMessage, ex: Extractor, out: StaticF
         return
     host = (parts.hostname or "").rstrip(".")
     is_name = bool(_HOST_CHARS.match(host)) and ".." not in host
+    if not parts.netloc and not parts.path.strip("/") and not parts.query:
+        out.findings.append(  # "https://": a link the template never got, as href=""
+            EMPTY_HREF.finding(
+                f"{url!r} has a scheme and nothing else: the link goes nowhere.",
+                title=f"{label} URL is only a scheme",
+                locations=target.locations(),
+                data=target.data(),
+            )
+        )
+        return
     if not host or not (is_name or (":" in host and parse_ip_host(host))) or port == 0:
         out.findings.append(
             INVALID_URL.finding(

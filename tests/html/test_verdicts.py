@@ -1,0 +1,257 @@
+"""Verdicts: severity from impact and share, conditional comments, gates and fallbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mailqa.checks.html import HtmlAnalysis, VerdictPolicy, analyse_document
+from mailqa.checks.html_detect.conditional import conditionals, true_in_outlook
+from mailqa.core.html import HtmlDocument
+from mailqa.core.report import Finding, Severity
+from mailqa.rules.caniemail import RulesData
+from mailqa.settings import Settings
+
+MAJOR = ["apple-mail.*", "gmail.*", "outlook.*", "yahoo.*", "samsung-email.*"]
+
+
+def analyse(html: str, targets: list[str] | None = None, **policy: Any) -> HtmlAnalysis:
+    return analyse_document(HtmlDocument(html), targets or MAJOR, policy=VerdictPolicy(**policy))
+
+
+def finding(analysis: HtmlAnalysis, rule: str) -> Finding | None:
+    return next((f for f in analysis.findings if f.rule == rule), None)
+
+
+def severity(html: str, rule: str, targets: list[str] | None = None) -> Severity | None:
+    found = finding(analyse(html, targets), rule)
+    return found.severity if found is not None else None
+
+
+def affected(found: Finding | None) -> set[str]:
+    assert found is not None
+    return {c["client"] for c in found.data["clients"]}
+
+
+@pytest.mark.parametrize(
+    ("condition", "outlook"),
+    [
+        ("mso", True),
+        ("gte mso 9", True),
+        ("mso | IE", True),
+        ("(gte mso 9)|(IE)", True),
+        ("mso 16", True),
+        ("gt mso 16", False),
+        ("lt mso 12", False),
+        ("!mso", False),
+        ("IE", False),
+        ("!(mso)", False),
+        ("(mso)&(!IE)", True),
+        ("mso &", False),  # unreadable: Word shows nothing
+        ("((((", False),
+        ("mso " + "| mso " * 200, False),  # too long to read
+    ],
+)
+def test_conditions_are_evaluated_as_word_does(condition: str, outlook: bool) -> None:
+    assert true_in_outlook(condition) is outlook
+
+
+def test_conditional_scopes_and_ghost_tables() -> None:
+    html = (
+        "<p>all</p>"
+        "<!--[if mso]><table><tr><td><![endif]-->"
+        "<div>ghost</div>"
+        "<!--[if mso]></td></tr></table><![endif]-->"
+        "<!--[if !mso]><!--><div>not outlook</div><!--<![endif]-->"
+        "<!--[if IE]><p>nobody</p><![endif]-->"
+    )
+    conds = conditionals(HtmlDocument(html))
+    assert conds.scope_at(html.index("all")) == "all"
+    assert conds.scope_at(html.index("<table>")) == "outlook"
+    assert conds.scope_at(html.index("not outlook")) == "not-outlook"
+    assert conds.in_ghost_table(html.index("ghost"))
+    assert not conds.in_ghost_table(html.index("not outlook"))
+    assert conds.outlook is not None
+    assert "nobody" not in conds.outlook.text  # [if IE] is never taken by Word
+    offset = conds.outlook.text.index("<table>")
+    assert conds.outlook.source_offset(offset) == html.index("<table>")
+
+
+def test_an_unclosed_revealed_block_runs_to_the_end() -> None:
+    html = "<!--[if !mso]><!--><div style='display:flex'>x</div>"
+    assert conditionals(HtmlDocument(html)).scope_at(html.index("display")) == "not-outlook"
+
+
+def test_error_for_layout_lost_in_a_major_client(rules: RulesData) -> None:
+    assert rules.features["css-display-flex"].support["outlook"]["windows"].value == "n"
+    html = '<div style="display:flex"><p>a</p><p>b</p></div>'
+    flex = finding(analyse(html), "css-display-flex")
+    assert flex is not None and flex.severity == Severity.ERROR
+    assert "outlook.windows" in affected(flex)
+    assert flex.data["impact"] == "layout"
+    assert "Fix:" in flex.message and "Outlook (Windows)" in flex.message
+
+
+def test_small_clients_make_it_a_warning_and_min_share_moves_the_line(
+    rules: RulesData,
+) -> None:
+    html = '<div style="display:flex">x</div>'
+    target = ["outlook.windows-mail"]  # 0.3 % of opens
+    assert rules.features["css-display-flex"].support["outlook"]["windows-mail"].value == "n"
+    assert severity(html, "css-display-flex", target) == Severity.WARNING
+    assert (
+        finding(analyse(html, target, min_share=0.0), "css-display-flex").severity  # type: ignore[union-attr]
+        == Severity.ERROR
+    )
+
+
+def test_enhancements_are_info_and_harmless_features_raise_nothing() -> None:
+    html = '<p style="border-radius:4px;cursor:pointer">x</p>'
+    analysis = analyse(html)
+    assert severity(html, "css-border-radius") == Severity.INFO
+    assert finding(analysis, "css-cursor") is None
+    uses = {u.slug: u for u in analysis.details.features}
+    assert uses["css-cursor"].impact == "harmless" and uses["css-cursor"].severity is None
+
+
+def test_impact_overrides_from_the_settings() -> None:
+    html = '<div style="display:flex">x</div>'
+    plain = analyse(html, impacts={"css-display-flex": "harmless"})
+    assert finding(plain, "css-display-flex") is None
+    settings = Settings(html_impact="css-display-flex=enhancement, html-div=layout")
+    assert settings.html_impact == {"css-display-flex": "enhancement", "html-div": "layout"}
+    with pytest.raises(ValueError, match="not one of"):
+        Settings(html_impact="css-display-flex=broken")
+
+
+def test_outlook_only_content_is_judged_against_outlook_only() -> None:
+    html = '<!--[if mso]><div style="display:flex">x</div><![endif]--><p>y</p>'
+    flex = finding(analyse(html), "css-display-flex")
+    assert flex is not None and flex.severity == Severity.ERROR
+    assert affected(flex) <= {"outlook.windows", "outlook.windows-mail"}
+    line, column = flex.locations[0].line, flex.locations[0].column
+    assert (line, column) == (1, html.index('flex"'))  # the value, in the source
+
+
+def test_content_hidden_from_outlook_is_not_judged_against_it() -> None:
+    html = '<!--[if !mso]><!--><div style="display:flex">x</div><!--<![endif]-->'
+    flex = finding(analyse(html), "css-display-flex")
+    assert flex is not None and flex.severity == Severity.WARNING  # Gmail apps: partial
+    assert not affected(flex) & {"outlook.windows", "outlook.windows-mail"}
+    assert "outlook.windows" in {c["client"] for c in flex.data["covered"]}
+
+
+def test_vml_styles_are_not_css() -> None:
+    html = (
+        '<!--[if gte mso 9]><v:rect style="position:absolute;width:600px" fill="true">'
+        "<v:fill src='a.jpg'/></v:rect><![endif]-->"
+    )
+    assert finding(analyse(html), "css-position") is None
+
+
+def test_rules_under_at_media_never_apply_in_outlook() -> None:
+    html = "<style>@media (max-width:600px) { .col { display:flex !important } }</style>"
+    flex = finding(analyse(html), "css-display-flex")
+    assert flex is None or "outlook.windows" not in affected(flex)
+
+
+BACKGROUND = '<td style="background-image:url(hero.jpg);{colour}">{vml}<h1>Sale</h1></td>'
+VML = (
+    '<!--[if gte mso 9]><v:rect fill="true" stroke="false" style="width:600px">'
+    '<v:fill type="frame" src="hero.jpg" color="#222"/><![endif]-->'
+)
+
+
+def test_background_image_needs_a_colour_and_vml() -> None:
+    bare = BACKGROUND.format(colour="", vml="")
+    assert severity(bare, "css-background-image") == Severity.ERROR
+    coloured = BACKGROUND.format(colour="background-color:#222222", vml="")
+    found = finding(analyse(coloured), "css-background-image")
+    assert found is not None and found.severity == Severity.WARNING
+    outlook = next(c for c in found.data["clients"] if c["client"] == "outlook.windows")
+    assert outlook["support"] == "a" and outlook["data_support"] == "n"
+    both = BACKGROUND.format(colour="background-color:#222222", vml=VML)
+    found = finding(analyse(both), "css-background-image")
+    assert found is None or found.severity != Severity.ERROR
+    assert found is None or "outlook.windows" not in affected(found)
+
+
+def test_new_image_formats_behind_a_classic_img() -> None:
+    bare = '<img src="hero.webp" alt="">'
+    assert severity(bare, "image-webp") == Severity.ERROR
+    picture = (
+        '<picture><source type="image/webp" srcset="hero.webp">'
+        '<img src="hero.jpg" alt=""></picture>'
+    )
+    assert severity(picture, "image-webp") in (None, Severity.INFO)
+    srcset = '<img srcset="hero.webp 1x" src="hero.png" alt="">'
+    assert severity(srcset, "image-webp") in (None, Severity.INFO)
+    wrong = '<picture><source srcset="a.webp"><img src="a.avif" alt=""></picture>'
+    assert severity(wrong, "image-webp") == Severity.ERROR
+
+
+def test_video_with_a_fallback_image_inside() -> None:
+    bare = '<video src="demo.mp4" controls></video>'
+    assert severity(bare, "html-video") == Severity.ERROR
+    inside = (
+        '<video src="demo.mp4" poster="p.jpg">'
+        '<a href="https://x.test"><img src="p.jpg" alt="Play"></a></video>'
+    )
+    assert severity(inside, "html-video") in (None, Severity.INFO)
+
+
+def test_hidden_preheader_chain_covers_its_links() -> None:
+    chain = (
+        '<div style="display:none;font-size:1px;line-height:1px;max-height:0px;'
+        'max-width:0px;opacity:0;overflow:hidden;mso-hide:all">Preview</div>'
+    )
+    analysis = analyse(chain)
+    assert not [f for f in analysis.findings if f.severity == Severity.ERROR]
+    alone = '<div style="max-height:0px">Preview</div>'  # one link: no chain
+    assert severity(alone, "css-max-height") == Severity.ERROR
+
+
+def test_initial_values_and_what_they_depend_on() -> None:
+    assert severity('<table style="float:none">', "css-float") in (None, Severity.INFO)
+    assert severity('<table style="float:left">', "css-float") == Severity.ERROR
+    aligned = '<table align="left" style="float:left">'
+    assert severity(aligned, "css-float") != Severity.ERROR
+    assert severity('<div style="clear:both">', "css-clear") != Severity.ERROR
+    corners = '<div style="border-radius:8px;overflow:hidden">x</div>'
+    assert severity(corners, "css-overflow") in (None, Severity.INFO)
+    assert severity('<div style="overflow:hidden">x</div>', "css-overflow") == Severity.ERROR
+
+
+def test_hybrid_columns_inside_ghost_tables() -> None:
+    column = '<div style="display:inline-block;max-width:300px;width:100%;float:left">x</div>'
+    bare = analyse(column)
+    assert finding(bare, "css-float") is not None
+    ghost = (
+        f"<!--[if mso]><table><tr><td width=300><![endif]-->{column}"
+        "<!--[if mso]></td></tr></table><![endif]-->"
+    )
+    for rule in ("css-float", "css-max-width", "css-display"):
+        found = finding(analyse(ghost), rule)
+        assert found is None or "outlook.windows" not in affected(found), rule
+
+
+def test_strict_keeps_support_alone() -> None:
+    html = '<!--[if !mso]><!--><p style="cursor:pointer;display:flex">x</p><!--<![endif]-->'
+    strict = analyse(html, strict=True)
+    assert {f.rule: f.severity for f in strict.findings}["css-display-flex"] == Severity.ERROR
+    assert finding(strict, "css-cursor") is not None
+    assert strict.details.strict
+
+
+def test_the_score_weighs_impact_and_share() -> None:
+    clean = analyse(
+        '<table role="presentation" width="600"><tr><td style="padding:10px;'
+        'border-radius:4px;font-family:Arial,sans-serif">Hello</td></tr></table>'
+    )
+    broken = analyse('<svg width="10"></svg><div style="display:flex">x</div>')
+    assert clean.details.scores.verdict is not None and broken.details.scores.verdict is not None
+    assert clean.details.scores.verdict >= 95
+    assert broken.details.scores.verdict <= 60
+    by_client = broken.details.scores.verdict_by_client
+    assert by_client["apple-mail.ios"] > by_client["gmail.desktop-webmail"]
