@@ -105,6 +105,21 @@ class HtmlScores(BaseModel):
     by_client: dict[str, float | None] = Field(default_factory=dict)
 
 
+class ClientVerdict(BaseModel):
+    """How one target client fares with one feature as this message uses it."""
+
+    data: Literal["a", "u", "n"] | None = Field(default=None, description="The data's support.")
+    support: Literal["y", "a", "u", "n"] = Field(
+        description="What the recipient gets once conditional comments, gates and fallbacks "
+        "apply."
+    )
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Why it is better than the data's support (fallbacks, conditional "
+        "comments, gates).",
+    )
+
+
 class FeatureUse(BaseModel):
     slug: str
     title: str
@@ -125,6 +140,12 @@ class FeatureUse(BaseModel):
     )
     severity: Severity | None = Field(
         default=None, description="The severity of its finding; none: nothing is lost."
+    )
+    clients: dict[str, ClientVerdict] = Field(
+        default_factory=dict,
+        description="Each target client the support data says lacks full support: what its "
+        "readers get here (``support``) and why it is better (``reasons``). Every other "
+        "target client supports it or has no data (``no_data``).",
     )
 
 
@@ -289,15 +310,6 @@ class VerdictPolicy(BaseModel):
     )
 
 
-class ClientVerdict(BaseModel):
-    """How one target client fares with one feature as this message uses it."""
-
-    support: Literal["y", "a", "u", "n"]
-    """What the recipient gets: the data's support once scopes, gates and fallbacks apply."""
-    reasons: list[str] = Field(default_factory=list)
-    """Why it is better than the data's support (fallbacks, conditional comments, gates)."""
-
-
 def _support_value(feature: Feature | None, client: ClientInfo) -> str | None:
     if feature is None:
         return None
@@ -383,9 +395,10 @@ def _finding(
         if value == "y":
             continue
         if policy.strict:
-            verdict = ClientVerdict(support=value)
+            verdict = ClientVerdict(data=value, support=value)
         else:
             verdict = judge_client(value, client, uses, gate_support)
+            verdict.data = value  # type: ignore[assignment]
         verdicts[client.id] = verdict
         if verdict.support == "y":
             covered.append(
@@ -661,6 +674,7 @@ def analyse_document(
                 no_data=no_data,
                 impact=klass,
                 severity=finding.severity if finding is not None else None,
+                clients=verdicts,
             )
         )
     findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.rule))
