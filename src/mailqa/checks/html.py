@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
 from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals, Scope, conditionals
@@ -105,19 +106,15 @@ class HtmlScores(BaseModel):
     by_client: dict[str, float | None] = Field(default_factory=dict)
 
 
-class ClientVerdict(BaseModel):
-    """How one target client fares with one feature as this message uses it."""
+class ClientVerdict(TypedDict):
+    """How one target client fares with one feature as this message uses it: the data's
+    support (``data``), what the recipient gets once conditional comments, gates and
+    fallbacks apply (``support``) and why it is better (``reasons``). A plain dict: a message
+    has one per feature and lacking client, hundreds."""
 
-    data: Literal["a", "u", "n"] | None = Field(default=None, description="The data's support.")
-    support: Literal["y", "a", "u", "n"] = Field(
-        description="What the recipient gets once conditional comments, gates and fallbacks "
-        "apply."
-    )
-    reasons: list[str] = Field(
-        default_factory=list,
-        description="Why it is better than the data's support (fallbacks, conditional "
-        "comments, gates).",
-    )
+    data: Literal["a", "u", "n"]
+    support: Literal["y", "a", "u", "n"]
+    reasons: list[str]
 
 
 class FeatureUse(BaseModel):
@@ -317,11 +314,97 @@ def _support_value(feature: Feature | None, client: ClientInfo) -> str | None:
     return found[0] if found is not None else None
 
 
+class Judge:
+    """What one analysis needs to judge uses, computed once: each feature's uses with their
+    fallbacks (only for features some target client lacks), which target clients support a
+    feature, and which clients a rule's gates shut out."""
+
+    def __init__(
+        self,
+        doc: HtmlDocument,
+        conds: Conditionals,
+        found: Detection,
+        outlook_found: Detection | None,
+        rules: RulesData,
+        targets: list[ClientInfo],
+    ) -> None:
+        self.rules = rules
+        self.targets = targets
+        self.conds = conds
+        self.found = found
+        self.outlook_found = outlook_found
+        self.fallbacks = Fallbacks(doc, conds, self.supported, frozenset(c.id for c in targets))
+        self._supported: dict[str, frozenset[str]] = {}
+        self._gated: dict[Gates, dict[str, str]] = {}
+
+    def supported(self, slug: str) -> frozenset[str]:
+        """The target clients that support ``slug``, at least in part."""
+        found = self._supported.get(slug)
+        if found is None:
+            feature = self.rules.features.get(slug)
+            found = frozenset(
+                c.id for c in self.targets if _support_value(feature, c) in ("y", "a")
+            )
+            self._supported[slug] = found
+        return found
+
+    def gated(self, gates: Gates) -> dict[str, str]:
+        """Client id -> the first of ``gates`` it does not support (it never applies the rule)."""
+        found = self._gated.get(gates)
+        if found is None:
+            found = {}
+            for gate in gates:
+                feature = self.rules.features.get(gate)
+                for client in self.targets:
+                    if client.id not in found and _support_value(feature, client) == "n":
+                        found[client.id] = gate
+            self._gated[gates] = found
+        return found
+
+    def _outlook_offsets(self, slug: str) -> list[int]:
+        outlook, content = self.outlook_found, self.conds.outlook
+        if outlook is None or content is None or slug not in outlook.offsets:
+            return []
+        return [content.source_offset(offset) for offset in outlook.offsets[slug]]
+
+    def offsets(self, slug: str) -> list[int]:
+        """Where ``slug`` is used (the located uses), in source order."""
+        main = self.found.offsets.get(slug, [])
+        outlook = self._outlook_offsets(slug)
+        return sorted(main + outlook) if outlook else list(main)
+
+    def uses(self, slug: str) -> list[Use]:
+        """The uses of ``slug``, one per kind: uses seen by the same clients, in rules with
+        the same gates and with the same fallbacks are judged alike."""
+        handled = self.fallbacks.handles(slug)
+        conds, gates_at = self.conds, self.found.gates
+        scoped = bool(conds.outlook_ranges or conds.hidden_from_outlook)
+        kinds: dict[tuple[Scope, Gates, tuple[Cover, ...]], Use] = {}
+        for offset in self.found.offsets.get(slug, ()):
+            scope: Scope = conds.scope_at(offset) if scoped else "all"
+            covers = tuple(self.fallbacks.covers(slug, offset)) if handled else ()
+            key = (scope, gates_at.get(offset, ()), covers)
+            if key not in kinds:
+                kinds[key] = Use(offset, *key)
+        if self.outlook_found is not None:
+            outlook_gates = self.outlook_found.gates
+            for offset in self.outlook_found.offsets.get(slug, ()):
+                key = ("outlook", outlook_gates.get(offset, ()), ())
+                if key not in kinds:
+                    kinds[key] = Use(offset, *key)
+        return list(kinds.values())
+
+
+def _verdict(data: str, support: str, reasons: list[str]) -> ClientVerdict:
+    # The values come from the validated support data.
+    return cast(ClientVerdict, {"data": data, "support": support, "reasons": reasons})
+
+
 def judge_client(
     raw: str,
     client: ClientInfo,
     uses: Sequence[Use],
-    gate_support: Callable[[str, ClientInfo], str | None],
+    gated: Callable[[Gates], dict[str, str]],
 ) -> ClientVerdict:
     """The support ``client`` gives the uses of a feature it supports as ``raw``.
 
@@ -340,7 +423,7 @@ def judge_client(
         if use.scope == "not-outlook" and outlook:
             reasons.append("a conditional comment hides it from Outlook for Windows")
             continue
-        gate = next((g for g in use.gates if gate_support(g, client) == "n"), None)
+        gate = gated(use.gates).get(client.id) if use.gates else None
         if gate is not None:
             reasons.append(f"it never applies the rule around it (no {gate})")
             continue
@@ -355,7 +438,7 @@ def judge_client(
                     value = "a"
         if _RANK[value] > _RANK[worst]:
             worst = value
-    return ClientVerdict(support=worst, reasons=list(dict.fromkeys(reasons)))
+    return _verdict(raw, worst, list(dict.fromkeys(reasons)))
 
 
 def _names(names: list[str], limit: int = 6) -> str:
@@ -365,13 +448,11 @@ def _names(names: list[str], limit: int = 6) -> str:
 
 def _finding(
     feature: Feature,
-    targets: list[ClientInfo],
-    uses: Sequence[Use],
+    judge: Judge,
     count: int,
     doc: HtmlDocument,
     impact: FeatureImpact | None,
     policy: VerdictPolicy,
-    rules: RulesData,
 ) -> tuple[Finding | None, str, list[str], dict[str, ClientVerdict]]:
     """The feature's finding (None when nothing is lost or the feature is harmless), its
     worst support by the data, the target clients the data has no entry for, and the
@@ -381,11 +462,10 @@ def _finding(
     no_data: list[ClientInfo] = []
     verdicts: dict[str, ClientVerdict] = {}
     tally = {"y": 0, "a": 0, "n": 0, "u": 0}
-
-    def gate_support(slug: str, client: ClientInfo) -> str | None:
-        return _support_value(rules.features.get(slug), client)
-
-    for client in targets:
+    uses: list[Use] | None = None
+    plain = False
+    harmless = impact is not None and impact.impact == "harmless"
+    for client in judge.targets:
         support = _support(feature, client)
         if support is None:
             no_data.append(client)
@@ -394,15 +474,20 @@ def _finding(
         tally[value] += 1
         if value == "y":
             continue
-        if policy.strict:
-            verdict = ClientVerdict(data=value, support=value)
+        if policy.strict or harmless:  # the data's word: nothing depends on it
+            verdict = _verdict(value, value, [])
         else:
-            verdict = judge_client(value, client, uses, gate_support)
-            verdict.data = value  # type: ignore[assignment]
+            if uses is None:
+                uses = judge.uses(feature.slug)
+                plain = all(u.scope == "all" and not u.gates and not u.covers for u in uses)
+            if plain:  # seen by all, in no gated rule, no fallback: the data's word
+                verdict = _verdict(value, value, [])
+            else:
+                verdict = judge_client(value, client, uses, judge.gated)
         verdicts[client.id] = verdict
-        if verdict.support == "y":
+        if verdict["support"] == "y":
             covered.append(
-                {"client": client.id, "name": client.name, "reason": "; ".join(verdict.reasons)}
+                {"client": client.id, "name": client.name, "reason": "; ".join(verdict["reasons"])}
             )
             continue
         affected.append(
@@ -412,11 +497,11 @@ def _finding(
                 family=client.family,
                 platform=client.platform,
                 category=client.category,
-                support=verdict.support,
+                support=verdict["support"],
                 data_support=value,
                 version=version,
                 notes=notes,
-                fallbacks=verdict.reasons,
+                fallbacks=verdict["reasons"],
                 market_share=client.market_share,
             )
         )
@@ -429,8 +514,8 @@ def _finding(
     if severity is None:
         return None, worst, no_data_ids, verdicts
     locations = []
-    for use in uses:
-        line, column = doc.position(use.offset)
+    for offset in judge.offsets(feature.slug):
+        line, column = doc.position(offset)
         locations.append(
             Location(part="html", line=line, column=column, snippet=doc.snippet(line, column))
         )
@@ -533,9 +618,9 @@ def _client_scores(
         broken = degraded = enhanced = 0.0
         for _feature, klass, verdicts in used:
             verdict = verdicts.get(client.id)
-            if verdict is None or verdict.support == "y" or klass == "harmless":
+            if verdict is None or verdict["support"] == "y" or klass == "harmless":
                 continue
-            lost = verdict.support == "n"
+            lost = verdict["support"] == "n"
             if klass in BLOCKING_IMPACTS:
                 if lost:
                     broken += 60
@@ -564,44 +649,6 @@ def _verdict_score(
     if has_error:
         score = min(score, ERROR_SCORE_CAP)
     return round(score, 1)
-
-
-def feature_uses(
-    doc: HtmlDocument,
-    found: Detection,
-    outlook_found: Detection | None,
-    conds: Conditionals,
-    fallbacks: Fallbacks,
-) -> dict[str, list[Use]]:
-    """Every located use of every feature, with who sees it, its gates and its fallbacks."""
-    uses: dict[str, list[Use]] = {}
-    for slug, offsets in found.offsets.items():
-        items = uses.setdefault(slug, [])
-        for offset in offsets:
-            scope = conds.scope_at(offset)
-            items.append(
-                Use(
-                    offset=offset,
-                    scope=scope,
-                    gates=found.gates.get(offset, ()),
-                    covers=tuple(fallbacks.covers(slug, offset)),
-                )
-            )
-    if outlook_found is not None and conds.outlook is not None:
-        for slug, offsets in outlook_found.offsets.items():
-            items = uses.setdefault(slug, [])
-            for offset in offsets:
-                items.append(
-                    Use(
-                        offset=conds.outlook.source_offset(offset),
-                        scope="outlook",
-                        gates=outlook_found.gates.get(offset, ()),
-                        covers=(),
-                    )
-                )
-    for items in uses.values():
-        items.sort(key=lambda u: u.offset)
-    return uses
 
 
 def analyse_document(
@@ -636,12 +683,7 @@ def analyse_document(
     for slug in extra_features:
         counts[slug] = counts.get(slug, 0) + 1
 
-    def supported(slug: str) -> frozenset[str]:
-        feature = rules.features.get(slug)
-        return frozenset(c.id for c in target_clients if _support_value(feature, c) in ("y", "a"))
-
-    fallbacks = Fallbacks(doc, conds, supported, frozenset(c.id for c in target_clients))
-    uses = feature_uses(doc, found, outlook_found, conds, fallbacks)
+    judge = Judge(doc, conds, found, outlook_found, rules, target_clients)
     used = [rules.features[s] for s in sorted(counts) if s in rules.features]
     findings: list[Finding] = []
     feature_uses_out: list[FeatureUse] = []
@@ -652,14 +694,7 @@ def analyse_document(
         if impact is not None and klass != impact.impact:
             impact = impact.model_copy(update={"impact": klass})
         finding, worst, no_data, verdicts = _finding(
-            feature,
-            target_clients,
-            uses.get(feature.slug, []),
-            counts[feature.slug],
-            doc,
-            impact,
-            policy,
-            rules,
+            feature, judge, counts[feature.slug], doc, impact, policy
         )
         if finding is not None:
             findings.append(finding)

@@ -137,6 +137,12 @@ def _has_colour(value: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
+def chain_links(css: str) -> tuple[str | None, ...]:
+    """``_chain_links`` of a declaration list's text."""
+    return tuple(_chain_links(declarations(css)))
+
+
 def _chain_links(decls: dict[str, str]) -> list[str | None]:
     """The hiding declarations of a block, as the slug whose support decides whether each
     hides in a client (None: ``mso-hide:all``, which only Outlook for Windows reads)."""
@@ -164,6 +170,11 @@ def _chain_links(decls: dict[str, str]) -> list[str | None]:
     return links
 
 
+_HANDLED = frozenset(
+    BACKGROUND_IMAGES | HYBRID | CHAIN | set(INITIAL_VALUES) | {"html-video", "css-clear"}
+)
+
+
 class Fallbacks:
     """The fallbacks of one document; ``covers(slug, offset)`` for one use."""
 
@@ -178,6 +189,7 @@ class Fallbacks:
         self.conds = conds
         self.supported = supported
         self.targets = targets
+        self._chains: dict[tuple[str | None, ...], list[Cover]] = {}
 
     @cached_property
     def _element_offsets(self) -> list[int]:
@@ -186,6 +198,11 @@ class Fallbacks:
     @cached_property
     def _style_offsets(self) -> list[int]:
         return [span.offset for span in self.doc.scan.styles]
+
+    @staticmethod
+    def handles(slug: str) -> bool:
+        """Whether some fallback exists for ``slug`` (else ``covers`` is always empty)."""
+        return slug in _HANDLED or slug.startswith("image-")
 
     def covers(self, slug: str, offset: int) -> list[Cover]:
         found: list[Cover] = []
@@ -227,14 +244,15 @@ class Fallbacks:
     def declarations_at(self, offset: int) -> tuple[dict[str, str], StartTag | None] | None:
         """The declarations of the style attribute or stylesheet rule holding ``offset``,
         and the element when it is a style attribute."""
+        context = self.css_at(offset)
+        return None if context is None else (declarations(context[0]), context[1])
+
+    def css_at(self, offset: int) -> tuple[str, StartTag | None] | None:
+        """The text of the style attribute or stylesheet rule block holding ``offset``, and
+        the element when it is a style attribute (or the element whose attribute it is)."""
         element = self.element_at(offset)
         if element is not None:
-            style = element.attribute("style")
-            if style is not None and 0 <= style.value_offset <= offset <= style.value_offset + len(
-                style.raw_value
-            ):
-                return declarations(style.value), element
-            return declarations(element.get("style") or ""), element
+            return element.get("style") or "", element
         i = bisect_right(self._style_offsets, offset) - 1
         if i < 0:
             return None
@@ -245,8 +263,7 @@ class Fallbacks:
         text = span.text
         start = text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
         end = text.find("}", local, local + MAX_BLOCK_SEARCH)
-        block = text[start + 1 : end if end >= 0 else len(text)]
-        return declarations(block), None
+        return text[start + 1 : end if end >= 0 else len(text)], None
 
     # -- the fallbacks ----------------------------------------------------------------
 
@@ -330,18 +347,21 @@ class Fallbacks:
         return []
 
     def _chain(self, offset: int) -> list[Cover]:
-        context = self.declarations_at(offset)
+        context = self.css_at(offset)
         if context is None:
             return []
-        links = _chain_links(context[0])
+        links = chain_links(context[0])
         if len(links) < 2:
             return []
-        works: set[str] = set()
-        for link in links:
-            works |= OUTLOOK_CLIENTS if link is None else self.supported(link)
-        if not works:
-            return []
-        return [Cover(frozenset(works), True, "the rest of the hiding chain hides it there")]
+        found = self._chains.get(links)
+        if found is None:
+            works: set[str] = set()
+            for link in links:
+                works |= OUTLOOK_CLIENTS if link is None else self.supported(link)
+            reason = "the rest of the hiding chain hides it there"
+            found = [Cover(frozenset(works), True, reason)] if works else []
+            self._chains[links] = found
+        return found
 
 
 def _classic(url: str) -> bool:
