@@ -356,6 +356,98 @@ async def test_a_client_without_support_data_is_no_data_not_supported(
     assert not ui.errors
 
 
+def background_html(vml: bool) -> str:
+    """A cell with a CSS background image over a colour; with a VML background for Outlook."""
+    fallback = (
+        '<!--[if gte mso 9]><v:rect fill="true" style="width:600px;height:200px">'
+        '<v:fill type="frame" src="https://img.acme.example/hero.jpg" color="#222222"/>'
+        "</v:rect><![endif]-->"
+        if vml
+        else ""
+    )
+    return (
+        '<!doctype html><html><body><table width="600"><tr><td style="background-image:'
+        'url(https://img.acme.example/hero.jpg);background-color:#222222">'
+        f'{fallback}<p style="color:#ffffff">Spring sale</p></td></tr></table></body></html>'
+    )
+
+
+async def test_a_client_a_fallback_covers_has_the_covered_look(ui: Session, stack: Stack) -> None:
+    """A VML background draws a CSS background image in Outlook (Windows): the data says it
+    lacks css-background-image, its readers get it. That cell is ↺, in its own look, and
+    says why; without the VML, the background colour only makes it partial (◐, marked)."""
+    page = ui.page
+    feature = "css-background-image"
+    outlook = "outlook.windows"
+    message_id = await stack.upload(
+        build_message(subject="Covered background", html=background_html(vml=True))
+    )
+    html = (await stack.wait_report(message_id))["checks"]["html"]
+    targets = html["details"]["clients"]
+    verdicts = next(f for f in html["details"]["features"] if f["slug"] == feature)["clients"]
+    # The real report says so: the data's "n", what readers get "y", and why.
+    assert verdicts[outlook]["data"] == "n" and verdicts[outlook]["support"] == "y"
+    reasons = verdicts[outlook]["reasons"]
+    assert reasons
+    finding = next((f for f in html["findings"] if f["rule"] == feature), None)
+    if finding is not None:
+        assert outlook in {c["client"] for c in finding["data"]["covered"]}
+        assert outlook not in {c["client"] for c in finding["data"]["clients"]}
+    await open_message(page, stack, message_id, "qa-html")
+    matrix = page.locator("#html-matrix")
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    cells = matrix.locator(f'tr[data-feature="{feature}"] td.cell span')
+    covered = cells.nth(targets.index(outlook))
+    await expect(covered).to_have_text(COVERED_SYMBOL)
+    await expect(covered).to_have_attribute("data-support", "covered")
+    await expect(covered).to_have_attribute(
+        "aria-label", re.compile(r"^background-image in Outlook \(Windows\): Covered ")
+    )
+    supported = cells.nth(targets.index("apple-mail.ios"))
+    await expect(supported).to_have_text("✓")
+    # Its own look: neither supported's nor the not-supported one of the data.
+    look = await covered.evaluate(CELL_LOOK)
+    assert look != await supported.evaluate(CELL_LOOK)
+    assert look != await page.locator(".legend .badge.b-n").evaluate(CELL_LOOK)
+    await expect(page.locator(".legend")).to_contain_text(f"{COVERED_SYMBOL} Covered")
+    await covered.focus()  # the data's value and the reasons, on keyboard focus
+    tip = page.locator("#matrix-tip")
+    await expect(tip).to_be_visible()
+    await expect(tip).to_contain_text("background-image in Outlook (Windows): Covered")
+    await expect(tip).to_contain_text("the support data says not supported")
+    for reason in reasons:
+        await expect(tip).to_contain_text(reason)
+    await screenshot(page, "06c-qa-html-covered")
+    await covered.blur()
+    await expect(tip).to_be_hidden()
+
+    # Without the VML: the colour shows where the image does not, partial, better than "n".
+    message_id = await stack.upload(
+        build_message(subject="Background colour only", html=background_html(vml=False))
+    )
+    html = (await stack.wait_report(message_id))["checks"]["html"]
+    verdict = next(f for f in html["details"]["features"] if f["slug"] == feature)["clients"][
+        outlook
+    ]
+    assert verdict["data"] == "n" and verdict["support"] == "a"
+    await open_message(page, stack, message_id, "qa-html")
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    partial = matrix.locator(f'tr[data-feature="{feature}"] td.cell span').nth(
+        targets.index(outlook)
+    )
+    await expect(partial).to_have_text("◐")
+    await expect(partial).to_have_attribute("data-support", "a")
+    await expect(partial).to_have_class(re.compile(r"\bfb\b"))
+    await expect(partial).to_have_attribute(
+        "aria-label", re.compile(r"Partial \(the support data says not supported[,)]")
+    )
+    for reason in verdict["reasons"]:
+        await expect(partial).to_have_attribute("aria-label", re.compile(re.escape(reason)))
+    assert not ui.errors
+
+
 async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter: int) -> None:
     page = ui.page
     report = await stack.wait_report(newsletter)
