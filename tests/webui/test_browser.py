@@ -177,6 +177,9 @@ async def test_preview_renders_sandboxed_with_remote_images_blocked(
 
 
 SUPPORT_SYMBOLS = {"y": "✓", "a": "◐", "n": "✕", "u": "?", "none": "–"}
+COVERED_SYMBOL = "↺"
+RANK = {"y": 0, "a": 1, "u": 2, "n": 3}
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 MATRIX_CELLS = """
 table => [...table.querySelectorAll("tbody tr[data-feature]")].map((tr) => [
@@ -190,22 +193,66 @@ def js_round(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def score_text(value: float) -> str:
+    """A score as the UI prints it: to one decimal, no trailing zero."""
+    return f"{js_round(value * 10) / 10:g}"
+
+
+def verdict_symbol(verdict: dict[str, Any]) -> str:
+    """What readers get; ↺ when a fallback (or conditional comment, or gate) gives them the
+    feature the data says the client lacks."""
+    if verdict["support"] == "y" and RANK["y"] < RANK[verdict["data"]]:
+        return COVERED_SYMBOL
+    return SUPPORT_SYMBOLS[verdict["support"]]
+
+
 def expected_matrix(html: dict[str, Any]) -> list[list[Any]]:
-    """The matrix the real html result implies: a finding's listed clients with their support,
-    the clients without data "–", every other target client ✓; then the used features no
-    target client lacks."""
+    """The matrix the real html result implies: one row per used feature, the findings first
+    by severity (error, warning, info), then the features without a finding. A cell is what
+    the feature's verdict for that client says readers get, "–" for clients without data,
+    ✓ for the others.
+
+    A report stored before features listed their clients: the findings' listed clients with
+    their support, then only the features no target client lacks."""
     targets = html["details"]["clients"]
+    features = {f["slug"]: f for f in html["details"]["features"]}
+    findings = sorted(html["findings"], key=lambda f: SEVERITY_ORDER[f["severity"]])
     rows: list[list[Any]] = []
-    for finding in html["findings"]:
+    if all("clients" in f for f in features.values()):
+        order = [f["rule"] for f in findings]
+        order += [slug for slug in features if slug not in order]
+        for slug in order:
+            feature = features[slug]
+            cells = {c: verdict_symbol(v) for c, v in feature["clients"].items()}
+            cells |= {c: "–" for c in feature["no_data"]}
+            rows.append([slug, [cells.get(t, "✓") for t in targets]])
+        return rows
+    for finding in findings:
         listed = {c["client"]: c["support"] for c in finding["data"]["clients"]}
-        listed |= {c: "none" for c in finding["data"]["no_data"]}
+        listed |= {c: "none" for c in finding["data"].get("no_data", [])}
         rows.append([finding["rule"], [SUPPORT_SYMBOLS[listed.get(t, "y")] for t in targets]])
     flagged = {f["rule"] for f in html["findings"]}
-    for feature in html["details"]["features"]:
+    for feature in features.values():
         if feature["slug"] not in flagged and feature["worst"] in ("y", "none"):
-            missing = set(feature["no_data"]) if feature["worst"] == "y" else set(targets)
+            missing = set(feature.get("no_data", [])) if feature["worst"] == "y" else set(targets)
             rows.append([feature["slug"], ["–" if t in missing else "✓" for t in targets]])
     return rows
+
+
+def as_legacy(html: dict[str, Any]) -> None:
+    """The html result as stored before verdicts and no_data: features without clients,
+    impact, severity or no_data; findings' clients without the data's value; no covered list."""
+    for feature in html["details"]["features"]:
+        for key in ("clients", "impact", "severity", "no_data"):
+            del feature[key]
+    for f in html["findings"]:
+        for key in ("no_data", "covered", "impact", "impact_reason", "fix"):
+            f["data"].pop(key, None)
+        for c in f["data"]["clients"]:
+            c["support"] = c.pop("data_support")
+            del c["fallbacks"]
+    del html["details"]["scores"]["verdict"]
+    del html["details"]["scores"]["verdict_by_client"]
 
 
 CELL_LOOK = """
@@ -217,29 +264,42 @@ CELL_LOOK = """
 async def test_a_client_without_support_data_is_no_data_not_supported(
     ui: Session, stack: Stack
 ) -> None:
-    """font-kerning: caniemail has no entry for Outlook (Windows Mail), one of the default
-    targets. That cell says "no data" in its own look, never ✓, and its score leaves it out."""
+    """font-kerning and font-stretch: caniemail has no entry for Outlook (Windows Mail), one
+    of the default targets. That cell says "no data" in its own look, never ✓, and its score
+    leaves it out; font-kerning is harmless (no finding), so its row comes from the feature."""
     page = ui.page
     message_id = await stack.upload(
         build_message(
             subject="Kerning without data",
-            html='<!doctype html><html><body><p style="font-kerning: none">Hi</p></body></html>',
+            html="<!doctype html><html><body>"
+            '<p style="font-kerning: none">Hi</p><p style="font-stretch: condensed">Ho</p>'
+            "</body></html>",
         )
     )
     report = await stack.wait_report(message_id)
     html = report["checks"]["html"]
-    assert "outlook.windows-mail" in html["details"]["clients"]
-    finding = next(f for f in html["findings"] if f["rule"] == "css-font-kerning")
-    assert finding["data"]["no_data"] == ["outlook.windows-mail"]  # the real report says so
-    assert "outlook.windows-mail" not in {c["client"] for c in finding["data"]["clients"]}
+    targets = html["details"]["clients"]
+    assert "outlook.windows-mail" in targets
+    features = {f["slug"]: f for f in html["details"]["features"]}
+    kerning = features["css-font-kerning"]
+    # The real report says so: harmless, no finding, no data for Outlook (Windows Mail).
+    assert kerning["impact"] == "harmless" and kerning["severity"] is None
+    assert "css-font-kerning" not in {f["rule"] for f in html["findings"]}
+    assert kerning["no_data"] == ["outlook.windows-mail"]
+    assert "outlook.windows-mail" not in kerning["clients"]
+    assert kerning["clients"]  # some clients lack it: drawn, though there is no finding
+    stretch = next(f for f in html["findings"] if f["rule"] == "css-font-stretch")
+    assert stretch["data"]["no_data"] == ["outlook.windows-mail"]
     await open_message(page, stack, message_id, "qa-html")
     matrix = page.locator("#html-matrix")
     await expect(matrix).to_be_visible()
     assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
     row = matrix.locator('tr[data-feature="css-font-kerning"]')
+    await expect(row.locator("th .impact")).to_have_text("harmless")
+    await expect(row.locator("th .badge")).to_have_count(0)  # no severity: no finding
+    await expect(row.locator("th")).to_contain_text("no finding")
     cells = row.locator("td.cell span")
     names = await matrix.locator("th.client").all_text_contents()
-    targets = html["details"]["clients"]
     assert names[targets.index("outlook.windows-mail")] == "Outlook (Windows Mail)"
     none = cells.nth(targets.index("outlook.windows-mail"))
     await expect(none).to_have_text("–")
@@ -250,6 +310,8 @@ async def test_a_client_without_support_data_is_no_data_not_supported(
     supported = cells.nth(targets.index("apple-mail.ios"))
     await expect(supported).to_have_text("✓")
     assert (await none.get_attribute("aria-label") or "").count("Supported") == 0
+    lacking = next(t for t in targets if kerning["clients"].get(t, {}).get("support") == "n")
+    await expect(cells.nth(targets.index(lacking))).to_have_text("✕")
     # Its own look: neither the ✓ cell's nor the ? (unknown) one's.
     look = await none.evaluate(CELL_LOOK)
     assert look != await supported.evaluate(CELL_LOOK)
@@ -262,26 +324,127 @@ async def test_a_client_without_support_data_is_no_data_not_supported(
         "font-kerning in Outlook (Windows Mail): No data"
     )
     await expect(page.locator(".legend")).to_contain_text("– No data")
+    stretch_row = matrix.locator('tr[data-feature="css-font-stretch"]')
+    await expect(stretch_row.locator("th .badge")).to_have_text(stretch["severity"])
+    await expect(
+        stretch_row.locator("td.cell span").nth(targets.index("outlook.windows-mail"))
+    ).to_have_attribute("data-support", "none")
     # Not counted as supported: the client's score rates only the <p> it has data for.
     assert html["details"]["scores"]["by_client"]["outlook.windows-mail"] == 100.0
-    assert finding["data"]["support_counts"]["y"] == len(targets) - 1 - len(
-        finding["data"]["clients"]
+    assert stretch["data"]["support_counts"]["y"] == len(targets) - 1 - len(
+        stretch["data"]["clients"]
     )
     await screenshot(page, "06b-qa-html-no-data")
 
-    # A report stored before no_data existed cannot tell: its ✓ cell says it may be no data.
-    def legacy(body: dict[str, Any]) -> None:
-        for f in body["checks"]["html"]["findings"]:
-            del f["data"]["no_data"]
-        for feature in body["checks"]["html"]["details"]["features"]:
-            del feature["no_data"]
-
-    await mutate_report(stack, message_id, legacy)
+    # A report stored before verdicts and no_data existed: the findings are the rows and their
+    # ✓ cells say they may be no data; a feature some client lacks without a finding has no
+    # row (its clients are not in such a report).
+    legacy = await mutate_report(stack, message_id, lambda body: as_legacy(body["checks"]["html"]))
     await page.reload()
-    cell = page.locator('#html-matrix tr[data-feature="css-font-kerning"] td.cell span').nth(
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(legacy["checks"]["html"])
+    await expect(matrix.locator('tr[data-feature="css-font-kerning"]')).to_have_count(0)
+    cell = page.locator('#html-matrix tr[data-feature="css-font-stretch"] td.cell span').nth(
         targets.index("outlook.windows-mail")
     )
+    await expect(cell).to_have_text("✓")
     await expect(cell).to_have_attribute("aria-label", re.compile("or not in the support data"))
+    await expect(page.locator("#html-verdict")).to_contain_text(
+        f"HTML score: {score_text(legacy['checks']['html']['score'])}"
+    )
+    await expect(matrix.locator("tr.verdicts")).to_have_count(0)
+    assert not ui.errors
+
+
+def background_html(vml: bool) -> str:
+    """A cell with a CSS background image over a colour; with a VML background for Outlook."""
+    fallback = (
+        '<!--[if gte mso 9]><v:rect fill="true" style="width:600px;height:200px">'
+        '<v:fill type="frame" src="https://img.acme.example/hero.jpg" color="#222222"/>'
+        "</v:rect><![endif]-->"
+        if vml
+        else ""
+    )
+    return (
+        '<!doctype html><html><body><table width="600"><tr><td style="background-image:'
+        'url(https://img.acme.example/hero.jpg);background-color:#222222">'
+        f'{fallback}<p style="color:#ffffff">Spring sale</p></td></tr></table></body></html>'
+    )
+
+
+async def test_a_client_a_fallback_covers_has_the_covered_look(ui: Session, stack: Stack) -> None:
+    """A VML background draws a CSS background image in Outlook (Windows): the data says it
+    lacks css-background-image, its readers get it. That cell is ↺, in its own look, and
+    says why; without the VML, the background colour only makes it partial (◐, marked)."""
+    page = ui.page
+    feature = "css-background-image"
+    outlook = "outlook.windows"
+    message_id = await stack.upload(
+        build_message(subject="Covered background", html=background_html(vml=True))
+    )
+    html = (await stack.wait_report(message_id))["checks"]["html"]
+    targets = html["details"]["clients"]
+    verdicts = next(f for f in html["details"]["features"] if f["slug"] == feature)["clients"]
+    # The real report says so: the data's "n", what readers get "y", and why.
+    assert verdicts[outlook]["data"] == "n" and verdicts[outlook]["support"] == "y"
+    reasons = verdicts[outlook]["reasons"]
+    assert reasons
+    finding = next((f for f in html["findings"] if f["rule"] == feature), None)
+    if finding is not None:
+        assert outlook in {c["client"] for c in finding["data"]["covered"]}
+        assert outlook not in {c["client"] for c in finding["data"]["clients"]}
+    await open_message(page, stack, message_id, "qa-html")
+    matrix = page.locator("#html-matrix")
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    cells = matrix.locator(f'tr[data-feature="{feature}"] td.cell span')
+    covered = cells.nth(targets.index(outlook))
+    await expect(covered).to_have_text(COVERED_SYMBOL)
+    await expect(covered).to_have_attribute("data-support", "covered")
+    await expect(covered).to_have_attribute(
+        "aria-label", re.compile(r"^background-image in Outlook \(Windows\): Covered ")
+    )
+    supported = cells.nth(targets.index("apple-mail.ios"))
+    await expect(supported).to_have_text("✓")
+    # Its own look: neither supported's nor the not-supported one of the data.
+    look = await covered.evaluate(CELL_LOOK)
+    assert look != await supported.evaluate(CELL_LOOK)
+    assert look != await page.locator(".legend .badge.b-n").evaluate(CELL_LOOK)
+    await expect(page.locator(".legend")).to_contain_text(f"{COVERED_SYMBOL} Covered")
+    await covered.focus()  # the data's value and the reasons, on keyboard focus
+    tip = page.locator("#matrix-tip")
+    await expect(tip).to_be_visible()
+    await expect(tip).to_contain_text("background-image in Outlook (Windows): Covered")
+    await expect(tip).to_contain_text("the support data says not supported")
+    for reason in reasons:
+        await expect(tip).to_contain_text(reason)
+    await screenshot(page, "06c-qa-html-covered")
+    await covered.blur()
+    await expect(tip).to_be_hidden()
+
+    # Without the VML: the colour shows where the image does not, partial, better than "n".
+    message_id = await stack.upload(
+        build_message(subject="Background colour only", html=background_html(vml=False))
+    )
+    html = (await stack.wait_report(message_id))["checks"]["html"]
+    verdict = next(f for f in html["details"]["features"] if f["slug"] == feature)["clients"][
+        outlook
+    ]
+    assert verdict["data"] == "n" and verdict["support"] == "a"
+    await open_message(page, stack, message_id, "qa-html")
+    await expect(matrix).to_be_visible()
+    assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    partial = matrix.locator(f'tr[data-feature="{feature}"] td.cell span').nth(
+        targets.index(outlook)
+    )
+    await expect(partial).to_have_text("◐")
+    await expect(partial).to_have_attribute("data-support", "a")
+    await expect(partial).to_have_class(re.compile(r"\bfb\b"))
+    await expect(partial).to_have_attribute(
+        "aria-label", re.compile(r"Partial \(the support data says not supported[,)]")
+    )
+    for reason in verdict["reasons"]:
+        await expect(partial).to_have_attribute("aria-label", re.compile(re.escape(reason)))
     assert not ui.errors
 
 
@@ -308,7 +471,20 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
         "Apple Mail (iOS)"
     )
     assert await matrix.evaluate(MATRIX_CELLS) == expected_matrix(html)
+    features = html["details"]["features"]
+    await expect(matrix.locator("tbody tr[data-feature]")).to_have_count(len(features))
+    # Each row: its impact class, and its finding's severity when it has one.
+    for feature in features:
+        row = matrix.locator(f'tr[data-feature="{feature["slug"]}"]')
+        await expect(row.locator("th .impact")).to_have_text(feature["impact"])
+        await expect(row.locator("th .badge")).to_have_text(
+            [feature["severity"]] if feature["severity"] else []
+        )
     flex = matrix.locator('tr[data-feature="css-display-flex"]')
+    flex_finding = next(f for f in html["findings"] if f["rule"] == "css-display-flex")
+    assert flex_finding["severity"] == "error" and flex_finding["data"]["impact"] == "layout"
+    await expect(flex).to_have_attribute("data-severity", "error")
+    await expect(flex.locator("th .impact")).to_have_text("layout")
     outlook = flex.locator('td.cell span[aria-label^="display:flex in Outlook (Windows):"]')
     await expect(outlook).to_have_text("✕")
     apple = flex.locator('td.cell span[aria-label^="display:flex in Apple Mail (iOS):"]')
@@ -319,12 +495,32 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
     await expect(page.locator("#matrix-tip")).to_contain_text(
         "Not supported with non Google accounts."
     )
+    # Cells a fallback, a conditional comment or a gate covers, as the report judged them.
+    for feature in features:
+        for client, verdict in feature["clients"].items():
+            if verdict_symbol(verdict) != COVERED_SYMBOL:
+                continue
+            cell = matrix.locator(f'tr[data-feature="{feature["slug"]}"] td.cell span').nth(
+                targets.index(client)
+            )
+            await expect(cell).to_have_attribute("data-support", "covered")
+            for reason in verdict["reasons"]:
+                await expect(cell).to_have_attribute("aria-label", re.compile(re.escape(reason)))
+    assert scores["verdict"] == html["score"]
+    await expect(page.locator("#html-verdict")).to_contain_text(
+        f"HTML score: {score_text(scores['verdict'])}"
+    )
+    if any(f["severity"] == "error" for f in html["findings"]):
+        await expect(page.locator("#html-verdict")).to_contain_text("at most 60")
     await expect(page.locator("#html-scores")).to_contain_text(
         f"Market-weighted support: {js_round(scores['overall'])}%"
     )
     score_row = matrix.locator("tr.scores td:not(:first-child)")
     want = [str(js_round(scores["by_client"][t])) for t in targets]
     assert (await score_row.all_text_contents())[1:] == want
+    verdict_row = matrix.locator("tr.verdicts td:not(:first-child)")
+    want = [str(js_round(scores["verdict_by_client"][t])) for t in targets]
+    assert (await verdict_row.all_text_contents())[1:] == want
     await expect(page.locator("#html-scores")).to_contain_text("Support per client family")
     outlook_score = js_round(scores["by_client"]["outlook.windows"])
     await expect(
