@@ -85,3 +85,20 @@ def test_impact_per_project_from_the_configuration(project: Path, gate: Gate) ->
     bad = gate("grid.html", "--checks", "html")
     assert bad.exit_code == 2
     assert "html_impact" in bad.stderr and "not one of" in bad.stderr
+
+
+def test_relative_assets_are_a_template_warning_but_a_missing_scheme_is_an_error(
+    project: Path, gate: Gate
+) -> None:
+    html = (
+        '<p><img src="images/logo.png" alt="Shop"> <a href="/account">Account</a> '
+        '<a href="facebook.com/shop">Facebook</a></p>'
+    )
+    write(project, "assets.html", html)
+    code, by_rule = findings(project, gate, "assets.html")
+    assert code == 1  # facebook.com without https:// goes nowhere, in a template too
+    assert by_rule["links.relative-url"]["severity"] == "warning"
+    assert by_rule["links.missing-scheme"]["severity"] == "error"
+    write(project, "assets.eml", as_message(html))
+    _, sent = findings(project, gate, "assets.eml")
+    assert sent["links.relative-url"]["severity"] == "error"

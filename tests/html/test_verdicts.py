@@ -178,8 +178,10 @@ def test_background_image_needs_a_colour_and_vml() -> None:
 
 
 def test_new_image_formats_behind_a_classic_img() -> None:
-    bare = '<img src="hero.webp" alt="">'
+    bare = '<img src="hero.webp" alt="Summer sale: 20% off">'
     assert severity(bare, "image-webp") == Severity.ERROR
+    decorative = '<img src="swirl.webp" alt="">'  # nothing to read is lost: degraded
+    assert severity(decorative, "image-webp") == Severity.WARNING
     picture = (
         '<picture><source type="image/webp" srcset="hero.webp">'
         '<img src="hero.jpg" alt=""></picture>'
@@ -187,7 +189,7 @@ def test_new_image_formats_behind_a_classic_img() -> None:
     assert severity(picture, "image-webp") in (None, Severity.INFO)
     srcset = '<img srcset="hero.webp 1x" src="hero.png" alt="">'
     assert severity(srcset, "image-webp") in (None, Severity.INFO)
-    wrong = '<picture><source srcset="a.webp"><img src="a.avif" alt=""></picture>'
+    wrong = '<picture><source srcset="a.webp"><img src="a.avif" alt="Sale"></picture>'
     assert severity(wrong, "image-webp") == Severity.ERROR
 
 
@@ -255,3 +257,43 @@ def test_the_score_weighs_impact_and_share() -> None:
     assert broken.details.scores.verdict <= 60
     by_client = broken.details.scores.verdict_by_client
     assert by_client["apple-mail.ios"] > by_client["gmail.desktop-webmail"]
+
+
+def test_dependent_features_relative_positions_and_redeclared_fallbacks() -> None:
+    assert severity('<div style="position:relative">x</div>', "css-position") in (
+        None,
+        Severity.INFO,
+    )
+    moved = '<div style="position:relative;top:4px">x</div>'
+    assert severity(moved, "css-position") == Severity.ERROR
+    badge = '<div style="position:absolute;top:0;z-index:2">Sale</div>'
+    analysis = analyse(badge)
+    assert finding(analysis, "css-position").severity == Severity.ERROR  # type: ignore[union-attr]
+    for rule in ("css-z-index", "css-left-right-top-bottom"):  # moot where position is lost
+        found = finding(analysis, rule)
+        assert found is None or not affected(found) & {"gmail.desktop-webmail", "outlook.windows"}
+    calc = '<td style="width:calc(100% - 20px)">x</td>'
+    assert severity(calc, "css-unit-calc") == Severity.ERROR
+    fallback = '<td style="width:580px;width:calc(100% - 20px)">x</td>'
+    assert severity(fallback, "css-unit-calc") in (None, Severity.INFO)
+    sheet = "<style>.a { width: 580px; width: calc(100% - 20px) }</style>"
+    assert severity(sheet, "css-unit-calc") in (None, Severity.INFO)
+
+
+def test_hidden_attribute_in_a_hiding_chain() -> None:
+    assert severity("<div hidden>Preview</div>", "html-hidden") == Severity.ERROR
+    chained = '<div hidden style="display:none;mso-hide:all">Preview</div>'
+    found = finding(analyse(chained), "html-hidden")
+    assert found is not None and found.severity != Severity.ERROR
+    covered = {c["client"] for c in found.data["covered"]}
+    assert {"gmail.desktop-webmail", "outlook.windows"} <= covered
+
+
+def test_a_selector_costs_what_its_rules_set() -> None:
+    tweak = "<style>.fix > table { border-collapse: separate !important }</style>"
+    assert severity(tweak, "css-selector-child") in (None, Severity.INFO)
+    hiding = "<style>.menu > div { display: none }</style>"
+    assert severity(hiding, "css-selector-child") == Severity.ERROR
+    overridden = analyse(tweak, impacts={"css-border-collapse": "layout"})
+    found = finding(overridden, "css-selector-child")
+    assert found is not None and found.severity == Severity.ERROR

@@ -36,7 +36,7 @@ from mailqa.rules.caniemail import (
     load_clients,
     load_rules,
 )
-from mailqa.rules.impact import FeatureImpact, Impact, ImpactData, load_impact
+from mailqa.rules.impact import IMPACTS, FeatureImpact, Impact, ImpactData, load_impact
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
 SUPPORT_WORDS = {
@@ -651,6 +651,44 @@ def _verdict_score(
     return round(score, 1)
 
 
+def _gated_classes(
+    found: Detection,
+    outlook_found: Detection | None,
+    impacts: ImpactData,
+    policy: VerdictPolicy,
+) -> dict[str, Impact]:
+    """The class of each selector and at-rule feature by what its rules set.
+
+    A client without a selector feature drops the rules that use it, so losing ``>`` costs
+    what those rules' declarations would have done: ``.fix > table { border-collapse: ... }``
+    is an enhancement, ``.col > td { display: none }`` a layout. The class is the most severe
+    of the features used inside (the bundled class at most); ``html-style`` keeps its own.
+    """
+    inside: dict[str, set[str]] = {}
+    for detection in (found, outlook_found):
+        if detection is None or not detection.gates:
+            continue
+        for slug, offsets in detection.offsets.items():
+            for offset in offsets:
+                for gate in detection.gates.get(offset, ()):
+                    if gate != slug:
+                        inside.setdefault(gate, set()).add(slug)
+    classes: dict[str, Impact] = {}
+    for gate, slugs in inside.items():
+        own = impacts.of(gate)
+        if gate == "html-style" or own is None or own.impact not in BLOCKING_IMPACTS:
+            continue
+        ranks = []
+        for slug in slugs:
+            entry = impacts.of(slug)
+            klass = policy.impacts.get(slug) or (entry.impact if entry else "layout")
+            ranks.append(IMPACTS.index(klass))
+        worst = IMPACTS[max(ranks)]
+        if IMPACTS.index(worst) < IMPACTS.index(own.impact):
+            classes[gate] = worst
+    return classes
+
+
 def analyse_document(
     doc: HtmlDocument,
     targets: list[str],
@@ -688,9 +726,11 @@ def analyse_document(
     findings: list[Finding] = []
     feature_uses_out: list[FeatureUse] = []
     judged: list[tuple[Feature, str, dict[str, ClientVerdict]]] = []
+    gated_classes = _gated_classes(found, outlook_found, impacts, policy)
     for feature in used:
         impact = impacts.of(feature.slug)
-        klass = policy.impacts.get(feature.slug) or (impact.impact if impact else "layout")
+        klass = policy.impacts.get(feature.slug) or gated_classes.get(feature.slug)
+        klass = klass or (impact.impact if impact else "layout")
         if impact is not None and klass != impact.impact:
             impact = impact.model_copy(update={"impact": klass})
         finding, worst, no_data, verdicts = _finding(

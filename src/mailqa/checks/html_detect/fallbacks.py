@@ -33,6 +33,7 @@ import tinycss2
 import tinycss2.color3
 
 from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals
+from mailqa.checks.html_detect.detectors import DETECTORS
 from mailqa.checks.html_detect.engine import image_formats
 from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import StartTag
@@ -56,6 +57,7 @@ HYBRID = frozenset(
 )
 CHAIN = frozenset(
     {
+        "html-hidden",
         "css-display",
         "css-display-none",
         "css-max-height",
@@ -138,6 +140,22 @@ def _has_colour(value: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _declaration_starts(css: str) -> list[tuple[int, str]]:
+    """(offset, property) of each declaration in a declaration list, in order."""
+    starts = [0]
+    starts.extend(m.end() for m in _NEWLINE.finditer(css))
+    found = []
+    for node in tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True):
+        if node.type == "declaration":
+            line = min(max(node.source_line, 1), len(starts))
+            found.append((starts[line - 1] + node.source_column - 1, node.lower_name))
+    return found
+
+
+_NEWLINE = re.compile(r"\r\n|[\r\n\f]")
+
+
+@lru_cache(maxsize=4096)
 def chain_links(css: str) -> tuple[str | None, ...]:
     """``_chain_links`` of a declaration list's text."""
     return tuple(_chain_links(declarations(css)))
@@ -170,8 +188,26 @@ def _chain_links(decls: dict[str, str]) -> list[str | None]:
     return links
 
 
+DEPENDS: dict[str, tuple[str, str]] = {
+    "css-clear": ("css-float", "without floats there is nothing to clear"),
+    "css-z-index": ("css-position", "without positioning there is nothing to stack"),
+    "css-left-right-top-bottom": ("css-position", "without positioning the offsets do nothing"),
+}
+"""Features that only act through another: where that one is not supported, they are moot."""
+REDECLARED = frozenset(
+    slug for slug, d in DETECTORS.items() if d.kind in ("unit", "function", "value")
+)
+"""Value features: an earlier declaration of the same property in the same block is the
+fallback a client that drops the declaration keeps (``width:100px; width:calc(...)``)."""
+_OFFSETS = frozenset({"top", "right", "bottom", "left", "inset"})
 _HANDLED = frozenset(
-    BACKGROUND_IMAGES | HYBRID | CHAIN | set(INITIAL_VALUES) | {"html-video", "css-clear"}
+    BACKGROUND_IMAGES
+    | HYBRID
+    | CHAIN
+    | set(INITIAL_VALUES)
+    | set(DEPENDS)
+    | REDECLARED
+    | {"html-video", "css-position"}
 )
 
 
@@ -224,10 +260,17 @@ class Fallbacks:
             found.extend(self._aligned(offset))
         elif slug == "css-overflow":
             found.extend(self._clips_corners(offset))
-        elif slug == "css-clear":
-            lacking = self.targets - self.supported("css-float")
+        elif slug == "css-position":
+            found.extend(self._relative_in_place(offset))
+        if slug in DEPENDS:
+            needed, reason = DEPENDS[slug]
+            lacking = self.targets - self.supported(needed)
             if lacking:
-                found.append(Cover(lacking, True, "without floats there is nothing to clear"))
+                found.append(Cover(lacking, True, reason))
+        if slug in REDECLARED:
+            found.extend(self._redeclared(offset))
+        if slug.startswith("image-"):
+            found.extend(self._decorative(offset))
         return found
 
     # -- where a use is ----------------------------------------------------------------
@@ -246,6 +289,28 @@ class Fallbacks:
         and the element when it is a style attribute."""
         context = self.css_at(offset)
         return None if context is None else (declarations(context[0]), context[1])
+
+    def css_local(self, offset: int) -> tuple[str, int] | None:
+        """The style attribute value or stylesheet rule block holding ``offset``, and where
+        ``offset`` falls in it."""
+        element = self.element_at(offset)
+        if element is not None:
+            style = element.attribute("style")
+            if style is None or style.value_offset < 0:
+                return None
+            local = offset - style.value_offset
+            return (style.raw_value, local) if 0 <= local <= len(style.raw_value) else None
+        i = bisect_right(self._style_offsets, offset) - 1
+        if i < 0:
+            return None
+        span = self.doc.scan.styles[i]
+        local = offset - span.offset
+        if not 0 <= local < len(span.text):
+            return None
+        start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
+        end = span.text.find("}", local, local + MAX_BLOCK_SEARCH)
+        block = span.text[start + 1 : end if end >= 0 else len(span.text)]
+        return block, local - start - 1
 
     def css_at(self, offset: int) -> tuple[str, StartTag | None] | None:
         """The text of the style attribute or stylesheet rule block holding ``offset``, and
@@ -319,6 +384,38 @@ class Fallbacks:
             i += 1
         return []
 
+    def _relative_in_place(self, offset: int) -> list[Cover]:
+        context = self.declarations_at(offset)
+        if context is None:
+            return []
+        decls = context[0]
+        position = decls.get("position", "").removesuffix("!important").strip()
+        if position == "relative" and not _OFFSETS & decls.keys():
+            return [Cover(None, True, "relative with no offset renders in place")]
+        return []
+
+    def _decorative(self, offset: int) -> list[Cover]:
+        element = self.element_at(offset)
+        if element is not None and element.name == "img":
+            alt = element.attribute("alt")
+            if alt is not None and not alt.value.strip():
+                return [Cover(None, False, 'a decorative image (alt=""): nothing to read is lost')]
+        return []
+
+    def _redeclared(self, offset: int) -> list[Cover]:
+        located = self.css_local(offset)
+        if located is None:
+            return []
+        css, local = located
+        names = _declaration_starts(css)
+        i = bisect_right(names, (local, "\U0010ffff")) - 1
+        if i <= 0:
+            return []
+        name = names[i][1]
+        if any(other == name for _, other in names[:i]):
+            return [Cover(None, True, f"an earlier {name} declaration is the fallback")]
+        return []
+
     def _aligned(self, offset: int) -> list[Cover]:
         element = self.element_at(offset)
         align = (element.get("align") or "").strip().lower() if element is not None else ""
@@ -351,6 +448,9 @@ class Fallbacks:
         if context is None:
             return []
         links = chain_links(context[0])
+        element = context[1]
+        if element is not None and "hidden" in element.attrs:
+            links = (*links, "html-hidden")
         if len(links) < 2:
             return []
         found = self._chains.get(links)

@@ -29,7 +29,16 @@ RELATIVE_URL = RULES.rule(
     "relative-url",
     "Relative URL",
     Severity.ERROR,
-    "Mail has no base URL: relative links and images go nowhere (unless a <base> is given).",
+    "Mail has no base URL: relative links and images go nowhere (unless a <base> is given). "
+    "In a template file (images/logo.png) they are assets still to host: a warning.",
+    in_template=Severity.WARNING,
+)
+MISSING_SCHEME = RULES.rule(
+    "missing-scheme",
+    "URL without its scheme",
+    Severity.ERROR,
+    "facebook.com or www.shop.example/sale written without https://: clients read it as a "
+    "relative path that goes nowhere, in a template as in a message.",
 )
 PROTOCOL_RELATIVE = RULES.rule(
     "protocol-relative",

@@ -26,6 +26,7 @@ from mailqa.checks.links.rules import (
     INVALID_TEL,
     INVALID_URL,
     MISSING_ANCHOR,
+    MISSING_SCHEME,
     PRIVATE_HOST,
     PROTOCOL_RELATIVE,
     RELATIVE_URL,
@@ -149,7 +150,20 @@ def registrable_domain(host: str) -> str | None:
 
 
 EXAMPLE_REASON = "an example domain"
+# facebook.com, www.shop.example/sale: a host written without its scheme (letters, digits and
+# hyphens, dot-separated, ending in an alphabetic label, then the end, a path or a query).
+_DOMAIN_FIRST = re.compile(r"(?:www\.)?+(?:[a-z0-9-]++\.)++[a-z]{2,24}+(?:[/?#:]|$)", re.I)
 NO_ADDRESS = "no address"
+
+
+def _host_first(url: str) -> bool:
+    """Whether a scheme-less URL starts with a registrable host name (``facebook.com/x``),
+    not a file path (``images/logo.png``, ``logo.png``: no public suffix ``png``)."""
+    match = _DOMAIN_FIRST.match(url)
+    if match is None:
+        return False
+    host = url[: match.end()].rstrip("/?#:")
+    return registrable_domain(host) is not None
 
 
 def _private_host_reason(host: str) -> str | None:
@@ -307,6 +321,17 @@ def check_target(target: Target, msg: ParsedMessage, ex: Extractor, out: StaticF
         scheme = "https"
         url = "https:" + url
         parts = urlsplit(url)
+    if not scheme and _host_first(url):
+        out.findings.append(
+            MISSING_SCHEME.finding(
+                f"{url[:80]!r} starts with a host name but has no scheme: clients read it as a "
+                "relative path, which goes nowhere. Write https://.",
+                title=f"{label} URL without https://",
+                locations=target.locations(),
+                data=target.data(),
+            )
+        )
+        return
     if not scheme:
         out.findings.append(
             RELATIVE_URL.finding(
