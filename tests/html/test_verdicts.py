@@ -297,3 +297,43 @@ def test_a_selector_costs_what_its_rules_set() -> None:
     overridden = analyse(tweak, impacts={"css-border-collapse": "layout"})
     found = finding(overridden, "css-selector-child")
     assert found is not None and found.severity == Severity.ERROR
+
+
+def test_phone_width_queries_never_apply_on_desktops_and_webmail() -> None:
+    phone = "<style>@media (max-width: 480px) { .c { width: fit-content !important } }</style>"
+    found = finding(analyse(phone), "css-intrinsic-size")
+    assert found is None or all(c["category"] == "mobile" for c in found.data["clients"])
+    wide = "<style>@media (max-width: 900px) { .c { width: fit-content !important } }</style>"
+    found = finding(analyse(wide), "css-intrinsic-size")
+    assert found is not None and "yahoo.desktop-webmail" in affected(found)
+
+
+def test_a_lost_unit_in_spacing_or_type_degrades_and_a_width_attribute_backs_css() -> None:
+    spacing = '<p style="margin-top:2rem;font-size:0.875rem">x</p>'
+    assert severity(spacing, "css-unit-rem") == Severity.WARNING
+    sized = '<div style="width:20rem">x</div>'
+    assert severity(sized, "css-unit-rem") == Severity.ERROR
+    attribute = '<table width="600" style="width:20rem"><tr><td>x</td></tr></table>'
+    assert severity(attribute, "css-unit-rem") == Severity.WARNING
+
+
+def test_outlook_only_white_space_spacers_are_not_hiding_anything() -> None:
+    spacer = (
+        '<a href="https://x.test"><!--[if mso]><i style="mso-text-raise:30px" hidden>'
+        "&emsp;&#8203;</i><![endif]-->Buy</a>"
+    )
+    assert severity(spacer, "html-hidden") in (None, Severity.INFO)
+    words = "<!--[if mso]><p hidden>Only for Outlook</p><![endif]-->"
+    assert severity(words, "html-hidden") == Severity.ERROR
+
+
+def test_stylesheet_declarations_also_inlined() -> None:
+    rule = "<style>.col { width: calc(100% - 20px) }</style>"
+    inlined = (
+        rule
+        + '<td class="col" style="width:280px">a</td><td class="col" style="width:280px">b</td>'
+    )
+    assert severity(rule + '<td class="col">a</td>', "css-unit-calc") == Severity.ERROR
+    assert severity(inlined, "css-unit-calc") == Severity.WARNING
+    partly = rule + '<td class="col" style="width:280px">a</td><td class="col">b</td>'
+    assert severity(partly, "css-unit-calc") == Severity.ERROR

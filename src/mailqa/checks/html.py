@@ -19,7 +19,7 @@ from typing_extensions import TypedDict
 
 from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
 from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals, Scope, conditionals
-from mailqa.checks.html_detect.engine import Gates
+from mailqa.checks.html_detect.engine import MOBILE_ONLY, Gates
 from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
@@ -333,7 +333,13 @@ class Judge:
         self.conds = conds
         self.found = found
         self.outlook_found = outlook_found
-        self.fallbacks = Fallbacks(doc, conds, self.supported, frozenset(c.id for c in targets))
+        ids = frozenset(c.id for c in targets)
+        self.fallbacks = Fallbacks(doc, conds, self.supported, ids)
+        self.outlook_fallbacks = (
+            Fallbacks(conds.outlook.document, Conditionals(), self.supported, ids)
+            if conds.outlook is not None
+            else None
+        )
         self._supported: dict[str, frozenset[str]] = {}
         self._gated: dict[Gates, dict[str, str]] = {}
 
@@ -354,10 +360,15 @@ class Judge:
         if found is None:
             found = {}
             for gate in gates:
+                if gate == MOBILE_ONLY:  # a phone-width query: desktops and webmail never match
+                    for client in self.targets:
+                        if client.category != "mobile":
+                            found.setdefault(client.id, "a wide window: the query is for phones")
+                    continue
                 feature = self.rules.features.get(gate)
                 for client in self.targets:
                     if client.id not in found and _support_value(feature, client) == "n":
-                        found[client.id] = gate
+                        found[client.id] = f"no {gate}"
             self._gated[gates] = found
         return found
 
@@ -386,10 +397,11 @@ class Judge:
             key = (scope, gates_at.get(offset, ()), covers)
             if key not in kinds:
                 kinds[key] = Use(offset, *key)
-        if self.outlook_found is not None:
+        if self.outlook_found is not None and self.outlook_fallbacks is not None:
             outlook_gates = self.outlook_found.gates
             for offset in self.outlook_found.offsets.get(slug, ()):
-                key = ("outlook", outlook_gates.get(offset, ()), ())
+                covers = tuple(self.outlook_fallbacks.covers(slug, offset)) if handled else ()
+                key = ("outlook", outlook_gates.get(offset, ()), covers)
                 if key not in kinds:
                     kinds[key] = Use(offset, *key)
         return list(kinds.values())
@@ -425,7 +437,7 @@ def judge_client(
             continue
         gate = gated(use.gates).get(client.id) if use.gates else None
         if gate is not None:
-            reasons.append(f"it never applies the rule around it (no {gate})")
+            reasons.append(f"it never applies the rule around it ({gate})")
             continue
         value = raw
         for cover in use.covers:

@@ -259,6 +259,8 @@ class _CssWalker:
             self.hit("special", "css-nesting", node)
         if name in ("media", "import"):  # @import url(x) (prefers-color-scheme: dark)
             self.media_query(node.prelude)
+        if name == "media" and _narrow_only(node.prelude):
+            self.selector_slugs.append(MOBILE_ONLY)
         gates = _gates(self.gates, self.selector_slugs)
         self.selector_slugs = None
         self.values(node.prelude, prop_name="")
@@ -449,6 +451,41 @@ class _CssWalker:
         else:
             self.hit("pseudo-class", name, tokens[i])
         return j
+
+
+MOBILE_ONLY = "@narrow-screens"
+"""The gate of rules under a ``max-width`` query for phone widths (``max-width: 480px``):
+desktop and webmail clients, whose windows are wider, never apply them."""
+NARROW_MAX_PX = 640.0
+
+
+def _narrow_only(prelude: list[Any]) -> bool:
+    """Whether every query of a media query list asks for a width of at most
+    ``NARROW_MAX_PX`` (``max-width``/``max-device-width`` in px)."""
+    queries: list[list[Any]] = [[]]
+    for token in prelude:
+        if token.type == "literal" and token.value == ",":
+            queries.append([])
+        else:
+            queries[-1].append(token)
+    for query in queries:
+        narrow = False
+        for token in query:
+            if token.type != "() block":
+                continue
+            parts = [t for t in token.content if t.type not in ("whitespace", "comment")]
+            if (
+                len(parts) == 3
+                and parts[0].type == "ident"
+                and parts[0].lower_value in ("max-width", "max-device-width")
+                and parts[2].type == "dimension"
+                and parts[2].lower_unit == "px"
+                and parts[2].value <= NARROW_MAX_PX
+            ):
+                narrow = True
+        if not narrow:
+            return False
+    return bool(prelude)
 
 
 def _gates(outer: Gates, slugs: list[str]) -> Gates:

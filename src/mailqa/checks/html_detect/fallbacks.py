@@ -22,6 +22,7 @@ acceptable base is shown instead (the colour without the image).
 
 from __future__ import annotations
 
+import html
 import re
 from bisect import bisect_right
 from collections.abc import Callable
@@ -200,6 +201,28 @@ REDECLARED = frozenset(
 """Value features: an earlier declaration of the same property in the same block is the
 fallback a client that drops the declaration keeps (``width:100px; width:calc(...)``)."""
 _OFFSETS = frozenset({"top", "right", "bottom", "left", "inset"})
+SOFT = frozenset(
+    {
+        "font-size",
+        "line-height",
+        "letter-spacing",
+        "word-spacing",
+        "text-indent",
+        "border-spacing",
+        "border-radius",
+        "gap",
+    }
+)
+"""Properties whose value, when a client drops it, leaves a readable base (the inherited
+size, no extra space): a unit or function lost there degrades the message, no more."""
+_SOFT_PREFIXES = ("padding", "margin", "border-radius", "border-top-", "border-bottom-")
+SIZES = frozenset({"css-width", "css-height"})
+_SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?\.([a-z_-][a-z0-9_-]*)", re.I)
+_INVISIBLE = frozenset(
+    " \t\n\r\f\u00a0\u034f\u180e\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u200b\u200c\u200d\u2028\u2029"
+    "\u202f\u205f\u2060\u3000\ufeff"
+)
 _HANDLED = frozenset(
     BACKGROUND_IMAGES
     | HYBRID
@@ -207,6 +230,7 @@ _HANDLED = frozenset(
     | set(INITIAL_VALUES)
     | set(DEPENDS)
     | REDECLARED
+    | SIZES
     | {"html-video", "css-position"}
 )
 
@@ -226,6 +250,7 @@ class Fallbacks:
         self.supported = supported
         self.targets = targets
         self._chains: dict[tuple[str | None, ...], list[Cover]] = {}
+        self._inline_cache: dict[tuple[str, str], list[Cover]] = {}
 
     @cached_property
     def _element_offsets(self) -> list[int]:
@@ -269,6 +294,13 @@ class Fallbacks:
                 found.append(Cover(lacking, True, reason))
         if slug in REDECLARED:
             found.extend(self._redeclared(offset))
+            found.extend(self._soft_property(offset))
+        if slug in REDECLARED or slug in SIZES:
+            found.extend(self._size_attribute(offset))
+        if slug in REDECLARED or slug in SIZES or slug in HYBRID:
+            found.extend(self._inlined(offset))
+        if slug in CHAIN:
+            found.extend(self._hides_white_space(offset))
         if slug.startswith("image-"):
             found.extend(self._decorative(offset))
         return found
@@ -281,7 +313,13 @@ class Fallbacks:
         if i < 0:
             return None
         element = self.doc.scan.elements[i]
-        last = max((a.value_offset + len(a.raw_value) for a in element.attrs.values()), default=0)
+        last = max(
+            (
+                max(a.value_offset + len(a.raw_value), a.offset + len(a.name))
+                for a in element.attrs.values()
+            ),
+            default=0,
+        )
         return element if offset <= max(last, element.offset + len(element.name) + 1) else None
 
     def declarations_at(self, offset: int) -> tuple[dict[str, str], StartTag | None] | None:
@@ -400,6 +438,89 @@ class Fallbacks:
             alt = element.attribute("alt")
             if alt is not None and not alt.value.strip():
                 return [Cover(None, False, 'a decorative image (alt=""): nothing to read is lost')]
+        return []
+
+    def property_at(self, offset: int) -> str | None:
+        """The property of the declaration holding ``offset``."""
+        located = self.css_local(offset)
+        if located is None:
+            return None
+        names = _declaration_starts(located[0])
+        i = bisect_right(names, (located[1], "\U0010ffff")) - 1
+        return names[i][1] if i >= 0 else None
+
+    def _soft_property(self, offset: int) -> list[Cover]:
+        prop = self.property_at(offset)
+        if prop is not None and (prop in SOFT or prop.startswith(_SOFT_PREFIXES)):
+            return [Cover(None, False, f"only the {prop} is off: it falls back to a readable base")]
+        return []
+
+    def _inlined(self, offset: int) -> list[Cover]:
+        """A stylesheet declaration whose property every element its rule selects also sets
+        inline: a client that drops the declaration keeps the inline value."""
+        i = bisect_right(self._style_offsets, offset) - 1
+        if i < 0 or self.element_at(offset) is not None:
+            return []
+        span = self.doc.scan.styles[i]
+        local = offset - span.offset
+        if not 0 <= local < len(span.text):
+            return []
+        start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
+        if start < 0:
+            return []
+        before = max(span.text.rfind("}", 0, start), span.text.rfind("{", 0, start))
+        selector = span.text[before + 1 : start].strip()
+        prop = self.property_at(offset)
+        if prop is None:
+            return []
+        key = (selector, prop)
+        if key not in self._inline_cache:
+            self._inline_cache[key] = self._all_inline(selector, prop)
+        return self._inline_cache[key]
+
+    def _all_inline(self, selector: str, prop: str) -> list[Cover]:
+        wanted = []
+        for part in selector.split(","):
+            match = _SIMPLE_SELECTOR.fullmatch(part.strip())
+            if match is None:
+                return []
+            wanted.append((match.group(1) or "", match.group(2).lower()))
+        matched = 0
+        for element in self.doc.scan.elements:
+            classes = (element.get("class") or "").lower().split()
+            if not any(cls in classes and tag in ("", element.name) for tag, cls in wanted):
+                continue
+            if prop not in declarations(element.get("style") or ""):
+                return []
+            matched += 1
+        if not matched:
+            return []
+        return [Cover(None, False, f"the elements it selects set {prop} inline")]
+
+    def _size_attribute(self, offset: int) -> list[Cover]:
+        element = self.element_at(offset)
+        prop = self.property_at(offset) if element is not None else None
+        if element is None or prop not in ("width", "height"):
+            return []
+        value = (element.get(prop) or "").strip()
+        if not value:
+            return []
+        return [Cover(None, False, f'the {prop}="{value[:20]}" attribute applies instead')]
+
+    def _hides_white_space(self, offset: int) -> list[Cover]:
+        element = self.element_at(offset)
+        if element is None:
+            return []
+        source = self.doc.source
+        end = source.find(">", max((a.offset for a in element.attrs.values()), default=0))
+        if end < 0:
+            return []
+        close = source.find("<", end + 1, end + 1 + MAX_BLOCK_SEARCH)
+        if close < 0 or not source.startswith(f"</{element.name}", close):
+            return []
+        text = html.unescape(source[end + 1 : close])
+        if all(ch in _INVISIBLE for ch in text):
+            return [Cover(None, True, "it hides only white space")]
         return []
 
     def _redeclared(self, offset: int) -> list[Cover]:
