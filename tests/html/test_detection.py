@@ -348,3 +348,30 @@ def test_video_and_audio_sources_are_not_video_as_image() -> None:
     # caniemail's image-mp4 is an MP4 in <img> or as a CSS background.
     assert "image-mp4" in used('<img src="clip.mp4">')
     assert "image-mp4" in used("<div style=\"background: url('clip.mp4')\">x</div>")
+
+
+def test_vendor_prefixed_values_are_the_value() -> None:
+    assert "css-display-flex" in used('<div style="display:-webkit-flex">x</div>')
+    assert "css-display-flex" in used("<style>.a{display:-webkit-inline-flex}</style>")
+    assert "css-display-flex" not in used('<div style="display:-webkit-box">x</div>')
+
+
+def test_font_face_sources_are_fonts_not_images() -> None:
+    sheet = (
+        "<style>@font-face { font-family: Brand; "
+        "src: url(data:font/woff2;base64,d09GMgABAAAAA) format('woff2'), "
+        "url(https://cdn.test/brand.svg#Brand) format('svg') }</style>"
+    )
+    found = used(sheet)
+    assert "css-at-font-face" in found
+    assert not found & {"image-base64", "image-svg"}
+    # The same URLs as backgrounds are images.
+    assert {"image-base64", "image-svg"} <= used(
+        '<div style="background-image:url(data:image/svg+xml;base64,PHN2Zz4=)">x</div>'
+    )
+
+
+def test_vml_and_office_styles_are_not_css() -> None:
+    vml = '<v:rect style="position:absolute;width:600px;height:300px" fill="true"></v:rect>'
+    assert not used(vml) & {"css-position", "css-width"}
+    assert "css-position" in used('<div style="position:absolute">x</div>')
