@@ -336,12 +336,26 @@ def test_text_and_markdown_name_the_clients_lacking_support(project: Path, gate:
         both_groups |= {"n", "a"} <= supports
         capped |= sum(s in "na" for s in (c["support"] for c in clients)) > 4
         expected = _expected_clients(clients)
-        (line,) = [x for x in lines if f" {finding['rule']}: " in x]
-        assert line.endswith(f"{finding['title']} [html] — {expected}")
         assert f") — {expected} |" in markdown
+        listed = [i for i, x in enumerate(lines) if f" {finding['rule']}: " in x]
+        if finding["severity"] == "info":  # not blocking: counted, not listed
+            assert not listed
+            continue
+        (at,) = listed
+        assert lines[at].endswith(f"{finding['title']} [html] — {expected}")
+        if finding["severity"] == "error":  # blocking: what recipients get, on the next line
+            data = finding["data"]
+            assert lines[at + 1].strip() == f"{data['impact_reason']} Fix: {data['fix']}"
+    infos = sum(f["severity"] == "info" for c in report["checks"].values() for f in c["findings"])
+    if infos:
+        assert f"({infos} info finding{'s' if infos > 1 else ''}: enhancements" in out.stdout
+    else:
+        assert "info finding" not in out.stdout
     assert both_groups and capped  # the sample exercises ordering and the cap
     hygiene = [x for x in lines if "[hygiene]" in x]
-    assert hygiene and not any("—" in x for x in hygiene)
+    assert not any("—" in x for x in hygiene)
+    hygiene_md = [x for x in markdown.splitlines() if "`hygiene." in x]
+    assert hygiene_md and not any(") — " in x for x in hygiene_md)
 
 
 def test_only_html_findings_with_client_data_name_clients() -> None:

@@ -1,6 +1,8 @@
 """Human-readable output: grouped by file, ``file:line:col`` per finding, a summary line.
 
-A client-support (``html``) finding names the clients that lack the feature after it.
+A client-support (``html``) finding names the clients that lack the feature after it; a
+finding that fails the gate has its message on the next line (what recipients get, the fix);
+info findings that do not fail it are counted, not listed.
 Colours only when asked (the command turns them on for a terminal, off under ``NO_COLOR``).
 ``render_file`` is called as each file finishes, so output starts before the run ends.
 """
@@ -40,6 +42,24 @@ def _scores(file: FileResult) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+MESSAGE_CHARS = 400
+
+
+def _shorten(message: str) -> str:
+    """A blocking finding's message on one line: what recipients get and how to fix it."""
+    text = " ".join(message.split())
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def _explanation(data: dict[str, object]) -> str:
+    """What recipients get and the fix, for a finding that carries its impact (the clients
+    are on the finding's own line already)."""
+    reason, fix = data.get("impact_reason"), data.get("fix")
+    if not isinstance(reason, str):
+        return ""
+    return f"{reason} Fix: {fix}" if isinstance(fix, str) else reason
+
+
 def render_file(file: FileResult, color: bool = False) -> str:
     paint = Painter(color)
     lines: list[str] = []
@@ -53,7 +73,11 @@ def render_file(file: FileResult, color: bool = False) -> str:
                 f"  {file.path}: {paint('error', 'error')} [{check.name}] check errored: "
                 f"{check.error or check.summary}"
             )
+    quiet = 0
     for f in sorted_findings(file.counted(FindingState.NEW)):
+        if f.severity == Severity.INFO and not f.blocking:
+            quiet += 1
+            continue
         where = file.path
         if f.line is not None:
             where += f":{f.line}"
@@ -64,6 +88,17 @@ def render_file(file: FileResult, color: bool = False) -> str:
         lines.append(
             f"  {paint('dim', where + ':')} {paint(severity, severity)} {f.rule}: "
             f"{f.finding.title} [{f.check}]" + (f" — {clients}" if clients else "")
+        )
+        explained = _explanation(f.finding.data) or f.finding.message
+        if f.blocking and explained:
+            lines.append(f"      {_shorten(explained)}")
+    if quiet:
+        lines.append(
+            paint(
+                "dim",
+                f"  ({_plural(quiet, 'info finding')}: enhancements and uses covered by "
+                "fallbacks; --fail-on info or --format json lists them)",
+            )
         )
     kept = len(file.counted(FindingState.BASELINED))
     ignored = len(file.counted(FindingState.IGNORED))
