@@ -89,14 +89,17 @@ async def test_findings_have_slug_severity_locations_and_clients(rules: RulesDat
 
 
 async def test_partial_support_is_a_warning_with_notes(rules: RulesData) -> None:
-    feature = rules.features["css-display-flex"]
-    partial = feature.support["gmail"]["android"]
-    assert partial.value == "a"  # the data fact this test relies on
-    analysis = analyse_html('<div style="display:flex">x</div>', ["gmail.android"])
-    finding = next(f for f in analysis.findings if f.rule == "css-display-flex")
-    assert finding.severity == Severity.WARNING
+    feature = rules.features["css-width"]
+    partial = feature.support["outlook"]["windows"]
+    assert partial.value == "a"  # the data facts this test relies on
+    assert "`<div>`" in partial.notes[0]
+    analysis = analyse_html('<div style="width:300px">x</div>', ["outlook.windows"])
+    finding = next(f for f in analysis.findings if f.rule == "css-width")
+    assert finding.severity == Severity.WARNING  # the caveat is about <div>: it applies
     client = finding.data["clients"][0]
     assert client["support"] == "a" and client["notes"] == partial.notes
+    on_a_cell = analyse_html('<td style="width:300px">x</td>', ["outlook.windows"])
+    assert not [f for f in on_a_cell.findings if f.rule == "css-width" and f.severity != "info"]
 
 
 def expected_scores(

@@ -137,7 +137,7 @@ def test_outlook_only_content_is_judged_against_outlook_only() -> None:
 def test_content_hidden_from_outlook_is_not_judged_against_it() -> None:
     html = '<!--[if !mso]><!--><div style="display:flex">x</div><!--<![endif]-->'
     flex = finding(analyse(html), "css-display-flex")
-    assert flex is not None and flex.severity == Severity.WARNING  # Gmail apps: partial
+    assert flex is not None and flex.severity != Severity.ERROR
     assert not affected(flex) & {"outlook.windows", "outlook.windows-mail"}
     assert "outlook.windows" in {c["client"] for c in flex.data["covered"]}
 
@@ -337,3 +337,27 @@ def test_stylesheet_declarations_also_inlined() -> None:
     assert severity(inlined, "css-unit-calc") == Severity.WARNING
     partly = rule + '<td class="col" style="width:280px">a</td><td class="col">b</td>'
     assert severity(partly, "css-unit-calc") == Severity.ERROR
+
+
+def test_caniemail_caveats_are_read_against_the_use() -> None:
+    from mailqa.checks.html_detect.caveats import UseContext, caveat
+
+    div = "Partial. Not supported on `<body>`, `<span>`, `<div>`, `<p>` or `<img>` elements."
+    table_only = "Partial. Only works on `<table>` elements."
+    values = "Partial. Flow-relative values `start` and `end` are not supported."
+    on = UseContext(element="td", css="width:300px", in_body=True)
+    assert caveat((div,), on) == "none"
+    assert caveat((div,), UseContext("div", "width:300px", True)) == "applies"
+    assert caveat((div,), UseContext(None, "width:300px", False)) == "applies"  # unknown
+    assert caveat((table_only,), UseContext("table", "max-width:600px", True)) == "none"
+    assert caveat((table_only,), UseContext("div", "max-width:600px", True)) == "applies"
+    assert caveat((values,), UseContext("td", "text-align:center", True)) == "none"
+    assert caveat((values,), UseContext("td", "text-align:start", True)) == "applies"
+    gmail = "Partial. Not supported with non Google accounts."
+    assert caveat((gmail,), on) == "minor"
+    assert caveat((gmail, div), UseContext("div", "", True)) == "applies"
+    body = "Partial. Not supported inside the `<body>`."
+    assert caveat((body,), UseContext("style", None, False)) == "none"
+    assert caveat((body,), UseContext("style", None, True)) == "applies"
+    assert caveat(("Not supported. Something else.",), on) == "applies"
+    assert caveat((), on) == "applies"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Literal, cast
 from urllib.parse import urljoin
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
+from mailqa.checks.html_detect.caveats import UseContext, caveat
 from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals, Scope, conditionals
 from mailqa.checks.html_detect.engine import MOBILE_ONLY, Gates
 from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks
@@ -80,6 +82,8 @@ class Use:
     scope: Scope
     gates: Gates
     covers: tuple[Cover, ...]
+    offsets: tuple[int, ...] = ()
+    """Every use of this kind (in the Outlook-only content's own offsets for ``outlook``)."""
 
 
 class FamilyScore(BaseModel):
@@ -342,6 +346,8 @@ class Judge:
         )
         self._supported: dict[str, frozenset[str]] = {}
         self._gated: dict[Gates, dict[str, str]] = {}
+        self._contexts: dict[int, frozenset[UseContext]] = {}
+        self._kept: list[Use] = []
 
     def supported(self, slug: str) -> frozenset[str]:
         """The target clients that support ``slug``, at least in part."""
@@ -384,27 +390,59 @@ class Judge:
         outlook = self._outlook_offsets(slug)
         return sorted(main + outlook) if outlook else list(main)
 
+    def contexts(self, use: Use) -> frozenset[UseContext]:
+        """The elements and declarations of the uses of a kind, to read caniemail's notes
+        against; worked out when a partial support with notes needs them, once."""
+        found = self._contexts.get(id(use))
+        if found is None:
+            if use.scope == "outlook":
+                fallbacks, body = self.outlook_fallbacks, None
+            else:
+                fallbacks, body = self.fallbacks, self.body_offset
+            assert fallbacks is not None
+            found = frozenset(_context(fallbacks, offset, body) for offset in use.offsets)
+            self._contexts[id(use)] = found
+        return found
+
     def uses(self, slug: str) -> list[Use]:
         """The uses of ``slug``, one per kind: uses seen by the same clients, in rules with
         the same gates and with the same fallbacks are judged alike."""
         handled = self.fallbacks.handles(slug)
         conds, gates_at = self.conds, self.found.gates
         scoped = bool(conds.outlook_ranges or conds.hidden_from_outlook)
-        kinds: dict[tuple[Scope, Gates, tuple[Cover, ...]], Use] = {}
+        kinds: dict[tuple[Scope, Gates, tuple[Cover, ...]], list[int]] = {}
         for offset in self.found.offsets.get(slug, ()):
             scope: Scope = conds.scope_at(offset) if scoped else "all"
             covers = tuple(self.fallbacks.covers(slug, offset)) if handled else ()
-            key = (scope, gates_at.get(offset, ()), covers)
-            if key not in kinds:
-                kinds[key] = Use(offset, *key)
+            kinds.setdefault((scope, gates_at.get(offset, ()), covers), []).append(offset)
         if self.outlook_found is not None and self.outlook_fallbacks is not None:
             outlook_gates = self.outlook_found.gates
             for offset in self.outlook_found.offsets.get(slug, ()):
                 covers = tuple(self.outlook_fallbacks.covers(slug, offset)) if handled else ()
-                key = ("outlook", outlook_gates.get(offset, ()), covers)
-                if key not in kinds:
-                    kinds[key] = Use(offset, *key)
-        return list(kinds.values())
+                key: tuple[Scope, Gates, tuple[Cover, ...]] = (
+                    "outlook",
+                    outlook_gates.get(offset, ()),
+                    covers,
+                )
+                kinds.setdefault(key, []).append(offset)
+        uses = [Use(offsets[0], *key, offsets=tuple(offsets)) for key, offsets in kinds.items()]
+        self._kept.extend(uses)  # ids key the contexts cache: keep them alive
+        return uses
+
+    @cached_property
+    def body_offset(self) -> int | None:
+        bodies = self.fallbacks.doc.scan.named("body")
+        return bodies[0].offset if bodies else None
+
+
+def _context(fallbacks: Fallbacks, offset: int, body: int | None) -> UseContext:
+    located = fallbacks.css_at(offset)
+    css, element = located if located is not None else (None, None)
+    return UseContext(
+        element=element.name if element is not None else None,
+        css=css.lower() if css is not None else None,
+        in_body=None if body is None else offset > body,
+    )
 
 
 def _verdict(data: str, support: str, reasons: list[str]) -> ClientVerdict:
@@ -417,6 +455,8 @@ def judge_client(
     client: ClientInfo,
     uses: Sequence[Use],
     gated: Callable[[Gates], dict[str, str]],
+    notes: tuple[str, ...] = (),
+    contexts: Callable[[Use], frozenset[UseContext]] | None = None,
 ) -> ClientVerdict:
     """The support ``client`` gives the uses of a feature it supports as ``raw``.
 
@@ -448,6 +488,15 @@ def judge_client(
                     break
                 if _RANK[value] > _RANK["a"]:
                     value = "a"
+        if value == "a" and raw == "a" and notes and contexts is not None and use.offsets:
+            reads = {caveat(notes, context) for context in contexts(use)}
+            read = "applies" if "applies" in reads else "minor" if "minor" in reads else "none"
+            if read == "none":
+                value = "y"
+                reasons.append("caniemail's caveats are about something this use does not do")
+            elif read == "minor":
+                value = "y"
+                reasons.append(f"only in a corner case or for a minority: {notes[0]}")
         if _RANK[value] > _RANK[worst]:
             worst = value
     return _verdict(raw, worst, list(dict.fromkeys(reasons)))
@@ -476,6 +525,10 @@ def _finding(
     tally = {"y": 0, "a": 0, "n": 0, "u": 0}
     uses: list[Use] | None = None
     plain = False
+    with_notes = any(
+        s is not None and s.value == "a" and s.notes
+        for s in (feature.support.get(c.family, {}).get(c.platform) for c in judge.targets)
+    )
     harmless = impact is not None and impact.impact == "harmless"
     for client in judge.targets:
         support = _support(feature, client)
@@ -491,11 +544,15 @@ def _finding(
         else:
             if uses is None:
                 uses = judge.uses(feature.slug)
-                plain = all(u.scope == "all" and not u.gates and not u.covers for u in uses)
+                plain = not with_notes and all(
+                    u.scope == "all" and not u.gates and not u.covers for u in uses
+                )
             if plain:  # seen by all, in no gated rule, no fallback: the data's word
                 verdict = _verdict(value, value, [])
             else:
-                verdict = judge_client(value, client, uses, judge.gated)
+                verdict = judge_client(
+                    value, client, uses, judge.gated, tuple(notes), judge.contexts
+                )
         verdicts[client.id] = verdict
         if verdict["support"] == "y":
             covered.append(

@@ -251,6 +251,7 @@ class Fallbacks:
         self.targets = targets
         self._chains: dict[tuple[str | None, ...], list[Cover]] = {}
         self._inline_cache: dict[tuple[str, str], list[Cover]] = {}
+        self._tag_ends: dict[int, int] = {}
 
     @cached_property
     def _element_offsets(self) -> list[int]:
@@ -313,14 +314,15 @@ class Fallbacks:
         if i < 0:
             return None
         element = self.doc.scan.elements[i]
-        last = max(
-            (
-                max(a.value_offset + len(a.raw_value), a.offset + len(a.name))
-                for a in element.attrs.values()
-            ),
-            default=0,
-        )
-        return element if offset <= max(last, element.offset + len(element.name) + 1) else None
+        last = self._tag_ends.get(i)
+        if last is None:
+            last = element.offset + len(element.name) + 1
+            for attr in element.attrs.values():
+                last = max(
+                    last, attr.value_offset + len(attr.raw_value), attr.offset + len(attr.name)
+                )
+            self._tag_ends[i] = last
+        return element if offset <= last else None
 
     def declarations_at(self, offset: int) -> tuple[dict[str, str], StartTag | None] | None:
         """The declarations of the style attribute or stylesheet rule holding ``offset``,
