@@ -237,6 +237,8 @@ class _CssWalker:
                 elif kind == "comment":
                     self.hit("special", "css-comments", node)
                 elif kind == "qualified-rule":
+                    if _template_tag(node):  # {% if %}, {{ var }}: a template's, not CSS
+                        continue
                     if where == "style":
                         self.hit("special", "css-nesting", node)
                     rule_gates = self.gates
@@ -493,6 +495,14 @@ def _gates(outer: Gates, slugs: list[str]) -> Gates:
     if not slugs:
         return outer
     return tuple(dict.fromkeys((*outer, *slugs)))
+
+
+def _template_tag(node: Any) -> bool:
+    """A "rule" that is template syntax: ``{% ... %}`` or ``{{ ... }}`` in CSS."""
+    first = next((t for t in node.content if t.type != "whitespace"), None)
+    if first is None:
+        return False
+    return bool((first.type == "literal" and first.value == "%") or first.type == "{} block")
 
 
 def _string_argument(arguments: list[Any]) -> str:

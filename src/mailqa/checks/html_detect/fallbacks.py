@@ -83,17 +83,17 @@ MAX_BLOCK_SEARCH = 20_000
 Supported = Callable[[str], frozenset[str]]
 """The target clients that support a feature slug, at least in part."""
 INITIAL_VALUES: dict[str, tuple[str, frozenset[str]]] = {
-    "css-float": ("float", frozenset({"none"})),
-    "css-position": ("position", frozenset({"static"})),
-    "css-overflow": ("overflow", frozenset({"visible"})),
-    "css-max-height": ("max-height", frozenset({"none"})),
-    "css-max-width": ("max-width", frozenset({"none"})),
-    "css-min-width": ("min-width", frozenset({"0", "0px", "auto"})),
-    "css-min-height": ("min-height", frozenset({"0", "0px", "auto"})),
-    "css-visibility": ("visibility", frozenset({"visible"})),
-    "css-opacity": ("opacity", frozenset({"1"})),
-    "css-clear": ("clear", frozenset({"none"})),
-    "css-z-index": ("z-index", frozenset({"auto"})),
+    "css-float": ("float", frozenset({"none", "initial", "unset"})),
+    "css-position": ("position", frozenset({"static", "initial", "unset"})),
+    "css-overflow": ("overflow", frozenset({"visible", "initial", "unset"})),
+    "css-max-height": ("max-height", frozenset({"none", "initial", "unset"})),
+    "css-max-width": ("max-width", frozenset({"none", "initial", "unset"})),
+    "css-min-width": ("min-width", frozenset({"0", "0px", "auto", "initial", "unset"})),
+    "css-min-height": ("min-height", frozenset({"0", "0px", "auto", "initial", "unset"})),
+    "css-visibility": ("visibility", frozenset({"visible", "initial", "unset"})),
+    "css-opacity": ("opacity", frozenset({"1", "initial", "unset"})),
+    "css-clear": ("clear", frozenset({"none", "initial", "unset"})),
+    "css-z-index": ("z-index", frozenset({"auto", "initial", "unset"})),
 }
 """Properties set to their initial value: a client that ignores the declaration renders
 what it asks for anyway (``float: none`` resetting a float only matters where the float
@@ -231,7 +231,7 @@ _HANDLED = frozenset(
     | set(DEPENDS)
     | REDECLARED
     | SIZES
-    | {"html-video", "css-position"}
+    | {"html-video", "css-position", "css-max-height", "css-unit-vw"}
 )
 
 
@@ -288,6 +288,8 @@ class Fallbacks:
             found.extend(self._clips_corners(offset))
         elif slug == "css-position":
             found.extend(self._relative_in_place(offset))
+        if slug in ("css-max-height", "css-max-width", "css-unit-vw"):
+            found.extend(self._capped(slug, offset))
         if slug in DEPENDS:
             needed, reason = DEPENDS[slug]
             lacking = self.targets - self.supported(needed)
@@ -430,8 +432,37 @@ class Fallbacks:
             return []
         decls = context[0]
         position = decls.get("position", "").removesuffix("!important").strip()
-        if position == "relative" and not _OFFSETS & decls.keys():
+        if position != "relative":
+            return []
+        if not _OFFSETS & decls.keys():
             return [Cover(None, True, "relative with no offset renders in place")]
+        return [Cover(None, False, "relative: it stays in the flow, only its nudge is lost")]
+
+    def _capped(self, slug: str, offset: int) -> list[Cover]:
+        """``max-width``/``max-height`` that cap nothing: no smaller than the fixed size
+        beside it (``height:75px; max-height:75px``), or the container or screen
+        (``max-width: 100%``, ``100vw``: partial, only a safety cap is lost)."""
+        context = self.declarations_at(offset)
+        if context is None:
+            return []
+        prop = "max-width" if slug in ("css-max-width", "css-unit-vw") else "max-height"
+        if slug == "css-unit-vw" and self.property_at(offset) not in ("max-width", "max-height"):
+            return []
+        if slug == "css-unit-vw":
+            prop = self.property_at(offset) or prop
+        decls = context[0]
+        cap = decls.get(prop, "").removesuffix("!important").strip()
+        size = decls.get(prop.removeprefix("max-"), "").removesuffix("!important").strip()
+        if cap.endswith("px") and size.endswith("px"):
+            try:
+                if float(size[:-2]) <= float(cap[:-2]):
+                    return [
+                        Cover(None, True, f"{prop} {cap} caps nothing: the {size} size is fixed")
+                    ]
+            except ValueError:
+                return []
+        if cap in ("100%", "100vw", "100vh"):
+            return [Cover(None, False, f"{prop}: {cap} is only a safety cap")]
         return []
 
     def _decorative(self, offset: int) -> list[Cover]:
