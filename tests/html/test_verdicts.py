@@ -268,6 +268,7 @@ def test_dependent_features_relative_positions_and_redeclared_fallbacks() -> Non
     )
     moved = '<div style="position:relative;top:4px">x</div>'  # stays in the flow
     assert severity(moved, "css-position") == Severity.WARNING
+    assert severity(moved, "css-left-right-top-bottom") != Severity.ERROR  # only the nudge
     badge = '<div style="position:absolute;top:0;z-index:2">Sale</div>'
     analysis = analyse(badge)
     assert finding(analysis, "css-position").severity == Severity.ERROR  # type: ignore[union-attr]

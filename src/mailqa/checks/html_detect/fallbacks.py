@@ -231,7 +231,7 @@ _HANDLED = frozenset(
     | set(DEPENDS)
     | REDECLARED
     | SIZES
-    | {"html-video", "css-position", "css-max-height", "css-unit-vw"}
+    | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
 )
 
 
@@ -286,7 +286,7 @@ class Fallbacks:
             found.extend(self._aligned(offset))
         elif slug == "css-overflow":
             found.extend(self._clips_corners(offset))
-        elif slug == "css-position":
+        elif slug in ("css-position", "css-left-right-top-bottom"):
             found.extend(self._relative_in_place(offset))
         if slug in ("css-max-height", "css-max-width", "css-unit-vw"):
             found.extend(self._capped(slug, offset))
