@@ -490,7 +490,11 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
     apple = flex.locator('td.cell span[aria-label^="display:flex in Apple Mail (iOS):"]')
     await expect(apple).to_have_text("✓")  # not listed by the finding: supported
     gmail = flex.locator('td.cell span[aria-label^="display:flex in Gmail (Android):"]')
-    await expect(gmail).to_have_text("◐")
+    # Partial by the data, for non-Google accounts only: a minor caveat, shown as covered.
+    gmail_verdict = next(f for f in features if f["slug"] == "css-display-flex")["clients"]
+    assert gmail_verdict["gmail.android"]["data"] == "a"
+    assert gmail_verdict["gmail.android"]["support"] == "y"
+    await expect(gmail).to_have_text("↺")
     await gmail.focus()  # notes on focus, not only on hover
     await expect(page.locator("#matrix-tip")).to_contain_text(
         "Not supported with non Google accounts."
