@@ -529,7 +529,9 @@ def _finding(
         s is not None and s.value == "a" and s.notes
         for s in (feature.support.get(c.family, {}).get(c.platform) for c in judge.targets)
     )
-    harmless = impact is not None and impact.impact == "harmless"
+    # Harmless and enhancement features are info at most whatever the fallbacks: their uses
+    # need no judging, the data's word is enough.
+    minor = impact is not None and impact.impact not in BLOCKING_IMPACTS
     for client in judge.targets:
         support = _support(feature, client)
         if support is None:
@@ -539,7 +541,7 @@ def _finding(
         tally[value] += 1
         if value == "y":
             continue
-        if policy.strict or harmless:  # the data's word: nothing depends on it
+        if policy.strict or minor:
             verdict = _verdict(value, value, [])
         else:
             if uses is None:
