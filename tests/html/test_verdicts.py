@@ -375,3 +375,38 @@ def test_caps_that_cap_nothing_and_template_tags_in_css() -> None:
     assert severity(safety, "css-unit-vw") == Severity.WARNING
     tags = '<p style="color:#111;{% if urgent %}background-color:#fdd{% endif %}">x</p>'
     assert "css-nesting" not in {f.rule for f in analyse(tags).findings}
+
+
+def test_caveats_about_values_sizes_and_mixed_notes() -> None:
+    from mailqa.checks.html_detect.caveats import UseContext, caveat
+
+    multiple = "Partial. Does not support multiple values. The comma between two values is removed."
+    one = UseContext("td", "background-image:url(a.jpg)", True, value="url(a.jpg)")
+    two = UseContext("td", "", True, value="url(a.jpg), url(b.jpg)")
+    assert caveat((multiple,), one) == "none"
+    assert caveat((multiple,), two) == "applies"
+    negative = "Partial. Negative values are not supported."
+    assert caveat((negative,), UseContext("p", "", True, value="0 0 10px")) == "none"
+    assert caveat((negative,), UseContext("p", "", True, value="-2px 0")) == "applies"
+    align = "Partial. `left` and `right` do not work on `<table>` elements."
+    assert caveat((align,), UseContext("table", None, True, value="center")) == "none"
+    assert caveat((align,), UseContext("table", None, True, value="left")) == "applies"
+    assert caveat((align,), UseContext("td", None, True, value="left")) == "none"
+    display = "Partial. Only supports `display:none` (but not on `<img>`)."
+    assert caveat((display,), UseContext("div", "display:none", True, value="none")) == "none"
+    assert caveat((display,), UseContext("td", "display:block", True, value="block")) == "applies"
+    assert caveat((display,), UseContext("img", "display:none", True, value="none")) == "applies"
+    size = "The size of the `<style>` tag [is limited to 16 KB](https://github.com/x)"
+    assert caveat((size,), UseContext("style", "a{}" * 10, False)) == "none"
+    assert caveat((size,), UseContext("style", "a{}" * 6000, False)) == "applies"
+
+
+def test_caveats_end_to_end_on_a_real_shape() -> None:
+    html = (
+        '<table align="center" role="presentation"><tr>'
+        '<td style="background-image:url(hero.jpg);background-color:#222">x</td></tr></table>'
+    )
+    analysis = analyse(html, ["yahoo.*", "outlook.macos"])
+    for rule in ("html-align", "css-background-image"):
+        found = finding(analysis, rule)
+        assert found is None or found.severity == Severity.INFO, rule

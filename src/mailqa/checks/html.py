@@ -22,7 +22,7 @@ from mailqa.checks.html_detect import UNDETECTABLE, Detection, detect
 from mailqa.checks.html_detect.caveats import UseContext, caveat
 from mailqa.checks.html_detect.conditional import OUTLOOK_CLIENTS, Conditionals, Scope, conditionals
 from mailqa.checks.html_detect.engine import MOBILE_ONLY, Gates
-from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks
+from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks, declarations
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
@@ -438,10 +438,21 @@ class Judge:
 def _context(fallbacks: Fallbacks, offset: int, body: int | None) -> UseContext:
     located = fallbacks.css_at(offset)
     css, element = located if located is not None else (None, None)
+    value: str | None = None
+    if element is not None:
+        attr = next((a for a in element.attrs.values() if a.offset == offset), None)
+        if attr is not None and attr.name != "style":
+            value = attr.value.lower()
+        elif element.name == "style":  # the <style> element itself: its sheet
+            css = fallbacks.sheet_at(offset)
+    if value is None and css is not None:
+        prop = fallbacks.property_at(offset)
+        value = declarations(css).get(prop) if prop is not None else None
     return UseContext(
         element=element.name if element is not None else None,
         css=css.lower() if css is not None else None,
         in_body=None if body is None else offset > body,
+        value=value.lower() if value is not None else None,
     )
 
 

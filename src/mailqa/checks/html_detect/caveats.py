@@ -25,6 +25,7 @@ _TICKED = re.compile(r"`([^`]{1,60})`")
 _TAG = re.compile(r"^<([a-z][a-z0-9]*)>$", re.I)
 _ONLY = re.compile(r"\bonly\b", re.I)
 _MINORITY = ("non google accounts", "non-google accounts")
+_NEGATIVE = re.compile(r"(?:^|[\s,(])-(?:\d|\.\d)")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class UseContext:
     element: str | None
     css: str | None
     in_body: bool | None
+    value: str | None = None
+    """The value of the declaration or attribute the use is in (lower-cased)."""
 
 
 @lru_cache(maxsize=8192)
@@ -58,17 +61,31 @@ def _one(note: str, use: UseContext) -> Caveat:
         return "minor"
     if "inside the `<body>`" in lowered:
         return "applies" if use.in_body is not False else "none"
+    if "limited to 16 kb" in lowered or "limited to 16kb" in lowered:
+        return "applies" if use.css is None or len(use.css) > 16 * 1024 else "none"
+    if "multiple values" in lowered:
+        return "applies" if use.value is None or "," in use.value else "none"
+    if "negative values" in lowered:
+        return "applies" if use.value is None or _NEGATIVE.search(use.value) else "none"
     tags, tokens = _ticked(note)
     only = bool(_ONLY.search(note))
-    if tags:
+    text = use.value if use.value is not None else use.css
+    if tags and tokens and not only:  # "`left` and `right` do not work on `<table>`"
+        if use.element is None or text is None:
+            return "applies"
+        hit = use.element in tags and any(t in text for t in tokens)
+        return "applies" if hit else "none"
+    if tags and not (only and tokens):
         if use.element is None:
             return "applies"
         inside = use.element in tags
         return "applies" if inside != only else "none"  # only-on-X: applies off X
     if tokens:
-        if use.css is None:
+        if text is None:
             return "applies"
-        present = any(t in use.css for t in tokens)
+        present = any(t in x for t in tokens for x in (use.value, use.css) if x)
+        if only and tags and use.element in tags:  # "only supports `x` (but not on `<img>`)"
+            return "applies"
         return "applies" if present != only else "none"  # "only supports `x`": applies off x
     return "applies"
 

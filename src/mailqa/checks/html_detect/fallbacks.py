@@ -77,6 +77,8 @@ _TINY = _ZERO | {"1px"}
 _NO_COLOUR = frozenset({"", "transparent", "none", "inherit", "initial", "unset", "currentcolor"})
 _PICTURE_END = re.compile(r"</picture[\s>]", re.I)
 _VIDEO_END = re.compile(r"</video[\s>]", re.I)
+MAX_BLOCK_CHARS = 8_000
+"""Longest rule block or style attribute read declaration by declaration."""
 MAX_BLOCK_SEARCH = 20_000
 """How far back or ahead of a use in a stylesheet its rule's braces are looked for."""
 
@@ -332,6 +334,11 @@ class Fallbacks:
         context = self.css_at(offset)
         return None if context is None else (declarations(context[0]), context[1])
 
+    def sheet_at(self, offset: int) -> str | None:
+        """The text of the first ``<style>`` after ``offset`` (the ``<style>`` tag there)."""
+        i = bisect_right(self._style_offsets, offset)
+        return self.doc.scan.styles[i].text if i < len(self.doc.scan.styles) else None
+
     def css_local(self, offset: int) -> tuple[str, int] | None:
         """The style attribute value or stylesheet rule block holding ``offset``, and where
         ``offset`` falls in it."""
@@ -341,7 +348,9 @@ class Fallbacks:
             if style is None or style.value_offset < 0:
                 return None
             local = offset - style.value_offset
-            return (style.raw_value, local) if 0 <= local <= len(style.raw_value) else None
+            if len(style.raw_value) > MAX_BLOCK_CHARS or not 0 <= local <= len(style.raw_value):
+                return None
+            return style.raw_value, local
         i = bisect_right(self._style_offsets, offset) - 1
         if i < 0:
             return None
@@ -352,6 +361,10 @@ class Fallbacks:
         start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
         end = span.text.find("}", local, local + MAX_BLOCK_SEARCH)
         block = span.text[start + 1 : end if end >= 0 else len(span.text)]
+        if (
+            len(block) > MAX_BLOCK_CHARS
+        ):  # no rule of a real sheet: not read declaration by declaration
+            return None
         return block, local - start - 1
 
     def css_at(self, offset: int) -> tuple[str, StartTag | None] | None:
@@ -359,7 +372,8 @@ class Fallbacks:
         the element when it is a style attribute (or the element whose attribute it is)."""
         element = self.element_at(offset)
         if element is not None:
-            return element.get("style") or "", element
+            style = element.get("style") or ""
+            return (style if len(style) <= MAX_BLOCK_CHARS else ""), element
         i = bisect_right(self._style_offsets, offset) - 1
         if i < 0:
             return None
@@ -370,7 +384,8 @@ class Fallbacks:
         text = span.text
         start = text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
         end = text.find("}", local, local + MAX_BLOCK_SEARCH)
-        return text[start + 1 : end if end >= 0 else len(text)], None
+        block = text[start + 1 : end if end >= 0 else len(text)]
+        return (block, None) if len(block) <= MAX_BLOCK_CHARS else None
 
     # -- the fallbacks ----------------------------------------------------------------
 
