@@ -410,3 +410,21 @@ def test_caveats_end_to_end_on_a_real_shape() -> None:
     for rule in ("html-align", "css-background-image"):
         found = finding(analysis, rule)
         assert found is None or found.severity == Severity.INFO, rule
+
+
+def test_container_properties_on_no_container_and_queries_in_units() -> None:
+    wrap = '<p style="max-width:24rem;flex-wrap:wrap">x</p>'
+    assert severity(wrap, "css-flex-wrap") in (None, Severity.INFO)
+    flexed = '<div style="display:flex;flex-wrap:wrap"><p>a</p><p>b</p></div>'
+    assert severity(flexed, "css-flex-wrap") == Severity.ERROR
+    assert severity(wrap, "css-unit-rem") == Severity.WARNING  # a lost cap degrades
+    query = "<style>@media (max-width: 40rem) { .c { padding: 0 } }</style>"
+    found = finding(analyse(query), "css-unit-rem")
+    assert found is None or "outlook.windows" not in affected(found)  # no @media there
+
+
+def test_a_rule_nested_for_a_media_query_costs_what_the_query_does() -> None:
+    nested = "<style>.container{@media (width>=40rem){max-width:40rem!important}}</style>"
+    assert severity(nested, "css-nesting") in (None, Severity.INFO)
+    layout = "<style>.menu{& > div{display:none}}</style>"
+    assert severity(layout, "css-nesting") == Severity.ERROR

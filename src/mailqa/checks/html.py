@@ -744,28 +744,36 @@ def _gated_classes(
     A client without a selector feature drops the rules that use it, so losing ``>`` costs
     what those rules' declarations would have done: ``.fix > table { border-collapse: ... }``
     is an enhancement, ``.col > td { display: none }`` a layout. The class is the most severe
-    of the features used inside (the bundled class at most); ``html-style`` keeps its own.
+    of the features used inside (the bundled class at most), each counted at most as much as
+    the other gates it sits behind (a declaration under ``@media`` matters as an enhancement);
+    ``html-style`` keeps its own.
     """
-    inside: dict[str, set[str]] = {}
+
+    def rank(slug: str) -> int:
+        if slug == MOBILE_ONLY:  # rules for phone widths: a responsive enhancement
+            return IMPACTS.index("enhancement")
+        entry = impacts.of(slug)
+        return IMPACTS.index(policy.impacts.get(slug) or (entry.impact if entry else "layout"))
+
+    inside: dict[str, int] = {}
     for detection in (found, outlook_found):
         if detection is None or not detection.gates:
             continue
         for slug, offsets in detection.offsets.items():
             for offset in offsets:
-                for gate in detection.gates.get(offset, ()):
-                    if gate != slug:
-                        inside.setdefault(gate, set()).add(slug)
+                gates = detection.gates.get(offset, ())
+                for gate in gates:
+                    if gate == slug:
+                        continue
+                    others = [rank(g) for g in gates if g not in (gate, slug, "html-style")]
+                    weight = min([rank(slug), *others])
+                    inside[gate] = max(inside.get(gate, 0), weight)
     classes: dict[str, Impact] = {}
-    for gate, slugs in inside.items():
+    for gate, worst_rank in inside.items():
         own = impacts.of(gate)
         if gate == "html-style" or own is None or own.impact not in BLOCKING_IMPACTS:
             continue
-        ranks = []
-        for slug in slugs:
-            entry = impacts.of(slug)
-            klass = policy.impacts.get(slug) or (entry.impact if entry else "layout")
-            ranks.append(IMPACTS.index(klass))
-        worst = IMPACTS[max(ranks)]
+        worst = IMPACTS[worst_rank]
         if IMPACTS.index(worst) < IMPACTS.index(own.impact):
             classes[gate] = worst
     return classes

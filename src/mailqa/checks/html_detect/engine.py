@@ -265,7 +265,9 @@ class _CssWalker:
             self.selector_slugs.append(MOBILE_ONLY)
         gates = _gates(self.gates, self.selector_slugs)
         self.selector_slugs = None
+        outer, self.gates = self.gates, gates  # a unit in a query only matters with the query
         self.values(node.prelude, prop_name="")
+        self.gates = outer
         if node.content is None:
             return
         content = tinycss2.parse_blocks_contents(node.content, skip_comments=False)

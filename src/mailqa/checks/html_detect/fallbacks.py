@@ -217,7 +217,26 @@ SOFT = frozenset(
 )
 """Properties whose value, when a client drops it, leaves a readable base (the inherited
 size, no extra space): a unit or function lost there degrades the message, no more."""
-_SOFT_PREFIXES = ("padding", "margin", "border-radius", "border-top-", "border-bottom-")
+_SOFT_PREFIXES = (
+    "padding",
+    "margin",
+    "border-radius",
+    "border-top-",
+    "border-bottom-",
+    "max-",  # a lost cap: the box may grow to its container
+    "min-",
+)
+FLEX_CONTAINER = frozenset(
+    {
+        "css-flex-wrap",
+        "css-flex-direction",
+        "css-justify-content",
+        "css-align-items",
+        "css-align-content",
+    }
+)
+"""Properties that act only on a flex or grid container."""
+_CONTAINER_DISPLAYS = frozenset({"flex", "inline-flex", "grid", "inline-grid"})
 SIZES = frozenset({"css-width", "css-height"})
 _SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?\.([a-z_-][a-z0-9_-]*)", re.I)
 _INVISIBLE = frozenset(
@@ -233,6 +252,7 @@ _HANDLED = frozenset(
     | set(DEPENDS)
     | REDECLARED
     | SIZES
+    | FLEX_CONTAINER
     | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
 )
 
@@ -297,6 +317,8 @@ class Fallbacks:
             lacking = self.targets - self.supported(needed)
             if lacking:
                 found.append(Cover(lacking, True, reason))
+        if slug in FLEX_CONTAINER:
+            found.extend(self._not_a_container(offset))
         if slug in REDECLARED:
             found.extend(self._redeclared(offset))
             found.extend(self._soft_property(offset))
@@ -439,6 +461,16 @@ class Fallbacks:
             if elements[i].name == "img":
                 return [Cover(None, True, "clients without video show the image inside it")]
             i += 1
+        return []
+
+    def _not_a_container(self, offset: int) -> list[Cover]:
+        context = self.declarations_at(offset)
+        if context is None or context[1] is None:  # in a sheet, the display may be elsewhere
+            return []
+        display = context[0].get("display", "").removesuffix("!important").strip()
+        display = display.removeprefix("-webkit-").removeprefix("-ms-")
+        if display not in _CONTAINER_DISPLAYS:
+            return [Cover(None, True, "the element is no flex or grid container: it does nothing")]
         return []
 
     def _relative_in_place(self, offset: int) -> list[Cover]:
