@@ -303,6 +303,7 @@ CLIENT_SUPPORT_TEMPLATE = """\
 <body>
 <div style="background-image:url(https://cdn.shop.example/hero.png)">Spring sale</div>
 <p style="display:flex">Everything half price until Sunday.</p>
+<div style="position:absolute;top:0">SALE</div>
 </body></html>
 """
 
@@ -336,6 +337,8 @@ def test_text_and_markdown_name_the_clients_lacking_support(project: Path, gate:
         both_groups |= {"n", "a"} <= supports
         capped |= sum(s in "na" for s in (c["support"] for c in clients)) > 4
         expected = _expected_clients(clients)
+        if not expected:  # covered everywhere: nothing to name
+            continue
         assert f") — {expected} |" in markdown
         listed = [i for i, x in enumerate(lines) if f" {finding['rule']}: " in x]
         if finding["severity"] == "info":  # not blocking: counted, not listed
