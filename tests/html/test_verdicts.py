@@ -428,3 +428,10 @@ def test_a_rule_nested_for_a_media_query_costs_what_the_query_does() -> None:
     assert severity(nested, "css-nesting") in (None, Severity.INFO)
     layout = "<style>.menu{& > div{display:none}}</style>"
     assert severity(layout, "css-nesting") == Severity.ERROR
+
+
+def test_a_lost_full_width_on_a_box_degrades_but_on_an_image_breaks() -> None:
+    button = '<a href="https://x.test" style="display:table-cell;width:100vw">Go</a>'
+    assert severity(button, "css-unit-vw") == Severity.WARNING
+    logo = '<img src="logo.png" alt="Shop" style="width:15rem">'  # natural size in Outlook
+    assert severity(logo, "css-unit-rem") == Severity.ERROR

@@ -533,6 +533,14 @@ class Fallbacks:
         prop = self.property_at(offset)
         if prop is not None and (prop in SOFT or prop.startswith(_SOFT_PREFIXES)):
             return [Cover(None, False, f"only the {prop} is off: it falls back to a readable base")]
+        if prop == "width":  # width: 100vw on a box: without it the box takes its auto width
+            context = self.declarations_at(offset)
+            element = context[1] if context is not None else None
+            value = (
+                context[0].get("width", "").removesuffix("!important").strip() if context else ""
+            )
+            if value in ("100vw", "100%") and element is not None and element.name != "img":
+                return [Cover(None, False, f"width: {value} is lost: the box takes its auto width")]
         return []
 
     def _inlined(self, offset: int) -> list[Cover]:
