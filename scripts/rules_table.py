@@ -40,7 +40,8 @@ def pages_with_tables() -> dict[Path, str]:
         pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
         if not pattern.search(text):
             raise SystemExit(f"{path.name}: no {start} ... {end} markers")
-        out[path] = pattern.sub(lambda _: f"{start}\n{rules_table(rules)}\n{end}", text)
+        table = f"{start}\n{rules_table(rules)}\n{end}"
+        out[path] = pattern.sub(lambda _, table=table: table, text)
     return out
 
 
