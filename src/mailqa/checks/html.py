@@ -76,9 +76,9 @@ class AffectedClient(BaseModel):
 
 @dataclass(frozen=True)
 class Use:
-    """One located use of a feature: who sees it, what rule it depends on, its fallbacks."""
+    """The uses of a feature that are judged alike: who sees them, what rule they depend on,
+    their fallbacks, and where they are."""
 
-    offset: int
     scope: Scope
     gates: Gates
     covers: tuple[Cover, ...]
@@ -287,7 +287,7 @@ CANIEMAIL_FEATURE = RULES.open_family(
 BLOCKING_IMPACTS: frozenset[str] = frozenset({"layout", "content", "interactive"})
 """Classes whose loss the recipient sees as broken: only these can be an ``error``."""
 _RANK = {"y": 0, "a": 1, "u": 2, "n": 3}
-_UNLOCATED = Use(offset=-1, scope="all", gates=(), covers=())
+_UNLOCATED = Use(scope="all", gates=(), covers=())
 
 
 class VerdictPolicy(BaseModel):
@@ -346,8 +346,7 @@ class Judge:
         )
         self._supported: dict[str, frozenset[str]] = {}
         self._gated: dict[Gates, dict[str, str]] = {}
-        self._contexts: dict[int, frozenset[UseContext]] = {}
-        self._kept: list[Use] = []
+        self._contexts: dict[Use, frozenset[UseContext]] = {}
 
     def supported(self, slug: str) -> frozenset[str]:
         """The target clients that support ``slug``, at least in part."""
@@ -393,7 +392,7 @@ class Judge:
     def contexts(self, use: Use) -> frozenset[UseContext]:
         """The elements and declarations of the uses of a kind, to read caniemail's notes
         against; worked out when a partial support with notes needs them, once."""
-        found = self._contexts.get(id(use))
+        found = self._contexts.get(use)
         if found is None:
             if use.scope == "outlook":
                 fallbacks, body = self.outlook_fallbacks, None
@@ -401,7 +400,7 @@ class Judge:
                 fallbacks, body = self.fallbacks, self.body_offset
             assert fallbacks is not None
             found = frozenset(_context(fallbacks, offset, body) for offset in use.offsets)
-            self._contexts[id(use)] = found
+            self._contexts[use] = found
         return found
 
     def uses(self, slug: str) -> list[Use]:
@@ -425,9 +424,7 @@ class Judge:
                     covers,
                 )
                 kinds.setdefault(key, []).append(offset)
-        uses = [Use(offsets[0], *key, offsets=tuple(offsets)) for key, offsets in kinds.items()]
-        self._kept.extend(uses)  # ids key the contexts cache: keep them alive
-        return uses
+        return [Use(*key, offsets=tuple(offsets)) for key, offsets in kinds.items()]
 
     @cached_property
     def body_offset(self) -> int | None:

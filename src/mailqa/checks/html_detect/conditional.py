@@ -194,30 +194,18 @@ def _inside(ranges: list[tuple[int, int]], offset: int) -> bool:
     return i >= 0 and ranges[i][0] <= offset < ranges[i][1]
 
 
-def _hidden_body(text: str) -> tuple[str, int] | None:
-    """(condition, body start) of a downlevel-hidden comment's text, else None."""
-    if not text.startswith("[if"):
-        return None
-    close = text.find("]>", 3, 3 + MAX_CONDITION_CHARS + 2)
-    if close < 0:
-        return None
-    rest = text[close + 2 :]
-    if rest.lstrip().startswith("<!") and not rest.rstrip().endswith("<![endif]"):
-        return None  # downlevel-revealed opener: [if !mso]><!
-    return text[3:close], close + 2
-
-
-def _revealed_opener(text: str) -> str | None:
-    """The condition of a downlevel-revealed opener (``[if !mso]><!``), else None."""
+def _conditional(text: str) -> tuple[bool, str, int] | None:
+    """What a comment's text opens, if it is a conditional comment: (revealed, condition,
+    body start). Revealed: ``[if !mso]><!`` opens content every client reads; else the
+    comment's own body (``[if mso]>…<![endif]``) is for the clients taking the branch."""
     if not text.startswith("[if"):
         return None
     close = text.find("]>", 3, 3 + MAX_CONDITION_CHARS + 2)
     if close < 0:
         return None
     rest = text[close + 2 :].strip()
-    if rest.startswith("<!") and "<![endif]" not in rest:
-        return text[3:close]
-    return None
+    revealed = rest.startswith("<!") and "<![endif]" not in rest
+    return revealed, text[3:close], close + 2
 
 
 def _comment_end(source: str, pos: int) -> int:
@@ -251,16 +239,18 @@ def conditionals(doc: HtmlDocument) -> Conditionals:
                 found.hidden_from_outlook.append((revealed_since, comment.offset))
                 revealed_since = None
             continue
-        opener = _revealed_opener(text)
-        if opener is not None:
-            if not true_in_outlook(opener):
+        branch = _conditional(text)
+        if branch is None:
+            continue
+        revealed, condition, start = branch
+        if revealed:
+            if not true_in_outlook(condition):
                 revealed_since = end
             continue
-        hidden = _hidden_body(text)
-        if hidden is None or not true_in_outlook(hidden[0]):
+        if not true_in_outlook(condition):
             continue
-        body_start = comment.offset + 4 + hidden[1]
-        body = text[hidden[1] :]
+        body_start = comment.offset + 4 + start
+        body = text[start:]
         if body.rstrip().endswith("<![endif]"):
             body = body[: body.rstrip().rfind("<![endif]")]
         found.outlook_ranges.append((comment.offset, end))
