@@ -385,10 +385,18 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not slug=class")
                 pairs[slug.strip()] = klass.strip()
             value = pairs
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
+            import difflib
+
+            from mailqa.rules.caniemail import load_rules
             from mailqa.rules.impact import IMPACTS
 
+            known = load_rules().features
             for slug, klass in value.items():
+                if slug not in known:
+                    near = difflib.get_close_matches(str(slug), list(known), n=1)
+                    hint = f" (did you mean {near[0]}?)" if near else ""
+                    raise ValueError(f"{slug!r} is no caniemail feature{hint}")
                 if klass not in IMPACTS:
                     raise ValueError(f"{slug}: impact {klass!r} is not one of {', '.join(IMPACTS)}")
         return value

@@ -123,6 +123,8 @@ def test_impact_overrides_from_the_settings() -> None:
     assert settings.html_impact == {"css-display-flex": "enhancement", "html-div": "layout"}
     with pytest.raises(ValueError, match="not one of"):
         Settings(html_impact="css-display-flex=broken")
+    with pytest.raises(ValueError, match="did you mean css-position"):
+        Settings(html_impact="css-positon=harmless")
 
 
 def test_outlook_only_content_is_judged_against_outlook_only() -> None:
