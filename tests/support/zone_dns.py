@@ -134,8 +134,12 @@ class _Zone:
             return response
         question = query.question[0]
         name, rdtype = question.name, question.rdtype
+        followed: set[str] = set()
         for _ in range(8):  # CNAME chain inside the data, bounded
             key = _key(name)
+            if key in followed:  # a loop: the chain so far, as an authoritative server says
+                return response
+            followed.add(key)
             rdatas = self.records.get(key, [])
             matching = [r for r in rdatas if r.rdtype == rdtype]
             cname = [r for r in rdatas if r.rdtype == dns.rdatatype.CNAME]
