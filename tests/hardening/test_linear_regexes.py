@@ -36,7 +36,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, decode_header_value
 from mailqa.net.spamd import client as spamd_client
 from mailqa.net.spamd import process as spamd_process
-from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, parse_record
+from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, is_explanation_text, parse_record
 from mailqa.settings import Settings
 from mailqa.web.preview import _CID_REF as PREVIEW_CID_REF
 
@@ -160,6 +160,12 @@ CASES: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
     ("spf-cidr-dual", spf_parse, lambda n: "v=spf1 mx:x.example" + "//1" * (n // 3) + "x"),
     ("spf-macros", spf_parse, lambda n: "v=spf1 exists:" + "%{d1r.}" * (n // 7) + "%{"),
     ("spf-expand-truncation", spf_expand, lambda n: "%{d}" + ".a" * (n // 2)),
+    # spf: the term character check, the domain-end after macros, the explanation text
+    ("spf-control-char", spf_parse, lambda n: "v=spf1 ip4:192.0.2.5" + "\t" * n + "\n"),
+    ("spf-domain-end", spf_parse, lambda n: "v=spf1 a:" + "%{d}." * (n // 5) + "1-"),
+    ("spf-toplabel-digits-hyphen", spf_parse, lambda n: "v=spf1 a:x." + "1" * n + "-"),
+    ("spf-redirect-domain", spf_parse, lambda n: "v=spf1 redirect=" + "a-" * (n // 2)),
+    ("spf-explanation-text", is_explanation_text, lambda n: "%{c} %{r}" * (n // 9) + "%"),
     # RFC 2047 decoding inside capture
     (
         "message-subject-encoded-words",

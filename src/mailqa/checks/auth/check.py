@@ -51,7 +51,7 @@ class AuthCheck:
 
         public_ip = ip if ip and is_public_ip(ip) else None
         spf_domain = domain_of(mail_from) or (helo or "").lower().rstrip(".") or None
-        spf_task = evaluate_spf(resolver, ip, mail_from, helo)
+        spf_task = evaluate_spf(resolver, ip, mail_from, helo, receiver=ctx.settings.smtp_hostname)
         keys_task = resolver.prefetch_txt(key_names)
         dmarc_task = find_dmarc_record(resolver, from_domain) if from_domain else _no_dmarc()
         posture_task = read_posture(resolver, public_ip, from_domain)

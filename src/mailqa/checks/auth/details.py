@@ -23,6 +23,11 @@ class SpfDetails(BaseModel):
     dns_lookups: int = 0
     void_lookups: int = 0
     chain: list[str] = Field(default_factory=list)
+    explanation: str | None = Field(
+        default=None,
+        description="On fail: the explanation the domain publishes with exp=, expanded; "
+        "receivers show it in their 550 reply. None when there is none or it cannot be read.",
+    )
     evaluated: bool = Field(
         default=True,
         description="False when SPF was not evaluated: no public sending IP is known (mail "

@@ -83,10 +83,15 @@ def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
     out: list[Finding] = []
     spf = d.spf
     if spf.result == "fail":
+        explained = (
+            f' Its explanation, which receivers show in their 550 reply: "{spf.explanation}".'
+            if spf.explanation
+            else ""
+        )
         out.append(
             SPF_FAIL.finding(
-                f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).",
-                data={"domain": spf.domain, "record": spf.record},
+                f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).{explained}",
+                data={"domain": spf.domain, "record": spf.record, "explanation": spf.explanation},
             )
         )
     elif spf.result == "softfail":
