@@ -25,7 +25,7 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.api.routes.mailtrap.testing import _CID_REF as MAILTRAP_CID_REF
 from mailqa.checks import blacklist, spam
-from mailqa.checks.auth.dmarc import _DMARC_VERSION
+from mailqa.checks.auth.dmarc_record import DMARC_VERSION
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html_detect import engine
 from mailqa.checks.hygiene import HygieneCheck
@@ -223,7 +223,7 @@ CASES: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
 RAW: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
     ("blacklist-url", blacklist._URL.findall, lambda n: "http://" * (n // 7)),
     ("spam-bracket-ip", spam._BRACKET_IP.findall, lambda n: b"[IPv6:" + b"1" * n),
-    ("auth-dmarc-version", _DMARC_VERSION.match, lambda n: "v" + " " * n + "x"),
+    ("auth-dmarc-version", DMARC_VERSION.match, lambda n: "v" + " " * n + "x"),
     ("html-charref", lambda s: list(engine._CHARREF.finditer(s)), lambda n: "&#" * (n // 2)),
     ("html-extension", engine._EXTENSION.search, lambda n: ".ab" * (n // 3) + "/"),
     ("markup-hiding-style", markup._HIDING_STYLE.search, lambda n: "display " * (n // 8)),

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from mailqa.checks.auth.details import ArcDetails, AuthDetails, DmarcDetails, SpfTreeDetails
 from mailqa.checks.auth.dkim import combined_dkim_result, key_name, verify_arc, verify_dkim
-from mailqa.checks.auth.dmarc import evaluate_dmarc, find_dmarc_record
+from mailqa.checks.auth.dmarc import evaluate_dmarc, evaluate_tree_walk, find_dmarc_record
 from mailqa.checks.auth.findings import auth_findings
 from mailqa.checks.auth.posture import read_posture
 from mailqa.checks.auth.results_header import authentication_results
@@ -67,6 +67,7 @@ class AuthCheck:
             else ArcDetails(result="none", reason="no ARC headers")
         )
         evaluate_dmarc(dmarc, spf, sigs)
+        await evaluate_tree_walk(resolver, dmarc, spf, sigs)
         if dmarc_error:
             dmarc.result, dmarc.reason = "temperror", dmarc_error
         serv_id = ctx.settings.auth_serv_id or ctx.settings.smtp_hostname
