@@ -6,9 +6,16 @@ import ipaddress
 
 import pytest
 from tests.dnscheck.conftest import GOOD_IP, PROVIDER_IP, STRANGER_IP
+from tests.support.zone_dns import Record, ZoneServer
 
 from mailqa.net.dns import DnsResolver
-from mailqa.net.spf import SpfError, _Evaluation, check_spf, parse_record
+from mailqa.net.spf import (
+    MAX_EXPLANATION_CHARS,
+    SpfError,
+    _Evaluation,
+    check_spf,
+    parse_record,
+)
 
 
 @pytest.mark.parametrize(
@@ -203,3 +210,24 @@ async def test_ipv6_macro(resolver: DnsResolver) -> None:
     expanded = await run.expand("%{ir}.%{v}._spf.%{d}", "b.example")
     assert expanded.lower() == expected
     assert expanded.startswith("1.0.B.C.")
+
+
+async def test_explanations_are_bounded_like_an_smtp_reply() -> None:
+    many = "%{s} " * 300  # about 8 KB once expanded
+    with ZoneServer() as server:
+        server.load(
+            {
+                "long.example": [Record("TXT", ("v=spf1 -all exp=why.long.example",))],
+                "why.long.example": [Record("TXT", (many,))],
+                "huge.example": [Record("TXT", ("v=spf1 -all exp=why.huge.example",))],
+                "why.huge.example": [Record("TXT", ("x" * 3000,))],
+            }
+        )
+        resolver = DnsResolver([server.address], timeout=2)
+        long = await check_spf(resolver, "192.0.2.1", "someone@long.example", None)
+        huge = await check_spf(resolver, "192.0.2.1", "someone@huge.example", None)
+    assert long.result == huge.result == "fail"
+    assert long.explanation is not None
+    assert long.explanation.startswith("someone@long.example someone@long.example")
+    assert len(long.explanation) == MAX_EXPLANATION_CHARS
+    assert huge.explanation is None  # no reply text: ignored, not an error

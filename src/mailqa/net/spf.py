@@ -45,6 +45,8 @@ _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.I)
 # hyphen, and not digits alone. Each part is possessive, so a long label is read once.
 _TOPLABEL = re.compile(r"(?!-)(?![0-9]*+\Z)[a-z0-9-]*+(?<!-)", re.I)
 MACRO_LETTERS = "slodiphcrtv"
+MAX_EXPLANATION_SOURCE = 2048  # longer TXT is no SMTP reply text: ignored, bounding expansion
+MAX_EXPLANATION_CHARS = 512  # an SMTP reply line's length (RFC 5321 section 4.5.3.1.5)
 EXPLANATION_ONLY_LETTERS = "crt"  # section 7.2: only in the explanation text fetched for exp=
 
 
@@ -388,9 +390,10 @@ class _Evaluation:
         if not answer.ok or len(answer.records) != 1:
             return None
         text = answer.records[0]
-        if not is_explanation_text(text):
+        if len(text) > MAX_EXPLANATION_SOURCE or not is_explanation_text(text):
             return None
-        return await self.expand_macros(text, exp.domain)
+        expanded = await self.expand_macros(text, exp.domain)
+        return expanded[:MAX_EXPLANATION_CHARS]
 
     async def _matches(self, term: Term, domain: str) -> bool:
         mechanism = term.mechanism
