@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mailqa.checks.auth.details import AuthDetails, SpfDetails, SpfTreeDetails
+from mailqa.checks.auth.details import ArcDetails, AuthDetails, SpfDetails, SpfTreeDetails
 from mailqa.checks.auth.dkim import MIN_KEY_BITS
 from mailqa.checks.auth.rules import (
     ARC_FAIL,
@@ -77,6 +77,22 @@ def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Fin
             )
         )
     return out
+
+
+def _arc_fail(arc: ArcDetails) -> Finding:
+    """The ARC finding: which set broke the chain, who sealed it, and why."""
+    where = ""
+    if arc.broken_at is not None:
+        where = f" at i={arc.broken_at}"
+        entry = next((e for e in arc.chain if e.instance == arc.broken_at), None)
+        sealer = entry and (entry.authserv_id or entry.seal_domain or entry.signature_domain)
+        where += f" (sealed by {sealer})" if sealer else ""
+    sets = f"{arc.instances} set{'s' if arc.instances != 1 else ''}"
+    return ARC_FAIL.finding(
+        f"The ARC chain ({sets}) fails{where}: {arc.reason}.",
+        title=f"ARC chain broken at i={arc.broken_at}" if arc.broken_at is not None else None,
+        data={"broken_at": arc.broken_at, "instances": arc.instances, "reason": arc.reason},
+    )
 
 
 def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
@@ -214,7 +230,7 @@ def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
             )
         )
     if d.arc.result == "fail":
-        out.append(ARC_FAIL.finding(d.arc.reason))
+        out.append(_arc_fail(d.arc))
 
     posture = d.posture
     if dm.from_domain and not posture.from_domain_mx:
