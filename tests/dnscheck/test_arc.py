@@ -470,3 +470,30 @@ def test_mailqa_check_reports_the_chain(lab: Lab, tmp_path: Path) -> None:
         for f in files["broken.eml"]["findings"]
     )
     assert not any(f["rule"] == "auth.arc-fail" for f in files["good.eml"]["findings"])
+
+
+def test_conformance_runner_counts_and_names_differences(lab: Lab, tmp_path: Path) -> None:
+    """scripts/arc_conformance.py on a suite of the ValiMail form made here."""
+    record = _public_record(lab.relay).value
+    scenario = {
+        "description": "made for this test",
+        "tests": {
+            "passes": {"message": chain_of((lab.relay,)).decode(), "cv": "Pass"},
+            "says_fail": {"message": ORIGINAL.decode(), "cv": "Fail"},
+            "empty_cv": {"message": ORIGINAL.decode(), "cv": ""},
+        },
+        "txt-records": {lab.relay.key_name: list(record)},
+    }
+    suite = tmp_path / "suite.yml"
+    suite.write_text("---\n" + json.dumps(scenario) + "\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "arc_conformance.py"), str(suite)],
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1 and lines[0] == "1/3", proc.stdout + proc.stderr
+    assert lines[1].startswith("FAIL says_fail: expected fail, got none")
+    assert lines[2].startswith("FAIL empty_cv: expected (empty), got none")
+    assert lines[2].endswith("[the suite expects no RFC 8617 result: none, pass or fail]")
