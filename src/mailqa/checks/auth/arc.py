@@ -3,8 +3,8 @@
 Validation follows RFC 8617 §5.2. The structural steps (at most 50 sets; one ARC-Seal,
 ARC-Message-Signature and ARC-Authentication-Results per instance; instances 1..N without
 gaps; cv=none at i=1, cv=pass above, cv=fail nowhere) are checked on the header fields
-before any key is looked up: dkimpy's ``arc_verify`` starts only from header fields that
-carry an instance it can read and calls a chain holding cv=fail "no result" rather than fail.
+before any key is looked up: dkimpy's ``arc_verify`` skips header fields whose instance it
+cannot read and calls a chain holding cv=fail "no result" rather than fail.
 dkimpy then verifies each set's two signatures (``ARC.verify_instance``), newest first. The
 newest ARC-Message-Signature and every ARC-Seal must verify; an older message signature may
 fail (a later hop changed the message) and only lowers ``oldest_pass``.

@@ -87,9 +87,8 @@ def _arc_fail(arc: ArcDetails) -> Finding:
         entry = next((e for e in arc.chain if e.instance == arc.broken_at), None)
         sealer = entry and (entry.authserv_id or entry.seal_domain or entry.signature_domain)
         where += f" (sealed by {sealer})" if sealer else ""
-    sets = f"{arc.instances} set{'s' if arc.instances != 1 else ''}"
     return ARC_FAIL.finding(
-        f"The ARC chain ({sets}) fails{where}: {arc.reason}.",
+        f"The ARC chain fails{where}: {arc.reason}.",
         title=f"ARC chain broken at i={arc.broken_at}" if arc.broken_at is not None else None,
         data={"broken_at": arc.broken_at, "instances": arc.instances, "reason": arc.reason},
     )
