@@ -269,7 +269,7 @@ def _exception_text(exc: Exception) -> str:
         return f"malformed tag list near {_readable(str(cause))!r}"
     if isinstance(exc, dkim.DKIMException):
         return _readable(str(exc))
-    return f"{type(exc).__name__}: {exc}"
+    return f"dkimpy could not read it ({type(exc).__name__}: {exc})"
 
 
 def _signature_reason(errors: list[str]) -> str:
