@@ -37,6 +37,11 @@ extra=""
 [ "$DEV" = 1 ] && extra="[dev]"
 .venv/bin/uv pip install -q --python .venv/bin/python -e ".${extra}"
 
+# The OpenSPF conformance suites the SPF tests run (from the pyspf sdist on PyPI, once).
+if [ "$DEV" = 1 ]; then
+  bash scripts/fetch_spf_suites.sh .venv/conformance/spf
+fi
+
 # The web UI's type-checker: TypeScript as pinned in package-lock.json, from the npm registry,
 # installed again only when the lock file changed since the last install.
 if [ "$DEV" = 1 ] && command -v npm >/dev/null 2>&1; then

@@ -25,7 +25,7 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.api.routes.mailtrap.testing import _CID_REF as MAILTRAP_CID_REF
 from mailqa.checks import blacklist, spam
-from mailqa.checks.auth.dmarc import _DMARC_VERSION
+from mailqa.checks.auth.dmarc_record import DMARC_VERSION
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html_detect import engine
 from mailqa.checks.hygiene import HygieneCheck
@@ -36,7 +36,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, decode_header_value
 from mailqa.net.spamd import client as spamd_client
 from mailqa.net.spamd import process as spamd_process
-from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, parse_record
+from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, is_explanation_text, parse_record
 from mailqa.settings import Settings
 from mailqa.web.preview import _CID_REF as PREVIEW_CID_REF
 
@@ -160,6 +160,12 @@ CASES: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
     ("spf-cidr-dual", spf_parse, lambda n: "v=spf1 mx:x.example" + "//1" * (n // 3) + "x"),
     ("spf-macros", spf_parse, lambda n: "v=spf1 exists:" + "%{d1r.}" * (n // 7) + "%{"),
     ("spf-expand-truncation", spf_expand, lambda n: "%{d}" + ".a" * (n // 2)),
+    # spf: the term character check, the domain-end after macros, the explanation text
+    ("spf-control-char", spf_parse, lambda n: "v=spf1 ip4:192.0.2.5" + "\t" * n + "\n"),
+    ("spf-domain-end", spf_parse, lambda n: "v=spf1 a:" + "%{d}." * (n // 5) + "1-"),
+    ("spf-toplabel-digits-hyphen", spf_parse, lambda n: "v=spf1 a:x." + "1" * n + "-"),
+    ("spf-redirect-domain", spf_parse, lambda n: "v=spf1 redirect=" + "a-" * (n // 2)),
+    ("spf-explanation-text", is_explanation_text, lambda n: "%{c} %{r}" * (n // 9) + "%"),
     # RFC 2047 decoding inside capture
     (
         "message-subject-encoded-words",
@@ -217,7 +223,7 @@ CASES: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
 RAW: list[tuple[str, Callable[[Any], object], Callable[[int], Any]]] = [
     ("blacklist-url", blacklist._URL.findall, lambda n: "http://" * (n // 7)),
     ("spam-bracket-ip", spam._BRACKET_IP.findall, lambda n: b"[IPv6:" + b"1" * n),
-    ("auth-dmarc-version", _DMARC_VERSION.match, lambda n: "v" + " " * n + "x"),
+    ("auth-dmarc-version", DMARC_VERSION.match, lambda n: "v" + " " * n + "x"),
     ("html-charref", lambda s: list(engine._CHARREF.finditer(s)), lambda n: "&#" * (n // 2)),
     ("html-extension", engine._EXTENSION.search, lambda n: ".ab" * (n // 3) + "/"),
     ("markup-hiding-style", markup._HIDING_STYLE.search, lambda n: "display " * (n // 8)),

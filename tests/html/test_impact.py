@@ -173,7 +173,7 @@ def test_findings_and_feature_uses_carry_the_impact() -> None:
 
 
 def test_the_impact_sets_the_severity_and_strict_keeps_support_alone() -> None:
-    html = '<div style="display:flex;cursor:pointer;border-radius:4px">x</div>'
+    html = '<div style="display:flex;cursor:pointer;border-radius:4px"><p>a</p><p>b</p></div>'
     severities = {f.rule: f.severity for f in analyse_html(html, ["*"]).findings}
     assert severities["css-display-flex"] == Severity.ERROR  # layout, Outlook lacks it
     assert severities["css-border-radius"] == Severity.INFO  # an enhancement

@@ -79,7 +79,7 @@ def test_conditional_scopes_and_ghost_tables() -> None:
 
 
 def test_an_unclosed_revealed_block_runs_to_the_end() -> None:
-    html = "<!--[if !mso]><!--><div style='display:flex'>x</div>"
+    html = "<!--[if !mso]><!--><div style='display:flex'><p>x</p><p>y</p></div>"
     assert conditionals(HtmlDocument(html)).scope_at(html.index("display")) == "not-outlook"
 
 
@@ -96,7 +96,7 @@ def test_error_for_layout_lost_in_a_major_client(rules: RulesData) -> None:
 def test_small_clients_make_it_a_warning_and_min_share_moves_the_line(
     rules: RulesData,
 ) -> None:
-    html = '<div style="display:flex">x</div>'
+    html = '<div style="display:flex"><p>x</p><p>y</p></div>'
     target = ["outlook.windows-mail"]  # 0.3 % of opens
     assert rules.features["css-display-flex"].support["outlook"]["windows-mail"].value == "n"
     assert severity(html, "css-display-flex", target) == Severity.WARNING
@@ -116,7 +116,7 @@ def test_enhancements_are_info_and_harmless_features_raise_nothing() -> None:
 
 
 def test_impact_overrides_from_the_settings() -> None:
-    html = '<div style="display:flex">x</div>'
+    html = '<div style="display:flex"><p>x</p><p>y</p></div>'
     plain = analyse(html, impacts={"css-display-flex": "harmless"})
     assert finding(plain, "css-display-flex") is None
     settings = Settings(html_impact="css-display-flex=enhancement, html-div=layout")
@@ -128,7 +128,7 @@ def test_impact_overrides_from_the_settings() -> None:
 
 
 def test_outlook_only_content_is_judged_against_outlook_only() -> None:
-    html = '<!--[if mso]><div style="display:flex">x</div><![endif]--><p>y</p>'
+    html = '<!--[if mso]><div style="display:flex"><p>x</p><p>y</p></div><![endif]--><p>y</p>'
     flex = finding(analyse(html), "css-display-flex")
     assert flex is not None and flex.severity == Severity.ERROR
     assert affected(flex) <= {"outlook.windows", "outlook.windows-mail"}
@@ -137,7 +137,7 @@ def test_outlook_only_content_is_judged_against_outlook_only() -> None:
 
 
 def test_content_hidden_from_outlook_is_not_judged_against_it() -> None:
-    html = '<!--[if !mso]><!--><div style="display:flex">x</div><!--<![endif]-->'
+    html = '<!--[if !mso]><!--><div style="display:flex"><p>x</p><p>y</p></div><!--<![endif]-->'
     flex = finding(analyse(html), "css-display-flex")
     assert flex is not None and flex.severity != Severity.ERROR
     assert not affected(flex) & {"outlook.windows", "outlook.windows-mail"}
@@ -255,7 +255,7 @@ def test_the_score_weighs_impact_and_share() -> None:
         '<table role="presentation" width="600"><tr><td style="padding:10px;'
         'border-radius:4px;font-family:Arial,sans-serif">Hello</td></tr></table>'
     )
-    broken = analyse('<svg width="10"></svg><div style="display:flex">x</div>')
+    broken = analyse('<svg width="10"></svg><div style="display:flex"><p>x</p><p>y</p></div>')
     assert clean.details.scores.verdict is not None and broken.details.scores.verdict is not None
     assert clean.details.scores.verdict >= 95
     assert broken.details.scores.verdict <= 60
@@ -437,3 +437,33 @@ def test_a_lost_full_width_on_a_box_degrades_but_on_an_image_breaks() -> None:
     assert severity(button, "css-unit-vw") == Severity.WARNING
     logo = '<img src="logo.png" alt="Shop" style="width:15rem">'  # natural size in Outlook
     assert severity(logo, "css-unit-rem") == Severity.ERROR
+
+
+def test_a_rule_of_spacing_only_degrades_when_its_selector_is_dropped() -> None:
+    spacing = "<style>.btn > tbody > tr > td { padding-bottom: 16px }</style>"
+    assert severity(spacing, "css-selector-child") == Severity.WARNING
+    layout = "<style>.btn > tbody > tr > td { display: block; padding: 0 }</style>"
+    assert severity(layout, "css-selector-child") == Severity.ERROR
+
+
+def test_flex_on_boxes_of_one_item_only_aligns_it() -> None:
+    icon = (
+        "<style>.icon{display:flex;align-items:center;justify-content:center;width:32px}</style>"
+        '<a class="icon" href="https://x.test"><img src="i.png" alt="X"></a>'
+        '<a class="icon" href="https://y.test"><img src="j.png" alt="Y"></a>'
+    )
+    for rule in ("css-display-flex", "css-align-items", "css-justify-content"):
+        assert severity(icon, rule) == Severity.WARNING, rule
+    centred = '<div style="display:flex;justify-content:center"><img src="a.png" alt="a"></div>'
+    assert severity(centred, "css-display-flex") == Severity.WARNING
+    row = '<div style="display:flex"><p>a</p><p>b</p></div>'
+    assert severity(row, "css-display-flex") == Severity.ERROR
+    mixed = icon.replace('<img src="j.png" alt="Y">', '<img src="j.png" alt="Y"><b>Y</b>')
+    assert severity(mixed, "css-display-flex") == Severity.ERROR  # one box holds two items
+
+
+def test_a_height_attribute_is_the_cap_outlook_keeps() -> None:
+    spacer = '<img src="s.gif" height="1" width="600" alt="" style="max-height:1px;display:block">'
+    assert severity(spacer, "css-max-height") in (None, Severity.INFO)
+    taller = '<img src="s.gif" height="40" alt="" style="max-height:1px;display:block">'
+    assert severity(taller, "css-max-height") == Severity.ERROR

@@ -8,7 +8,7 @@ from mailqa.checks.links.check import LinksCheck
 from mailqa.checks.links.details import LinkResult, LinksDetails
 from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
-from mailqa.core.report import CheckResult, Status
+from mailqa.core.report import CheckResult, Severity, Status
 from mailqa.settings import Settings
 
 
@@ -115,6 +115,7 @@ async def test_static_findings() -> None:
 <a href="https://evil.example-phish.com/login">www.paypal.com</a>
 <a href="#missing">jump</a><a href="#here">ok jump</a><p id="here"></p>
 <a href="#">nowhere</a>
+<a href="mailto:#">placeholder mail</a>
 <a href="https://www.acme.com/u/{{user_id}}">tpl</a>
 <a href="https://www.acme.com/u/%7B%7Buser%7D%7D">tpl2</a>
 <a href="https://www.acme.com/?e=*|EMAIL|*">mc</a>
@@ -132,7 +133,7 @@ async def test_static_findings() -> None:
         "links.insecure-link": 2,  # http://www.acme.com and http://localhost
         "links.insecure-image": 1,
         "links.dangerous-scheme": 2,
-        "links.invalid-mailto": 1,
+        "links.invalid-mailto": 2,  # not-an-address, and mailto:# (a bare one: a warning)
         "links.invalid-tel": 1,
         "links.private-host": 2,
         "links.staging-host": 1,
@@ -150,6 +151,8 @@ async def test_static_findings() -> None:
     assert {r: found.count(r) for r in expected} == expected
     assert set(found) == set(expected)
     assert result.status == Status.FAILED
+    mailtos = [f.severity for f in result.findings if f.rule == "links.invalid-mailto"]
+    assert sorted(mailtos) == sorted([Severity.ERROR, Severity.WARNING])
     mismatch = next(f for f in result.findings if f.rule == "links.text-domain-mismatch")
     assert mismatch.data["shown"] == "paypal.com"
     assert mismatch.data["actual"] == "example-phish.com"

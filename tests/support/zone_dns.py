@@ -97,7 +97,12 @@ def _rdata(record: Record) -> dns.rdata.Rdata:
 
 
 def _key(name: str | dns.name.Name) -> str:
-    text = name.to_text() if isinstance(name, dns.name.Name) else name
+    """The lookup key of a name: its labels as written (a query's labels are not escaped, so
+    ``a b.example`` asked as ``a\\032b.example`` finds its data), lower case."""
+    if isinstance(name, dns.name.Name):
+        text = ".".join(label.decode("latin-1") for label in name.labels)
+    else:
+        text = name
     return text.rstrip(".").lower()
 
 
@@ -129,8 +134,12 @@ class _Zone:
             return response
         question = query.question[0]
         name, rdtype = question.name, question.rdtype
+        followed: set[str] = set()
         for _ in range(8):  # CNAME chain inside the data, bounded
             key = _key(name)
+            if key in followed:  # a loop: the chain so far, as an authoritative server says
+                return response
+            followed.add(key)
             rdatas = self.records.get(key, [])
             matching = [r for r in rdatas if r.rdtype == rdtype]
             cname = [r for r in rdatas if r.rdtype == dns.rdatatype.CNAME]

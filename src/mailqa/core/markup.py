@@ -184,6 +184,8 @@ class MarkupScan:
 
     elements: list[StartTag] = field(default_factory=list)
     """Every start tag, in source order."""
+    depths: list[int] = field(default_factory=list)
+    """How many elements are open around each of ``elements`` (same index)."""
     comments: list[TextSpan] = field(default_factory=list)
     """``<!-- -->`` comments: the text inside, at the offset of the ``<``."""
     doctypes: list[TextSpan] = field(default_factory=list)
@@ -517,6 +519,7 @@ class _Scanner:
             else:
                 self.issue("duplicate-id", tag.offset, f'id="{element_id[:60]}" used again')
         self.implicit_closes(tag)
+        out.depths.append(len(self.stack))
         if name == "img" and self.open_links:
             out.link_images.setdefault(self.open_links[-1][0], tag.get("alt"))
         if name in VOID or self_closing:

@@ -1,10 +1,15 @@
 """SPF (RFC 7208) evaluated on the shared async resolver.
 
 ``check_spf(resolver, ip, sender, helo)`` runs ``check_host()``: record selection, the whole
-record parsed before use (a syntax error anywhere is ``permerror``), the mechanisms ``all
-include a mx ptr ip4 ip6 exists``, the ``redirect`` modifier, macros with transformers, the
-limit of 10 DNS-querying terms and of 2 void lookups shared across includes, and ``temperror``
-when a lookup fails. The ``exp`` explanation is not fetched.
+record parsed before use against the ABNF of RFC 7208 (a syntax error anywhere is
+``permerror``: a control or non-ASCII character in a term, a domain-spec that does not end in
+a valid top label or a macro, a bad macro), the mechanisms ``all include a mx ptr ip4 ip6
+exists``, the ``redirect`` modifier, macros with transformers, the limit of 10 DNS-querying
+terms and of 2 void lookups shared across includes, and ``temperror`` when a lookup fails.
+
+On ``fail``, the ``exp=`` explanation of the record that decided (a redirect target's, never
+an included record's) is fetched and expanded, ``%{c} %{r} %{t}`` included (section 6.2); a
+missing, ambiguous or malformed explanation only means there is none.
 
 Lookups go through ``DnsResolver``, so they are cached and run with its timeout.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
@@ -28,15 +34,18 @@ MAX_MX_OR_PTR_NAMES = 10
 
 QUALIFIERS: dict[str, SpfResult] = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
-_DIRECTIVE = re.compile(r"^([+\-~?]?)(all|include|a|mx|ptr|ip4|ip6|exists)(?=$|[:/])(.*)$", re.I)
-_MODIFIER = re.compile(r"^([a-z][a-z0-9_.\-]*)=(.*)$", re.I)
+# Every pattern is used with fullmatch (``$`` would also match before a trailing newline).
+_DIRECTIVE = re.compile(r"([+\-~?]?)(all|include|a|mx|ptr|ip4|ip6|exists)(?=\Z|[:/])(.*)", re.I)
+_MODIFIER = re.compile(r"([a-z][a-z0-9_.\-]*)=(.*)", re.I)
 _MACRO = re.compile(r"%(?:\{([a-z])(\d*)(r?)([.\-+,/_=]*)\}|%|_|-)", re.I)
-_CIDR = re.compile(r"^(.*?)(?:/(\d+))?(?://(\d+))?$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.I)
-# A toplabel (RFC 7208 section 7.1) is letters, digits and hyphens with at least one letter.
-# Read as: the digits and hyphens before the first letter, that letter, the rest; each part
-# possessive and the parts disjoint, so a long label that fails is read once, not retried.
-_TOPLABEL = re.compile(r"^[0-9-]*+[a-z][a-z0-9-]*+$", re.I)
+_CIDR = re.compile(r"(.*?)(?:/(\d+))?(?://(\d+))?")
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.I)
+# A toplabel (RFC 7208 section 7.1: ``*alphanum ALPHA *alphanum`` or ``1*alphanum "-"
+# *(alphanum / "-") alphanum``) is letters, digits and hyphens, neither first nor last a
+# hyphen, and not digits alone. Each part is possessive, so a long label is read once.
+_TOPLABEL = re.compile(r"(?!-)(?![0-9]*+\Z)[a-z0-9-]*+(?<!-)", re.I)
+MACRO_LETTERS = "slodiphcrtv"
+EXPLANATION_ONLY_LETTERS = "crt"  # section 7.2: only in the explanation text fetched for exp=
 
 
 class SpfError(Exception):
@@ -62,6 +71,16 @@ class Term:
 class ParsedRecord:
     terms: list[Term]
     redirect: str | None = None
+    explanation: str | None = None  # the exp= domain-spec
+
+
+@dataclass(frozen=True)
+class ExpModifier:
+    """The ``exp=`` of the record whose term decided: its domain-spec and the domain of that
+    record (``%{d}`` when it and its explanation are expanded)."""
+
+    spec: str
+    domain: str
 
 
 @dataclass
@@ -78,6 +97,7 @@ class SpfOutcome:
     dns_lookups: int = 0
     void_lookups: int = 0
     chain: list[str] = field(default_factory=list)  # "domain: record" for each visited domain
+    explanation: str | None = None  # on fail: the domain's exp= text, expanded
 
 
 def is_valid_domain(domain: str) -> bool:
@@ -86,7 +106,7 @@ def is_valid_domain(domain: str) -> bool:
     if not name or len(name) > 253 or "." not in name:
         return False
     labels = name.split(".")
-    return all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+    return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
 
 
 def spf_records(answer: DnsAnswer) -> list[str]:
@@ -105,7 +125,8 @@ def missing_target_reason(term: str, target: str) -> str:
 
 
 def parse_record(record: str) -> ParsedRecord:
-    """Parse an SPF record; raises ``SpfError(permerror)`` on any syntax error."""
+    """Parse an SPF record; raises ``SpfError(permerror)`` on any syntax error, whose reason
+    names the broken term."""
     parts = record.split(" ")
     if parts[0].lower() != "v=spf1":
         raise SpfError("permerror", "record does not start with v=spf1")
@@ -114,24 +135,39 @@ def parse_record(record: str) -> ParsedRecord:
     for raw in parts[1:]:
         if not raw:
             continue
-        match = _DIRECTIVE.match(raw)
+        _check_term_characters(raw)
+        match = _DIRECTIVE.fullmatch(raw)
         if match:
             parsed.terms.append(_parse_directive(raw, match))
             continue
-        mod = _MODIFIER.match(raw)
+        mod = _MODIFIER.fullmatch(raw)
         if not mod:
             raise SpfError("permerror", f"unknown term {raw!r}")
         name, value = mod.group(1).lower(), mod.group(2)
-        _check_macro_string(value, allow_exp_letters=name == "exp")
-        if name in ("redirect", "exp"):
-            if name in seen_modifiers:
-                raise SpfError("permerror", f"{name}= given more than once")
-            seen_modifiers.add(name)
-            if not value:
-                raise SpfError("permerror", f"{name}= needs a domain")
+        if name not in ("redirect", "exp"):
+            _check_macro_string(value, raw)  # an unknown modifier: ignored, but well-formed
+            continue
+        if name in seen_modifiers:
+            raise SpfError("permerror", f"{name}= given more than once: {raw!r}")
+        seen_modifiers.add(name)
+        if not value:
+            raise SpfError("permerror", f"{name}= needs a domain: {raw!r}")
+        _check_domain_spec(value, raw)
         if name == "redirect":
             parsed.redirect = value
+        else:
+            parsed.explanation = value
     return parsed
+
+
+def _check_term_characters(raw: str) -> None:
+    """Terms are visible ASCII separated by spaces only (RFC 7208 section 4.6.1)."""
+    if not raw.isascii():
+        raise SpfError("permerror", f"non-ASCII character in term {raw!r}")
+    if not raw.isprintable():
+        raise SpfError(
+            "permerror", f"control character in term {raw!r} (terms are separated by spaces)"
+        )
 
 
 def _parse_directive(raw: str, match: re.Match[str]) -> Term:
@@ -161,7 +197,7 @@ def _parse_directive(raw: str, match: re.Match[str]) -> Term:
         term.argument = rest[1:]
         return term
     # a, mx, ptr: [":" domain-spec] and, for a/mx, dual CIDR lengths
-    cidr = _CIDR.match(rest)
+    cidr = _CIDR.fullmatch(rest)
     assert cidr is not None  # the pattern matches any string
     spec, c4, c6 = cidr.groups()
     if mechanism == "ptr" and (c4 or c6):
@@ -187,31 +223,56 @@ def _bad_prefix(rest: str) -> bool:
     return not prefix.isdigit() or (len(prefix) > 1 and prefix.startswith("0"))
 
 
-def _check_macro_string(value: str, allow_exp_letters: bool = False) -> None:
-    position = 0
+def _check_macro_string(value: str, term: str, *, explanation_text: bool = False) -> int:
+    """Check the macros of ``value`` (RFC 7208 section 7.1); ``term`` names it in errors.
+    ``c r t`` are allowed only in ``explanation_text`` (the TXT an ``exp=`` points to).
+    Returns where the last macro ends (0 when there is none)."""
+    last_end = 0
     for match in _MACRO.finditer(value):
-        if "%" in value[position : match.start()]:
-            raise SpfError("permerror", f"bad macro in {value!r}")
+        if "%" in value[last_end : match.start()]:
+            raise SpfError("permerror", f"bad macro in {term!r}")
         letter = match.group(1)
         if letter is not None:
-            if letter.lower() not in "slodiphcrtv":
-                raise SpfError("permerror", f"unknown macro letter %{{{letter}}}")
-            if letter.lower() in "crt" and not allow_exp_letters:
-                raise SpfError("permerror", f"macro %{{{letter}}} is only allowed in exp=")
-            if match.group(2) == "0" or match.group(2).startswith("0"):
-                raise SpfError("permerror", f"bad macro transformer in {value!r}")
-        position = match.end()
-    if "%" in value[position:]:
-        raise SpfError("permerror", f"bad macro in {value!r}")
+            key = letter.lower()
+            if key not in MACRO_LETTERS:
+                raise SpfError("permerror", f"unknown macro %{{{letter}}} in {term!r}")
+            if key in EXPLANATION_ONLY_LETTERS and not explanation_text:
+                raise SpfError(
+                    "permerror",
+                    f"macro %{{{letter}}} in {term!r} is only allowed in explanation text",
+                )
+            if match.group(2) and int(match.group(2)) == 0:
+                raise SpfError("permerror", f"macro transformer 0 in {term!r}")
+        last_end = match.end()
+    if "%" in value[last_end:]:
+        raise SpfError("permerror", f"bad macro in {term!r}")
+    return last_end
 
 
-def _check_domain_spec(spec: str, raw: str) -> None:
-    _check_macro_string(spec)
-    if "%" in spec:
-        return  # checked after expansion
-    last = spec.rstrip(".").rsplit(".", 1)[-1]
-    if "." not in spec.rstrip(".") or not _TOPLABEL.match(last):
-        raise SpfError("permerror", f"bad domain in {raw!r}")
+def _check_domain_spec(spec: str, term: str) -> None:
+    """``domain-spec = macro-string domain-end``, ``domain-end = ( "." toplabel [ "." ] ) /
+    macro-expand``: checked as written, before any expansion."""
+    last_macro_end = _check_macro_string(spec, term)
+    if spec and last_macro_end == len(spec):
+        return
+    tail = spec[last_macro_end:]
+    _, dot, toplabel = tail.removesuffix(".").rpartition(".")
+    if not dot or not _TOPLABEL.fullmatch(toplabel):
+        raise SpfError(
+            "permerror", f"bad domain in {term!r}: it must end in a valid top label or a macro"
+        )
+
+
+def is_explanation_text(text: str) -> bool:
+    """``explanation-string = *( macro-string / SP )``: visible ASCII, spaces and well-formed
+    macros, ``c r t`` included."""
+    if not (text.isascii() and text.isprintable()):
+        return False
+    try:
+        _check_macro_string(text, "explanation", explanation_text=True)
+    except SpfError:
+        return False
+    return True
 
 
 def _normal_ip(ip: str) -> IPAddress:
@@ -222,13 +283,21 @@ def _normal_ip(ip: str) -> IPAddress:
 
 
 class _Evaluation:
-    def __init__(self, resolver: DnsResolver, ip: IPAddress, sender: str, helo: str | None) -> None:
+    def __init__(
+        self,
+        resolver: DnsResolver,
+        ip: IPAddress,
+        sender: str,
+        helo: str | None,
+        receiver: str = "unknown",
+    ) -> None:
         self.resolver = resolver
         self.ip = ip
         self.sender = sender
         self.local, _, self.sender_domain = sender.rpartition("@")
         self.local = self.local or "postmaster"
         self.helo = helo or ""
+        self.receiver = receiver
         self.dns_lookups = 0
         self.void_lookups = 0
         self.chain: list[str] = []
@@ -279,31 +348,49 @@ class _Evaluation:
 
     # --- check_host ----------------------------------------------------------------------
 
-    async def check_host(self, domain: str, top: bool = False) -> SpfResult:
+    async def check_host(
+        self, domain: str, top: bool = False
+    ) -> tuple[SpfResult, ExpModifier | None]:
+        """The result for ``domain`` and the ``exp=`` that explains it: that of the record
+        whose term matched, or of the redirect target's (section 6.2)."""
         if not is_valid_domain(domain):
-            return "none"
+            return "none", None
         record = await self.record_for(domain)
         if record is None:
             self.chain.append(f"{domain}: (no SPF record)")
-            return "none"
+            return "none", None
         self.chain.append(f"{domain}: {record}")
         if top:
             self.top_record = record
         parsed = parse_record(record)
+        exp = ExpModifier(parsed.explanation, domain) if parsed.explanation else None
         for term in parsed.terms:
             if await self._matches(term, domain):
                 self.matched = term.text
-                return term.qualifier
+                return term.qualifier, exp
         if parsed.redirect is not None:
             self._count("redirect")
             target = await self.expand(parsed.redirect, domain)
-            result = await self.check_host(target)
+            result, target_exp = await self.check_host(target)
             if result == "none":
                 reason = missing_target_reason(f"redirect={parsed.redirect}", target)
                 raise SpfError("permerror", reason)
-            return result
+            return result, target_exp
         self.matched = None
-        return "neutral"
+        return "neutral", None
+
+    async def explain(self, exp: ExpModifier) -> str | None:
+        """The explanation of a ``fail`` (section 6.2): the one TXT record at the expanded
+        ``exp=`` domain, expanded. No record, several, a failed lookup or a malformed text
+        give none: an explanation never changes the result, nor counts towards the limits."""
+        target = await self.expand(exp.spec, exp.domain)
+        answer = await self.resolver.query(target, "TXT")
+        if not answer.ok or len(answer.records) != 1:
+            return None
+        text = answer.records[0]
+        if not is_explanation_text(text):
+            return None
+        return await self.expand_macros(text, exp.domain)
 
     async def _matches(self, term: Term, domain: str) -> bool:
         mechanism = term.mechanism
@@ -316,7 +403,7 @@ class _Evaluation:
         self._count(term.text)
         target = await self.expand(term.argument, domain) if term.argument else domain
         if mechanism == "include":
-            result = await self.check_host(target)
+            result, _ = await self.check_host(target)  # its exp= is not this record's
             if result == "pass":
                 return True
             if result in ("fail", "softfail", "neutral"):
@@ -371,6 +458,22 @@ class _Evaluation:
     # --- macros --------------------------------------------------------------------------
 
     async def expand(self, spec: str, domain: str) -> str:
+        """A domain-spec expanded into the name to query."""
+        expanded = await self.expand_macros(spec, domain)
+        # Too long: drop labels from the left until it fits (RFC 7208 section 7.3). Walks the
+        # dots once instead of copying the rest of the name for each label dropped.
+        start = 0
+        while len(expanded) - start > 253:
+            dot = expanded.find(".", start)
+            if dot < 0:
+                break
+            start = dot + 1
+        return expanded[start:]
+
+    async def expand_macros(self, text: str, domain: str) -> str:
+        """``text`` (a checked macro-string) with each macro replaced; ``%{d}`` is
+        ``domain``."""
+        spec = text
         out: list[str] = []
         position = 0
         for match in _MACRO.finditer(spec):
@@ -386,16 +489,7 @@ class _Evaluation:
             else:
                 out.append(await self._macro(match, domain))
         out.append(spec[position:])
-        expanded = "".join(out)
-        # Too long: drop labels from the left until it fits (RFC 7208 section 7.3). Walks the
-        # dots once instead of copying the rest of the name for each label dropped.
-        start = 0
-        while len(expanded) - start > 253:
-            dot = expanded.find(".", start)
-            if dot < 0:
-                break
-            start = dot + 1
-        return expanded[start:]
+        return "".join(out)
 
     async def _macro(self, match: re.Match[str], domain: str) -> str:
         letter, digits, reverse, delimiters = match.groups()
@@ -413,7 +507,15 @@ class _Evaluation:
             if self.ip.version == 4:
                 value = str(self.ip)
             else:
-                value = ".".join(self.ip.exploded.replace(":", ""))
+                # Nibbles in upper case, as the OpenSPF suites' explanations expect (DNS
+                # names are case-insensitive, so only explanations show the case).
+                value = ".".join(self.ip.exploded.replace(":", "").upper())
+        elif key == "c":
+            value = str(self.ip)  # "easily readable": dotted quad, or compressed IPv6
+        elif key == "r":
+            value = self.receiver
+        elif key == "t":
+            value = str(int(time.time()))
         elif key == "v":
             value = "in-addr" if self.ip.version == 4 else "ip6"
         elif key == "h":
@@ -423,8 +525,8 @@ class _Evaluation:
             value = next((n for n in names if n == domain or n.endswith("." + domain)), None) or (
                 names[0] if names else "unknown"
             )
-        else:  # c, r, t: exp only (rejected at parse time elsewhere)
-            value = ""
+        else:  # pragma: no cover - macro-strings are checked before they are expanded
+            raise SpfError("permerror", f"unknown macro %{{{letter}}}")
         parts = re.split("[" + re.escape(delimiters or ".") + "]", value)
         if reverse:
             parts.reverse()
@@ -437,9 +539,15 @@ class _Evaluation:
 
 
 async def check_spf(
-    resolver: DnsResolver, ip: str, sender: str | None, helo: str | None
+    resolver: DnsResolver,
+    ip: str,
+    sender: str | None,
+    helo: str | None,
+    *,
+    receiver: str = "unknown",
 ) -> SpfOutcome:
-    """SPF for MAIL FROM ``sender`` (or, when it is empty, the HELO identity) from ``ip``."""
+    """SPF for MAIL FROM ``sender`` (or, when it is empty, the HELO identity) from ``ip``.
+    ``receiver``: the receiving host's domain, the ``%{r}`` of an explanation."""
     identity = "mailfrom"
     sender = (sender or "").strip().strip("<>")
     if not sender:
@@ -454,9 +562,12 @@ async def check_spf(
         addr = _normal_ip(ip)
     except ValueError:
         return SpfOutcome("none", domain, identity, sender, reason=f"bad client IP {ip!r}")
-    run = _Evaluation(resolver, addr, sender, helo)
+    run = _Evaluation(resolver, addr, sender, helo, receiver)
+    explanation: str | None = None
     try:
-        result = await run.check_host(domain, top=True)
+        result, exp = await run.check_host(domain, top=True)
+        if result == "fail" and exp is not None:
+            explanation = await run.explain(exp)
         reason = {
             "none": f"{domain} publishes no SPF record",
             "neutral": "no term matched" if run.matched is None else f"matched {run.matched}",
@@ -474,4 +585,5 @@ async def check_spf(
         dns_lookups=run.dns_lookups,
         void_lookups=run.void_lookups,
         chain=run.chain,
+        explanation=explanation,
     )

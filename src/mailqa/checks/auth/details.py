@@ -23,6 +23,11 @@ class SpfDetails(BaseModel):
     dns_lookups: int = 0
     void_lookups: int = 0
     chain: list[str] = Field(default_factory=list)
+    explanation: str | None = Field(
+        default=None,
+        description="On fail: the explanation the domain publishes with exp=, expanded; "
+        "receivers show it in their 550 reply. None when there is none or it cannot be read.",
+    )
     evaluated: bool = Field(
         default=True,
         description="False when SPF was not evaluated: no public sending IP is known (mail "
@@ -42,6 +47,55 @@ class DkimSignature(BaseModel):
     result: AuthWord
     reason: str = ""
     aligned: bool = False
+
+
+DmarcEffect = Literal["record-ignored", "policy-none", "default-used", "ignored", "accepted"]
+
+
+class DmarcRecordProblem(BaseModel):
+    """One fault of a DMARC record (or of the records at one name) and its consequence."""
+
+    domain: str = Field(description="The domain whose _dmarc name holds the record.")
+    record: str | None = None
+    tag: str | None = Field(default=None, description="The tag at fault; None: the whole record.")
+    value: str | None = None
+    default: str | None = Field(default=None, description="The value used instead (default-used).")
+    problem: str
+    effect: DmarcEffect = Field(
+        description="record-ignored: receivers apply no DMARC; policy-none: they act as if "
+        "p=none (the record has a valid rua=); default-used: the tag's default replaces the "
+        "value; ignored: the item is skipped; accepted: most receivers use it as written."
+    )
+    specification: Literal["both", "rfc7489", "dmarcbis"] = Field(
+        default="both", description="Which specification's receivers the effect is for."
+    )
+
+
+class DmarcTreeWalk(BaseModel):
+    """DMARCbis policy discovery: the From domain, then its parents (at most 8 queries)."""
+
+    queried: list[str] = Field(default_factory=list, description="The _dmarc names queried.")
+    found: list[str] = Field(
+        default_factory=list, description="The domains where exactly one DMARC record was found."
+    )
+    complete: bool = Field(default=True, description="False when a lookup failed.")
+    organizational_domain: str | None = None
+    record_domain: str | None = None
+    record: str | None = None
+    policy_source: Literal["author", "organizational", "psd"] | None = Field(
+        default=None,
+        description="Whose record applies: the From domain's, its organizational domain's or "
+        "a public suffix domain's (psd=y).",
+    )
+    policy: str | None = None
+    applied_tag: Literal["p", "sp", "np"] | None = None
+    applied_policy: str | None = Field(
+        default=None, description="As DMARCbis applies it: t=y lowers the policy one step."
+    )
+    spf_aligned: bool = False
+    dkim_aligned: bool = False
+    result: AuthWord = "none"
+    reason: str = ""
 
 
 class DmarcDetails(BaseModel):
@@ -74,7 +128,13 @@ class DmarcDetails(BaseModel):
     applied_policy: str | None = Field(
         default=None,
         description="What a receiver would do with this message: none, "
-        "quarantine or reject (on fail), or none (on pass).",
+        "quarantine or reject (on fail), or none (on pass). With pct=0 the next-weaker "
+        "policy (RFC 7489 section 6.6.4), as no failing mail is sampled for the published one.",
+    )
+    sampled_out_policy: str | None = Field(
+        default=None,
+        description="With pct= under 100 (RFC 7489): the policy for the failing mail not "
+        "sampled (reject -> quarantine, quarantine -> none). DMARCbis drops pct= for t=.",
     )
     percent: int = 100
     adkim: Literal["r", "s"] = "r"
@@ -83,6 +143,15 @@ class DmarcDetails(BaseModel):
     dkim_aligned: bool = False
     rua: list[str] = Field(default_factory=list)
     reason: str = ""
+    problems: list[DmarcRecordProblem] = Field(
+        default_factory=list,
+        description="What is wrong with the DMARC records found, and what receivers do about it.",
+    )
+    tree_walk: DmarcTreeWalk | None = Field(
+        default=None,
+        description="Policy discovery and alignment as DMARCbis does them (DNS tree walk), "
+        "beside the RFC 7489 result above (Public Suffix List).",
+    )
 
 
 ArcWord = Literal["none", "pass", "fail"]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from mailqa.checks.auth.details import ArcDetails, AuthDetails, SpfDetails, SpfTreeDetails
+from mailqa.checks.auth.details import (
+    ArcDetails,
+    AuthDetails,
+    DmarcDetails,
+    SpfDetails,
+    SpfTreeDetails,
+)
 from mailqa.checks.auth.dkim import MIN_KEY_BITS
 from mailqa.checks.auth.rules import (
     ARC_FAIL,
@@ -13,10 +19,17 @@ from mailqa.checks.auth.rules import (
     DKIM_PERMERROR,
     DKIM_TEMPERROR,
     DKIM_WEAK_KEY,
+    DMARC_ALIGNMENT_DIFFERS,
+    DMARC_DISCOVERY_DIFFERS,
     DMARC_FAIL,
     DMARC_MISSING,
     DMARC_NOT_EVALUATED,
+    DMARC_PCT,
     DMARC_POLICY_NONE,
+    DMARC_RECORD_IGNORED,
+    DMARC_RECORD_NONCONFORMANT,
+    DMARC_RECORD_POLICY_NONE,
+    DMARC_TAG_INVALID,
     DMARC_TEMPERROR,
     DMARC_TESTING,
     FCRDNS_FAIL,
@@ -38,6 +51,7 @@ from mailqa.checks.auth.rules import (
 from mailqa.core.address import is_public_ip
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Finding, Location, Severity
+from mailqa.core.rules import Rule
 from mailqa.net.spf import MAX_DNS_TERMS
 
 
@@ -94,14 +108,165 @@ def _arc_fail(arc: ArcDetails) -> Finding:
     )
 
 
+_EFFECT_RULES: dict[str, Rule] = {
+    "record-ignored": DMARC_RECORD_IGNORED,
+    "policy-none": DMARC_RECORD_POLICY_NONE,
+    "default-used": DMARC_TAG_INVALID,
+    "ignored": DMARC_RECORD_NONCONFORMANT,
+    "accepted": DMARC_RECORD_NONCONFORMANT,
+}
+_EFFECT_TEXT = {
+    "record-ignored": "{who} ignore the record",
+    "policy-none": "as rua= holds a valid URI, {who} act as if the record said p=none",
+    "default-used": "{who} use the default {tag}={default}",
+    "ignored": "{who} skip it",
+    "accepted": "most receivers accept it",
+}
+_RECEIVERS = {
+    "both": "receivers",
+    "rfc7489": "receivers following RFC 7489",
+    "dmarcbis": "DMARCbis receivers",
+}
+
+
+def _record_ignored(dm: DmarcDetails) -> bool:
+    """A record was found but receivers following RFC 7489 do not use it."""
+    return any(p.effect == "record-ignored" and p.specification != "dmarcbis" for p in dm.problems)
+
+
+def _dmarc_record_findings(dm: DmarcDetails) -> list[Finding]:
+    """One finding per fault of the DMARC records, naming the tag and what receivers do."""
+    out: list[Finding] = []
+    for problem in dm.problems:
+        effect = _EFFECT_TEXT[problem.effect].format(
+            who=_RECEIVERS[problem.specification], tag=problem.tag, default=problem.default
+        )
+        if problem.effect == "record-ignored":
+            dmarcbis = problem.specification == "dmarcbis"
+            walk_record = dm.tree_walk.record if dm.tree_walk else None
+            if (walk_record if dmarcbis else dm.record) is None:
+                effect += ", so no DMARC policy applies to this message"
+        out.append(
+            _EFFECT_RULES[problem.effect].finding(
+                f"_dmarc.{problem.domain}: {problem.problem}; {effect}.",
+                locations=_dns(),
+                data={
+                    "domain": problem.domain,
+                    "record": problem.record,
+                    "tag": problem.tag,
+                    "value": problem.value,
+                    "effect": problem.effect,
+                    "specification": problem.specification,
+                },
+            )
+        )
+    if dm.record is not None and dm.percent < 100 and dm.policy in ("quarantine", "reject"):
+        weaker = "quarantine" if dm.policy == "reject" else "none"
+        share = (
+            f"receivers apply {weaker} to all failing mail instead, as none is sampled"
+            if dm.percent == 0
+            else f"{dm.policy} for {dm.percent}% of failing mail, {weaker} for the rest"
+        )
+        out.append(
+            DMARC_PCT.finding(
+                f"_dmarc.{dm.record_domain} sets p={dm.policy} with pct={dm.percent}: {share} "
+                "(RFC 7489 section 6.6.4). DMARCbis has no pct=: its receivers apply the "
+                "policy to all failing mail, and t=y takes the place of pct=0.",
+                locations=_dns(),
+                data={"percent": dm.percent, "policy": dm.policy, "sampled_out_policy": weaker},
+            )
+        )
+    return out
+
+
+def _where(domain: str | None, org: str | None) -> str:
+    found = f"the record at _dmarc.{domain}" if domain else "no usable record"
+    return f"{found} (organizational domain {org})"
+
+
+def _dmarc_method_findings(dm: DmarcDetails) -> list[Finding]:
+    """Where the Public Suffix List (RFC 7489) and the tree walk (DMARCbis) disagree."""
+    walk = dm.tree_walk
+    if walk is None or not walk.complete or dm.from_domain is None:
+        return []
+    out: list[Finding] = []
+    psl_domain = dm.record_domain if dm.record is not None else None
+    bis_domain = walk.record_domain if walk.record is not None else None
+    same_record = psl_domain == bis_domain and dm.policy == walk.policy
+    if not same_record or dm.organizational_domain != walk.organizational_domain:
+        out.append(
+            DMARC_DISCOVERY_DIFFERS.finding(
+                f"For {dm.from_domain}, RFC 7489 (Public Suffix List) finds "
+                f"{_where(psl_domain, dm.organizational_domain)}"
+                + (f", policy p={dm.policy}" if dm.policy and psl_domain else "")
+                + "; DMARCbis (DNS tree walk) finds "
+                + _where(bis_domain, walk.organizational_domain)
+                + (f", policy p={walk.policy}" if walk.policy and bis_domain else "")
+                + ". Receivers following one or the other treat this mail differently.",
+                severity=Severity.WARNING if not same_record else Severity.INFO,
+                locations=_dns(),
+                data={
+                    "rfc7489": {
+                        "record_domain": psl_domain,
+                        "organizational_domain": dm.organizational_domain,
+                        "policy": dm.policy,
+                    },
+                    "dmarcbis": {
+                        "record_domain": bis_domain,
+                        "organizational_domain": walk.organizational_domain,
+                        "policy": walk.policy,
+                    },
+                },
+            )
+        )
+    if dm.record is None or walk.record is None:
+        return out
+    pairs = (
+        ("SPF", dm.spf_aligned, walk.spf_aligned),
+        ("DKIM", dm.dkim_aligned, walk.dkim_aligned),
+    )
+    said = [
+        f"{name} {'aligns' if psl else 'does not align'} with the From domain under RFC 7489 "
+        f"and {'does' if bis else 'does not'} under DMARCbis"
+        for name, psl, bis in pairs
+        if psl != bis
+    ]
+    if said:
+        out.append(
+            DMARC_ALIGNMENT_DIFFERS.finding(
+                f"{'; '.join(said)}: DMARC {dm.result} under RFC 7489 (organizational domain "
+                f"{dm.organizational_domain}), {walk.result} under DMARCbis (organizational "
+                f"domain {walk.organizational_domain}).",
+                data={
+                    "rfc7489": {
+                        "spf": dm.spf_aligned,
+                        "dkim": dm.dkim_aligned,
+                        "result": dm.result,
+                    },
+                    "dmarcbis": {
+                        "spf": walk.spf_aligned,
+                        "dkim": walk.dkim_aligned,
+                        "result": walk.result,
+                    },
+                },
+            )
+        )
+    return out
+
+
 def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
     out: list[Finding] = []
     spf = d.spf
     if spf.result == "fail":
+        explained = (
+            f' Its explanation, which receivers show in their 550 reply: "{spf.explanation}".'
+            if spf.explanation
+            else ""
+        )
         out.append(
             SPF_FAIL.finding(
-                f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).",
-                data={"domain": spf.domain, "record": spf.record},
+                f"{spf.ip} is not allowed to send for {spf.domain} ({spf.reason}).{explained}",
+                data={"domain": spf.domain, "record": spf.record, "explanation": spf.explanation},
             )
         )
     elif spf.result == "softfail":
@@ -202,7 +367,7 @@ def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
                 f"DMARC of {dm.from_domain} is {dm.reason}.", data={"policy": dm.policy}
             )
         )
-    elif dm.from_domain and dm.record is None:
+    elif dm.from_domain and dm.record is None and not _record_ignored(dm):
         out.append(
             DMARC_MISSING.finding(
                 f"{dm.reason}. Gmail and Yahoo require DMARC for bulk senders.",
@@ -228,6 +393,8 @@ def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
                 data={"record": dm.record},
             )
         )
+    out += _dmarc_record_findings(dm)
+    out += _dmarc_method_findings(dm)
     if d.arc.result == "fail":
         out.append(_arc_fail(d.arc))
 

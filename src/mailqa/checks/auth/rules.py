@@ -168,6 +168,61 @@ DMARC_POLICY_NONE = RULES.rule(
     "The policy only monitors: spoofed mail is not rejected.",
     aliases=["dmarc_policy_none"],
 )
+DMARC_RECORD_IGNORED = RULES.rule(
+    "dmarc-record-ignored",
+    "DMARC record is broken and not used",
+    Severity.WARNING,
+    "A broken p= or sp=, a repeated tag, a record not starting with v=DMARC1 or several records "
+    "at one name: receivers apply no DMARC to the domain's mail.",
+    aliases=["dmarc_record_ignored"],
+)
+DMARC_RECORD_POLICY_NONE = RULES.rule(
+    "dmarc-record-read-as-none",
+    "Broken DMARC policy read as p=none",
+    Severity.WARNING,
+    "p= or sp= is broken; as the record has a valid rua=, receivers act as if it said p=none.",
+    aliases=["dmarc_record_read_as_none"],
+)
+DMARC_TAG_INVALID = RULES.rule(
+    "dmarc-tag-invalid",
+    "DMARC tag has an invalid value",
+    Severity.WARNING,
+    "adkim, aspf, pct, fo, rf, ri, psd or t has a value outside its syntax; receivers use the "
+    "tag's default instead.",
+    aliases=["dmarc_tag_invalid"],
+)
+DMARC_RECORD_NONCONFORMANT = RULES.rule(
+    "dmarc-record-nonconformant",
+    "DMARC record strays from the grammar",
+    Severity.INFO,
+    "p= not right after v= (RFC 7489; DMARCbis allows it), unknown tags or stray text: "
+    "receivers skip or accept them.",
+    aliases=["dmarc_record_nonconformant"],
+)
+DMARC_PCT = RULES.rule(
+    "dmarc-pct",
+    "DMARC policy applies to a sample of failing mail (pct=)",
+    Severity.INFO,
+    "With pct= under 100 receivers apply the policy to that share of failing mail and the "
+    "next-weaker policy to the rest (RFC 7489); DMARCbis drops pct= for t=.",
+    aliases=["dmarc_pct"],
+)
+DMARC_DISCOVERY_DIFFERS = RULES.rule(
+    "dmarc-discovery-differs",
+    "RFC 7489 and DMARCbis find different DMARC policies",
+    Severity.WARNING,
+    "The Public Suffix List (RFC 7489) and the DNS tree walk (DMARCbis) give a different "
+    "record, policy or organizational domain for the From domain.",
+    aliases=["dmarc_discovery_differs"],
+)
+DMARC_ALIGNMENT_DIFFERS = RULES.rule(
+    "dmarc-alignment-differs",
+    "RFC 7489 and DMARCbis align differently",
+    Severity.WARNING,
+    "With the tree walk's organizational domains (DMARCbis) SPF or DKIM aligns differently "
+    "than with the Public Suffix List (RFC 7489), so receivers can disagree on the result.",
+    aliases=["dmarc_alignment_differs"],
+)
 ARC_FAIL = RULES.rule(
     "arc-fail",
     "ARC chain does not validate",

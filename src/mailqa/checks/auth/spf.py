@@ -24,8 +24,14 @@ MAX_SPF_WALK_RECORDS = 40
 
 
 async def evaluate_spf(
-    resolver: DnsResolver, ip: str | None, mail_from: str | None, helo: str | None
+    resolver: DnsResolver,
+    ip: str | None,
+    mail_from: str | None,
+    helo: str | None,
+    *,
+    receiver: str = "unknown",
 ) -> SpfDetails:
+    """``receiver``: this host's domain, the ``%{r}`` of an ``exp=`` explanation."""
     if not ip or not is_public_ip(ip):
         identity = "mailfrom" if mail_from else "helo"
         reason = (
@@ -42,7 +48,7 @@ async def evaluate_spf(
             reason=reason,
             evaluated=False,
         )
-    outcome: SpfOutcome = await check_spf(resolver, ip, mail_from, helo)
+    outcome: SpfOutcome = await check_spf(resolver, ip, mail_from, helo, receiver=receiver)
     return SpfDetails(
         result=outcome.result,
         identity=outcome.identity,
@@ -55,6 +61,7 @@ async def evaluate_spf(
         dns_lookups=outcome.dns_lookups,
         void_lookups=outcome.void_lookups,
         chain=outcome.chain,
+        explanation=outcome.explanation,
     )
 
 

@@ -238,6 +238,12 @@ FLEX_CONTAINER = frozenset(
 """Properties that act only on a flex or grid container."""
 _CONTAINER_DISPLAYS = frozenset({"flex", "inline-flex", "grid", "inline-grid"})
 SIZES = frozenset({"css-width", "css-height"})
+SELECTORS = frozenset(slug for slug, d in DETECTORS.items() if d.kind == "selector")
+"""Selector features: a client that lacks one drops the whole rule."""
+ONE_ITEM = FLEX_CONTAINER | {"css-display-flex", "css-display-grid"}
+"""Flex and grid features: on a container of one item they only align that item."""
+MAX_CHILD_SCAN = 20_000
+"""Elements read to count the children of flex containers, in all: hostile nesting stops there."""
 _SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?\.([a-z_-][a-z0-9_-]*)", re.I)
 _INVISIBLE = frozenset(
     " \t\n\r\f\u00a0\u034f\u180e\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -253,6 +259,8 @@ _HANDLED = frozenset(
     | REDECLARED
     | SIZES
     | FLEX_CONTAINER
+    | SELECTORS
+    | ONE_ITEM
     | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
 )
 
@@ -319,6 +327,10 @@ class Fallbacks:
                 found.append(Cover(lacking, True, reason))
         if slug in FLEX_CONTAINER:
             found.extend(self._not_a_container(offset))
+        if slug in ONE_ITEM:
+            found.extend(self._one_item(offset))
+        if slug in SELECTORS:
+            found.extend(self._soft_rule(offset))
         if slug in REDECLARED:
             found.extend(self._redeclared(offset))
             found.extend(self._soft_property(offset))
@@ -497,9 +509,20 @@ class Fallbacks:
             return []
         if slug == "css-unit-vw":
             prop = self.property_at(offset) or prop
-        decls = context[0]
+        decls, element = context
         cap = decls.get(prop, "").removesuffix("!important").strip()
         size = decls.get(prop.removeprefix("max-"), "").removesuffix("!important").strip()
+        attribute = (element.get("height") or "").strip() if element is not None else ""
+        if prop == "max-height" and attribute.isdigit() and cap.endswith("px"):
+            try:
+                if int(attribute) <= float(cap[:-2]):
+                    return [
+                        Cover(
+                            None, True, f'{prop} {cap} caps nothing: height="{attribute}" is fixed'
+                        )
+                    ]
+            except ValueError:
+                return []
         if cap.endswith("px") and size.endswith("px"):
             try:
                 if float(size[:-2]) <= float(cap[:-2]):
@@ -543,21 +566,105 @@ class Fallbacks:
                 return [Cover(None, False, f"width: {value} is lost: the box takes its auto width")]
         return []
 
-    def _inlined(self, offset: int) -> list[Cover]:
-        """A stylesheet declaration whose property every element its rule selects also sets
-        inline: a client that drops the declaration keeps the inline value."""
+    def _rule_selector(self, offset: int) -> str | None:
+        """The selector of the stylesheet rule whose block holds ``offset``."""
         i = bisect_right(self._style_offsets, offset) - 1
         if i < 0 or self.element_at(offset) is not None:
-            return []
+            return None
         span = self.doc.scan.styles[i]
         local = offset - span.offset
         if not 0 <= local < len(span.text):
-            return []
+            return None
         start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
         if start < 0:
-            return []
+            return None
         before = max(span.text.rfind("}", 0, start), span.text.rfind("{", 0, start))
-        selector = span.text[before + 1 : start].strip()
+        return span.text[before + 1 : start].strip()
+
+    def _selected(self, selector: str) -> list[int] | None:
+        """Indexes of the elements a list of simple selectors (``.a``, ``td.b``) selects;
+        None for any other selector."""
+        wanted = []
+        for part in selector.split(","):
+            match = _SIMPLE_SELECTOR.fullmatch(part.strip())
+            if match is None:
+                return None
+            wanted.append((match.group(1) or "", match.group(2).lower()))
+        return [
+            i
+            for i, element in enumerate(self.doc.scan.elements)
+            if any(
+                cls in (element.get("class") or "").lower().split() and tag in ("", element.name)
+                for tag, cls in wanted
+            )
+        ]
+
+    def _soft_rule(self, offset: int) -> list[Cover]:
+        """A selector whose rule sets only properties that fall back to a readable base
+        (spacing, type size, corners): a client that drops the rule loses no layout."""
+        if self.element_at(offset) is not None:
+            return []
+        i = bisect_right(self._style_offsets, offset) - 1
+        if i < 0:
+            return []
+        text = self.doc.scan.styles[i].text
+        local = offset - self.doc.scan.styles[i].offset
+        brace = text.find("{", local, local + MAX_BLOCK_SEARCH)
+        if brace < 0 or "}" in text[local:brace] or ";" in text[local:brace]:
+            return []
+        end = text.find("}", brace, brace + MAX_BLOCK_CHARS)
+        if end < 0:
+            return []
+        props = declarations(text[brace + 1 : end]).keys()
+        if props and all(p in SOFT or p.startswith(_SOFT_PREFIXES) for p in props):
+            shown = ", ".join(sorted(props)[:3])
+            return [Cover(None, False, f"the rule sets only {shown}: the default spacing shows")]
+        return []
+
+    def _one_item(self, offset: int) -> list[Cover]:
+        """Flex or grid on containers that each hold at most one element: without it the
+        item only loses its alignment in the box."""
+        element = self.element_at(offset)
+        if element is not None:
+            index = bisect_right(self._element_offsets, element.offset) - 1
+            targets: list[int] | None = [index]
+        else:
+            selector = self._rule_selector(offset)
+            targets = self._selected(selector) if selector is not None else None
+        if not targets:
+            return []
+        budget = MAX_CHILD_SCAN
+        for index in targets:
+            children, budget = self._children(index, budget)
+            if children is None or children > 1:
+                return []
+        return [Cover(None, False, "each container holds one item: only its alignment is lost")]
+
+    def _children(self, index: int, budget: int) -> tuple[int | None, int]:
+        """How many child elements the element at ``index`` has (None when the scan budget
+        ran out), and the budget left."""
+        depths = self.doc.scan.depths
+        if len(depths) != len(self.doc.scan.elements):
+            return None, budget
+        depth, children = depths[index], 0
+        for j in range(index + 1, len(depths)):
+            budget -= 1
+            if budget <= 0:
+                return None, 0
+            if depths[j] <= depth:
+                break
+            if depths[j] == depth + 1:
+                children += 1
+                if children > 1:
+                    break
+        return children, budget
+
+    def _inlined(self, offset: int) -> list[Cover]:
+        """A stylesheet declaration whose property every element its rule selects also sets
+        inline: a client that drops the declaration keeps the inline value."""
+        selector = self._rule_selector(offset)
+        if selector is None:
+            return []
         prop = self.property_at(offset)
         if prop is None:
             return []
@@ -567,21 +674,11 @@ class Fallbacks:
         return self._inline_cache[key]
 
     def _all_inline(self, selector: str, prop: str) -> list[Cover]:
-        wanted = []
-        for part in selector.split(","):
-            match = _SIMPLE_SELECTOR.fullmatch(part.strip())
-            if match is None:
-                return []
-            wanted.append((match.group(1) or "", match.group(2).lower()))
-        matched = 0
-        for element in self.doc.scan.elements:
-            classes = (element.get("class") or "").lower().split()
-            if not any(cls in classes and tag in ("", element.name) for tag, cls in wanted):
-                continue
-            if prop not in declarations(element.get("style") or ""):
-                return []
-            matched += 1
-        if not matched:
+        selected = self._selected(selector)
+        if not selected:
+            return []
+        elements = self.doc.scan.elements
+        if any(prop not in declarations(elements[i].get("style") or "") for i in selected):
             return []
         return [Cover(None, False, f"the elements it selects set {prop} inline")]
 

@@ -210,7 +210,7 @@ def _mailto_problem(url: str) -> str | None:
     """What is wrong with a mailto: URL. RFC 6068 allows one without an address when its
     headers fill the message (``mailto:?subject=...&body=...``, "tell a friend" links): the
     reader picks the recipient, so only a bare ``mailto:`` is a problem (``NO_ADDRESS``)."""
-    rest = url.split(":", 1)[1]
+    rest = url.split(":", 1)[1].partition("#")[0]  # '#' starts the fragment: mailto:# is bare
     addresses, _, query = rest.partition("?")
     candidates = [unquote(a).strip() for a in addresses.split(",") if a.strip()]
     if not candidates and "to=" not in query.lower():

@@ -2,9 +2,9 @@
 // the sending host's reverse DNS, and the Authentication-Results header.
 //
 // The auth check's details: {spf: {result, identity, domain, sender, ip, record, matched,
-// reason, dns_lookups, void_lookups, chain}, dkim: [{index, domain, selector, algorithm,
-// key_bits, identity, body_length, signed_headers, result, reason, aligned}], dkim_result,
-// dmarc: {result, from_domain, organizational_domain, record_domain, record, policy,
+// reason, dns_lookups, void_lookups, chain, explanation}, dkim: [{index, domain, selector,
+// algorithm, key_bits, identity, body_length, signed_headers, result, reason, aligned}],
+// dkim_result, dmarc: {result, from_domain, organizational_domain, record_domain, record, policy,
 // subdomain_policy, applied_policy, percent, adkim, aspf, spf_aligned, dkim_aligned, rua,
 // reason}, arc: {result, instances, reason}, posture: {from_domain_mx, ptr_names, fcrdns,
 // iprev}, authentication_results}. Read defensively, as any stored report.
@@ -100,6 +100,7 @@ export function renderAuth(panel, result, ctx) {
           ["IP", spf.ip],
           ["Record", spf.record ? h("code", {}, spf.record) : null],
           ["Matched", spf.matched],
+          ["Explanation", spf.explanation],
           ["DNS lookups", typeof spf.dns_lookups === "number" ? `${spf.dns_lookups} (void ${spf.void_lookups ?? 0})` : null],
           ["Chain", spf.chain],
         ]),
