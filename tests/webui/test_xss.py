@@ -58,6 +58,17 @@ def hostile_report(report: dict[str, Any]) -> None:
     auth["spf"]["record"] = MARKUP
     auth["dmarc"]["reason"] = MARKUP
     auth["posture"]["ptr_names"] = [MARKUP]
+    auth["arc"]["chain"] = [
+        {
+            "instance": 1,
+            "authserv_id": MARKUP,
+            "seal_domain": MARKUP,
+            "cv": MARKUP,
+            "seal_valid": False,
+            "signature_valid": None,
+            "problem": MARKUP,
+        }
+    ]
     auth["authentication_results"] = f"Authentication-Results: {MARKUP}"
 
     hygiene = checks["hygiene"]["findings"][0]
@@ -133,6 +144,10 @@ async def test_hostile_message_never_executes(ui: Session, stack: Stack) -> None
     await expect(page.locator("#matrix-tip")).to_contain_text(MARKUP)
     await page.click("#tab-qa-auth")
     await expect(page.locator('[data-auth="spf"] .reason')).to_have_text(MARKUP)
+    arc_set = page.locator('[data-auth="arc"] [data-arc-instance="1"]')
+    await expect(arc_set.locator(".reason")).to_have_text(MARKUP)
+    await expect(arc_set.locator("h4")).to_have_text(f"Set i=1 · {MARKUP}")
+    await expect(arc_set).to_contain_text("message signature: not checked")
     await expect(page.locator("#auth-results")).to_contain_text(MARKUP)
     # A javascript: delisting URL is shown, never linked.
     await page.click("#tab-qa-blacklist")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from mailqa.checks.auth.details import ArcDetails, AuthDetails, DmarcDetails, SpfTreeDetails
-from mailqa.checks.auth.dkim import combined_dkim_result, key_name, verify_arc, verify_dkim
+from mailqa.checks.auth.arc import read_arc_chain, verify_arc
+from mailqa.checks.auth.details import AuthDetails, DmarcDetails, SpfTreeDetails
+from mailqa.checks.auth.dkim import combined_dkim_result, key_name, verify_dkim
 from mailqa.checks.auth.dmarc import evaluate_dmarc, evaluate_tree_walk, find_dmarc_record
 from mailqa.checks.auth.findings import auth_findings
 from mailqa.checks.auth.posture import read_posture
@@ -42,12 +43,9 @@ class AuthCheck:
         from_domain = domain_of(msg.from_address)
 
         dkim_headers = [(i, parse_tags(v)) for i, v in enumerate(msg.header_all("DKIM-Signature"))]
-        arc_headers = [
-            parse_tags(v)
-            for v in msg.header_all("ARC-Seal") + msg.header_all("ARC-Message-Signature")
-        ]
+        arc_chain = read_arc_chain(msg.headers)
         key_names = [n for n in (key_name(t) for _, t in dkim_headers) if n]
-        key_names += [n for n in (key_name(t) for t in arc_headers) if n]
+        key_names += arc_chain.key_names
 
         public_ip = ip if ip and is_public_ip(ip) else None
         spf_domain = domain_of(mail_from) or (helo or "").lower().rstrip(".") or None
@@ -62,9 +60,9 @@ class AuthCheck:
         posture.spf_tree = tree
         sigs = await in_thread(lambda: [verify_dkim(msg.raw, i, keys, t) for i, t in dkim_headers])
         arc = (
-            await in_thread(verify_arc, msg.raw, keys)
-            if msg.header("ARC-Seal") is not None
-            else ArcDetails(result="none", reason="no ARC headers")
+            arc_chain.details
+            if arc_chain.settled
+            else await in_thread(verify_arc, msg.raw, arc_chain, keys)
         )
         evaluate_dmarc(dmarc, spf, sigs)
         await evaluate_tree_walk(resolver, dmarc, spf, sigs)

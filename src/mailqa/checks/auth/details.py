@@ -154,10 +154,62 @@ class DmarcDetails(BaseModel):
     )
 
 
+ArcWord = Literal["none", "pass", "fail"]
+"""The ARC chain validation results of RFC 8617."""
+
+
+class ArcInstance(BaseModel):
+    """One ARC set (RFC 8617): who sealed it and whether its signatures verified."""
+
+    instance: int = Field(description="i= of the set: 1 for the first hop that sealed.")
+    authserv_id: str | None = Field(
+        default=None, description="The authserv-id of its ARC-Authentication-Results."
+    )
+    seal_domain: str | None = Field(default=None, description="d= of the ARC-Seal.")
+    seal_selector: str | None = Field(default=None, description="s= of the ARC-Seal.")
+    signature_domain: str | None = Field(
+        default=None, description="d= of the ARC-Message-Signature."
+    )
+    signature_selector: str | None = Field(
+        default=None, description="s= of the ARC-Message-Signature."
+    )
+    cv: str | None = Field(
+        default=None,
+        description="cv= of the ARC-Seal as written: what this sealer found the chain to be "
+        "(none at i=1, pass after).",
+    )
+    signature_valid: bool | None = Field(
+        default=None,
+        description="Whether the ARC-Message-Signature verified; None when not checked (the "
+        "chain was already broken by its structure or at a newer set).",
+    )
+    seal_valid: bool | None = Field(
+        default=None, description="Whether the ARC-Seal verified; None when not checked."
+    )
+    problem: str = Field(default="", description="What is wrong with this set, if anything.")
+
+
 class ArcDetails(BaseModel):
-    result: AuthWord
-    instances: int = 0
+    result: ArcWord
+    instances: int = Field(
+        default=0, description="The highest instance (i=): the number of sets of a whole chain."
+    )
     reason: str = ""
+    chain: list[ArcInstance] = Field(
+        default_factory=list,
+        description="The ARC sets by instance, oldest (i=1) first; empty when there are none "
+        "or too many to read (more than 50 sets).",
+    )
+    broken_at: int | None = Field(
+        default=None,
+        description="The instance where validation failed (a missing one, for a gap); None "
+        "when the chain passes or the failure belongs to no one instance.",
+    )
+    oldest_pass: int | None = Field(
+        default=None,
+        description="RFC 8617 oldest-pass: the lowest instance whose ARC-Message-Signature "
+        "still verifies, 0 when all do; None when the newest one does not or was not checked.",
+    )
 
 
 class SpfTreeDetails(BaseModel):

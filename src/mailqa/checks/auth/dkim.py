@@ -1,11 +1,11 @@
-"""DKIM and ARC, verified by dkimpy against key records fetched beforehand (its DNS hook
+"""DKIM, verified by dkimpy against key records fetched beforehand (its DNS hook
 is synchronous)."""
 
 from __future__ import annotations
 
 import dkim
 
-from mailqa.checks.auth.details import ArcDetails, AuthWord, DkimSignature
+from mailqa.checks.auth.details import AuthWord, DkimSignature
 from mailqa.net.dns import DnsAnswer, dkim_dnsfunc
 
 MIN_KEY_BITS = 1024
@@ -84,20 +84,6 @@ def verify_dkim(
     else:
         sig.result, sig.reason = "fail", "signature did not verify (signed headers changed?)"
     return sig
-
-
-def verify_arc(raw: bytes, keys: dict[str, DnsAnswer]) -> ArcDetails:
-    log = _CollectingLogger()
-    try:
-        cv, results, reason = dkim.arc_verify(raw, logger=log, dnsfunc=dkim_dnsfunc(keys))
-    except dkim.DKIMException as exc:
-        return ArcDetails(result="fail", reason=str(exc))
-    word = cv.decode() if isinstance(cv, bytes) else str(cv)
-    result: AuthWord = word if word in ("pass", "fail", "none") else "permerror"  # type: ignore[assignment]
-    text = reason.decode() if isinstance(reason, bytes) else str(reason or "")
-    return ArcDetails(
-        result=result, instances=len(results or []), reason=text or "; ".join(log.errors)
-    )
 
 
 def combined_dkim_result(sigs: list[DkimSignature]) -> AuthWord:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from mailqa.checks.auth.details import AuthDetails, DmarcDetails, SpfDetails, SpfTreeDetails
+from mailqa.checks.auth.details import (
+    ArcDetails,
+    AuthDetails,
+    DmarcDetails,
+    SpfDetails,
+    SpfTreeDetails,
+)
 from mailqa.checks.auth.dkim import MIN_KEY_BITS
 from mailqa.checks.auth.rules import (
     ARC_FAIL,
@@ -85,6 +91,21 @@ def _spf_tree_findings(spf: SpfDetails, tree: SpfTreeDetails | None) -> list[Fin
             )
         )
     return out
+
+
+def _arc_fail(arc: ArcDetails) -> Finding:
+    """The ARC finding: which set broke the chain, who sealed it, and why."""
+    where = ""
+    if arc.broken_at is not None:
+        where = f" at i={arc.broken_at}"
+        entry = next((e for e in arc.chain if e.instance == arc.broken_at), None)
+        sealer = entry and (entry.authserv_id or entry.seal_domain or entry.signature_domain)
+        where += f" (sealed by {sealer})" if sealer else ""
+    return ARC_FAIL.finding(
+        f"The ARC chain fails{where}: {arc.reason}.",
+        title=f"ARC chain broken at i={arc.broken_at}" if arc.broken_at is not None else None,
+        data={"broken_at": arc.broken_at, "instances": arc.instances, "reason": arc.reason},
+    )
 
 
 _EFFECT_RULES: dict[str, Rule] = {
@@ -375,7 +396,7 @@ def auth_findings(d: AuthDetails, msg: ParsedMessage) -> list[Finding]:
     out += _dmarc_record_findings(dm)
     out += _dmarc_method_findings(dm)
     if d.arc.result == "fail":
-        out.append(ARC_FAIL.finding(d.arc.reason))
+        out.append(_arc_fail(d.arc))
 
     posture = d.posture
     if dm.from_domain and not posture.from_domain_mx:

@@ -40,7 +40,16 @@ def authentication_results(
         else ""
     )
     parts.append(f"dmarc={dmarc.result}{policy} header.from={dmarc.from_domain or 'unknown'}")
-    parts.append(f"arc={arc.result}")
+    parts.append(_arc_result(arc))
     if spf.ip:
         parts.append(f"iprev={posture.iprev} policy.iprev={spf.ip}")
     return "Authentication-Results: " + ";\n\t".join(parts)
+
+
+def _arc_result(arc: ArcDetails) -> str:
+    """``arc=`` with RFC 8617's header.oldest-pass on a pass, the reason on a fail."""
+    if arc.result == "pass" and arc.oldest_pass is not None:
+        return f"arc=pass header.oldest-pass={arc.oldest_pass}"
+    if arc.result == "fail" and arc.reason:
+        return f'arc=fail reason="{arc.reason[:80].replace(chr(34), chr(39))}"'
+    return f"arc={arc.result}"

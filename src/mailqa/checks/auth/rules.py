@@ -227,7 +227,8 @@ ARC_FAIL = RULES.rule(
     "arc-fail",
     "ARC chain does not validate",
     Severity.WARNING,
-    "An ARC-Seal or ARC-Message-Signature fails.",
+    "A forwarder's ARC chain (RFC 8617) is broken: a set is missing, repeated or out of "
+    "order, a seal says cv=fail, or a seal or the newest message signature does not verify.",
     aliases=["arc_fail"],
 )
 NO_MX = RULES.rule(

@@ -32,6 +32,16 @@ function yesNo(value, label) {
 }
 
 /**
+ * Whether an ARC signature verified; null: not checked (the chain broke before it).
+ * @param {unknown} value
+ * @param {string} label
+ */
+function verified(value, label) {
+  if (typeof value !== "boolean") return badge(`${label}: not checked`, "u");
+  return badge(`${label}: ${value ? "verified" : "failed"}`, value ? "y" : "n");
+}
+
+/**
  * A definition list of the facts that have a value.
  * @param {[string, unknown][]} pairs
  */
@@ -141,7 +151,36 @@ export function renderAuth(panel, result, ctx) {
       ),
     );
   }
-  if (arc) panel.append(authCard("arc", "ARC", arc.result, arc.reason, facts([["Instances", arc.instances]])));
+  if (arc) {
+    /** @type {Record<string, any>[]} */
+    const arcSets = Array.isArray(arc.chain) ? arc.chain.filter(isObj) : [];
+    panel.append(
+      authCard(
+        "arc",
+        "ARC",
+        arc.result,
+        arc.reason,
+        facts([
+          ["Instances", arc.instances],
+          ["Broken at", typeof arc.broken_at === "number" ? `i=${arc.broken_at}` : null],
+          ["Oldest pass", typeof arc.oldest_pass === "number" ? (arc.oldest_pass ? `i=${arc.oldest_pass}` : "0 (every message signature verifies)") : null],
+        ]),
+        arcSets.map((s) =>
+          h(
+            "div",
+            { class: "signature", "data-arc-instance": String(s.instance ?? "") },
+            h("h4", {}, `Set i=${s.instance ?? "?"}${s.authserv_id ? ` · ${s.authserv_id}` : ""}`),
+            h("div", { class: "row" }, verified(s.seal_valid, "seal"), verified(s.signature_valid, "message signature"), s.problem ? h("span", { class: "reason" }, String(s.problem)) : null),
+            facts([
+              ["Seal", s.seal_domain || s.seal_selector ? `d=${s.seal_domain ?? "?"} s=${s.seal_selector ?? "?"}` : null],
+              ["cv", s.cv],
+              ["Message signature", s.signature_domain || s.signature_selector ? `d=${s.signature_domain ?? "?"} s=${s.signature_selector ?? "?"}` : null],
+            ]),
+          ),
+        ),
+      ),
+    );
+  }
   if (posture) {
     panel.append(
       h(
