@@ -467,3 +467,10 @@ def test_a_height_attribute_is_the_cap_outlook_keeps() -> None:
     assert severity(spacer, "css-max-height") in (None, Severity.INFO)
     taller = '<img src="s.gif" height="40" alt="" style="max-height:1px;display:block">'
     assert severity(taller, "css-max-height") == Severity.ERROR
+
+
+def test_a_cap_on_an_image_of_unknown_height_is_to_review() -> None:
+    logo = '<img src="https://x.test/logo.png" alt="Shop" style="max-height:50px">'
+    assert severity(logo, "css-max-height") == Severity.WARNING
+    box = '<div style="max-height:50px;overflow:hidden">long text</div>'
+    assert severity(box, "css-max-height") == Severity.ERROR

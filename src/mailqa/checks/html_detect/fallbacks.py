@@ -523,6 +523,12 @@ class Fallbacks:
                     ]
             except ValueError:
                 return []
+        # An image's own height is in its file, unknown here: the cap only matters when the
+        # file is taller, so the loss is to review, not a certain break.
+        on_image = element is not None and element.name == "img"
+        if prop == "max-height" and on_image and not size and not attribute:
+            reason = f"an image keeps its file's height: give it a height attribute ≤ {cap}"
+            return [Cover(None, False, reason)]
         if cap.endswith("px") and size.endswith("px"):
             try:
                 if float(size[:-2]) <= float(cap[:-2]):
