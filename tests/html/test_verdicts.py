@@ -439,6 +439,17 @@ def test_a_lost_full_width_on_a_box_degrades_but_on_an_image_breaks() -> None:
     assert severity(logo, "css-unit-rem") == Severity.ERROR
 
 
+def test_a_stylesheet_rule_for_a_type_that_every_element_sets_inline() -> None:
+    reset = (
+        "<style>img { float: left; clear: both }</style>"
+        '<img src="a.png" alt="a" align="left" style="float:left">'
+        '<img src="b.png" alt="b" style="float:none">'
+    )
+    assert severity(reset, "css-float") != Severity.ERROR
+    missing = reset.replace(' style="float:none"', "")  # b.png floats from the sheet only
+    assert severity(missing, "css-float") == Severity.ERROR
+
+
 def test_a_rule_of_spacing_only_degrades_when_its_selector_is_dropped() -> None:
     spacing = "<style>.btn > tbody > tr > td { padding-bottom: 16px }</style>"
     assert severity(spacing, "css-selector-child") == Severity.WARNING
@@ -472,5 +483,7 @@ def test_a_height_attribute_is_the_cap_outlook_keeps() -> None:
 def test_a_cap_on_an_image_of_unknown_height_is_to_review() -> None:
     logo = '<img src="https://x.test/logo.png" alt="Shop" style="max-height:50px">'
     assert severity(logo, "css-max-height") == Severity.WARNING
+    auto = '<img src="https://x.test/logo.png" alt="Shop" style="max-height:50px;height:auto">'
+    assert severity(auto, "css-max-height") == Severity.WARNING
     box = '<div style="max-height:50px;overflow:hidden">long text</div>'
     assert severity(box, "css-max-height") == Severity.ERROR

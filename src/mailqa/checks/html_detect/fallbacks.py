@@ -244,7 +244,8 @@ ONE_ITEM = FLEX_CONTAINER | {"css-display-flex", "css-display-grid"}
 """Flex and grid features: on a container of one item they only align that item."""
 MAX_CHILD_SCAN = 20_000
 """Elements read to count the children of flex containers, in all: hostile nesting stops there."""
-_SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?\.([a-z_-][a-z0-9_-]*)", re.I)
+_SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?(?:\.([a-z_-][a-z0-9_-]*))?", re.I)
+"""A type, a class or both (``img``, ``.btn``, ``td.btn``): what ``_selected`` can match."""
 _INVISIBLE = frozenset(
     " \t\n\r\f\u00a0\u034f\u180e\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u200b\u200c\u200d\u2028\u2029"
@@ -526,7 +527,7 @@ class Fallbacks:
         # An image's own height is in its file, unknown here: the cap only matters when the
         # file is taller, so the loss is to review, not a certain break.
         on_image = element is not None and element.name == "img"
-        if prop == "max-height" and on_image and not size and not attribute:
+        if prop == "max-height" and on_image and size in ("", "auto") and not attribute:
             reason = f"an image keeps its file's height: give it a height attribute ≤ {cap}"
             return [Cover(None, False, reason)]
         if cap.endswith("px") and size.endswith("px"):
@@ -588,19 +589,21 @@ class Fallbacks:
         return span.text[before + 1 : start].strip()
 
     def _selected(self, selector: str) -> list[int] | None:
-        """Indexes of the elements a list of simple selectors (``.a``, ``td.b``) selects;
-        None for any other selector."""
-        wanted = []
+        """Indexes of the elements a list of simple selectors (``img``, ``.a``, ``td.b``)
+        selects; None for any other selector."""
+        wanted: list[tuple[str, str | None]] = []
         for part in selector.split(","):
             match = _SIMPLE_SELECTOR.fullmatch(part.strip())
-            if match is None:
+            if match is None or not (match.group(1) or match.group(2)):
                 return None
-            wanted.append((match.group(1) or "", match.group(2).lower()))
+            cls = match.group(2)
+            wanted.append(((match.group(1) or "").lower(), cls.lower() if cls else None))
         return [
             i
             for i, element in enumerate(self.doc.scan.elements)
             if any(
-                cls in (element.get("class") or "").lower().split() and tag in ("", element.name)
+                tag in ("", element.name)
+                and (cls is None or cls in (element.get("class") or "").lower().split())
                 for tag, cls in wanted
             )
         ]
