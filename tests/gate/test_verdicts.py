@@ -102,3 +102,15 @@ def test_relative_assets_are_a_template_warning_but_a_missing_scheme_is_an_error
     write(project, "assets.eml", as_message(html))
     _, sent = findings(project, gate, "assets.eml")
     assert sent["links.relative-url"]["severity"] == "error"
+
+
+def test_a_cid_image_is_for_the_sender_to_attach_in_a_template(project: Path, gate: Gate) -> None:
+    html = '<p><img src="cid:logo" alt="Shop"> Welcome</p>'
+    write(project, "cid.html", html)
+    code, by_rule = findings(project, gate, "cid.html")
+    assert code == 0
+    assert by_rule["links.cid-missing"]["severity"] == "warning"
+    write(project, "cid.eml", as_message(html))
+    code, sent = findings(project, gate, "cid.eml")
+    assert code == 1  # a message without the part shows a broken image
+    assert sent["links.cid-missing"]["severity"] == "error"

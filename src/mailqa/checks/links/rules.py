@@ -75,7 +75,9 @@ CID_MISSING = RULES.rule(
     "cid-missing",
     "cid: image without its inline part",
     Severity.ERROR,
-    "The message has no inline part with that Content-ID: the image is broken.",
+    "The message has no inline part with that Content-ID: the image is broken. In a template "
+    "file the sending code attaches the part: a warning, to check it does.",
+    in_template=Severity.WARNING,
 )
 INSECURE_LINK = RULES.rule(
     "insecure-link",
