@@ -487,3 +487,17 @@ def test_a_cap_on_an_image_of_unknown_height_is_to_review() -> None:
     assert severity(auto, "css-max-height") == Severity.WARNING
     box = '<div style="max-height:50px;overflow:hidden">long text</div>'
     assert severity(box, "css-max-height") == Severity.ERROR
+
+
+def test_a_variable_colour_lost_on_an_empty_box_is_only_that_colour() -> None:
+    divider = (
+        '<table role="presentation"><tr><td style="background:var(--grey, #2c2c2e);'
+        'font-size:0;height:1px">&nbsp;</td></tr></table>'
+    )
+    assert severity(divider, "css-variables") == Severity.WARNING
+    behind_text = divider.replace('font-size:0;height:1px">&nbsp;', '">').replace(
+        "</td>", '<p style="color:#ffffff">Your code: 1234</p></td>'
+    )
+    assert severity(behind_text, "css-variables") == Severity.ERROR
+    colour = '<p style="color:var(--text, #333)">Hello</p>'
+    assert severity(colour, "css-variables") == Severity.ERROR

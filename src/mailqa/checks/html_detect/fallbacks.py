@@ -242,6 +242,9 @@ SELECTORS = frozenset(slug for slug, d in DETECTORS.items() if d.kind == "select
 """Selector features: a client that lacks one drops the whole rule."""
 ONE_ITEM = FLEX_CONTAINER | {"css-display-flex", "css-display-grid"}
 """Flex and grid features: on a container of one item they only align that item."""
+BACKGROUND_VALUES = frozenset({"css-variables"})
+"""Value features whose loss in a background colour costs only that colour on an empty box."""
+_COLOUR_PROPERTIES = frozenset({"background", "background-color"})
 MAX_CHILD_SCAN = 20_000
 """Elements read to count the children of flex containers, in all: hostile nesting stops there."""
 _SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?(?:\.([a-z_-][a-z0-9_-]*))?", re.I)
@@ -262,6 +265,7 @@ _HANDLED = frozenset(
     | FLEX_CONTAINER
     | SELECTORS
     | ONE_ITEM
+    | BACKGROUND_VALUES
     | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
 )
 
@@ -332,6 +336,8 @@ class Fallbacks:
             found.extend(self._one_item(offset))
         if slug in SELECTORS:
             found.extend(self._soft_rule(offset))
+        if slug in BACKGROUND_VALUES:
+            found.extend(self._colour_of_an_empty_box(offset))
         if slug in REDECLARED:
             found.extend(self._redeclared(offset))
             found.extend(self._soft_property(offset))
@@ -648,6 +654,50 @@ class Fallbacks:
             if children is None or children > 1:
                 return []
         return [Cover(None, False, "each container holds one item: only its alignment is lost")]
+
+    def _colour_of_an_empty_box(self, offset: int) -> list[Cover]:
+        """A background colour lost on an element that holds no text and no image (a
+        divider line, a colour bar): only that colour is lost, nothing to read."""
+        element = self.element_at(offset)
+        if element is None or self.property_at(offset) not in _COLOUR_PROPERTIES:
+            return []
+        value = " ".join(declarations(element.get("style") or "").values()).lower()
+        if "url(" in value:
+            return []
+        index = bisect_right(self._element_offsets, element.offset) - 1
+        if self._holds_content(index):
+            return []
+        return [Cover(None, False, "the box holds no text or image: only its colour is lost")]
+
+    def _holds_content(self, index: int) -> bool:
+        """Whether the element at ``index`` holds visible text or an image (True when that
+        cannot be told within the scan budget)."""
+        scan = self.doc.scan
+        depths, elements = scan.depths, scan.elements
+        if len(depths) != len(elements):
+            return True
+        depth, end = depths[index], len(self.doc.source)
+        for j in range(index + 1, min(len(elements), index + 1 + MAX_CHILD_SCAN)):
+            if depths[j] <= depth:
+                end = elements[j].offset
+                break
+            if elements[j].name in ("img", "svg", "video", "input", "button"):
+                return True
+        else:
+            if index + 1 + MAX_CHILD_SCAN < len(elements):
+                return True
+        start = elements[index].offset
+        first = bisect_right(self._text_offsets, start)
+        for run in scan.texts[first : first + MAX_CHILD_SCAN]:
+            if run.offset >= end:
+                return False
+            if not run.hidden and any(ch not in _INVISIBLE for ch in run.text):
+                return True
+        return False
+
+    @cached_property
+    def _text_offsets(self) -> list[int]:
+        return [run.offset for run in self.doc.scan.texts]
 
     def _children(self, index: int, budget: int) -> tuple[int | None, int]:
         """How many child elements the element at ``index`` has (None when the scan budget
