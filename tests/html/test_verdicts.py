@@ -501,3 +501,26 @@ def test_a_variable_colour_lost_on_an_empty_box_is_only_that_colour() -> None:
     assert severity(behind_text, "css-variables") == Severity.ERROR
     colour = '<p style="color:var(--text, #333)">Hello</p>'
     assert severity(colour, "css-variables") == Severity.ERROR
+
+
+def test_a_lost_background_image_shows_the_colour_of_an_enclosing_element() -> None:
+    button = (
+        '<table bgcolor="#4f6331"><tr><td><div style="background-image:url(btn.png);width:225px">'
+        '<a href="https://x.test" style="color:#ffffff">Get it now</a></div></td></tr></table>'
+    )
+    found = finding(analyse(button), "css-background-image")
+    assert found is not None and found.severity == Severity.WARNING
+    assert "#4f6331" in found.message
+    bare = button.replace(' bgcolor="#4f6331"', "")
+    assert severity(bare, "css-background-image") == Severity.ERROR
+
+
+def test_text_in_boxes_of_their_own_colour_does_not_sit_on_a_lost_background() -> None:
+    page = (
+        '<body bgcolor="#bfe0ca"><table><tr><td style="background-image:url(snow.png)">'
+        '<table><tr><td bgcolor="#f55645"><p style="color:#ffffff">Merry Christmas</p></td></tr>'
+        "</table></td></tr></table></body>"
+    )
+    assert severity(page, "css-background-image") == Severity.WARNING
+    on_image = page.replace(' bgcolor="#f55645"', "")  # white text right on the light page
+    assert severity(on_image, "css-background-image") == Severity.ERROR

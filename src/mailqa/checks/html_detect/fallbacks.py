@@ -142,6 +142,47 @@ def _has_colour(value: str) -> bool:
     return False
 
 
+def _background_colour(element: StartTag) -> tuple[str, tuple[float, float, float]] | None:
+    """The background colour an element sets (``bgcolor`` or inline CSS), as written and
+    as RGB."""
+    bgcolor = (element.get("bgcolor") or "").strip()
+    decls = declarations(element.get("style") or "")
+    for value in (decls.get("background-color", ""), decls.get("background", ""), bgcolor):
+        value = value.removesuffix("!important").strip()
+        rgb = _rgb(value) if value and value.lower() not in _NO_COLOUR else None
+        if rgb is not None:
+            return value, rgb
+    return None
+
+
+def _rgb(value: str) -> tuple[float, float, float] | None:
+    """The first opaque colour in a CSS value or ``bgcolor`` (channels 0..1)."""
+    for token in tinycss2.parse_component_value_list(value):
+        if token.type in ("whitespace", "comment"):
+            continue
+        colour = tinycss2.color3.parse_color(token)
+        if colour is not None and colour != "currentColor" and getattr(colour, "alpha", 1) > 0:
+            return (colour.red, colour.green, colour.blue)
+    return None
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """Relative luminance (WCAG 2)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21)."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+READABLE_CONTRAST = 3.0
+"""WCAG's floor for large text: below it, text on the colour that shows is unreadable."""
+_BLACK = (0.0, 0.0, 0.0)
+
+
 @lru_cache(maxsize=4096)
 def _declaration_starts(css: str) -> list[tuple[int, str]]:
     """(offset, property) of each declaration in a declaration list, in order."""
@@ -444,6 +485,70 @@ class Fallbacks:
                 found.append(
                     Cover(None, False, "a background colour is shown where the image is not")
                 )
+            elif element is not None:
+                found.extend(self._enclosing_background(element))
+        return found
+
+    def _enclosing_background(self, element: StartTag) -> list[Cover]:
+        """Where an element's background image is not drawn, the background colour of the
+        nearest element around it shows: a fallback when the text inside reads on it."""
+        index = bisect_right(self._element_offsets, element.offset) - 1
+        ancestors = self._ancestors(index)
+        around = next((c for c in (_background_colour(a) for a in ancestors) if c), None)
+        if around is None:
+            return []
+        text = [_rgb(c) for c in self._text_colours(index, ancestors)]
+        colours = [c for c in text if c is not None] or [_BLACK]
+        if any(contrast(c, around[1]) < READABLE_CONTRAST for c in colours):
+            return []
+        return [Cover(None, False, f"the text reads on the {around[0]} background around it")]
+
+    def _ancestors(self, index: int) -> list[StartTag]:
+        """The elements around the one at ``index``, nearest first (within the scan budget)."""
+        depths, elements = self.doc.scan.depths, self.doc.scan.elements
+        if len(depths) != len(elements):
+            return []
+        out: list[StartTag] = []
+        wanted = depths[index] - 1
+        for j in range(index - 1, max(index - 1 - MAX_CHILD_SCAN, -1), -1):
+            if wanted < 0:
+                break
+            if depths[j] == wanted:
+                out.append(elements[j])
+                wanted -= 1
+        return out
+
+    def _text_colours(self, index: int, ancestors: list[StartTag]) -> list[str]:
+        """The inline text colours inside the element at ``index`` (its own and its
+        descendants', leaving out boxes with a background of their own: their text sits on
+        it), else the one it inherits from the elements around it."""
+        depths, elements = self.doc.scan.depths, self.doc.scan.elements
+        own = declarations(elements[index].get("style") or "").get("color")
+        found = [own] if own else []
+        boxed: int | None = None  # the depth of a box with its own background being skipped
+        for j in range(index + 1, min(len(elements), index + 1 + MAX_CHILD_SCAN)):
+            if depths[j] <= depths[index]:
+                break
+            if boxed is not None and depths[j] > boxed:
+                continue
+            boxed = None
+            if _background_colour(elements[j]) is not None:
+                boxed = depths[j]
+                continue
+            colour = declarations(elements[j].get("style") or "").get("color")
+            if colour:
+                found.append(colour)
+        if own is None:
+            inherited = next(
+                (
+                    c
+                    for c in (declarations(a.get("style") or "").get("color") for a in ancestors)
+                    if c
+                ),
+                None,
+            )
+            if inherited:
+                found.append(inherited)
         return found
 
     def _alternative_format(self, offset: int) -> list[Cover]:
