@@ -128,7 +128,9 @@ async def open_check_context(
 ) -> AsyncIterator[CheckContext]:
     """Open the clients the named ``checks`` need (all of them when ``checks`` is None).
 
-    ``with_spamd`` overrides whether a (possibly managed) spamd is opened.
+    The context is offline when ``offline`` or the settings say so: then no DNS resolver or
+    link fetcher is opened. ``with_spamd`` overrides whether a (possibly managed) spamd is
+    opened.
     """
     ctx = check_context(settings, offline=bool(offline))
     if with_spamd is None:
