@@ -26,6 +26,7 @@ from mailqa.app import create_app
 from mailqa.core.message import ParsedMessage
 from mailqa.service import open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 TOKEN = "mq_bench_token_0123456789abcdef"
 
@@ -51,7 +52,7 @@ async def main(args: argparse.Namespace) -> None:
             spamd_managed="off",
             database_url=args.database_url,
         )
-        async with open_service(settings) as service:
+        async with open_service(settings, executor=select_executor) as service:
             await service.ensure_admin_token()
             project = await service.store.create_project("bench")
             inbox = await service.store.create_inbox(project.id, "bench", 10**12)

@@ -25,9 +25,9 @@ from tests.dnscheck.delay_proxy import DelayProxy  # noqa: E402
 from tests.dnscheck.nsd import NsdServer, zone_text  # noqa: E402
 
 from mailqa.checks.blacklist import BlacklistCheck, BlacklistDetails  # noqa: E402
-from mailqa.core.check import CheckContext  # noqa: E402
 from mailqa.core.message import Envelope, ParsedMessage  # noqa: E402
 from mailqa.net.dns import DnsResolver  # noqa: E402
+from mailqa.resources import check_context  # noqa: E402
 from mailqa.settings import Settings  # noqa: E402
 
 DELAY = 0.050
@@ -62,7 +62,7 @@ def message(ip: str, domains: list[str]) -> ParsedMessage:
 
 
 async def run_check(resolver: DnsResolver, settings: Settings, msg: ParsedMessage) -> float:
-    ctx = CheckContext(settings=settings, resolver=resolver)
+    ctx = check_context(settings, resolver=resolver)
     start = time.perf_counter()
     result = await BlacklistCheck().run(msg, ctx)
     elapsed = time.perf_counter() - start

@@ -18,8 +18,8 @@ import time
 from email.message import EmailMessage
 
 from mailqa.checks.hygiene import HygieneCheck
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 HEAD = """<!DOCTYPE html>
@@ -138,7 +138,7 @@ def main() -> None:
     for i in range(args.templates):
         make = newsletter if i % 3 else transactional
         messages.append(ParsedMessage(message(make(rng.randint(5_000, 100_000), rng))))
-    ctx = CheckContext(Settings(), offline=True)
+    ctx = check_context(Settings(), offline=True)
     check = HygieneCheck()
 
     async def run_all() -> list[tuple[int, float, int]]:

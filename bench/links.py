@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "links"))
 from local_http import LocalHttpServer
 
 from mailqa.checks.links import LinksCheck, LinksDetails, registrable_domain
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.net.http.fetcher import FetcherConfig, LinkFetcher
 from mailqa.net.http.policy import AddressPolicy
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 
@@ -73,7 +73,7 @@ async def main() -> None:
     print(f"public suffix list load {time.perf_counter() - started:.2f} s (once per process)")
     try:
         async with LinkFetcher(config, resolve=resolve) as fetcher:
-            ctx = CheckContext(settings=settings, http=fetcher)
+            ctx = check_context(settings, http=fetcher)
             started = time.perf_counter()
             await fetcher.fetch(server.url("/ok", host="warm-up.bench.test"))
             print(

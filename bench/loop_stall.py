@@ -22,6 +22,7 @@ from pathlib import Path
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 SENDER = """
 import smtplib, sys
@@ -93,7 +94,7 @@ async def main() -> None:
     if args.analysis_processes is not None:
         settings = settings.model_copy(update={"analysis_processes": args.analysis_processes})
     print(f"analysis processes: {settings.analysis_processes}")
-    async with open_service(settings) as service:
+    async with open_service(settings, executor=select_executor) as service:
         server = await start_smtp_server(service, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         idle, idle_cpu = await worst_gap(2.0)

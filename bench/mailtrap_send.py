@@ -25,6 +25,7 @@ from mailqa.app import create_app
 from mailqa.capture.mime_builder import build_message, parse_send_request
 from mailqa.service import open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 TOKEN = "mq_bench_mailtrap_token_0123456789"
 
@@ -69,7 +70,7 @@ async def run(messages: int, clients: int) -> None:
             spamd_managed="off",
             inbox_quota_bytes=10 * 1024**3,
         )
-        async with open_service(settings) as service:
+        async with open_service(settings, executor=select_executor) as service:
             await service.ensure_admin_token()
             project = await service.store.create_project("bench")
             inbox = await service.store.create_inbox(project.id, "bench", 10 * 1024**3)

@@ -33,6 +33,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.net.spamd.client import SpamdClient
 from mailqa.net.spamd.process import ManagedSpamd
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 WORDS = [
@@ -185,7 +186,7 @@ async def main() -> None:
 
     async with ManagedSpamd(children=args.children) as spamd:
         client = SpamdClient(spamd.url, concurrency=args.children, timeout=60)
-        ctx = CheckContext(settings=Settings(), spamd=client)
+        ctx = check_context(Settings(), spamd=client)
         warm = max(args.children, min(args.warmup, len(raws)))
         await run_check(messages[:warm], ctx)
         await run_spamc(spamc, raws[:warm], spamd.host, spamd.port, args.children)

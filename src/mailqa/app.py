@@ -20,6 +20,7 @@ from mailqa.api.validation import refuse_lone_surrogates
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 from mailqa.web import install_web_ui
+from mailqa.worker.selection import select_executor
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             app.state.service = service
             yield
             return
-        async with open_service(settings) as own:
+        async with open_service(settings, executor=select_executor) as own:
             await own.ensure_admin_token()
             app.state.service = own
             yield

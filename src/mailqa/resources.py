@@ -10,10 +10,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from mailqa.checks import build_checks
+from mailqa.checks.auth.config import AuthConfig
+from mailqa.checks.blacklist import BlacklistConfig
+from mailqa.checks.html import HtmlConfig
+from mailqa.checks.links.check import LinksConfig
+from mailqa.checks.spam import SpamConfig
 from mailqa.core.analyzer import Analyzer, RetryPolicy
 from mailqa.core.check import CheckContext
+from mailqa.core.clients import Fetcher, Resolver, SpamScanner
 from mailqa.core.errors import ConfigError
 from mailqa.core.pipeline import Pipeline
 from mailqa.net.cache import SharedCache, cache_url_for, make_cache
@@ -31,6 +38,56 @@ def rules_version() -> str | None:
         return None
     version = getattr(module, "RULES_VERSION", None)
     return None if version is None else str(version)
+
+
+def check_configs(settings: Settings) -> dict[type[Any], object]:
+    """Each configurable check's own configuration object, from the settings: checks read
+    these, never ``Settings``. A new configurable check adds its line here."""
+    return {
+        AuthConfig: AuthConfig(
+            receiver=settings.smtp_hostname,
+            serv_id=settings.auth_serv_id or settings.smtp_hostname,
+        ),
+        BlacklistConfig: BlacklistConfig(
+            dnsbl_file=settings.dnsbl_file, max_domains=settings.dnsbl_max_domains
+        ),
+        HtmlConfig: HtmlConfig(
+            targets=tuple(settings.html_targets),
+            strict=settings.html_strict,
+            min_share=settings.html_min_share,
+            impact=dict(settings.html_impact),
+            fetch_stylesheets=settings.html_fetch_stylesheets,
+            fail_below=settings.html_fail_below,
+        ),
+        LinksConfig: LinksConfig(
+            check_http=settings.link_check,
+            max_urls=settings.link_max_urls,
+            image_max_bytes=settings.link_image_max_bytes,
+            check_timeout=settings.check_timeout,
+        ),
+        SpamConfig: SpamConfig(receiver_hostname=settings.smtp_hostname),
+    }
+
+
+def check_context(
+    settings: Settings,
+    *,
+    offline: bool = False,
+    resolver: Resolver | None = None,
+    http: Fetcher | None = None,
+    spamd: SpamScanner | None = None,
+    extras: dict[str, Any] | None = None,
+) -> CheckContext:
+    """A check context configured from ``settings`` (offline when either says so), with
+    the clients given; ``open_check_context`` opens the clients too."""
+    return CheckContext(
+        offline=offline or settings.offline,
+        configs=check_configs(settings),
+        resolver=resolver,
+        http=http,
+        spamd=spamd,
+        extras=dict(extras or {}),
+    )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -71,9 +128,11 @@ async def open_check_context(
 ) -> AsyncIterator[CheckContext]:
     """Open the clients the named ``checks`` need (all of them when ``checks`` is None).
 
-    ``with_spamd`` overrides whether a (possibly managed) spamd is opened.
+    The context is offline when ``offline`` or the settings say so: then no DNS resolver or
+    link fetcher is opened. ``with_spamd`` overrides whether a (possibly managed) spamd is
+    opened.
     """
-    ctx = CheckContext(settings=settings, offline=settings.offline if offline is None else offline)
+    ctx = check_context(settings, offline=bool(offline))
     if with_spamd is None:
         with_spamd = checks is None or "spam" in checks
     async with AsyncExitStack() as stack:
@@ -89,9 +148,10 @@ async def open_check_context(
             ctx.spamd, reason = await open_spamd(settings, stack, offline=ctx.offline)
             if reason:
                 ctx.extras["spamd_unavailable"] = reason
+        resolver: DnsResolver | None = None
         if not ctx.offline and (checks is None or {"auth", "blacklist"} & set(checks)):
             try:
-                ctx.resolver = resolver_from_settings(settings, shared=shared)
+                ctx.resolver = resolver = resolver_from_settings(settings, shared=shared)
             except ConfigError as exc:
                 if settings.dns_servers:  # a bad MAILQA_DNS_SERVERS is the user's to fix
                     raise
@@ -104,9 +164,7 @@ async def open_check_context(
             # DNS checks; otherwise through the system resolver (which knows /etc/hosts).
             resolve = None
             if settings.dns_servers:
-                resolve = (
-                    ctx.resolver or resolver_from_settings(settings, shared)
-                ).connect_addresses
+                resolve = (resolver or resolver_from_settings(settings, shared)).connect_addresses
             ctx.http = await stack.enter_async_context(
                 LinkFetcher(fetcher_config(settings), resolve=resolve, shared=shared)
             )

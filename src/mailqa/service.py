@@ -9,13 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mailqa.core.analyzer import Analyzer, Executor, project_scope
-from mailqa.core.errors import NotFound
+from mailqa.core.analyzer import (
+    AnalysisOutcome,
+    Analyzer,
+    Executor,
+    ProcessBackedExecutor,
+    project_scope,
+)
+from mailqa.core.errors import AnalysisCrashed, AnalysisUnavailable, NotFound
 from mailqa.core.message import (
     CapturedMessage,
     Envelope,
@@ -33,20 +39,16 @@ from mailqa.store.database import migrate
 from mailqa.store.messages import MessageFilter, PendingMessage
 from mailqa.store.models import Message
 from mailqa.store.repository import Store
-from mailqa.worker.executor import InlineExecutor
-from mailqa.worker.processes import (
-    AnalysisCrashed,
-    AnalysisProcesses,
-    AnalysisUnavailable,
-    Outcome,
-    ProcessExecutor,
-    child_settings,
-)
 
 log = logging.getLogger(__name__)
 
 HEAD_IN_THREAD = 64 * 1024
 """Header blocks larger than this are scanned in a worker thread."""
+
+ExecutorFactory = Callable[["Service"], Executor]
+"""Builds a service's executor around the service's own jobs (``analyze_job``,
+``analyze_in_process``). The service does not choose one: ``mailqa.worker.selection``
+picks the one the settings name, and whoever opens the service passes it."""
 
 
 class Service:
@@ -56,12 +58,14 @@ class Service:
         store: Store,
         analyzer: Analyzer,
         metrics: Metrics | None = None,
+        *,
+        executor: ExecutorFactory,
     ) -> None:
         self.settings = settings
         self.store = store
         self.analyzer = analyzer
         self.metrics = metrics or Metrics()
-        self.executor: Executor = self._make_executor()
+        self.executor: Executor = executor(self)
         poll = settings.change_poll_seconds
         if poll is None:  # Celery workers store reports from other processes
             poll = 1.0 if settings.executor == "celery" else 0.0
@@ -75,25 +79,6 @@ class Service:
     @pipeline.setter
     def pipeline(self, pipeline: Pipeline) -> None:
         self.analyzer.pipeline = pipeline
-
-    def _make_executor(self) -> Executor:
-        if self.settings.executor == "celery":
-            from mailqa.worker.celery_executor import CeleryExecutor
-
-            return CeleryExecutor(self.settings)
-        concurrency = max(1, self.settings.analysis_concurrency)
-        count = self.settings.analysis_processes
-        if count > 0:
-            spamd = self.analyzer.ctx.spamd
-            per_process = -(-concurrency // count)
-            processes = AnalysisProcesses(
-                child_settings(self.settings, spamd.url if spamd is not None else None),
-                count,
-                per_process,
-                spamd_unavailable=self.analyzer.ctx.extras.get("spamd_unavailable"),
-            )
-            return ProcessExecutor(self._analyze_in_process, processes, count * per_process)
-        return InlineExecutor(self._analyze_job, concurrency=concurrency)
 
     async def ensure_admin_token(self) -> str | None:
         """Create the configured admin token, or a first one when there is none at all.
@@ -170,19 +155,20 @@ class Service:
 
     # Analysis -----------------------------------------------------------------------------
 
-    async def _analyze_job(
+    async def analyze_job(
         self,
         message_id: int,
         uid: str | None,
         parsed: ParsedMessage | None,
         only: Collection[str] | None,
     ) -> Report | None:
+        """One job of an executor that runs the checks in this process."""
         try:
             return await self.analyze(message_id, uid=uid, parsed=parsed, only=only)
         except NotFound:
             return None  # deleted before its turn
 
-    async def _analyze_in_process(
+    async def analyze_in_process(
         self,
         message_id: int,
         uid: str | None,
@@ -191,9 +177,10 @@ class Service:
     ) -> None:
         """One job of the process executor: the child analyses and stores; here, the
         waiters on the inbox are woken and the metrics counted."""
-        assert isinstance(self.executor, ProcessExecutor)
+        executor = self.executor
+        assert isinstance(executor, ProcessBackedExecutor)
         try:
-            outcome = await self.executor.processes.analyze(message_id, uid, only)
+            outcome = await executor.analyze_in_process(message_id, uid, only)
         except NotFound:
             return  # deleted before its turn
         except AnalysisCrashed as exc:
@@ -205,7 +192,7 @@ class Service:
             return
         self._announce(outcome)
 
-    def _announce(self, outcome: Outcome) -> None:
+    def _announce(self, outcome: AnalysisOutcome) -> None:
         """An analysis process stored a report: wake the inbox's waiters, count metrics."""
         if outcome.inbox_id is not None:
             self.store.changes.notify([outcome.inbox_id])
@@ -218,10 +205,11 @@ class Service:
         """Analyse a stored message now (``only``: just those checks) and return the stored
         report: in an analysis process when the server has them, so an on-demand analysis
         never runs the checks on the serving loop either; else here."""
-        if not isinstance(self.executor, ProcessExecutor):
+        executor = self.executor
+        if not isinstance(executor, ProcessBackedExecutor):
             return await self.analyze(message_id, only=only)
         row = await self.store.get_message(message_id)
-        self._announce(await self.executor.processes.analyze(message_id, row.uid, only))
+        self._announce(await executor.analyze_in_process(message_id, row.uid, only))
         report = await self.store.get_report(message_id)
         if report is None:
             raise NotFound(f"message {message_id} not found")
@@ -451,13 +439,13 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, *, start_executor: bool = True
+    settings: Settings, *, executor: ExecutorFactory, start_executor: bool = True
 ) -> AsyncIterator[Service]:
-    """Migrate the database, open shared clients and the executor; close them on exit."""
+    """Migrate the database, open shared clients and the ``executor``; close them on exit."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings))
         analyzer = await stack.enter_async_context(open_analyzer(settings))
-        service = Service(settings, store, analyzer)
+        service = Service(settings, store, analyzer, executor=executor)
         if start_executor:
             await service.executor.start()
             stack.push_async_callback(service.executor.stop)

@@ -37,6 +37,7 @@ from mailqa.core.report import CheckResult, Status
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
 from mailqa.store.models import AuditResult, Message
+from mailqa.worker.selection import select_executor
 
 TOKEN = "mq_audit_admin_token_0123456789"
 N = 24
@@ -76,7 +77,7 @@ async def stored(
         celery_retry_backoff=0.01,
         **database,
     )
-    async with open_service(settings) as service:
+    async with open_service(settings, executor=select_executor) as service:
         await service.ensure_admin_token()
         project = await service.store.create_project("audits")
         inbox = await service.store.create_inbox(project.id, "audited", 10**9)

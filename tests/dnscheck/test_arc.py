@@ -24,10 +24,10 @@ from tests.support.zone_dns import TIMEOUT, Record, ZoneServer
 from mailqa.checks.auth.arc import read_arc_chain, verify_arc
 from mailqa.checks.auth.check import AuthCheck
 from mailqa.checks.auth.details import ArcDetails, AuthDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult
 from mailqa.net.dns import DnsResolver
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def edit(raw: bytes, name: str, instance: int, old: bytes, new: bytes) -> bytes:
 
 async def run_auth(lab: Lab, raw: bytes) -> tuple[CheckResult, AuthDetails]:
     settings = Settings(dns_servers=[lab.server.address])
-    ctx = CheckContext(settings=settings, resolver=lab.resolver())
+    ctx = check_context(settings, resolver=lab.resolver())
     result = await AuthCheck().run(ParsedMessage(raw), ctx)
     return result, AuthDetails.model_validate(result.details)
 

@@ -9,10 +9,10 @@ from tests.dnscheck.conftest import GOOD_IP, NO_PTR_IP, STRANGER_IP, DnsLab
 from mailqa.checks.auth.check import AuthCheck
 from mailqa.checks.auth.details import AuthDetails
 from mailqa.core.address import organizational_domain, sending_ip
-from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Severity, Status
 from mailqa.net.dns import DnsResolver
+from mailqa.resources import check_context
 
 
 def message(from_addr: str = "news@good.example", body: str = "Hello there.\r\n") -> bytes:
@@ -45,7 +45,7 @@ async def run_auth(
     resolver: DnsResolver | None = None,
 ) -> tuple[CheckResult, AuthDetails]:
     msg = ParsedMessage(raw, Envelope(mail_from=mail_from, client_ip=ip, helo="mta.good.example"))
-    ctx = CheckContext(settings=dns_lab.settings(), resolver=resolver or dns_lab.resolver())
+    ctx = check_context(dns_lab.settings(), resolver=resolver or dns_lab.resolver())
     result = await AuthCheck().run(msg, ctx)
     return result, AuthDetails.model_validate(result.details)
 
@@ -197,7 +197,7 @@ async def test_dns_down_is_retryable_error(dns_lab: DnsLab, dead_server: str) ->
 
 async def test_without_resolver_is_skipped(dns_lab: DnsLab) -> None:
     msg = ParsedMessage(message())
-    result = await AuthCheck().run(msg, CheckContext(settings=dns_lab.settings()))
+    result = await AuthCheck().run(msg, check_context(dns_lab.settings()))
     assert result.status == Status.SKIPPED
 
 
@@ -208,7 +208,7 @@ async def test_sending_ip_from_received_chain(dns_lab: DnsLab) -> None:
         b"Return-Path: <bounce@good.example>\r\n"
     ) + message()
     msg = ParsedMessage(raw, Envelope(client_ip="127.0.0.1"))
-    ctx = CheckContext(settings=dns_lab.settings(), resolver=dns_lab.resolver())
+    ctx = check_context(dns_lab.settings(), resolver=dns_lab.resolver())
     d = AuthDetails.model_validate((await AuthCheck().run(msg, ctx)).details)
     assert d.spf.ip == GOOD_IP and d.spf.result == "pass" and d.spf.domain == "good.example"
 

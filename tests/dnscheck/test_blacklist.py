@@ -14,11 +14,11 @@ from mailqa.checks.blacklist import (
     linked_domains,
     query_label,
 )
-from mailqa.core.check import CheckContext
 from mailqa.core.errors import RulesError
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import CheckResult, Status
 from mailqa.net.dns import DnsResolver
+from mailqa.resources import check_context
 from mailqa.rules.dnsbl import load_dnsbl
 from mailqa.settings import Settings
 
@@ -44,7 +44,7 @@ async def run_blacklist(
     resolver: DnsResolver | None = None,
 ) -> tuple[CheckResult, BlacklistDetails]:
     msg = ParsedMessage(message(html), Envelope(mail_from="bounce@good.example", client_ip=ip))
-    ctx = CheckContext(settings=dns_lab.settings(), resolver=resolver or dns_lab.resolver())
+    ctx = check_context(dns_lab.settings(), resolver=resolver or dns_lab.resolver())
     result = await BlacklistCheck().run(msg, ctx)
     return result, BlacklistDetails.model_validate(result.details)
 
@@ -233,7 +233,7 @@ async def test_bundled_lists_self_test_and_error_codes(dns_lab: DnsLab) -> None:
     msg = ParsedMessage(
         message(html), Envelope(mail_from="bounce@good.example", client_ip=LISTED_IP)
     )
-    ctx = CheckContext(settings=settings, resolver=dns_lab.resolver())
+    ctx = check_context(settings, resolver=dns_lab.resolver())
     result = await BlacklistCheck().run(msg, ctx)
     d = BlacklistDetails.model_validate(result.details)
     health = {z.name: z for z in d.zones}

@@ -28,9 +28,9 @@ from tests.support.zone_dns import Record, ZoneServer
 
 from mailqa.checks.auth.check import AuthCheck
 from mailqa.checks.auth.details import AuthDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.net.dns import DnsResolver
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -604,7 +604,7 @@ async def test_dmarc_case(case: Case, key: Key, zone: ZoneServer) -> None:
         message(case, key),
         Envelope(mail_from=mail_from(case), client_ip=SENDING_IP, helo="mta.sender.example"),
     )
-    ctx = CheckContext(settings=Settings(dns_servers=[zone.address]), resolver=resolver)
+    ctx = check_context(Settings(dns_servers=[zone.address]), resolver=resolver)
     result = await AuthCheck().run(msg, ctx)
     details = AuthDetails.model_validate(result.details)
     check_case(case, details, [(f.rule, f.message) for f in result.findings])

@@ -12,9 +12,9 @@ from tests.support.messages import make_message
 from tests.support.stack import Running
 
 from mailqa.checks.headers import HeadersCheck
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 NESTED = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n" + (
@@ -56,7 +56,7 @@ HOSTILE = {
 }
 
 PIPELINE = Pipeline([HeadersCheck()], timeout=10)
-CTX = CheckContext(Settings(offline=True))
+CTX = check_context(Settings(offline=True))
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mailqa.service import open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 MAILQA = [sys.executable, "-m", "mailqa.cli.main"]
 
@@ -33,7 +34,9 @@ def test_token_create_stores_a_working_token(tmp_path: Path) -> None:
 
     async def lookup() -> bool:
         settings = Settings(data_dir=tmp_path, checks=["headers"])
-        async with open_service(settings, start_executor=False) as service:
+        async with open_service(
+            settings, executor=select_executor, start_executor=False
+        ) as service:
             row = await service.store.resolve_token(token)
             return row is not None and row.is_admin and row.name == "ci"
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from mailqa.checks.headers import HeadersCheck
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 GOOD_HEADERS = [
@@ -43,7 +43,7 @@ def build(headers: list[str], body: list[str] | None = None) -> bytes:
 
 
 def run(raw: bytes) -> CheckResult:
-    return asyncio.run(HeadersCheck().run(ParsedMessage(raw), CheckContext(Settings())))
+    return asyncio.run(HeadersCheck().run(ParsedMessage(raw), check_context(Settings())))
 
 
 def rules(result: CheckResult) -> set[str]:

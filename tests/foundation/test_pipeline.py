@@ -13,9 +13,10 @@ from mailqa.core.check import Check, CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Status
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
-CTX = CheckContext(Settings(offline=True))
+CTX = check_context(Settings(offline=True))
 MSG = ParsedMessage(make_message("pipeline"))
 
 

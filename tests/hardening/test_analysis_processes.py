@@ -23,6 +23,7 @@ from mailqa.checks.headers import HeadersCheck
 from mailqa.core.message import HEAD_LIMIT, CapturedMessage, header_block
 from mailqa.service import open_service
 from mailqa.worker.processes import ProcessExecutor
+from mailqa.worker.selection import select_executor
 
 HEAVY_CSS = "".join(f".c{i} {{ display: flex; color: red }}\n" for i in range(60_000))
 
@@ -58,7 +59,9 @@ async def test_capture_stores_headers_and_the_body_is_parsed_when_needed(tmp_pat
     """Before any analysis ran, the row holds what the headers say; the first read of the
     message parses its body and stores the preview, sizes and attachment list."""
     settings = base_settings(tmp_path)
-    async with open_service(settings, start_executor=False) as service:  # nothing analyses
+    async with open_service(
+        settings, executor=select_executor, start_executor=False
+    ) as service:  # nothing analyses
         inbox = await service.store.default_inbox(settings.inbox_quota_bytes)
         raw = mail("an invoice", "<p>Your invoice is attached.</p>", b"a,b\n1,2\n")
         message_id = await service.capture(raw, inbox.id)

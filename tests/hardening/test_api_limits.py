@@ -31,6 +31,7 @@ from mailqa.service import open_service
 from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Message
 from mailqa.store.repository import Store
+from mailqa.worker.selection import select_executor
 
 T = TypeVar("T")
 
@@ -162,7 +163,7 @@ async def test_with_celery_a_shared_slow_poll_sees_other_processes(tmp_path: Pat
     """With the Celery executor reports are written by workers (other processes): waiters
     see them through one poll shared by all, not a query per waiter."""
     settings = base_settings(tmp_path, executor="celery", change_poll_seconds=0.2)
-    async with open_service(settings, start_executor=False) as service:
+    async with open_service(settings, executor=select_executor, start_executor=False) as service:
         other_process = Store(settings.effective_database_url)  # its own, silent hub
         try:
             project = await service.store.create_project("celery")

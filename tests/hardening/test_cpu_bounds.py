@@ -21,9 +21,9 @@ from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.html import HtmlCheck
 from mailqa.checks.links.check import LinksCheck
 from mailqa.core.budget import CpuBudget, CpuBudgetExceeded, checkpoint, run_budgeted
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 
@@ -73,7 +73,7 @@ def test_abandoned_work_stops_at_its_next_checkpoint() -> None:
 async def test_a_check_over_its_cpu_budget_is_errored_and_the_others_report() -> None:
     msg = ParsedMessage(html_mail(f"<style>{HEAVY_CSS}</style><p>hi</p>"))
     pipeline = Pipeline([HtmlCheck(), HeadersCheck()], timeout=120, cpu_seconds=0.05)
-    report = await pipeline.run(msg, CheckContext(Settings(offline=True)))
+    report = await pipeline.run(msg, check_context(Settings(offline=True)))
     html = report.checks["html"]
     assert html.status.value == "errored"
     assert "0.05 s of CPU time" in (html.error or "")
@@ -83,7 +83,7 @@ async def test_a_check_over_its_cpu_budget_is_errored_and_the_others_report() ->
 async def test_a_message_too_costly_to_scan_errors_every_check() -> None:
     msg = ParsedMessage(html_mail(MANY_TAGS))
     pipeline = Pipeline([HtmlCheck(), LinksCheck()], timeout=120, cpu_seconds=0.01)
-    report = await pipeline.run(msg, CheckContext(Settings(offline=True)))
+    report = await pipeline.run(msg, check_context(Settings(offline=True)))
     for name in ("html", "links"):
         assert report.checks[name].status.value == "errored"
         assert "too costly to analyse" in (report.checks[name].error or "")
@@ -92,7 +92,7 @@ async def test_a_message_too_costly_to_scan_errors_every_check() -> None:
 async def test_the_same_message_within_budget_is_analysed() -> None:
     msg = ParsedMessage(html_mail(MANY_TAGS))
     pipeline = Pipeline([HtmlCheck(), LinksCheck()], timeout=120, cpu_seconds=60)
-    report = await pipeline.run(msg, CheckContext(Settings(offline=True)))
+    report = await pipeline.run(msg, check_context(Settings(offline=True)))
     assert {r.status.value for r in report.checks.values()} <= {"passed", "warning", "failed"}
 
 

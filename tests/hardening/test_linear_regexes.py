@@ -32,11 +32,11 @@ from mailqa.checks.hygiene import HygieneCheck
 from mailqa.checks.links.check import LinksCheck
 from mailqa.checks.links.static import _mailto_problem, _tel_problem
 from mailqa.core import markup
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage, decode_header_value
 from mailqa.net.spamd import client as spamd_client
 from mailqa.net.spamd import process as spamd_process
 from mailqa.net.spf import SpfError, _Evaluation, _normal_ip, is_explanation_text, parse_record
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 from mailqa.web.preview import _CID_REF as PREVIEW_CID_REF
 
@@ -46,7 +46,7 @@ MAX_RATIO = 30.0  # 1 MB against 100 KB: linear gives ~10, quadratic ~100
 CAP_SECONDS = 5.0  # for 1 MB
 FLOOR_SECONDS = 0.005  # timer noise: below this a 100 KB run counts as this long
 
-CTX = CheckContext(settings=Settings(), offline=True)
+CTX = check_context(Settings(), offline=True)
 
 
 def _best(fn: Callable[[Any], object], arg: Any, runs: int = 2) -> float:

@@ -28,6 +28,7 @@ from mailqa.core.report import CheckResult, Report
 from mailqa.service import open_service
 from mailqa.store.database import alembic_config, migrate
 from mailqa.store.models import Audit
+from mailqa.worker.selection import select_executor
 
 
 class HeldCheck:
@@ -167,7 +168,9 @@ async def test_an_analysis_cut_short_again_and_again_is_not_retried(tmp_path: Pa
     again at start-up only ``analysis_max_attempts`` times; then it is reported errored."""
     settings = base_settings(tmp_path, analysis_max_attempts=2, analysis_processes=0)
     for start in range(2):  # each start: the analysis begins, the server stops under it
-        async with open_service(settings, start_executor=False) as service:
+        async with open_service(
+            settings, executor=select_executor, start_executor=False
+        ) as service:
             check = HeldCheck()
             service.pipeline = Pipeline([check], timeout=60)
             await service.executor.start()
@@ -180,7 +183,9 @@ async def test_an_analysis_cut_short_again_and_again_is_not_retried(tmp_path: Pa
                 await asyncio.wait_for(check.started.wait(), 10)
             finally:
                 await service.executor.stop()
-    async with open_service(settings) as service:  # the third start queues nothing
+    async with open_service(
+        settings, executor=select_executor
+    ) as service:  # the third start queues nothing
         assert await service.store.pending_messages() == []
         report = await service.store.get_report(mid)
         assert report is not None and report.message.subject == "poison"
@@ -231,7 +236,9 @@ def test_the_celery_task_drops_a_job_made_for_another_message(tmp_path: Path) ->
     settings = base_settings(tmp_path, executor="inline")
 
     async def stored() -> tuple[int, str]:
-        async with open_service(settings, start_executor=False) as service:
+        async with open_service(
+            settings, executor=select_executor, start_executor=False
+        ) as service:
             inbox = await service.store.default_inbox(settings.inbox_quota_bytes)
             mid = await service.capture(make_message("celery job"), inbox.id)
             return mid, (await service.store.get_message(mid)).uid
@@ -245,7 +252,9 @@ def test_the_celery_task_drops_a_job_made_for_another_message(tmp_path: Path) ->
         assert stale == {"message_id": mid, "status": "deleted"}
 
         async def report() -> Report | None:
-            async with open_service(settings, start_executor=False) as service:
+            async with open_service(
+                settings, executor=select_executor, start_executor=False
+            ) as service:
                 return await service.store.get_report(mid)
 
         assert asyncio.run(report()) is None

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from mailqa.checks.html import HtmlAnalysis, HtmlCheck, analyse_html
 from mailqa.checks.html_detect import MAX_CSS_CHARS, detect
-from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import MAX_TAGS as MAX_ELEMENTS
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Status
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 LIMIT_S = 10.0
@@ -76,7 +76,7 @@ async def test_broken_encoding_through_the_pipeline() -> None:
     msg.add_alternative("<p style='display:flex'>caf\u00e9</p>", subtype="html")
     raw = bytes(msg).replace(b'charset="utf-8"', b'charset="no-such-charset"')
     raw = raw.replace(b"caf\xc3\xa9", b"caf\xff\xfe")
-    ctx = CheckContext(settings=Settings())
+    ctx = check_context(Settings())
     report = await Pipeline([HtmlCheck()], timeout=LIMIT_S).run(ParsedMessage(raw), ctx)
     result = report.checks["html"]
     assert result.status in (Status.FAILED, Status.WARNING)
@@ -211,7 +211,7 @@ async def test_deeply_nested_selectors_do_not_error_the_check() -> None:
     msg.add_alternative(
         f"<style>{selector} {{ color: red }}</style><p style='display:flex'>x</p>", subtype="html"
     )
-    ctx = CheckContext(settings=Settings())
+    ctx = check_context(Settings())
     report = await Pipeline([HtmlCheck()], timeout=LIMIT_S).run(ParsedMessage(bytes(msg)), ctx)
     result = report.checks["html"]
     assert result.status in (Status.FAILED, Status.WARNING), result.error

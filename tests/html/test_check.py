@@ -16,11 +16,11 @@ from mailqa.checks.html import (
     analyse_html,
     result_from,
 )
-from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Severity, Status
+from mailqa.resources import check_context
 from mailqa.rules.caniemail import ClientsData, RulesData
 from mailqa.settings import Settings
 
@@ -56,7 +56,7 @@ def message(html: str | None, text: str | None = "plain", amp: str | None = None
 
 
 async def run(raw: bytes, **settings: Any) -> CheckResult:
-    ctx = CheckContext(settings=Settings(**settings))
+    ctx = check_context(Settings(**settings))
     report = await Pipeline([HtmlCheck()]).run(ParsedMessage(raw), ctx)
     return report.checks["html"]
 
@@ -215,7 +215,6 @@ async def test_analysis_leaves_the_event_loop_live() -> None:
     import time
     from email.message import EmailMessage
 
-    from mailqa.core.check import CheckContext
     from mailqa.core.message import ParsedMessage
     from mailqa.settings import Settings
 
@@ -234,7 +233,7 @@ async def test_analysis_leaves_the_event_loop_live() -> None:
 
     task = asyncio.create_task(ticker())
     started = time.perf_counter()
-    result = await HtmlCheck().run(msg, CheckContext(Settings(offline=True)))
+    result = await HtmlCheck().run(msg, check_context(Settings(offline=True)))
     elapsed = time.perf_counter() - started
     task.cancel()
     assert result.status.value in ("warning", "failed", "passed")

@@ -8,9 +8,9 @@ from typing import Any
 from tests.links.local_http import LocalHttpServer
 
 from mailqa.checks.html import HtmlCheck
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 
@@ -26,7 +26,7 @@ def message(html: str) -> ParsedMessage:
 async def run(msg: ParsedMessage, *, fetch: bool, allow: list[str]) -> dict[str, Any]:
     settings = Settings(html_fetch_stylesheets=fetch, link_allow=allow, html_targets=["*"])
     async with LinkFetcher(fetcher_config(settings)) as http:
-        ctx = CheckContext(settings=settings, offline=False)
+        ctx = check_context(settings, offline=False)
         ctx.http = http
         result = await HtmlCheck().run(msg, ctx)
     return {"slugs": {f.rule for f in result.findings}, "result": result}

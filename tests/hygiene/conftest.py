@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mailqa.core.check import CheckContext
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 
 @pytest.fixture(scope="session")
 def ctx() -> CheckContext:
-    return CheckContext(Settings(), offline=True)
+    return check_context(Settings(), offline=True)

@@ -19,6 +19,7 @@ from mailqa.core.html import PREVIEW_CHARS, HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 CLEAN = """<!DOCTYPE html>
@@ -50,7 +51,7 @@ def message(html: str, text: str | None = "Thanks for your order.") -> ParsedMes
 
 
 def run(html: str, text: str | None = "Thanks for your order.") -> CheckResult:
-    return asyncio.run(HygieneCheck().run(message(html, text), CheckContext(Settings())))
+    return asyncio.run(HygieneCheck().run(message(html, text), check_context(Settings())))
 
 
 def by_rule(result: CheckResult) -> dict[str, object]:
@@ -66,7 +67,7 @@ def test_clean_template_passes() -> None:
 
 def test_no_html_part_is_skipped() -> None:
     msg = ParsedMessage(b"From: a@b.example\r\nSubject: x\r\n\r\nplain\r\n")
-    result = asyncio.run(HygieneCheck().run(msg, CheckContext(Settings())))
+    result = asyncio.run(HygieneCheck().run(msg, check_context(Settings())))
     assert result.status.value == "skipped"
 
 

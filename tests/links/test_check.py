@@ -9,12 +9,11 @@ import pytest
 
 from mailqa.checks.links.check import LinksCheck
 from mailqa.checks.links.details import LinksDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, Status
 from mailqa.net.http.fetcher import LinkFetcher
-from mailqa.resources import open_check_context
+from mailqa.resources import check_context, open_check_context
 from mailqa.settings import Settings
 
 from .conftest import MakeFetcher
@@ -41,7 +40,7 @@ def page(server: LocalHttpServer) -> str:
 async def run(
     msg: ParsedMessage, fetcher: LinkFetcher | None, **settings: Any
 ) -> tuple[CheckResult, LinksDetails]:
-    ctx = CheckContext(settings=Settings(**settings), http=fetcher)
+    ctx = check_context(Settings(**settings), http=fetcher)
     result = await LinksCheck().run(msg, ctx)
     return result, LinksDetails.model_validate(result.details)
 
@@ -100,7 +99,7 @@ async def test_offline_or_disabled_runs_static_only(
     fetcher = make_fetcher()
     before = len(server.requests)
     msg = mail(page(server))
-    ctx = CheckContext(settings=Settings(), offline=True, http=fetcher)
+    ctx = check_context(Settings(), offline=True, http=fetcher)
     offline = await LinksCheck().run(msg, ctx)
     assert "HTTP validation skipped (offline mode)" in offline.summary
     disabled, details = await run(msg, fetcher, link_check=False)
@@ -176,7 +175,7 @@ async def test_audit_counts_only_real_failures_as_broken_link_hosts(
 <a href="http://169.254.169.254/latest/meta-data/">metadata (SSRF refused)</a>
 <a href="http://internal.links.test/admin">internal, not allow-listed</a>
 <a href="{server.url("/slow")}">slow</a>"""
-    ctx = CheckContext(settings=Settings(check_timeout=1.5), http=make_fetcher(timeout=0.5))
+    ctx = check_context(Settings(check_timeout=1.5), http=make_fetcher(timeout=0.5))
     report = await Pipeline([LinksCheck()]).run(mail(html), ctx)
     details = LinksDetails.model_validate(report.checks["links"].details)
     kinds = {link.url: link.error_kind for link in details.links}

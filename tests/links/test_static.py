@@ -6,9 +6,9 @@ from typing import Any
 
 from mailqa.checks.links.check import LinksCheck
 from mailqa.checks.links.details import LinkResult, LinksDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Severity, Status
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 
@@ -28,7 +28,7 @@ def mail(html: str | None = None, text: str | None = None, headers: str = "") ->
 
 
 async def run(msg: ParsedMessage, **settings: Any) -> tuple[CheckResult, LinksDetails]:
-    ctx = CheckContext(settings=Settings(**settings), offline=True)
+    ctx = check_context(Settings(**settings), offline=True)
     result = await LinksCheck().run(msg, ctx)
     return result, LinksDetails.model_validate(result.details)
 

@@ -13,6 +13,7 @@ from mailqa.app import create_app
 from mailqa.relay import Relay, RelayError
 from mailqa.service import open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 from .conftest import ADMIN_TOKEN, Stack, start_sink
 
@@ -156,7 +157,7 @@ async def test_release_without_relay_is_a_clear_400(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path, api_token=ADMIN_TOKEN, checks=["headers"], spamd_managed="off"
     )
-    async with open_service(settings) as service:
+    async with open_service(settings, executor=select_executor) as service:
         await service.ensure_admin_token()
         project = await service.store.create_project("p")
         inbox = await service.store.create_inbox(project.id, "i", 1_000_000)

@@ -24,7 +24,6 @@ from mailqa.api.routes.mailtrap.shapes import (
     spam_report,
 )
 from mailqa.checks.blacklist import BlacklistCheck
-from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.report import (
     CheckResult,
@@ -35,6 +34,7 @@ from mailqa.core.report import (
     Severity,
     Status,
 )
+from mailqa.resources import check_context
 from mailqa.store.capture import utf8_size
 from mailqa.store.models import Message
 
@@ -75,7 +75,7 @@ async def test_real_blacklist_result_parses_as_the_sdks_blacklists(
     dns_lab: DnsLab,
 ) -> None:
     msg = ParsedMessage(RAW, Envelope(mail_from="bounce@good.example", client_ip=LISTED_IP))
-    ctx = CheckContext(settings=dns_lab.settings(), resolver=dns_lab.resolver())
+    ctx = check_context(dns_lab.settings(), resolver=dns_lab.resolver())
     result = await BlacklistCheck().run(msg, ctx)
     shaped = message_json(
         row(), (0, 0), report(result), "/api/x/messages/7", blacklist_enabled=True

@@ -27,6 +27,7 @@ from mailqa.service import open_service
 from mailqa.settings import Settings
 from mailqa.store.database import migrate
 from mailqa.store.repository import Store
+from mailqa.worker.selection import select_executor
 
 pytestmark = pytest.mark.slow
 
@@ -246,7 +247,7 @@ async def test_an_api_audit_with_no_worker_fails_as_stalled(
         audit_stall_seconds=1.5,
     )
     try:
-        async with open_service(settings) as service:
+        async with open_service(settings, executor=select_executor) as service:
             manager = AuditManager(service)
             audit = await manager.start(inbox_id, ["headers"])
             try:

@@ -12,6 +12,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.net.spamd.client import SpamdClient
 from mailqa.net.spamd.process import ManagedSpamd
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -47,4 +48,4 @@ def settings() -> Settings:
 
 @pytest.fixture
 def ctx(settings: Settings, spamd_client: SpamdClient) -> CheckContext:
-    return CheckContext(settings=settings, spamd=spamd_client)
+    return check_context(settings, spamd=spamd_client)

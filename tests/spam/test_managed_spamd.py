@@ -12,14 +12,13 @@ import psutil
 import pytest
 
 from mailqa.checks.spam import SpamCheck, SpamDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import Status
 from mailqa.net.spamd.client import SpamdClient, SpamdUnavailable
 from mailqa.net.spamd.process import ManagedSpamd, SpamdStartError
 from mailqa.net.spamd.provision import open_spamd
-from mailqa.resources import open_check_context
+from mailqa.resources import check_context, open_check_context
 from mailqa.settings import Settings
 
 Sample = Callable[[str], ParsedMessage]
@@ -65,7 +64,7 @@ async def test_hung_spamd_times_out_as_errored_and_retryable(
     client = SpamdClient(own_spamd.url, timeout=1.0)
     _signal_group(own_spamd, signal.SIGSTOP)
     try:
-        result = await SpamCheck().run(sample("gtube.eml"), CheckContext(Settings(), spamd=client))
+        result = await SpamCheck().run(sample("gtube.eml"), check_context(Settings(), spamd=client))
     finally:
         _signal_group(own_spamd, signal.SIGCONT)
     assert result.status == Status.ERRORED
@@ -78,7 +77,7 @@ async def test_spamd_killed_mid_scan_is_errored_then_restarted(
     own_spamd: ManagedSpamd, sample: Sample
 ) -> None:
     client = SpamdClient(own_spamd.url, timeout=30.0)
-    ctx = CheckContext(Settings(), spamd=client)
+    ctx = check_context(Settings(), spamd=client)
     restarts = own_spamd.restarts
     old_pid = own_spamd.pid
     # Freeze spamd so the scan is surely in flight, then kill it and every child.
@@ -117,7 +116,7 @@ async def test_orphaned_children_do_not_block_a_restart(
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
     client = SpamdClient(own_spamd.url)
     result = await SpamCheck().run(
-        sample("order_shipped.eml"), CheckContext(Settings(), spamd=client)
+        sample("order_shipped.eml"), check_context(Settings(), spamd=client)
     )
     assert result.status == Status.PASSED
 
@@ -184,6 +183,7 @@ async def test_check_context_starts_and_stops_a_managed_spamd(
         spam = SpamDetails.model_validate(result.details)
         assert spam.spamd_version is not None
         client = ctx.spamd
+        assert isinstance(client, SpamdClient)
     with pytest.raises(SpamdUnavailable):
         await client.ping()
 

@@ -16,10 +16,10 @@ import pytest
 from tests.dnscheck.conftest import GOOD_IP, LISTED_IP, DnsLab
 
 from mailqa.checks.spam import SpamCheck, SpamDetails
-from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.net.spamd.client import SpamdClient
 from mailqa.net.spamd.provision import open_spamd, spamd_dns_server
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -45,7 +45,7 @@ async def network_spamd(
 async def scan(client: SpamdClient, settings: Settings, ip: str) -> SpamDetails:
     raw = (SAMPLES / "order_shipped.eml").read_bytes()
     msg = ParsedMessage(raw, Envelope(client_ip=ip, helo="mta.good.example"))
-    result = await SpamCheck().run(msg, CheckContext(settings=settings, spamd=client))
+    result = await SpamCheck().run(msg, check_context(settings, spamd=client))
     details = SpamDetails.model_validate(result.details)
     assert details.outcome == "scored", result.summary
     return details

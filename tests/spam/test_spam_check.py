@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Severity, Status
 from mailqa.net.spamd.client import SpamdClient
 from mailqa.net.spamd.process import ManagedSpamd, free_port
+from mailqa.resources import check_context
 from mailqa.settings import Settings
 
 Sample = Callable[[str], ParsedMessage]
@@ -139,7 +141,7 @@ async def test_spamd_version_is_reported(
     assert await fresh.server_version() == spamd.version
     assert spamd.version is not None and re.fullmatch(r"\d+\.\d+\.\d+", spamd.version)
     result = await SpamCheck().run(
-        sample("order_shipped.eml"), CheckContext(settings=ctx.settings, spamd=fresh)
+        sample("order_shipped.eml"), dataclasses.replace(ctx, spamd=fresh)
     )
     assert details(result.details).spamd_version == spamd.version
 
@@ -197,7 +199,7 @@ async def test_two_megabyte_message_under_a_raised_limit_is_scored(
 ) -> None:
     client = SpamdClient(spamd.url, max_size=4 * 1024 * 1024, timeout=60)
     msg = _two_megabyte_message()
-    result = await SpamCheck().run(msg, CheckContext(settings=Settings(), spamd=client))
+    result = await SpamCheck().run(msg, check_context(Settings(), spamd=client))
     spam = details(result.details)
     assert result.status in (Status.PASSED, Status.FAILED)
     assert spam.outcome == "scored"
@@ -206,7 +208,7 @@ async def test_two_megabyte_message_under_a_raised_limit_is_scored(
 
 
 async def test_no_spamd_is_skipped_with_the_reason(sample: Sample, settings: Settings) -> None:
-    ctx = CheckContext(settings=settings, extras={"spamd_unavailable": "no spamd: it is off"})
+    ctx = check_context(settings, extras={"spamd_unavailable": "no spamd: it is off"})
     result = await SpamCheck().run(sample("gtube.eml"), ctx)
     assert result.status == Status.SKIPPED
     assert result.summary == "no spamd: it is off"
@@ -217,7 +219,7 @@ async def test_unreachable_spamd_is_errored_and_retryable(
     sample: Sample, settings: Settings
 ) -> None:
     client = SpamdClient(f"tcp://127.0.0.1:{free_port()}", timeout=5)
-    ctx = CheckContext(settings=settings, spamd=client)
+    ctx = check_context(settings, spamd=client)
     report = await Pipeline([SpamCheck(), HeadersCheck()]).run(sample("gtube.eml"), ctx)
     spam = report.checks["spam"]
     assert spam.status == Status.ERRORED
@@ -233,7 +235,7 @@ async def test_unix_socket_without_a_daemon_is_errored(
     sample: Sample, settings: Settings, tmp_path: Path
 ) -> None:
     client = SpamdClient(f"unix://{tmp_path / 'spamd.sock'}", timeout=5)
-    result = await SpamCheck().run(sample("gtube.eml"), CheckContext(settings, spamd=client))
+    result = await SpamCheck().run(sample("gtube.eml"), check_context(settings, spamd=client))
     assert result.status == Status.ERRORED
     assert result.retryable is True
 

@@ -15,6 +15,7 @@ from mailqa.app import create_app
 from mailqa.capture.smtp import start_smtp_server
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
+from mailqa.worker.selection import select_executor
 
 
 def loopback_http(app: FastAPI, **options: Any) -> uvicorn.Config:
@@ -79,7 +80,10 @@ async def serving_stack(
     """The service on ``settings`` (its admin token made), the SMTP capture unless ``smtp``
     is false, and the API served with the uvicorn configuration ``http`` makes for it.
     Without SMTP, ``smtp_port`` is the configured one (what the API then advertises)."""
-    async with open_service(settings) as service, AsyncExitStack() as running:
+    async with (
+        open_service(settings, executor=select_executor) as service,
+        AsyncExitStack() as running,
+    ):
         await service.ensure_admin_token()
         app = create_app(settings, service)
         smtp_port = settings.smtp_port

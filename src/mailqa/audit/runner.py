@@ -33,14 +33,13 @@ from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
-from mailqa.core.analyzer import Analyzer
+from mailqa.core.analyzer import Analyzer, AuditExecutor
 from mailqa.core.message import ParsedMessage, parse_stored
 from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 
 if TYPE_CHECKING:
     from mailqa.store.repository import Store
-    from mailqa.worker.celery_executor import CeleryExecutor
 
 T = TypeVar("T")
 
@@ -286,7 +285,7 @@ IMPORT_PROJECT = "mailqa audits"
 
 
 async def run_celery_audit(
-    settings: Settings,
+    executor: AuditExecutor,
     store: Store,
     source: StoredInboxSource | Sequence[Source],
     options: AuditOptions,
@@ -302,11 +301,9 @@ async def run_celery_audit(
 
     A stored inbox is fanned out as it is; files are first imported into a new inbox of
     their own (tasks take ids), a batch at a time, each batch queued once committed.
-    Returns the audit id (the API shows it too: ``GET /api/v1/audits/{id}``).
+    Returns the audit id (the API shows it too: ``GET /api/v1/audits/{id}``). ``executor``
+    publishes the tasks (``CeleryExecutor``); it is started and stopped here.
     """
-    from mailqa.worker.celery_executor import CeleryExecutor
-
-    executor = CeleryExecutor(settings)
     await executor.start()  # fails fast when the broker cannot be reached
     try:
         audits = AuditStore(store)
@@ -354,7 +351,7 @@ async def run_celery_audit(
 
 async def _wait(
     audits: AuditStore,
-    executor: CeleryExecutor,
+    executor: AuditExecutor,
     collector: Collector,
     sent: int,
     poll: float,

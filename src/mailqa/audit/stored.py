@@ -25,7 +25,7 @@ from mailqa.audit.record import (
 from mailqa.audit.sources import StoredInboxSource, filters_from_dict, filters_to_dict
 from mailqa.audit.store import FINISHED, AuditStore
 from mailqa.checks import build_checks
-from mailqa.core.analyzer import Analyzer, project_scope
+from mailqa.core.analyzer import Analyzer, AuditExecutor, project_scope
 from mailqa.core.errors import MailqaError, NotFound
 from mailqa.core.message import ParsedMessage
 from mailqa.store.models import Audit
@@ -33,7 +33,6 @@ from mailqa.store.models import Audit
 if TYPE_CHECKING:
     from mailqa.service import Service
     from mailqa.store.messages import MessageFilter
-    from mailqa.worker.celery_executor import CeleryExecutor
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class AuditStalled(MailqaError):
 
 async def wait_for_results(
     audits: AuditStore,
-    executor: CeleryExecutor,
+    executor: AuditExecutor,
     audit_id: int,
     expected: int,
     *,
@@ -222,10 +221,17 @@ class AuditManager:
             log.exception("audit %s failed", audit.id)
             await self.audits.update(audit.id, status="failed", error=str(exc))
 
+    def _audit_executor(self) -> AuditExecutor:
+        """The service's executor, as the one that fans audits out (Celery)."""
+        executor = self.service.executor
+        if not isinstance(executor, AuditExecutor):
+            raise MailqaError("this server's executor does not fan audits out to workers")
+        return executor
+
     async def _fan_out(self, audit: Audit, source: StoredInboxSource, done: set[int]) -> int:
         """Queue the ids; the audit is ``running`` once all are queued, and workers write
         the results (``progress`` marks it done when all are in)."""
-        submit = self.service.executor.submit_audit  # type: ignore[attr-defined]
+        submit = self._audit_executor().submit_audit
         batch: list[int] = []
         total = len(done)
         async for message_id in source.message_ids():
@@ -247,7 +253,7 @@ class AuditManager:
         try:
             await wait_for_results(
                 self.audits,
-                self.service.executor,  # type: ignore[arg-type]
+                self._audit_executor(),
                 audit.id,
                 total,
                 poll=WATCH_POLL_SECONDS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,10 +23,11 @@ from pydantic import BaseModel, Field
 from mailqa.core.address import domain_of, is_public_ip, organizational_domain, sending_ip
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
+from mailqa.core.clients import DnsAnswer, Resolver
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
 from mailqa.core.rules import CheckRules
-from mailqa.net.dns import DnsAnswer, DnsResolver, reverse_ip_name
+from mailqa.net.dns import reverse_ip_name
 from mailqa.rules.dnsbl import DnsList, load_dnsbl
 
 RULES = CheckRules(
@@ -218,6 +220,16 @@ def _zone_health(
     return health
 
 
+@dataclass(frozen=True)
+class BlacklistConfig:
+    """What the blacklist check reads of the settings (``MAILQA_DNSBL_*``)."""
+
+    dnsbl_file: Path | None
+    """The DNS lists to ask instead of the bundled ones."""
+    max_domains: int
+    """Most domains (sender's and linked) looked up per message."""
+
+
 class BlacklistCheck:
     name: ClassVar[str] = "blacklist"
     rules: ClassVar[CheckRules] = RULES
@@ -228,7 +240,8 @@ class BlacklistCheck:
         resolver = ctx.resolver
         if resolver is None:
             return CheckResult.skipped(self.name, ctx.no_resolver_reason)
-        version, lists = _lists(ctx.settings.dnsbl_file)
+        config = ctx.config(BlacklistConfig)
+        version, lists = _lists(config.dnsbl_file)
         details = BlacklistDetails(lists_version=version)
 
         ip = sending_ip(msg)
@@ -245,13 +258,13 @@ class BlacklistCheck:
         ]
         # Extraction walks the whole body: in a thread, so the event loop stays live.
         domains = [d for d in sender_domains if d] + await in_thread(linked_domains, msg)
-        details.domains = list(dict.fromkeys(domains))[: ctx.settings.dnsbl_max_domains]
+        details.domains = list(dict.fromkeys(domains))[: config.max_domains]
 
         await self._lookup(resolver, lists, details)
         return self._result(details)
 
     async def _lookup(
-        self, resolver: DnsResolver, lists: tuple[DnsList, ...], details: BlacklistDetails
+        self, resolver: Resolver, lists: tuple[DnsList, ...], details: BlacklistDetails
     ) -> None:
         plan: list[tuple[DnsList, str, str]] = []  # (list, target, query name)
         # (list, (listed, clean) test points, (listed, clean) query names)

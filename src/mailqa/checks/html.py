@@ -9,7 +9,7 @@ out), and an overall score weighted by market share (``CheckResult.score``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, Literal, cast
@@ -25,11 +25,11 @@ from mailqa.checks.html_detect.engine import MOBILE_ONLY, Gates
 from mailqa.checks.html_detect.fallbacks import Cover, Fallbacks, declarations
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
+from mailqa.core.clients import Fetcher
 from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.core.rules import CheckRules
-from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.rules.caniemail import (
     ClientInfo,
     ClientsData,
@@ -908,6 +908,18 @@ def result_from(name: str, analysis: HtmlAnalysis, fail_below: float = 0.0) -> C
     )
 
 
+@dataclass(frozen=True)
+class HtmlConfig:
+    """What the html check reads of the settings (``MAILQA_HTML_*``)."""
+
+    targets: tuple[str, ...]
+    strict: bool
+    min_share: float
+    impact: Mapping[str, str]
+    fetch_stylesheets: bool
+    fail_below: float
+
+
 class HtmlCheck:
     name: ClassVar[str] = "html"
     rules: ClassVar[CheckRules] = RULES
@@ -919,25 +931,26 @@ class HtmlCheck:
         if msg.html is None and not has_amp:
             return CheckResult.skipped(self.name, "no HTML part")
         sheets: list[tuple[LinkedStylesheet, str | None, int]] = []
-        if ctx.settings.html_fetch_stylesheets and ctx.http is not None and not ctx.offline:
+        config = ctx.config(HtmlConfig)
+        if config.fetch_stylesheets and ctx.http is not None and not ctx.offline:
             sheets = await fetch_stylesheets(msg.html_document, ctx.http)
         try:
             # CPU-bound: in a thread, so the event loop (SMTP, API) stays live.
             analysis = await in_thread(
                 analyse_document,
                 msg.html_document,
-                list(ctx.settings.html_targets),
+                list(config.targets),
                 extra_features=["amp"] if has_amp else [],
                 stylesheets=sheets,
                 policy=VerdictPolicy(
-                    strict=ctx.settings.html_strict,
-                    min_share=ctx.settings.html_min_share,
-                    impacts=dict(ctx.settings.html_impact),
+                    strict=config.strict,
+                    min_share=config.min_share,
+                    impacts=dict(config.impact),
                 ),
             )
         except TargetError as exc:
             return CheckResult.errored(self.name, f"MAILQA_HTML_TARGETS: {exc}")
-        return result_from(self.name, analysis, ctx.settings.html_fail_below)
+        return result_from(self.name, analysis, config.fail_below)
 
 
 MAX_STYLESHEETS = 10
@@ -945,7 +958,7 @@ MAX_STYLESHEET_BYTES = 512 * 1024
 
 
 async def fetch_stylesheets(
-    doc: HtmlDocument, http: LinkFetcher
+    doc: HtmlDocument, http: Fetcher
 ) -> list[tuple[LinkedStylesheet, str | None, int]]:
     """Fetch the document's http(s) ``<link rel=stylesheet>`` sheets, at most
     ``MAX_STYLESHEETS``, concurrently, through the SSRF-safe fetcher."""

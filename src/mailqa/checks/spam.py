@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, ClassVar, Literal
 
@@ -17,10 +18,11 @@ from pydantic import BaseModel, Field
 
 from mailqa.core.address import normal_ip
 from mailqa.core.check import CheckContext
+from mailqa.core.clients import SpamdReport, SpamScanner
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity, Status
 from mailqa.core.rules import CheckRules
-from mailqa.net.spamd.client import SpamdClient, SpamdReport, SpamdUnavailable
+from mailqa.net.spamd.client import SpamdUnavailable
 
 _BRACKET_IP = re.compile(rb"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -168,6 +170,14 @@ def _result(report: SpamdReport, details: SpamDetails) -> CheckResult:
     )
 
 
+@dataclass(frozen=True)
+class SpamConfig:
+    """What the spam check reads of the settings."""
+
+    receiver_hostname: str
+    """The name in the ``Received`` header the message is scored with (``MAILQA_SMTP_HOSTNAME``)."""
+
+
 class SpamCheck:
     """Scores the message with spamd (REPORT). Needs a spamd, not the internet."""
 
@@ -177,7 +187,7 @@ class SpamCheck:
     default_enabled: ClassVar[bool] = True
 
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
-        client: SpamdClient | None = ctx.spamd
+        client: SpamScanner | None = ctx.spamd
         if client is None:
             reason = ctx.extras.get("spamd_unavailable") or (
                 "no spamd: set MAILQA_SPAMD_URL or install spamd for a managed one"
@@ -185,7 +195,7 @@ class SpamCheck:
             result = CheckResult.skipped(self.name, str(reason))
             details = SpamDetails(outcome="not_configured", size=len(msg.raw))
             return result.model_copy(update={"details": details.model_dump()})
-        raw = scoring_bytes(msg, ctx.settings.smtp_hostname)
+        raw = scoring_bytes(msg, ctx.config(SpamConfig).receiver_hostname)
         base = SpamDetails(
             outcome="scored", size=len(raw), max_size=client.max_size, spamd_url=client.url
         )

@@ -194,8 +194,10 @@ def audit(
             if executor == "celery":
                 assert store is not None
                 fan_out = opened[0] if isinstance(opened[0], StoredInboxSource) else opened
+                from mailqa.worker.celery_executor import CeleryExecutor
+
                 audit_id = await run_celery_audit(
-                    settings,
+                    CeleryExecutor(settings),
                     store,
                     fan_out,
                     options,

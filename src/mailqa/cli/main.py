@@ -79,8 +79,9 @@ async def _serve(settings: Settings) -> None:
     from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
     from mailqa.service import open_service
+    from mailqa.worker.selection import select_executor
 
-    async with open_service(settings) as service:
+    async with open_service(settings, executor=select_executor) as service:
         created = await service.ensure_admin_token()
         smtp = await start_smtp_server(service, settings.host, settings.smtp_port)
         smtp_port = smtp.sockets[0].getsockname()[1]

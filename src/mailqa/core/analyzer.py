@@ -13,7 +13,7 @@ import dataclasses
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mailqa.core.check import Check, CheckContext
 from mailqa.core.message import ParsedMessage
@@ -136,7 +136,10 @@ class CheckBuilder(Protocol):
 
 class Executor(Protocol):
     """Where a server's analyses run: queued here, run inline, in analysis processes or on
-    Celery workers. ``uid`` is the message's identity: the report is saved only onto it."""
+    Celery workers. ``uid`` is the message's identity: the report is saved only onto it.
+
+    The service depends on this protocol only; the front ends (``mailqa.worker.selection``)
+    pick the executor the settings name and give it to the service."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -147,3 +150,37 @@ class Executor(Protocol):
         parsed: ParsedMessage | None = None,
         only: Collection[str] | None = None,
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """What another process reports of one analysis it ran and stored: the inbox it changed,
+    the report's status and each check's status and duration (for metrics); ``None`` fields
+    when the message was gone."""
+
+    inbox_id: int | None = None
+    status: str | None = None
+    checks: tuple[tuple[str, str, float], ...] = ()
+
+
+@runtime_checkable
+class ProcessBackedExecutor(Executor, Protocol):
+    """An executor whose analyses run, and are stored, in analysis processes of the server."""
+
+    async def analyze_in_process(
+        self, message_id: int, uid: str | None, only: Collection[str] | None
+    ) -> AnalysisOutcome:
+        """Analyse and store one message in a process now; ``NotFound`` when it is gone,
+        ``AnalysisCrashed`` when the process died meanwhile."""
+        ...
+
+
+@runtime_checkable
+class AuditExecutor(Executor, Protocol):
+    """An executor that also fans stored audits out to workers elsewhere (Celery)."""
+
+    async def submit_audit(self, audit_id: int, message_ids: Collection[int]) -> None: ...
+
+    async def audit_activity(self, audit_id: int) -> str | None:
+        """What is still under way for the audit, or None when nothing is."""
+        ...

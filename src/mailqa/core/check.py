@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from mailqa.core.clients import Fetcher, Resolver, SharedCache, SpamScanner
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult
-from mailqa.settings import Settings
 
-if TYPE_CHECKING:
-    from mailqa.net.cache import SharedCache
-    from mailqa.net.dns import DnsResolver
-    from mailqa.net.http.fetcher import LinkFetcher
-    from mailqa.net.spamd.client import SpamdClient
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass
 class CheckContext:
-    """What a check may use besides the message: settings and shared long-lived clients.
+    """What a check may use besides the message: its configuration and the shared
+    long-lived clients.
 
-    Clients are injected (tests pass ones pointed at real local servers). A check that needs
-    a client that is absent reports ``skipped`` with the reason.
+    A check that is configurable declares a small frozen dataclass of what it reads (its
+    ``...Config``) and asks for it with ``ctx.config(HtmlConfig)``; ``configs`` holds one per
+    class, built from the settings by ``mailqa.resources.check_configs``. Clients are
+    injected (tests pass ones pointed at real local servers). A check that needs a client
+    that is absent reports ``skipped`` with the reason.
     """
 
-    settings: Settings
     offline: bool = False
-    resolver: DnsResolver | None = None
-    http: LinkFetcher | None = None
-    spamd: SpamdClient | None = None
+    """The network checks are skipped, and no check touches the network."""
+    configs: Mapping[type[Any], object] = field(default_factory=dict)
+    resolver: Resolver | None = None
+    http: Fetcher | None = None
+    spamd: SpamScanner | None = None
     cache: SharedCache | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     scope: str = ""
     """Whose mail this is (``project:ID``; empty outside the server). Caches whose hits
     would tell one owner what another's mail contained (link results) are kept per scope."""
+
+    def config(self, kind: type[ConfigT]) -> ConfigT:
+        """The configuration object of class ``kind``; ``LookupError`` when there is none."""
+        found = self.configs.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"the check context holds no {kind.__name__}")
+        return found
 
     @property
     def no_resolver_reason(self) -> str:

@@ -54,6 +54,14 @@ class AnalysisFailed(MailqaError):
     """The analysis could not run now (its process died, or none can start): try again."""
 
 
+class AnalysisCrashed(AnalysisFailed):
+    """The analysis process died while analysing the message."""
+
+
+class AnalysisUnavailable(AnalysisFailed):
+    """The analysis processes cannot start (a configuration they refuse): nothing can run."""
+
+
 class CheckError(MailqaError):
     pass
 

@@ -100,7 +100,7 @@ class Pipeline:
 
     async def _run_one(self, check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
         started = time.perf_counter()
-        if check.needs_network and (ctx.offline or ctx.settings.offline):
+        if check.needs_network and ctx.offline:
             result = CheckResult.skipped(check.name, "offline mode: this check needs the network")
         else:
             budget = CpuBudget(self.cpu_seconds)

@@ -13,19 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Protocol, runtime_checkable
+
+from mailqa.core.clients import SharedCache as SharedCache
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class SharedCache(Protocol):
-    distributed: bool
-    """True when other processes (other machines) read and write the same entries."""
-
-    async def get(self, key: str) -> bytes | None: ...
-    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
-    async def close(self) -> None: ...
 
 
 class MemoryCache:

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import dns.asyncresolver
 import dns.exception
@@ -31,43 +31,13 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from mailqa.core.clients import DnsAnswer as DnsAnswer
 from mailqa.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from mailqa.net.cache import SharedCache
 
-AnswerStatus = Literal["ok", "nxdomain", "nodata", "error", "invalid"]
-
 DEFAULT_PORT = 53
-
-
-@dataclass(frozen=True)
-class DnsAnswer:
-    """The outcome of one lookup. ``records`` are text: TXT strings joined, names without the
-    final dot, MX as ``"preference host"``."""
-
-    name: str
-    rdtype: str
-    status: AnswerStatus
-    records: tuple[str, ...] = ()
-    ttl: float = 0.0
-    error: str | None = None
-    elapsed_ms: float = 0.0
-    cached: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def failed(self) -> bool:
-        """The lookup did not complete (timeout, SERVFAIL, refused...): the answer is unknown."""
-        return self.status == "error"
-
-    @property
-    def void(self) -> bool:
-        """No such name, or no records of the type (an RFC 7208 "void lookup")."""
-        return self.status in ("nxdomain", "nodata")
 
 
 def parse_server(text: str) -> tuple[str, int]:

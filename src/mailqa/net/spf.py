@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
 
-from mailqa.net.dns import DnsAnswer, DnsResolver, ptr_name
+from mailqa.core.clients import DnsAnswer, Resolver
+from mailqa.net.dns import ptr_name
 
 SpfResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -287,7 +288,7 @@ def _normal_ip(ip: str) -> IPAddress:
 class _Evaluation:
     def __init__(
         self,
-        resolver: DnsResolver,
+        resolver: Resolver,
         ip: IPAddress,
         sender: str,
         helo: str | None,
@@ -542,7 +543,7 @@ class _Evaluation:
 
 
 async def check_spf(
-    resolver: DnsResolver,
+    resolver: Resolver,
     ip: str,
     sender: str | None,
     helo: str | None,

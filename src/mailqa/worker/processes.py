@@ -28,7 +28,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mailqa.core.errors import AnalysisFailed, MailqaError, NotFound, SourceExpired
+from mailqa.core.analyzer import AnalysisOutcome
+from mailqa.core.errors import (
+    AnalysisCrashed,
+    AnalysisUnavailable,
+    MailqaError,
+    NotFound,
+    SourceExpired,
+)
 from mailqa.settings import Settings
 from mailqa.worker.executor import AnalyzeFn, InlineExecutor
 
@@ -45,30 +52,12 @@ START_ATTEMPTS = 3
 """Starts of an analysis process in a row that may fail before analysis is given up."""
 
 
-class AnalysisCrashed(AnalysisFailed):
-    """The analysis process died while analysing the message."""
-
-
-class AnalysisUnavailable(AnalysisFailed):
-    """The analysis processes cannot start (a configuration they refuse): nothing can run."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a child reports of one analysis: the inbox it changed, the report's status and
-    each check's status and duration (for metrics); ``None`` fields when the message was gone."""
-
-    inbox_id: int | None = None
-    status: str | None = None
-    checks: tuple[tuple[str, str, float], ...] = ()
-
-
 @dataclass
 class _Child:
     process: BaseProcess
     conn: Connection
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    inflight: dict[int, asyncio.Future[Outcome]] = field(default_factory=dict)
+    inflight: dict[int, asyncio.Future[AnalysisOutcome]] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
     stopping: bool = False
 
@@ -134,12 +123,12 @@ class AnalysisProcesses:
 
     async def analyze(
         self, message_id: int, uid: str | None, only: Collection[str] | None
-    ) -> Outcome:
+    ) -> AnalysisOutcome:
         """Analyse and store one message in a child; ``NotFound`` when it is gone,
         ``AnalysisCrashed`` when the child died meanwhile."""
         child = await self._pick()
         job_id = next(self._ids)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AnalysisOutcome] = asyncio.get_running_loop().create_future()
         child.inflight[job_id] = future
         try:
             child.conn.send((job_id, message_id, uid, tuple(only) if only else None))
@@ -279,7 +268,10 @@ async def _serve(
 ) -> None:
     from mailqa.service import open_service  # the child's own service: store and analyzer
 
-    async with open_service(settings, start_executor=False) as service:
+    # The child's service never queues an analysis of its own: its executor is not started.
+    async with open_service(
+        settings, executor=lambda service: InlineExecutor(service.analyze_job), start_executor=False
+    ) as service:
         if spamd_unavailable is not None and service.analyzer.ctx.spamd is None:
             service.analyzer.ctx.extras["spamd_unavailable"] = spamd_unavailable
         conn.send(READY)
@@ -304,7 +296,7 @@ async def _serve(
                 checks = tuple(
                     (r.name, r.status.value, r.duration_ms) for r in report.checks.values()
                 )
-                conn.send((job_id, "ok", Outcome(inbox, report.status.value, checks)))
+                conn.send((job_id, "ok", AnalysisOutcome(inbox, report.status.value, checks)))
 
         loop = asyncio.get_running_loop()
         pipe = ThreadPoolExecutor(1, thread_name_prefix="analysis-pipe")
@@ -337,3 +329,8 @@ class ProcessExecutor(InlineExecutor):
     async def stop(self) -> None:
         await super().stop()
         await self.processes.stop()
+
+    async def analyze_in_process(
+        self, message_id: int, uid: str | None, only: Collection[str] | None
+    ) -> AnalysisOutcome:
+        return await self.processes.analyze(message_id, uid, only)

@@ -28,6 +28,7 @@ from mailqa.settings import Settings
 from mailqa.store.models import Audit
 from mailqa.store.repository import Store
 from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
+from mailqa.worker.selection import select_executor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class WorkerRuntime:
             store = Store(self.settings.effective_database_url)
             stack.push_async_callback(store.close)
             analyzer = await stack.enter_async_context(open_analyzer(self.settings))
-            self._service = Service(self.settings, store, analyzer)
+            self._service = Service(self.settings, store, analyzer, executor=select_executor)
             self.audits = AuditStore(store)
             self._stack = stack
         return self._service

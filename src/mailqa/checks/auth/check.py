@@ -7,6 +7,7 @@ import asyncio
 from typing import ClassVar
 
 from mailqa.checks.auth.arc import read_arc_chain, verify_arc
+from mailqa.checks.auth.config import AuthConfig
 from mailqa.checks.auth.details import AuthDetails, DmarcDetails, SpfTreeDetails
 from mailqa.checks.auth.dkim import combined_dkim_result, key_name, verify_dkim
 from mailqa.checks.auth.dmarc import evaluate_dmarc, evaluate_tree_walk, find_dmarc_record
@@ -49,7 +50,8 @@ class AuthCheck:
 
         public_ip = ip if ip and is_public_ip(ip) else None
         spf_domain = domain_of(mail_from) or (helo or "").lower().rstrip(".") or None
-        spf_task = evaluate_spf(resolver, ip, mail_from, helo, receiver=ctx.settings.smtp_hostname)
+        config = ctx.config(AuthConfig)
+        spf_task = evaluate_spf(resolver, ip, mail_from, helo, receiver=config.receiver)
         keys_task = resolver.prefetch_txt(key_names)
         dmarc_task = find_dmarc_record(resolver, from_domain) if from_domain else _no_dmarc()
         posture_task = read_posture(resolver, public_ip, from_domain)
@@ -68,7 +70,7 @@ class AuthCheck:
         await evaluate_tree_walk(resolver, dmarc, spf, sigs)
         if dmarc_error:
             dmarc.result, dmarc.reason = "temperror", dmarc_error
-        serv_id = ctx.settings.auth_serv_id or ctx.settings.smtp_hostname
+        serv_id = config.serv_id
         details = AuthDetails(
             spf=spf,
             dkim=sigs,

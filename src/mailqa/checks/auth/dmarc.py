@@ -24,7 +24,7 @@ from mailqa.checks.auth.dmarc_record import (
     parse_dmarc_record,
 )
 from mailqa.core.address import organizational_domain
-from mailqa.net.dns import DnsResolver
+from mailqa.core.clients import Resolver
 
 MAX_WALK_QUERIES = 8
 """DMARCbis section 4.10: a tree walk makes at most eight queries."""
@@ -82,7 +82,7 @@ def _read_lookup(domain: str, status: str, records: tuple[str, ...], error: str 
     )
 
 
-async def _lookup(resolver: DnsResolver, domain: str) -> _Lookup:
+async def _lookup(resolver: Resolver, domain: str) -> _Lookup:
     answer = await resolver.txt(f"_dmarc.{domain}")
     return _read_lookup(domain, answer.status, answer.records, answer.error)
 
@@ -104,7 +104,7 @@ def _add_problems(details: DmarcDetails, problems: list[DmarcRecordProblem]) -> 
 
 
 async def find_dmarc_record(
-    resolver: DnsResolver, from_domain: str
+    resolver: Resolver, from_domain: str
 ) -> tuple[DmarcDetails, str | None]:
     """Find the policy record (RFC 7489) and walk the tree (DMARCbis); returns the details
     (result unset) and an error if DNS failed."""
@@ -125,7 +125,7 @@ async def find_dmarc_record(
 
 
 async def _find_by_psl(
-    resolver: DnsResolver, details: DmarcDetails, from_domain: str, org: str
+    resolver: Resolver, details: DmarcDetails, from_domain: str, org: str
 ) -> str | None:
     """RFC 7489 section 6.6.3: the From domain's record, else the organizational domain's;
     several records at a name, or a broken one, end the search with no policy."""
@@ -162,7 +162,7 @@ async def _find_by_psl(
     return None
 
 
-async def _domain_exists(resolver: DnsResolver, domain: str) -> bool | None:
+async def _domain_exists(resolver: Resolver, domain: str) -> bool | None:
     """RFC 9091: a domain "does not exist" when A, AAAA and MX all find nothing.
     None when a lookup failed and none found records (unknown)."""
     answers = await resolver.query_many((domain, t) for t in ("A", "AAAA", "MX"))
@@ -249,7 +249,7 @@ class TreeWalk:
         return out
 
 
-async def tree_walk(resolver: DnsResolver, start: str) -> TreeWalk:
+async def tree_walk(resolver: Resolver, start: str) -> TreeWalk:
     """Walk from ``start`` up to its top-level domain (DMARCbis section 4.10), stopping at
     a record with psd=y or psd=n. Several records at one name are discarded and the walk
     goes on. The (at most eight) names are looked up at once, then read in order."""
@@ -344,7 +344,7 @@ def evaluate_dmarc(details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSignat
 
 
 async def evaluate_tree_walk(
-    resolver: DnsResolver, details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSignature]
+    resolver: Resolver, details: DmarcDetails, spf: SpfDetails, sigs: list[DkimSignature]
 ) -> None:
     """DMARCbis: alignment through the organizational domains the tree walk finds (one walk
     per authenticated domain), the policy of the tree walk's record, t=y."""

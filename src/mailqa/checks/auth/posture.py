@@ -6,11 +6,12 @@ from __future__ import annotations
 import ipaddress
 
 from mailqa.checks.auth.details import PostureDetails
-from mailqa.net.dns import DnsResolver, ptr_name
+from mailqa.core.clients import Resolver
+from mailqa.net.dns import ptr_name
 
 
 async def read_posture(
-    resolver: DnsResolver, ip: str | None, from_domain: str | None
+    resolver: Resolver, ip: str | None, from_domain: str | None
 ) -> PostureDetails:
     """``ip``: the public sending IP; None (no reverse DNS check) when none is known."""
     posture = PostureDetails()

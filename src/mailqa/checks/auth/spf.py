@@ -8,7 +8,7 @@ import asyncio
 
 from mailqa.checks.auth.details import SpfDetails, SpfTreeDetails
 from mailqa.core.address import domain_of, is_public_ip
-from mailqa.net.dns import DnsResolver
+from mailqa.core.clients import Resolver
 from mailqa.net.spf import (
     SpfError,
     SpfOutcome,
@@ -24,7 +24,7 @@ MAX_SPF_WALK_RECORDS = 40
 
 
 async def evaluate_spf(
-    resolver: DnsResolver,
+    resolver: Resolver,
     ip: str | None,
     mail_from: str | None,
     helo: str | None,
@@ -65,7 +65,7 @@ async def evaluate_spf(
     )
 
 
-async def walk_spf_tree(resolver: DnsResolver, domain: str) -> SpfTreeDetails:
+async def walk_spf_tree(resolver: Resolver, domain: str) -> SpfTreeDetails:
     """Read the SPF record of ``domain`` and every record it includes or redirects to, without
     evaluating anything: count the DNS-querying terms of the whole tree (what a sender matched
     by the last term costs) and collect syntax errors, missing include targets and loops that

@@ -4,6 +4,7 @@ not."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -14,14 +15,26 @@ from mailqa.checks.links.rules import CAP_REACHED, RULES, UNSUBSCRIBE_MISSING
 from mailqa.checks.links.static import extract_static, is_unsubscribe
 from mailqa.core.budget import in_thread
 from mailqa.core.check import CheckContext
+from mailqa.core.clients import Fetcher
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Severity
 from mailqa.core.rules import CheckRules
-from mailqa.net.http.fetcher import LinkFetcher
 
 # The HTTP part stops at this share of the pipeline's per-check timeout, so the check can
 # report what it found instead of being cut off.
 HTTP_BUDGET_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class LinksConfig:
+    """What the links check reads of the settings (``MAILQA_LINK_*``, the check timeout)."""
+
+    check_http: bool
+    """Validate the links over HTTP (``MAILQA_LINK_CHECK``)."""
+    max_urls: int
+    image_max_bytes: int
+    check_timeout: float
+    """The pipeline's per-check timeout: the HTTP part gets ``HTTP_BUDGET_SHARE`` of it."""
 
 
 class LinksCheck:
@@ -32,8 +45,8 @@ class LinksCheck:
     default_enabled: ClassVar[bool] = True
 
     async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
-        settings = ctx.settings
-        cap = max(settings.link_max_urls, 0)
+        config = ctx.config(LinksConfig)
+        cap = max(config.max_urls, 0)
         # CPU-bound: in a thread, so the event loop (SMTP, API) stays live.
         found, targets, static = await in_thread(extract_static, msg, cap)
         kept, over = targets[:cap], targets[cap:]
@@ -66,23 +79,23 @@ class LinksCheck:
             for t in kept
         }
 
-        fetcher: LinkFetcher | None = ctx.http
+        fetcher: Fetcher | None = ctx.http
         skipped_reason: str | None = None
-        if not settings.link_check:
+        if not config.check_http:
             skipped_reason = "link checking over HTTP is disabled (MAILQA_LINK_CHECK=false)"
-        elif ctx.offline or settings.offline:
+        elif ctx.offline:
             skipped_reason = "offline mode"
         elif fetcher is None:
             skipped_reason = "no HTTP fetcher configured"
         cache_hits = 0
         if skipped_reason is None and fetcher is not None and static.http_url:
-            budget = max(settings.check_timeout * HTTP_BUDGET_SHARE, 1.0)
+            budget = max(config.check_timeout * HTTP_BUDGET_SHARE, 1.0)
             by_url = {t.url: t for t in kept}
             fetched = await fetch_all(fetcher, static.http_url, by_url, budget, ctx.scope)
             # Counted from this message's own results: the fetcher's counters also move for
             # other messages checked meanwhile.
             cache_hits = sum(result.from_cache for result in fetched.values())
-            image_max = settings.link_image_max_bytes
+            image_max = config.image_max_bytes
             for url, result in fetched.items():
                 apply_fetch(results[url], result)
                 findings += http_findings(by_url[url], results[url], image_max)

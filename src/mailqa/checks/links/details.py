@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mailqa.core.clients import RedirectHop
 from mailqa.core.report import Location
-from mailqa.net.http.fetcher import RedirectHop
 
 Kind = Literal["link", "image", "stylesheet"]
 

@@ -19,8 +19,8 @@ from mailqa.checks.links.rules import (
     RESTRICTED,
     TIMEOUT,
 )
+from mailqa.core.clients import Fetcher, FetchResult
 from mailqa.core.report import Finding
-from mailqa.net.http.fetcher import FetchResult, LinkFetcher
 
 LONG_REDIRECT_CHAIN = 3
 
@@ -140,7 +140,7 @@ def apply_fetch(result: LinkResult, fetched: FetchResult) -> None:
 
 
 async def fetch_all(
-    fetcher: LinkFetcher,
+    fetcher: Fetcher,
     urls: dict[str, str],
     targets: dict[str, Target],
     budget: float,

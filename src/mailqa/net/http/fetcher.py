@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, Field
 
 from mailqa import __version__
+from mailqa.core.clients import FetchedText, FetchResult, RedirectHop
 from mailqa.net.http.body import ACCEPT_ENCODING, BoundedBody, read_bounded
 from mailqa.net.http.errors import ChainTimeout, FetchError
 from mailqa.net.http.policy import AddressPolicy
@@ -32,48 +32,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # HEAD answers that do not tell us whether GET works: retry those with GET. Many servers and
 # CDNs answer HEAD with 404 (or 400, 403, 405, 501...) for pages GET serves.
 HEAD_UNRELIABLE_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 409, 500, 501, 502, 503})
-
-
-class RedirectHop(BaseModel):
-    """One answer in a redirect chain: the URL asked and the status it gave."""
-
-    url: str
-    status_code: int
-    location: str | None = None
-
-
-class FetchResult(BaseModel):
-    """What fetching one URL found, redirects followed."""
-
-    url: str
-    final_url: str | None = None
-    status_code: int | None = None
-    ok: bool = False
-    redirects: list[RedirectHop] = Field(default_factory=list)
-    error: str | None = None
-    error_kind: str | None = None
-    method: Literal["HEAD", "GET"] | None = None
-    content_type: str | None = None
-    size: int | None = Field(
-        default=None, description="Body size: Content-Length, or bytes read for images."
-    )
-    size_at_least: bool = Field(
-        default=False, description="The body was larger than the cap; size is a lower bound."
-    )
-    duration_ms: float = 0.0
-    from_cache: bool = False
-
-
-class FetchedText(BaseModel):
-    """A resource read for its content (a linked stylesheet)."""
-
-    url: str
-    final_url: str | None = None
-    status_code: int | None = None
-    text: str | None = None
-    truncated: bool = False
-    error: str | None = None
-    duration_ms: float = 0.0
 
 
 @dataclass

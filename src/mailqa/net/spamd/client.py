@@ -28,6 +28,7 @@ from aiospamc.requests import Request
 from aiospamc.responses import ResponseException
 from loguru import logger as _loguru
 
+from mailqa.core.clients import SpamdReport, SpamRule
 from mailqa.core.errors import CheckError, ConfigError, TransientCheckError
 
 # aiospamc logs every request through loguru; mailqa logs with the standard library.
@@ -57,29 +58,6 @@ class MessageTooLarge(CheckError):
         )
         self.size = size
         self.max_size = max_size
-
-
-@dataclass(frozen=True)
-class SpamRule:
-    """One SpamAssassin rule that fired, as REPORT lists it."""
-
-    name: str
-    score: float
-    description: str
-
-
-@dataclass(frozen=True)
-class SpamdReport:
-    """spamd's verdict on one message."""
-
-    score: float
-    threshold: float
-    is_spam: bool
-    rules: tuple[SpamRule, ...]
-    protocol_version: str
-    response_code: int
-    response_message: str
-    elapsed_ms: float
 
 
 def parse_report_rules(text: str) -> list[SpamRule]:
