@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from mailqa.checks import build_checks
 from mailqa.core.analyzer import Analyzer, RetryPolicy
@@ -17,10 +18,13 @@ from mailqa.core.check import CheckContext
 from mailqa.core.errors import ConfigError
 from mailqa.core.pipeline import Pipeline
 from mailqa.net.cache import SharedCache, cache_url_for, make_cache
-from mailqa.net.dns import DnsResolver
-from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
-from mailqa.net.spamd.provision import open_spamd
 from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from mailqa.net.dns import DnsResolver
+
+# The clients (DNS, HTTP, spamd) are imported when a check that needs one is opened: a run
+# of the offline checks loads none of their libraries.
 
 
 def rules_version() -> str | None:
@@ -86,6 +90,8 @@ async def open_check_context(
         # distributed cache is a second level shared with the other workers.
         shared = ctx.cache if ctx.cache.distributed else None
         if with_spamd:
+            from mailqa.net.spamd.provision import open_spamd
+
             ctx.spamd, reason = await open_spamd(settings, stack, offline=ctx.offline)
             if reason:
                 ctx.extras["spamd_unavailable"] = reason
@@ -107,6 +113,8 @@ async def open_check_context(
                 resolve = (
                     ctx.resolver or resolver_from_settings(settings, shared)
                 ).connect_addresses
+            from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
+
             ctx.http = await stack.enter_async_context(
                 LinkFetcher(fetcher_config(settings), resolve=resolve, shared=shared)
             )
@@ -115,6 +123,8 @@ async def open_check_context(
 
 def resolver_from_settings(settings: Settings, shared: SharedCache | None = None) -> DnsResolver:
     """The shared DNS resolver (it holds no sockets between lookups: nothing to close)."""
+    from mailqa.net.dns import DnsResolver
+
     return DnsResolver(
         settings.dns_servers,
         timeout=settings.dns_timeout,

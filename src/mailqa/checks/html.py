@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,6 @@ from mailqa.core.html import HtmlDocument
 from mailqa.core.message import ParsedMessage
 from mailqa.core.report import CheckResult, Finding, Location, Severity, Status
 from mailqa.core.rules import CheckRules
-from mailqa.net.http.fetcher import LinkFetcher
 from mailqa.rules.caniemail import (
     ClientInfo,
     ClientsData,
@@ -39,6 +38,9 @@ from mailqa.rules.caniemail import (
     load_rules,
 )
 from mailqa.rules.impact import IMPACTS, FeatureImpact, Impact, ImpactData, load_impact
+
+if TYPE_CHECKING:  # the fetcher (httpx) is imported by whoever opens one
+    from mailqa.net.http.fetcher import LinkFetcher
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
 SUPPORT_WORDS = {

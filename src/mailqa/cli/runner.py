@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from multiprocessing import get_context
-from multiprocessing.util import Finalize
 from pathlib import Path
 
 from mailqa.checks import BUILTIN_CHECKS
@@ -157,6 +154,8 @@ _worker: tuple[asyncio.Runner, FileChecker] | None = None
 
 
 def _worker_start(job: GateJob) -> None:
+    from multiprocessing.util import Finalize
+
     global _worker
     runner = asyncio.Runner()
     stack = AsyncExitStack()
@@ -178,6 +177,10 @@ def _worker_check(task: FileTask) -> FileResult:
 
 
 def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
+    # Imported here: a run of a few files never starts a pool.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=get_context("fork"),
