@@ -19,6 +19,7 @@ from pathlib import Path
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.cli.baseline import baseline_key
 from mailqa.cli.config import GateConfig
+from mailqa.cli.entry import resume_collector
 from mailqa.cli.gate import FileResult, evaluate
 from mailqa.cli.inputs import HTML_SUFFIXES, CheckInput, input_from_bytes, load_input
 from mailqa.cli.paths import STDIN, relative_to
@@ -143,6 +144,7 @@ def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult
         checker = runner.run(_open_checker(job, stack))
         for task in tasks:
             yield _run_file(runner, checker, task)
+            resume_collector()  # start-up is over
     finally:
         runner.run(stack.aclose())
         runner.close()
