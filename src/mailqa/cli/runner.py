@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailqa.checks import BUILTIN_CHECKS
-from mailqa.cli.baseline import baseline_key
 from mailqa.cli.config import GateConfig
 from mailqa.cli.entry import resume_collector
 from mailqa.cli.gate import FileResult, evaluate
@@ -104,7 +103,12 @@ class FileChecker:
         only = self._template_checks if item.is_template else None
         report = await self.analyzer.run(msg, only=only)
         path = self.job.baseline_path
-        key = baseline_key(task.name, path) if path is not None else task.name
+        if path is not None:
+            from mailqa.cli.baseline import baseline_key
+
+            key = baseline_key(task.name, path)
+        else:
+            key = task.name
         return evaluate(
             task.name,
             relative_to(Path(task.source), self.job.root) if task.source != STDIN else task.name,

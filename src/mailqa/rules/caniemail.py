@@ -19,6 +19,10 @@ from mailqa.core.errors import RulesError
 from mailqa.rules import rules_file
 from mailqa.rules.prebuilt import load_cached
 
+# The models are built when first used to validate: a start that loads the prebuilt data
+# (mailqa.rules.prebuilt) never does.
+_DEFERRED = ConfigDict(defer_build=True)
+
 SupportValue = Literal["y", "n", "a", "u"]
 CATEGORIES = ("html", "css", "image", "others")
 RULES_FILE = "caniemail.json"
@@ -34,7 +38,7 @@ class Support(BaseModel):
     """Current support of one feature in one client: the last listed version's value.
     Frozen: the loaded data shares one object among the clients with equal support."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     version: str
     value: SupportValue
@@ -42,6 +46,8 @@ class Support(BaseModel):
 
 
 class Feature(BaseModel):
+    model_config = _DEFERRED
+
     slug: str
     title: str
     description: str | None = None
@@ -60,6 +66,8 @@ class Feature(BaseModel):
 
 
 class RulesMeta(BaseModel):
+    model_config = _DEFERRED
+
     source: str
     package_version: str
     integrity: str
@@ -76,6 +84,8 @@ class RulesMeta(BaseModel):
 
 
 class RulesData(BaseModel):
+    model_config = _DEFERRED
+
     meta: RulesMeta
     families: dict[str, str]
     platforms: dict[str, str]
@@ -219,6 +229,8 @@ def load_rules() -> RulesData:
 class ClientInfo(BaseModel):
     """One client: a family on a platform (``gmail.android``)."""
 
+    model_config = _DEFERRED
+
     id: str
     family: str
     platform: str
@@ -228,6 +240,8 @@ class ClientInfo(BaseModel):
 
 
 class ClientsData(BaseModel):
+    model_config = _DEFERRED
+
     source: str
     date: str
     note: str = ""

@@ -41,7 +41,7 @@ IMPACTS: tuple[Impact, ...] = get_args(Impact)
 class FeatureImpact(BaseModel):
     """What a client that lacks one feature does to the message."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     impact: Impact
     reason: str = Field(description="What the recipient sees when a client lacks the feature.")
@@ -75,7 +75,7 @@ class FeatureImpact(BaseModel):
 
 
 class ImpactData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when validating
 
     features: dict[str, FeatureImpact]
 
