@@ -15,7 +15,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY rules ./rules
-RUN pip install --no-cache-dir .
+# Install, and prebuild the rules data (mailqa.rules.prebuilt) so that starts load it quickly.
+RUN pip install --no-cache-dir . \
+ && python -c "from mailqa.rules.prebuilt import warm; warm()"
 
 RUN useradd --system --create-home --home-dir /home/mailqa mailqa \
  && mkdir -p /data && chown mailqa /data

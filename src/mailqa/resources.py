@@ -8,26 +8,24 @@ open one analyzer for their life and run every message through it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailqa.checks import build_checks
-from mailqa.checks.auth.config import AuthConfig
-from mailqa.checks.blacklist import BlacklistConfig
-from mailqa.checks.html import HtmlConfig
-from mailqa.checks.links.check import LinksConfig
-from mailqa.checks.spam import SpamConfig
 from mailqa.core.analyzer import Analyzer, RetryPolicy
 from mailqa.core.check import CheckContext
 from mailqa.core.clients import Fetcher, Resolver, SpamScanner
 from mailqa.core.errors import ConfigError
 from mailqa.core.pipeline import Pipeline
 from mailqa.net.cache import SharedCache, cache_url_for, make_cache
-from mailqa.net.dns import DnsResolver
-from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
-from mailqa.net.spamd.provision import open_spamd
 from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from mailqa.net.dns import DnsResolver
+
+# The clients (DNS, HTTP, spamd) are imported when a check that needs one is opened: a run
+# of the offline checks loads none of their libraries.
 
 
 def rules_version() -> str | None:
@@ -40,33 +38,65 @@ def rules_version() -> str | None:
     return None if version is None else str(version)
 
 
-def check_configs(settings: Settings) -> dict[type[Any], object]:
-    """Each configurable check's own configuration object, from the settings: checks read
-    these, never ``Settings``. A new configurable check adds its line here."""
-    return {
-        AuthConfig: AuthConfig(
-            receiver=settings.smtp_hostname,
-            serv_id=settings.auth_serv_id or settings.smtp_hostname,
-        ),
-        BlacklistConfig: BlacklistConfig(
-            dnsbl_file=settings.dnsbl_file, max_domains=settings.dnsbl_max_domains
-        ),
-        HtmlConfig: HtmlConfig(
-            targets=tuple(settings.html_targets),
-            strict=settings.html_strict,
-            min_share=settings.html_min_share,
-            impact=dict(settings.html_impact),
-            fetch_stylesheets=settings.html_fetch_stylesheets,
-            fail_below=settings.html_fail_below,
-        ),
-        LinksConfig: LinksConfig(
-            check_http=settings.link_check,
-            max_urls=settings.link_max_urls,
-            image_max_bytes=settings.link_image_max_bytes,
-            check_timeout=settings.check_timeout,
-        ),
-        SpamConfig: SpamConfig(receiver_hostname=settings.smtp_hostname),
-    }
+_CONFIG_FIELDS: dict[str, Callable[[Settings], dict[str, Any]]] = {
+    "mailqa.checks.auth.config.AuthConfig": lambda s: {
+        "receiver": s.smtp_hostname,
+        "serv_id": s.auth_serv_id or s.smtp_hostname,
+    },
+    "mailqa.checks.blacklist.BlacklistConfig": lambda s: {
+        "dnsbl_file": s.dnsbl_file,
+        "max_domains": s.dnsbl_max_domains,
+    },
+    "mailqa.checks.html.HtmlConfig": lambda s: {
+        "targets": tuple(s.html_targets),
+        "strict": s.html_strict,
+        "min_share": s.html_min_share,
+        "impact": dict(s.html_impact),
+        "fetch_stylesheets": s.html_fetch_stylesheets,
+        "fail_below": s.html_fail_below,
+    },
+    "mailqa.checks.links.check.LinksConfig": lambda s: {
+        "check_http": s.link_check,
+        "max_urls": s.link_max_urls,
+        "image_max_bytes": s.link_image_max_bytes,
+        "check_timeout": s.check_timeout,
+    },
+    "mailqa.checks.spam.SpamConfig": lambda s: {"receiver_hostname": s.smtp_hostname},
+}
+"""Each configurable check's configuration class (by its dotted path) and its fields from
+the settings: checks read these, never ``Settings``. A new configurable check adds its line
+here."""
+
+
+class CheckConfigs(Mapping[type[Any], object]):
+    """The configuration objects of the checks, built from the settings when a check first
+    asks for its own: naming the classes by path keeps a run from importing checks it does
+    not run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._built: dict[type[Any], object] = {}
+
+    def __getitem__(self, kind: type[Any]) -> object:
+        if kind not in self._built:
+            fields = _CONFIG_FIELDS.get(f"{kind.__module__}.{kind.__qualname__}")
+            if fields is None:
+                raise KeyError(kind)
+            self._built[kind] = kind(**fields(self._settings))
+        return self._built[kind]
+
+    def __iter__(self) -> Iterator[type[Any]]:
+        for path in _CONFIG_FIELDS:
+            module, _, name = path.rpartition(".")
+            yield getattr(importlib.import_module(module), name)
+
+    def __len__(self) -> int:
+        return len(_CONFIG_FIELDS)
+
+
+def check_configs(settings: Settings) -> CheckConfigs:
+    """Each configurable check's own configuration object, from the settings."""
+    return CheckConfigs(settings)
 
 
 def check_context(
@@ -145,6 +175,8 @@ async def open_check_context(
         # distributed cache is a second level shared with the other workers.
         shared = ctx.cache if ctx.cache.distributed else None
         if with_spamd:
+            from mailqa.net.spamd.provision import open_spamd
+
             ctx.spamd, reason = await open_spamd(settings, stack, offline=ctx.offline)
             if reason:
                 ctx.extras["spamd_unavailable"] = reason
@@ -165,6 +197,8 @@ async def open_check_context(
             resolve = None
             if settings.dns_servers:
                 resolve = (resolver or resolver_from_settings(settings, shared)).connect_addresses
+            from mailqa.net.http.fetcher import LinkFetcher, fetcher_config
+
             ctx.http = await stack.enter_async_context(
                 LinkFetcher(fetcher_config(settings), resolve=resolve, shared=shared)
             )
@@ -173,6 +207,8 @@ async def open_check_context(
 
 def resolver_from_settings(settings: Settings, shared: SharedCache | None = None) -> DnsResolver:
     """The shared DNS resolver (it holds no sockets between lookups: nothing to close)."""
+    from mailqa.net.dns import DnsResolver
+
     return DnsResolver(
         settings.dns_servers,
         timeout=settings.dns_timeout,

@@ -1,32 +1,69 @@
 """Built-in checks. Adding one is a new module (or package) plus one line in
 ``BUILTIN_CHECKS``: its class names the check and points at the module's ``RULES``, and the
-rule catalogue, SARIF rule metadata and the documentation tables follow."""
+rule catalogue, SARIF rule metadata and the documentation tables follow.
+
+The registry names each class by ``"module:Class"`` and imports it on first use: running
+one check (``mailqa check --checks html``) loads that check's module and what it needs,
+not every check's clients and data. Iterating the classes (``values()``, ``items()``, the
+rule catalogue) imports them all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import importlib
+from collections.abc import Iterable, Iterator, MutableMapping
 from functools import lru_cache
 
-from mailqa.checks.auth.check import AuthCheck
-from mailqa.checks.blacklist import BlacklistCheck
-from mailqa.checks.headers import HeadersCheck
-from mailqa.checks.html import HtmlCheck
-from mailqa.checks.hygiene import HygieneCheck
-from mailqa.checks.links.check import LinksCheck
-from mailqa.checks.spam import SpamCheck
 from mailqa.core.check import Check
 from mailqa.core.errors import ConfigError
 from mailqa.core.rules import CheckRules, RuleCatalog
 
-BUILTIN_CHECKS: dict[str, type[Check]] = {
-    "headers": HeadersCheck,
-    "links": LinksCheck,
-    "spam": SpamCheck,
-    "auth": AuthCheck,
-    "blacklist": BlacklistCheck,
-    "html": HtmlCheck,
-    "hygiene": HygieneCheck,
-}
+
+class CheckRegistry(MutableMapping[str, type[Check]]):
+    """Check name -> check class; a class given as ``"module:Class"`` is imported when it is
+    first looked up. Entries keep their order; setting one takes a class (or a path)."""
+
+    def __init__(self, entries: dict[str, type[Check] | str]) -> None:
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> type[Check]:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, _, attribute = entry.partition(":")
+            entry = getattr(importlib.import_module(module), attribute)
+            self._entries[name] = entry
+        return entry
+
+    def __setitem__(self, name: str, check: type[Check] | str) -> None:
+        self._entries[name] = check
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __repr__(self) -> str:
+        return f"CheckRegistry({self._entries!r})"
+
+
+BUILTIN_CHECKS = CheckRegistry(
+    {
+        "headers": "mailqa.checks.headers:HeadersCheck",
+        "links": "mailqa.checks.links.check:LinksCheck",
+        "spam": "mailqa.checks.spam:SpamCheck",
+        "auth": "mailqa.checks.auth.check:AuthCheck",
+        "blacklist": "mailqa.checks.blacklist:BlacklistCheck",
+        "html": "mailqa.checks.html:HtmlCheck",
+        "hygiene": "mailqa.checks.hygiene:HygieneCheck",
+    }
+)
 
 
 def build_checks(names: Iterable[str] | None = None) -> list[Check]:
@@ -47,9 +84,17 @@ def check_rule_sets() -> list[CheckRules]:
     return _rule_sets(tuple(BUILTIN_CHECKS.values()))
 
 
-def rule_catalog(extra: Iterable[CheckRules] = ()) -> RuleCatalog:
-    """Every rule the registered checks can emit, plus the ``extra`` sets (the CI gate's)."""
-    return _catalog(tuple(BUILTIN_CHECKS.values()), tuple(extra))
+def rule_catalog(
+    extra: Iterable[CheckRules] = (), *, checks: Iterable[str] | None = None
+) -> RuleCatalog:
+    """Every rule the registered checks can emit, plus the ``extra`` sets (the CI gate's);
+    with ``checks``, only the rules of those registered checks (and ``extra``): what the
+    findings of those checks can name, without importing the others."""
+    if checks is None:
+        classes = tuple(BUILTIN_CHECKS.values())
+    else:
+        classes = tuple(BUILTIN_CHECKS[n] for n in dict.fromkeys(checks) if n in BUILTIN_CHECKS)
+    return _catalog(classes, tuple(extra))
 
 
 def _rule_sets(classes: tuple[type[Check], ...]) -> list[CheckRules]:
@@ -57,7 +102,7 @@ def _rule_sets(classes: tuple[type[Check], ...]) -> list[CheckRules]:
     return [s for s in sets if isinstance(s, CheckRules)]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _catalog(classes: tuple[type[Check], ...], extra: tuple[CheckRules, ...]) -> RuleCatalog:
     # Keyed by the registry's contents: registering a check gives a new catalogue.
     return RuleCatalog([*_rule_sets(classes), *extra])

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +39,9 @@ from mailqa.rules.caniemail import (
     load_rules,
 )
 from mailqa.rules.impact import IMPACTS, FeatureImpact, Impact, ImpactData, load_impact
+
+if TYPE_CHECKING:  # the fetcher (httpx) is imported by whoever opens one
+    from mailqa.net.http.fetcher import LinkFetcher
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
 SUPPORT_WORDS = {

@@ -289,8 +289,6 @@ def run_check(
 ) -> int:
     """The gate, callable without Typer. Raises ConfigError for usage problems."""
     from mailqa.checks import build_checks
-    from mailqa.cli.baseline import build_baseline, load_baseline
-    from mailqa.cli.baseline import write_baseline as save_baseline
     from mailqa.cli.config import load_config, parse_config
     from mailqa.cli.gate import GateRun
     from mailqa.cli.output import renderer
@@ -364,6 +362,8 @@ def run_check(
         baseline_path = Path(DEFAULT_BASELINE)
     counts: dict[str, dict[str, int]] = {}
     if baseline_path is not None and not write_baseline:
+        from mailqa.cli.baseline import load_baseline
+
         known = load_baseline(baseline_path)
         counts = {key: known.counts_for(key) for key in known.files}
 
@@ -402,6 +402,9 @@ def run_check(
     )
 
     if write_baseline:
+        from mailqa.cli.baseline import build_baseline
+        from mailqa.cli.baseline import write_baseline as save_baseline
+
         assert baseline_path is not None
         document = build_baseline(run, baseline_path)
         save_baseline(document, baseline_path)

@@ -133,11 +133,13 @@ class GateRun:
         return sum(f.severity_count(severity) for f in self.files)
 
 
-def rule_catalog() -> RuleCatalog:
-    """The rules of the registered checks and the gate's own."""
+def rule_catalog(check: str | None = None) -> RuleCatalog:
+    """The rules of the registered checks and the gate's own; with ``check``, those of that
+    check and the gate's only: all that its findings can name (without importing the other
+    checks)."""
     from mailqa.checks import rule_catalog as checks_catalog
 
-    return checks_catalog([GATE_RULES])
+    return checks_catalog([GATE_RULES], checks=None if check is None else [check])
 
 
 def fingerprint(check: str, finding: Finding, rule_id: str | None = None) -> str:
@@ -154,7 +156,7 @@ def rule_matches(pattern: str, check: str, rule: str) -> bool:
     """``pattern`` is a rule id glob (``links.*``) or ``check:rule-glob`` (``html:*``).
     A renamed rule also matches patterns written for its former ids (``auth.spf_fail``)."""
     pattern = pattern.strip()
-    ids = (rule, *rule_catalog().former_ids(rule))
+    ids = (rule, *rule_catalog(check).former_ids(rule))
     if ":" in pattern:
         check_pattern, rule_pattern = pattern.split(":", 1)
         return fnmatchcase(check, check_pattern) and any(
@@ -252,7 +254,7 @@ def evaluate(
         )
     for check_name, finding in pairs:
         if is_template:
-            finding = in_template(finding)
+            finding = in_template(finding, check_name)
         gf = GateFinding(
             check=check_name, finding=finding, fingerprint=fingerprint(check_name, finding)
         )
@@ -268,10 +270,11 @@ def evaluate(
     return result
 
 
-def in_template(finding: Finding) -> Finding:
+def in_template(finding: Finding, check: str | None = None) -> Finding:
     """The finding as a template file has it: a rule whose severity differs there (a merge
-    tag, sample content) says so in its ``in_template``."""
-    rule = rule_catalog().get(finding.rule)
+    tag, sample content) says so in its ``in_template``. ``check``: the check that reported
+    it (its rules are looked up alone)."""
+    rule = rule_catalog(check).get(finding.rule)
     if rule is None or rule.in_template is None or finding.severity != rule.severity:
         return finding
     return finding.model_copy(
@@ -287,7 +290,7 @@ def _baselined(gf: GateFinding, remaining: dict[str, int]) -> str | None:
     """The baseline fingerprint that still covers ``gf``: its own, or one recorded under a
     former id of its rule (a baseline written before the rule was renamed)."""
     candidates = [gf.fingerprint] + [
-        fingerprint(gf.check, gf.finding, old) for old in rule_catalog().former_ids(gf.rule)
+        fingerprint(gf.check, gf.finding, old) for old in rule_catalog(gf.check).former_ids(gf.rule)
     ]
     return next((c for c in candidates if remaining.get(c, 0) > 0), None)
 

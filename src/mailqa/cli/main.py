@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,7 +14,9 @@ from mailqa import __version__
 from mailqa.cli import audit_cmd, check_cmd, worker_cmd
 from mailqa.cli.common import EXIT_USAGE, settings_from_options
 from mailqa.core.errors import MailqaError
-from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from mailqa.settings import Settings
 
 app = typer.Typer(
     name="mailqa",

@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from multiprocessing import get_context
-from multiprocessing.util import Finalize
 from pathlib import Path
 
 from mailqa.checks import BUILTIN_CHECKS
-from mailqa.cli.baseline import baseline_key
 from mailqa.cli.config import GateConfig
+from mailqa.cli.entry import resume_collector
 from mailqa.cli.gate import FileResult, evaluate
 from mailqa.cli.inputs import HTML_SUFFIXES, CheckInput, input_from_bytes, load_input
 from mailqa.cli.paths import STDIN, relative_to
@@ -106,7 +103,12 @@ class FileChecker:
         only = self._template_checks if item.is_template else None
         report = await self.analyzer.run(msg, only=only)
         path = self.job.baseline_path
-        key = baseline_key(task.name, path) if path is not None else task.name
+        if path is not None:
+            from mailqa.cli.baseline import baseline_key
+
+            key = baseline_key(task.name, path)
+        else:
+            key = task.name
         return evaluate(
             task.name,
             relative_to(Path(task.source), self.job.root) if task.source != STDIN else task.name,
@@ -146,6 +148,7 @@ def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult
         checker = runner.run(_open_checker(job, stack))
         for task in tasks:
             yield _run_file(runner, checker, task)
+            resume_collector()  # start-up is over
     finally:
         runner.run(stack.aclose())
         runner.close()
@@ -157,6 +160,8 @@ _worker: tuple[asyncio.Runner, FileChecker] | None = None
 
 
 def _worker_start(job: GateJob) -> None:
+    from multiprocessing.util import Finalize
+
     global _worker
     runner = asyncio.Runner()
     stack = AsyncExitStack()
@@ -178,6 +183,10 @@ def _worker_check(task: FileTask) -> FileResult:
 
 
 def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
+    # Imported here: a run of a few files never starts a pool.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=get_context("fork"),

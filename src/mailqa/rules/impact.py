@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,8 +24,12 @@ from pydantic import (
 )
 
 from mailqa.core.errors import RulesError
-from mailqa.rules import rules_file
+from mailqa.rules import caniemail, rules_file
 from mailqa.rules.caniemail import load_rules
+from mailqa.rules.prebuilt import load_cached
+
+if TYPE_CHECKING:
+    import yaml
 
 IMPACT_FILE = "impact.yaml"
 
@@ -38,7 +41,7 @@ IMPACTS: tuple[Impact, ...] = get_args(Impact)
 class FeatureImpact(BaseModel):
     """What a client that lacks one feature does to the message."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     impact: Impact
     reason: str = Field(description="What the recipient sees when a client lacks the feature.")
@@ -72,7 +75,7 @@ class FeatureImpact(BaseModel):
 
 
 class ImpactData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when validating
 
     features: dict[str, FeatureImpact]
 
@@ -80,23 +83,28 @@ class ImpactData(BaseModel):
         return self.features.get(slug)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice (PyYAML keeps the last one silently)."""
+@cache
+def _unique_key_loader() -> type[yaml.SafeLoader]:
+    """A safe loader that refuses a key given twice (PyYAML keeps the last one silently).
+    Made on first use: a start with a fresh cache entry needs no YAML parser."""
+    import yaml
 
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
 
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
+    def unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return loader.construct_mapping(node)
 
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, unique_mapping)
+    return UniqueKeyLoader
 
 
 def parse_impact(text: str, slugs: Iterable[str]) -> ImpactData:
@@ -105,8 +113,10 @@ def parse_impact(text: str, slugs: Iterable[str]) -> ImpactData:
     Raises ``RulesError`` naming every slug without an entry and every entry for an unknown
     slug, or the entry and field that does not validate.
     """
+    import yaml
+
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        raw = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise RulesError(f"impact data is not valid YAML: {exc}") from exc
     try:
@@ -139,5 +149,13 @@ def load_impact_from(path: Path, slugs: Iterable[str]) -> ImpactData:
 
 @cache
 def load_impact() -> ImpactData:
-    """The bundled impact data, checked against the bundled support data, once per process."""
-    return load_impact_from(rules_file(IMPACT_FILE), load_rules().features)
+    """The bundled impact data, checked against the bundled support data, once per process
+    (from the prebuilt cache when it is fresh, see ``mailqa.rules.prebuilt``)."""
+    path, support = rules_file(IMPACT_FILE), rules_file(caniemail.RULES_FILE)
+    return load_cached(
+        "impact",
+        [path, support],
+        [Path(__file__), Path(caniemail.__file__)],
+        lambda: load_impact_from(path, load_rules().features),
+        ImpactData,
+    )
