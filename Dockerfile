@@ -17,7 +17,7 @@ COPY src ./src
 COPY rules ./rules
 # Install, and prebuild the rules data (mailqa.rules.prebuilt) so that starts load it quickly.
 RUN pip install --no-cache-dir . \
- && python -c "from mailqa.rules.prebuilt import warm; warm()"
+ && python -c "from mailqa.rules.warm import warm; warm()"
 
 RUN useradd --system --create-home --home-dir /home/mailqa mailqa \
  && mkdir -p /data && chown mailqa /data

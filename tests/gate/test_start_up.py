@@ -19,6 +19,7 @@ from tests.gate.conftest import BROKEN_EML, ROOT, write
 from mailqa.checks import BUILTIN_CHECKS, rule_catalog
 from mailqa.cli.gate import GATE_RULES
 from mailqa.rules import prebuilt
+from mailqa.rules.warm import warm
 
 TEMPLATE = ROOT / "tests" / "html" / "verdicts" / "clean-hybrid-vml-buttons.html"
 # Frameworks and clients no offline html run needs (the checks' own libraries included).
@@ -82,7 +83,7 @@ def test_an_html_run_loads_only_the_html_check(cli_env: dict[str, str], tmp_path
 def test_the_console_script_checks_a_template_without_rich_or_yaml(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    prebuilt.warm()  # the rules data's entries (without them the sources need the YAML parser)
+    warm()  # the rules data's entries (without them the sources need the YAML parser)
     fresh = any(any(d.glob(f"*{prebuilt.SUFFIX}")) for d in prebuilt.cache_dirs() if d.is_dir())
     also = ("rich", "pygments", "markdown_it", *(("yaml",) if fresh else ()))
     code, loaded = loaded_after(ENTRY.format(path=str(TEMPLATE)), cli_env, tmp_path, also)

@@ -41,7 +41,7 @@ from mailqa.rules.caniemail import (
 from mailqa.rules.impact import IMPACTS, FeatureImpact, Impact, ImpactData, load_impact
 
 if TYPE_CHECKING:  # the fetcher (httpx) is imported by whoever opens one
-    from mailqa.net.http.fetcher import LinkFetcher
+    pass
 
 POINTS = {"y": 1.0, "a": 0.5, "n": 0.0}
 SUPPORT_WORDS = {

@@ -10,11 +10,12 @@ Typer's rich formatting left unloaded; a usage error is still shown as Typer sho
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from mailqa.cli.collector import pause_collector
 
 
 def main() -> None:
@@ -71,27 +72,3 @@ def _import_typer_without_rich() -> None:
     finally:
         if sys.modules.get("rich", "") is None:
             del sys.modules["rich"]
-
-
-_collector_paused = False
-
-
-def pause_collector() -> None:
-    """Turn the cycle collector off for the start-up: imports and the rules data allocate
-    several hundred thousand objects and free almost none, and the collector would scan
-    them over and over (a third of the start-up time). ``resume_collector`` turns it back
-    on once the first file is checked."""
-    global _collector_paused
-    if gc.isenabled():
-        gc.disable()
-        _collector_paused = True
-
-
-def resume_collector() -> None:
-    """After ``pause_collector``: set what start-up allocated aside for good (the collector
-    never scans it again; forked workers share it) and collect as usual from here on."""
-    global _collector_paused
-    if _collector_paused:
-        _collector_paused = False
-        gc.freeze()
-        gc.enable()

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailqa.checks import BUILTIN_CHECKS
+from mailqa.cli.collector import resume_collector
 from mailqa.cli.config import GateConfig
-from mailqa.cli.entry import resume_collector
 from mailqa.cli.gate import FileResult, evaluate
 from mailqa.cli.inputs import HTML_SUFFIXES, CheckInput, input_from_bytes, load_input
 from mailqa.cli.paths import STDIN, relative_to

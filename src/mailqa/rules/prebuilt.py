@@ -9,7 +9,7 @@ again and the new entry replaces the old one. Entries live beside the package's 
 (``mailqa/rules/__pycache__``), or in the user's cache folder when that is read-only; when
 neither can be written the data is simply read from the sources each time.
 
-    python -c "from mailqa.rules.prebuilt import warm; warm()"   # build the entries now
+    python -c "from mailqa.rules.warm import warm; warm()"   # build the entries now
 """
 
 from __future__ import annotations
@@ -120,13 +120,3 @@ def store(name: str, entry: str, value: object) -> Path | None:
                 old.unlink(missing_ok=True)
         return folder / entry
     return None
-
-
-def warm() -> None:
-    """Build (or check) the entries of all the bundled rules data."""
-    from mailqa.rules.caniemail import load_clients, load_rules
-    from mailqa.rules.impact import load_impact
-
-    load_rules()
-    load_clients()
-    load_impact()
