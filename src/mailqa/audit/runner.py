@@ -11,10 +11,8 @@ import asyncio
 import json
 import os
 import re
-import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +31,7 @@ from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
 from mailqa.audit.summary import AuditSummary, write_csv, write_json
+from mailqa.core.analysis_pool import AnalysisPool, PoolWorker
 from mailqa.core.analyzer import Analyzer, AuditExecutor
 from mailqa.core.message import ParsedMessage, parse_stored
 from mailqa.resources import open_analyzer
@@ -91,42 +90,41 @@ class LocalAnalyzer:
         return Outcome(record_from_report(key, report, message_id), report_json)
 
 
-_PROCESS: tuple[asyncio.Runner, LocalAnalyzer] | None = None
-
-
-def _init_process(settings_json: str, options: AuditOptions) -> None:
-    """Pool initializer: Ctrl-C is the parent's business; open the checks' clients once."""
-    global _PROCESS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    runner = asyncio.Runner()
+async def _open_local(
+    stack: AsyncExitStack, settings_json: str, options: AuditOptions
+) -> LocalAnalyzer:
+    """A pool worker's analyzer: the checks' clients opened once, closed when it exits."""
     analyzer = LocalAnalyzer(Settings.model_validate_json(settings_json), options)
-    runner.run(analyzer.open())
-    _PROCESS = (runner, analyzer)
+    await analyzer.open()
+    stack.push_async_callback(analyzer.close)
+    return analyzer
 
 
-def _analyze_in_process(key: str, raw: bytes, message_id: int | None) -> Outcome:
-    assert _PROCESS is not None
-    runner, analyzer = _PROCESS
-    return runner.run(analyzer.analyze(key, raw, message_id))
+def _analyze_in_worker(
+    worker: PoolWorker[LocalAnalyzer], key: str, raw: bytes, message_id: int | None
+) -> Outcome:
+    return worker.run(worker.state.analyze(key, raw, message_id))
 
 
 class PoolAnalyzer:
+    """Messages analysed in ``options.jobs`` processes of the shared analysis pool."""
+
     def __init__(self, settings: Settings, options: AuditOptions) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=options.jobs,
-            initializer=_init_process,
-            initargs=(settings.model_dump_json(), options),
+        self._pool = AnalysisPool(
+            options.jobs,
+            _open_local,
+            (settings.model_dump_json(), options),
+            ignore_sigint=True,
         )
 
     async def open(self) -> None:
         return None
 
     async def analyze(self, key: str, raw: bytes, message_id: int | None) -> Outcome:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _analyze_in_process, key, raw, message_id)
+        return await self._pool.run(_analyze_in_worker, key, raw, message_id)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._pool.shutdown, True, cancel_futures=True)
+        await asyncio.to_thread(self._pool.shutdown, cancel_futures=True)
 
 
 # Results ----------------------------------------------------------------------------------

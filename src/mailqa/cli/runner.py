@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.cli.collector import resume_collector
@@ -26,6 +27,9 @@ from mailqa.core.analyzer import Analyzer
 from mailqa.core.message import ParsedMessage
 from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
+
+if TYPE_CHECKING:
+    from mailqa.core.analysis_pool import PoolWorker
 
 # A wrapped template has synthetic headers: checking them would only report our wrapper.
 TEMPLATE_SKIPS = frozenset({"headers"})
@@ -126,7 +130,7 @@ class FileChecker:
         return load_input(task.source, task.name)
 
 
-async def _open_checker(job: GateJob, stack: AsyncExitStack) -> FileChecker:
+async def _open_checker(stack: AsyncExitStack, job: GateJob) -> FileChecker:
     analyzer = await stack.enter_async_context(open_analyzer(job.settings, job.check_names))
     return FileChecker(job, analyzer)
 
@@ -145,7 +149,7 @@ def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult
     runner = asyncio.Runner()
     stack = AsyncExitStack()
     try:
-        checker = runner.run(_open_checker(job, stack))
+        checker = runner.run(_open_checker(stack, job))
         for task in tasks:
             yield _run_file(runner, checker, task)
             resume_collector()  # start-up is over
@@ -156,44 +160,18 @@ def _iter_serial(job: GateJob, tasks: Sequence[FileTask]) -> Iterator[FileResult
 
 # --- process pool (offline runs over many files) -------------------------------------
 
-_worker: tuple[asyncio.Runner, FileChecker] | None = None
 
-
-def _worker_start(job: GateJob) -> None:
-    from multiprocessing.util import Finalize
-
-    global _worker
-    runner = asyncio.Runner()
-    stack = AsyncExitStack()
-    _worker = (runner, runner.run(_open_checker(job, stack)))
-
-    def close() -> None:  # when the worker exits: a shared cache's connection, for one
-        try:
-            runner.run(stack.aclose())
-        finally:
-            runner.close()
-
-    Finalize(None, close, exitpriority=10)
-
-
-def _worker_check(task: FileTask) -> FileResult:
-    assert _worker is not None, "worker not initialised"
-    runner, checker = _worker
-    return _run_file(runner, checker, task)
+def _check_in_worker(worker: PoolWorker[FileChecker], task: FileTask) -> FileResult:
+    return worker.run(worker.state.check(task))
 
 
 def _iter_pool(job: GateJob, tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
-    # Imported here: a run of a few files never starts a pool.
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    # Imported here: a run of a few files never starts a pool. Forked, the workers share
+    # what the first file loaded (rules data) instead of each loading it again.
+    from mailqa.core.analysis_pool import AnalysisPool
 
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=get_context("fork"),
-        initializer=_worker_start,
-        initargs=(job,),
-    ) as pool:
-        yield from pool.map(_worker_check, tasks, chunksize=1)
+    with AnalysisPool(jobs, _open_checker, (job,), start_method="fork") as pool:
+        yield from pool.map(_check_in_worker, tasks)
 
 
 def pick_jobs(requested: int | None, file_count: int, one_process: bool = False) -> int:
