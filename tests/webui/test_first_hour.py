@@ -197,3 +197,21 @@ async def test_a_tab_opens_at_its_start_not_where_the_last_one_was(
     finally:
         await page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     assert not ui.errors
+
+
+async def test_remote_images_note_says_what_the_preview_does(
+    ui: Session, stack: Stack, analysed: int
+) -> None:
+    page = ui.page
+    await open_message(page, stack, analysed, "preview")
+    note = page.locator("#preview-note")
+    await expect(note).to_contain_text("Remote images are blocked")
+    await page.click("#remote-images")
+    frame = page.frame_locator("#preview-frame")
+    await expect(frame.locator("#remote")).to_have_js_property("naturalWidth", 1)
+    await expect(note).to_contain_text("Remote images are loaded")
+    await expect(note).not_to_contain_text("blocked")
+    await screenshot(page, "23-remote-images-loaded")
+    await page.click("#remote-images")
+    await expect(note).to_contain_text("Remote images are blocked")
+    assert not ui.errors

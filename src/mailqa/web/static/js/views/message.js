@@ -47,6 +47,12 @@ const SOURCE_PANES = {
   "headers-list": "The headers",
 };
 
+/** What the preview says about remote images, before and after loading them. */
+const REMOTE_IMAGES_NOTE = {
+  blocked: "Remote images are blocked until you load them; scripts never run.",
+  loaded: "Remote images are loaded: their servers can see this preview was opened. Scripts never run.",
+};
+
 const RERUN_NEEDS_SOURCE = "Re-running the analysis needs the source.";
 
 /**
@@ -434,11 +440,13 @@ function renderPreview(panel, d) {
     desktop.setAttribute("aria-pressed", "false");
     mobile.setAttribute("aria-pressed", "true");
   });
-  const remote = h("button", { type: "button", id: "remote-images", "aria-pressed": "false" }, "Load remote images");
+  const remote = h("button", { type: "button", id: "remote-images", "aria-pressed": "false", "aria-describedby": "preview-note" }, "Load remote images");
+  const note = h("p", { class: "muted small", id: "preview-note", role: "status" }, REMOTE_IMAGES_NOTE.blocked);
   remote.addEventListener("click", () => {
     const on = remote.getAttribute("aria-pressed") !== "true";
     remote.setAttribute("aria-pressed", String(on));
     remote.textContent = on ? "Block remote images" : "Load remote images";
+    note.textContent = on ? REMOTE_IMAGES_NOTE.loaded : REMOTE_IMAGES_NOTE.blocked;
     frame.setAttribute("src", `/ui/messages/${d.id}/preview${on ? "?remote_images=true" : ""}`);
   });
   panel.append(
@@ -449,7 +457,7 @@ function renderPreview(panel, d) {
       h("span", { class: "spacer" }),
       d.has_html ? remote : null,
     ),
-    d.has_html ? h("p", { class: "muted small" }, "Remote images are blocked until you load them; scripts never run.") : h("p", { class: "notice" }, "No HTML part: showing the text part."),
+    d.has_html ? note : h("p", { class: "notice" }, "No HTML part: showing the text part."),
     h("div", { class: "preview-stage" }, frame),
   );
 }
