@@ -215,3 +215,55 @@ async def test_remote_images_note_says_what_the_preview_does(
     await page.click("#remote-images")
     await expect(note).to_contain_text("Remote images are blocked")
     assert not ui.errors
+
+
+BOX_UNDER_TABS = """
+(selector) => { const box = document.querySelector(selector).getBoundingClientRect();
+                const bar = document.getElementById("tabs").getBoundingClientRect();
+                window.scrollBy({ top: box.top - bar.bottom - 8, behavior: "instant" }); }
+"""
+
+SHOWN_AT_CENTRE = """
+(el) => { const r = el.getBoundingClientRect();
+          const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return hit !== null && el.contains(hit); }
+"""
+
+
+async def test_the_matrix_keeps_its_client_row_and_feature_column_in_view(
+    ui: Session, stack: Stack, analysed: int
+) -> None:
+    page = ui.page
+    await open_message(page, stack, analysed, "qa-html")
+    box = page.locator("#html-matrix-scroll")
+    await expect(box.locator("#html-matrix")).to_be_visible()
+    sizes = await box.evaluate("b => [b.scrollHeight, b.clientHeight]")
+    assert sizes[0] > sizes[1] + 200, sizes  # the matrix is long enough to scroll
+    client = box.locator("th.client").first
+    first_feature = box.locator("tbody th.feature").first
+    await page.evaluate(BOX_UNDER_TABS, "#html-matrix-scroll")
+    await box.evaluate("b => { b.scrollTop = b.scrollHeight; }")
+    assert await box.evaluate("b => b.scrollTop") > 200
+    frame = await rect_of(page, "#html-matrix-scroll")
+    header = await client.bounding_box()
+    assert header is not None
+    # The client row stays at the top of the box, on top of the rows scrolled under it.
+    assert abs(header["y"] - frame["top"]) <= 2, (header, frame)
+    assert await client.evaluate(SHOWN_AT_CENTRE)
+    await expect(client).to_be_in_viewport()
+    await screenshot(page, "21-matrix-scrolled-down")
+    # Narrower: the matrix scrolls sideways too, and the feature column stays.
+    await page.set_viewport_size({"width": 900, "height": HEIGHT})
+    try:
+        await box.evaluate("b => { b.scrollTop = 0; b.scrollLeft = b.scrollWidth; }")
+        assert await box.evaluate("b => b.scrollLeft") > 100
+        frame = await rect_of(page, "#html-matrix-scroll")
+        column = await first_feature.bounding_box()
+        assert column is not None
+        assert abs(column["x"] - frame["left"]) <= 2, (column, frame)
+        assert await first_feature.evaluate(SHOWN_AT_CENTRE)
+        assert await box.locator("th.client").last.evaluate(SHOWN_AT_CENTRE)
+        await screenshot(page, "22-matrix-scrolled-sideways")
+    finally:
+        await page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    assert not ui.errors
