@@ -267,3 +267,47 @@ async def test_the_matrix_keeps_its_client_row_and_feature_column_in_view(
     finally:
         await page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     assert not ui.errors
+
+
+async def test_inbox_cards_show_counts_and_names_as_typed(ui: Session, stack: Stack) -> None:
+    project_name, inbox_name = "Sign-Ups & Receipts", "eu-west: Order mails (QA)"
+    async with stack.api() as c:
+        project = (await c.post("/api/v1/projects", json={"name": project_name})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": inbox_name})
+        ).json()
+    try:
+        ids = [
+            await stack.upload(build_message(subject=f"Order {n}"), inbox_id=inbox["id"])
+            for n in range(3)
+        ]
+        async with stack.api() as c:
+            r = await c.patch(f"/api/v1/messages/{ids[0]}", json={"is_read": True})
+            r.raise_for_status()
+            listed = {i["id"]: i for i in (await c.get("/api/v1/inboxes")).json()}
+            one = (await c.get(f"/api/v1/inboxes/{inbox['id']}")).json()
+        for shown in (listed[inbox["id"]], one):
+            assert (shown["message_count"], shown["unread_count"]) == (3, 2)
+        assert (inbox["message_count"], inbox["unread_count"]) == (0, 0)  # as created
+        page = ui.page
+        await page.goto(f"{stack.base_url}/#/")
+        card = page.locator(f'#main a.qa-card[href="#/inbox/{inbox["id"]}"]')
+        await expect(card.locator(".message-count")).to_have_text("3 messages")
+        await expect(card.locator(".unread-count")).to_have_text("2 unread")
+        # As typed: what is drawn (innerText follows text-transform), not only the DOM text.
+        assert await card.locator(".name").evaluate("n => n.innerText") == inbox_name
+        nav = page.locator("#nav-tree")
+        heading = nav.locator(".project", has_text=project_name)
+        assert await heading.evaluate("n => n.innerText") == project_name
+        await screenshot(page, "24-inbox-cards")
+        # Counts follow the mail: read the others from the inbox, and the card says so.
+        async with stack.api() as c:
+            (await c.post(f"/api/v1/inboxes/{inbox['id']}/all_read")).raise_for_status()
+        await page.goto(f"{stack.base_url}/#/inbox/{inbox['id']}")
+        await expect(page.locator("#messages .msg-link")).to_have_count(3)
+        await page.goto(f"{stack.base_url}/#/")
+        await expect(card.locator(".unread-count")).to_have_text("all read")
+        assert not ui.errors
+    finally:
+        async with stack.api() as c:
+            await c.delete(f"/api/v1/projects/{project['id']}")
