@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from tests.webui.conftest import ADMIN_TOKEN, Session, Stack, build_message, screenshot
+
+from mailqa.audit.html import render_html
+from mailqa.audit.record import AuditRecord
+from mailqa.audit.summary import AuditSummary
+from mailqa.checks import BUILTIN_CHECKS
 
 pytestmark = pytest.mark.slow
 
@@ -311,3 +317,63 @@ async def test_inbox_cards_show_counts_and_names_as_typed(ui: Session, stack: St
     finally:
         async with stack.api() as c:
             await c.delete(f"/api/v1/projects/{project['id']}")
+
+
+def audit_summary(messages: int) -> dict[str, Any]:
+    """What the audit aggregator makes of ``messages`` records that all break one rule."""
+    long_rule = "headers-list-unsubscribe-post-missing-for-one-click-unsubscribe"
+    records = [
+        AuditRecord(
+            key=f"mail/{n}.eml",
+            status="failed" if n % 4 else "warning",
+            score=40.0 + n % 60,
+            checks={"headers": "failed", "html": "warning"},
+            rules=["css-display-flex", long_rule] if n % 2 else ["css-display-flex"],
+            html_unsupported=["css-display-flex"],
+        )
+        for n in range(messages)
+    ]
+    return AuditSummary().add_all(records).to_dict()
+
+
+BAR_LABELS = """
+() => [...document.querySelectorAll(".bars tr")].slice(1).length === 0 ? [] :
+  [...document.querySelectorAll(".bars td.bar-value, .bars td.bar-name")].map((td) => {
+    const card = td.closest(".card").getBoundingClientRect();
+    const r = td.getBoundingClientRect();
+    return { text: td.textContent, cut: td.scrollWidth > td.clientWidth,
+             inSvg: td.closest("svg") !== null, left: r.left, right: r.right,
+             cardLeft: card.left, cardRight: card.right };
+  })
+"""
+
+
+@pytest.mark.parametrize("width", [WIDTH, 420])
+async def test_audit_report_bar_labels_are_whole(browser: Browser, width: int) -> None:
+    summary = audit_summary(200)
+    html = render_html(summary, "First-hour audit")
+    context = await browser.new_context(viewport={"width": width, "height": HEIGHT})
+    try:
+        page = await context.new_page()
+        await page.set_content(html)
+        labels = await page.evaluate(BAR_LABELS)
+        texts = [label["text"] for label in labels]
+        # Every count with its share, and every name, in full.
+        assert "200 (100%)" in texts and "100 (50%)" in texts
+        for ranked in (*summary["top_rules"][:10], *summary["html_unsupported"][:10]):
+            assert ranked["name"] in texts
+        for label in labels:
+            assert not label["cut"], label
+            assert not label["inSvg"], label  # text, not a fixed-width drawing
+            assert label["cardLeft"] <= label["left"] and label["right"] <= label["cardRight"]
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+        # Why these scores can differ from the inbox badges.
+        note = page.locator("#score-note")
+        await expect(note).to_contain_text("checks this audit ran: headers, html")
+        for name in BUILTIN_CHECKS:
+            if name not in ("headers", "html"):
+                await expect(note).to_contain_text(name)
+        await expect(note).to_contain_text("score badge of a message in a mailqa inbox")
+        await screenshot(page, f"25-audit-report-{width}")
+    finally:
+        await context.close()
