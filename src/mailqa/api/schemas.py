@@ -80,6 +80,8 @@ class InboxOut(BaseModel):
     name: str
     quota_bytes: int
     used_bytes: int
+    message_count: int = Field(description="Messages stored in the inbox.")
+    unread_count: int = Field(description="Those of them not read yet.")
     max_messages: int | None
     max_age_days: float | None
     created_at: datetime

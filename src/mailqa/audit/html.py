@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from mailqa.checks import BUILTIN_CHECKS
+
 STATUS_COLOURS = {
     "passed": "#2e9e5b",
     "warning": "#e0a526",
@@ -40,6 +42,12 @@ border-bottom:1px solid #eceff2;font-size:14px}th{color:#66707a;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg text{font:12px system-ui,sans-serif;fill:#39424b}
 .empty{color:#66707a;font-style:italic}
+.note{color:#4a535c;font-size:14px;max-width:80ch}
+.bars td,.bars th{padding:3px 8px 3px 0;vertical-align:middle}.bars td{border-bottom:0}
+.bars .bar-name{overflow-wrap:anywhere;width:45%}
+.bars .bar-track{width:55%;min-width:60px}
+.bars .bar-track svg{display:block;width:100%;height:14px}
+.bars .bar-value{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
 """
 CSS += "".join(f".s-{status}{{color:{colour}}}" for status, colour in STATUS_COLOURS.items())
 CSS += ".s-other{color:#9aa3ad}\n"
@@ -88,27 +96,44 @@ def _histogram_svg(histogram: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _bars_svg(rows: list[dict[str, Any]], total: int, colour: str, limit: int = 10) -> str:
+def _bars(rows: list[dict[str, Any]], total: int, colour: str, what: str, limit: int = 10) -> str:
+    """A bar per row, longest for the most messages. A table: the name, the bar (an SVG that
+    stretches over what the other two columns leave) and the count with its share, in a
+    column as wide as its longest text, so neither a name nor a count is ever cut."""
     rows = rows[:limit]
     if not rows:
         return '<p class="empty">None.</p>'
-    label_w, width, row_h = 230, 460, 24
     peak = max(r["messages"] for r in rows) or 1
-    height = row_h * len(rows) + 4
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
-    for i, r in enumerate(rows):
-        y = i * row_h + 2
-        w = (width - label_w - 60) * r["messages"] / peak
-        name = r["name"] if len(r["name"]) <= 34 else r["name"][:33] + "…"
-        share = f"{100 * r['messages'] / total:.0f}%" if total else ""
-        parts.append(
-            f'<text x="0" y="{y + 15}">{escape(name)}<title>{escape(r["name"])}</title></text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 8}" '
-            f'rx="3" fill="{colour}"/>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{r["messages"]} ({share})</text>'
+    body = []
+    for r in rows:
+        length = max(100 * r["messages"] / peak, 0.5)
+        share = f" ({100 * r['messages'] / total:.0f}%)" if total else ""
+        body.append(
+            f'<tr><td class="bar-name">{escape(r["name"])}</td>'
+            '<td class="bar-track"><svg viewBox="0 0 100 10" preserveAspectRatio="none" '
+            f'aria-hidden="true"><rect width="{length:.1f}" height="10" fill="{colour}"/></svg>'
+            f'</td><td class="bar-value">{r["messages"]}{share}</td></tr>'
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    head = (
+        f'<tr><th>{escape(what)}</th><th class="bar-track"></th>'
+        '<th class="bar-value">messages</th></tr>'
+    )
+    return f'<table class="bars">{head}{"".join(body)}</table>'
+
+
+def _score_note(checks_run: list[str]) -> str:
+    """Why these scores can differ from the badges in a mailqa inbox."""
+    ran = ", ".join(escape(c) for c in checks_run) or "none"
+    left_out = [escape(c) for c in BUILTIN_CHECKS if c not in checks_run]
+    also = f" (which can include {', '.join(left_out)})" if left_out else ""
+    return (
+        '<p class="note" id="score-note">Scores here come from the checks this audit ran: '
+        f"{ran}. The score badge of a message in a mailqa inbox comes from its analysis on "
+        f"arrival, with the checks the server runs{also} and with the network: spam scores, "
+        "block-list and authentication lookups, links followed over HTTP. An audit leaves "
+        "those out unless asked (<code>--checks</code>, <code>--online</code>), so the same "
+        "message can score differently here.</p>"
+    )
 
 
 def _status_bar(statuses: dict[str, int], total: int) -> str:
@@ -174,15 +199,16 @@ def render_html(summary: dict[str, Any], title: str = "Mail audit") -> str:
 <body><main>
 <h1>{escape(title)}</h1><p class="muted">Generated {generated} by mailqa.</p>
 <div class="tiles">{tile_html}</div>
+{_score_note(list(summary["checks"]))}
 <div class="card"><h2>Overall status</h2>{_status_bar(summary["statuses"], total)}</div>
 <div class="grid">
 <div class="card"><h2>Score distribution</h2>{_histogram_svg(score["histogram"])}</div>
-<div class="card"><h2>Top issues</h2>{_bars_svg(summary["top_rules"], total, "#d64545")}</div>
+<div class="card"><h2>Top issues</h2>{_bars(summary["top_rules"], total, "#d64545", "rule")}</div>
 </div>
 <div class="card"><h2>Checks</h2>{_checks_table(summary["checks"])}</div>
 <div class="grid">
 <div class="card"><h2>Unsupported HTML features</h2>
-{_bars_svg(summary["html_unsupported"], total, "#e0a526")}</div>
+{_bars(summary["html_unsupported"], total, "#e0a526", "feature")}</div>
 <div class="card"><h2>Broken links by host</h2>
 {_ranked_table(summary["broken_link_hosts"], "host")}</div>
 <div class="card"><h2>Blacklisted IPs and domains</h2>

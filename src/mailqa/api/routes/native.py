@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -30,9 +31,11 @@ from mailqa.api.schemas import (
     TokenOut,
 )
 from mailqa.api.validation import UtcDatetime
+from mailqa.auth import Principal
 from mailqa.core.message import Envelope
 from mailqa.core.report import CheckResult, Report, report_json_schema
 from mailqa.service import Service
+from mailqa.store.inboxes import InboxStats
 from mailqa.store.messages import MessageFilter
 from mailqa.store.models import Inbox
 from mailqa.usecases import inboxes, messages, projects, tokens
@@ -42,7 +45,10 @@ router = APIRouter(prefix="/api/v1")
 MAX_PER_PAGE = 200
 
 
-def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
+def inbox_out(
+    request: Request, service: Service, inbox: Inbox, stats: InboxStats | None
+) -> InboxOut:
+    """The inbox as the API shows it; ``stats`` None: it has no mail."""
     host, port = smtp_address(request, service)
     return InboxOut(
         id=inbox.id,
@@ -50,6 +56,8 @@ def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
         name=inbox.name,
         quota_bytes=inbox.quota_bytes,
         used_bytes=inbox.used_bytes,
+        message_count=stats.messages if stats else 0,
+        unread_count=stats.unread if stats else 0,
         max_messages=inbox.max_messages,
         max_age_days=inbox.max_age_days,
         created_at=inbox.created_at,
@@ -57,6 +65,14 @@ def inbox_out(request: Request, service: Service, inbox: Inbox) -> InboxOut:
             host=host, port=port, username=inbox.smtp_username, password=inbox.smtp_password
         ),
     )
+
+
+async def inboxes_out(
+    request: Request, service: Service, principal: Principal, shown: Sequence[Inbox]
+) -> list[InboxOut]:
+    """The inboxes with their message counts, from one grouped query."""
+    stats = await inboxes.inbox_stats(service, principal, shown)
+    return [inbox_out(request, service, i, stats.get(i.id)) for i in shown]
 
 
 # Projects ---------------------------------------------------------------------------------
@@ -107,7 +123,7 @@ async def list_inboxes(
     request: Request, service: ServiceDep, principal: PrincipalDep, project_id: int | None = None
 ) -> list[InboxOut]:
     rows = await inboxes.list_inboxes(service, principal, project_id)
-    return [inbox_out(request, service, i) for i in rows]
+    return await inboxes_out(request, service, principal, rows)
 
 
 @router.post(
@@ -125,14 +141,15 @@ async def create_inbox(
         max_messages=body.max_messages,
         max_age_days=body.max_age_days,
     )
-    return inbox_out(request, service, inbox)
+    return inbox_out(request, service, inbox, None)
 
 
 @router.get("/inboxes/{inbox_id}", response_model=InboxOut, tags=["inboxes"])
 async def get_inbox(
     inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
-    return inbox_out(request, service, await inboxes.get_inbox(service, principal, inbox_id))
+    inbox = await inboxes.get_inbox(service, principal, inbox_id)
+    return (await inboxes_out(request, service, principal, [inbox]))[0]
 
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxOut, tags=["inboxes"])
@@ -141,7 +158,7 @@ async def update_inbox(
 ) -> InboxOut:
     fields = body.model_dump(exclude_unset=True)
     inbox = await inboxes.update_inbox(service, principal, inbox_id, **fields)
-    return inbox_out(request, service, inbox)
+    return (await inboxes_out(request, service, principal, [inbox]))[0]
 
 
 @router.delete("/inboxes/{inbox_id}", status_code=204, tags=["inboxes"])
@@ -155,7 +172,7 @@ async def reset_credentials(
     inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> InboxOut:
     inbox = await inboxes.reset_credentials(service, principal, inbox_id)
-    return inbox_out(request, service, inbox)
+    return (await inboxes_out(request, service, principal, [inbox]))[0]
 
 
 @router.post("/inboxes/{inbox_id}/clean", response_model=Count, tags=["inboxes"])

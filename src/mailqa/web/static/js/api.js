@@ -37,6 +37,8 @@ const CSRF_HEADER = byId("main").dataset.csrfHeader || "X-Mailqa-Request";
  * @property {string} name
  * @property {number} quota_bytes
  * @property {number} used_bytes
+ * @property {number} message_count
+ * @property {number} unread_count
  * @property {number | null} max_messages
  * @property {number | null} max_age_days
  * @property {string} created_at

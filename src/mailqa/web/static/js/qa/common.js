@@ -29,7 +29,7 @@ const CHECK_LABELS = {
   auth: "Authentication",
   links: "Links",
   hygiene: "Hygiene",
-  headers: "Headers",
+  headers: "Header checks", // not the message's Headers view
 };
 const CHECK_ORDER = ["html", "spam", "blacklist", "auth", "links", "hygiene", "headers"];
 

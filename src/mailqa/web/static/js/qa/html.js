@@ -447,7 +447,8 @@ export function renderHtmlCheck(panel, result, ctx) {
         { class: "card" },
         h("h3", {}, "Feature × client support"),
         h("div", { class: "legend", "aria-hidden": "true" }, Object.values(SUPPORT).map(([sym, word, cls]) => h("span", {}, h("span", { class: `badge b-${cls}` }, sym), " ", word))),
-        h("div", { class: "table-wrap" }, table),
+        // Its own scroll box, so the client row and the feature column stay in view.
+        h("div", { class: "matrix-scroll", id: "html-matrix-scroll", tabindex: "0", role: "region", "aria-label": "Feature × client support (scrolls)" }, table),
         h(
           "p",
           { class: "muted small" },

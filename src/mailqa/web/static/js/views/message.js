@@ -18,8 +18,15 @@ import { isCurrent, main, parseRoute, startView } from "../view.js";
  * @typedef {object} Tab
  * @property {string} key
  * @property {string} label
- * @property {boolean} [qa] a QA tab (after the separator)
  * @property {string} [status] the check's status, shown as a dot
+ */
+
+/**
+ * A row of the tab bar: the message's own views, or its QA report.
+ * @typedef {object} TabGroup
+ * @property {string} key
+ * @property {string} label
+ * @property {Tab[]} tabs
  */
 
 const MESSAGE_TABS = [
@@ -38,6 +45,12 @@ const SOURCE_PANES = {
   source: "The HTML source",
   raw: "The raw source",
   "headers-list": "The headers",
+};
+
+/** What the preview says about remote images, before and after loading them. */
+const REMOTE_IMAGES_NOTE = {
+  blocked: "Remote images are blocked until you load them; scripts never run.",
+  loaded: "Remote images are loaded: their servers can see this preview was opened. Scripts never run.",
 };
 
 const RERUN_NEEDS_SOURCE = "Re-running the analysis needs the source.";
@@ -199,18 +212,22 @@ function metaRow(label, value) {
   return [h("dt", {}, label), h("dd", {}, value || "—")];
 }
 
-/** @returns {Tab[]} */
-function tabList() {
+/** @returns {TabGroup[]} */
+function tabGroups() {
   /** @type {Tab[]} */
-  const tabs = MESSAGE_TABS.map(([key, label]) => ({ key, label }));
+  const views = MESSAGE_TABS.map(([key, label]) => ({ key, label }));
+  /** @type {Tab[]} */
+  const qa = [{ key: "overview", label: "Overview" }];
   const r = shown.report;
-  tabs.push({ key: "overview", label: "QA overview", qa: true });
   if (r && !("error" in r) && r.checks) {
     for (const name of orderChecks(Object.keys(r.checks))) {
-      tabs.push({ key: `qa-${name}`, label: checkLabel(name), qa: true, status: r.checks[name].status });
+      qa.push({ key: `qa-${name}`, label: checkLabel(name), status: r.checks[name].status });
     }
   }
-  return tabs;
+  return [
+    { key: "message", label: "Message", tabs: views },
+    { key: "qa", label: "QA report", tabs: qa },
+  ];
 }
 
 function renderTabs() {
@@ -221,28 +238,18 @@ function renderTabs() {
   const active = document.activeElement;
   const focusedTab = active instanceof HTMLElement && bar.contains(active) ? active.dataset.tab : null;
   clear(bar);
-  let sep = false;
-  for (const t of tabList()) {
-    if (t.qa && !sep) {
-      bar.append(h("span", { class: "sep", "aria-hidden": "true" }));
-      sep = true;
-    }
-    const label = t.key === "attachments" ? `${t.label} (${detail().attachments.length})` : t.label;
+  for (const group of tabGroups()) {
+    // One tab list in two labelled rows: the rows are layout only, every tab is in the list.
     bar.append(
       h(
-        "button",
-        {
-          type: "button",
-          role: "tab",
-          id: `tab-${t.key}`,
-          "aria-controls": `panel-${t.key}`,
-          "aria-selected": String(t.key === selected),
-          tabindex: t.key === selected ? "0" : "-1",
-          "data-tab": t.key,
-          onclick: () => navigateTab(t.key),
-        },
-        label,
-        t.status ? h("span", { class: `tab-status s-${t.status}`, "aria-label": `(${t.status})`, role: "img" }) : null,
+        "div",
+        { class: "tab-group", role: "presentation", "data-group": group.key },
+        h("span", { class: "tab-group-label", "aria-hidden": "true" }, group.label),
+        h(
+          "div",
+          { class: "tab-row", role: "presentation" },
+          group.tabs.map((t) => tabButton(t, selected)),
+        ),
       ),
     );
   }
@@ -252,13 +259,37 @@ function renderTabs() {
   if (refocus) refocus.focus();
 }
 
+/**
+ * @param {Tab} t
+ * @param {string | null} selected the selected tab's key
+ */
+function tabButton(t, selected) {
+  const label = t.key === "attachments" ? `${t.label} (${detail().attachments.length})` : t.label;
+  return h(
+    "button",
+    {
+      type: "button",
+      role: "tab",
+      id: `tab-${t.key}`,
+      "aria-controls": `panel-${t.key}`,
+      "aria-selected": String(t.key === selected),
+      tabindex: t.key === selected ? "0" : "-1",
+      "data-tab": t.key,
+      onclick: () => navigateTab(t.key),
+    },
+    label,
+    t.status ? h("span", { class: `tab-status s-${t.status}`, "aria-label": `(${t.status})`, role: "img" }) : null,
+  );
+}
+
 /** ←/→, Home and End move between the tabs of a tab list (and select the tab moved to). */
 export function installTabKeys() {
   document.addEventListener("keydown", (ev) => {
     const target = ev.target;
     const tab = target instanceof Element ? target.closest('[role="tab"]') : null;
-    if (!(tab instanceof HTMLElement) || !tab.parentElement) return;
-    const tabs = /** @type {HTMLElement[]} */ ([...tab.parentElement.querySelectorAll('[role="tab"]')]);
+    const list = tab ? tab.closest('[role="tablist"]') : null;
+    if (!(tab instanceof HTMLElement) || !list) return;
+    const tabs = /** @type {HTMLElement[]} */ ([...list.querySelectorAll('[role="tab"]')]);
     let i = tabs.indexOf(tab);
     if (ev.key === "ArrowRight") i = (i + 1) % tabs.length;
     else if (ev.key === "ArrowLeft") i = (i - 1 + tabs.length) % tabs.length;
@@ -303,6 +334,7 @@ function selectTab(key, anchor, force) {
     b.setAttribute("tabindex", on ? "0" : "-1");
   }
   if (refocus) button.focus();
+  const changed = shown.tab !== null && shown.tab !== key;
   shown.tab = key;
   const panels = byId("panels");
   let panel = document.getElementById(`panel-${key}`);
@@ -314,6 +346,26 @@ function selectTab(key, anchor, force) {
   }
   for (const p of panels.children) if (p instanceof HTMLElement) p.hidden = p !== panel;
   if (key === "source") highlightLine(anchor);
+  if (changed && !(key === "source" && anchor)) showFromTop(panel);
+}
+
+/**
+ * A tab opened shows its panel from the start, not at the scroll position of the tab before:
+ * the page goes back up to where the panels begin (when it was further down) and the
+ * panel's own scroll boxes back to their start.
+ * @param {HTMLElement} panel
+ */
+function showFromTop(panel) {
+  for (const box of panel.querySelectorAll("pre, .source, .table-wrap, .matrix-scroll")) {
+    box.scrollTop = 0;
+    box.scrollLeft = 0;
+  }
+  const bar = byId("tabs");
+  const stuckAt = parseFloat(getComputedStyle(bar).top) || 0; // where the sticky bar stops
+  const barBlock = bar.offsetHeight + (parseFloat(getComputedStyle(bar).marginBottom) || 0);
+  const panelsTop = byId("panels").getBoundingClientRect().top + window.scrollY;
+  const start = Math.max(0, panelsTop - barBlock - stuckAt);
+  if (window.scrollY > start) window.scrollTo({ top: start, behavior: "instant" });
 }
 
 /**
@@ -388,11 +440,13 @@ function renderPreview(panel, d) {
     desktop.setAttribute("aria-pressed", "false");
     mobile.setAttribute("aria-pressed", "true");
   });
-  const remote = h("button", { type: "button", id: "remote-images", "aria-pressed": "false" }, "Load remote images");
+  const remote = h("button", { type: "button", id: "remote-images", "aria-pressed": "false", "aria-describedby": "preview-note" }, "Load remote images");
+  const note = h("p", { class: "muted small", id: "preview-note", role: "status" }, REMOTE_IMAGES_NOTE.blocked);
   remote.addEventListener("click", () => {
     const on = remote.getAttribute("aria-pressed") !== "true";
     remote.setAttribute("aria-pressed", String(on));
     remote.textContent = on ? "Block remote images" : "Load remote images";
+    note.textContent = on ? REMOTE_IMAGES_NOTE.loaded : REMOTE_IMAGES_NOTE.blocked;
     frame.setAttribute("src", `/ui/messages/${d.id}/preview${on ? "?remote_images=true" : ""}`);
   });
   panel.append(
@@ -403,7 +457,7 @@ function renderPreview(panel, d) {
       h("span", { class: "spacer" }),
       d.has_html ? remote : null,
     ),
-    d.has_html ? h("p", { class: "muted small" }, "Remote images are blocked until you load them; scripts never run.") : h("p", { class: "notice" }, "No HTML part: showing the text part."),
+    d.has_html ? note : h("p", { class: "notice" }, "No HTML part: showing the text part."),
     h("div", { class: "preview-stage" }, frame),
   );
 }
