@@ -88,6 +88,23 @@ class Settings(BaseSettings):
     smtp_tls_cert: Path | None = Field(None, description="Certificate for STARTTLS.")
     smtp_tls_key: Path | None = Field(None, description="Private key for STARTTLS.")
 
+    # HTTPS of the HTTP API and web UI
+    http_tls_cert: Path | None = Field(
+        None,
+        description="Certificate (PEM, with its chain) the HTTP API and web UI are served "
+        "with over HTTPS; needs MAILQA_HTTP_TLS_KEY.",
+    )
+    http_tls_key: Path | None = Field(
+        None, description="Private key (PEM) of MAILQA_HTTP_TLS_CERT."
+    )
+    http_tls_self_signed: bool = Field(
+        False,
+        description="Serve HTTPS with a certificate from a local CA made in the data dir "
+        "(tls/; reused, renewed when expired or when the names change) for localhost, "
+        "127.0.0.1, ::1, MAILQA_HOST and MAILQA_SMTP_HOSTNAME; the CA's path is printed at "
+        "start-up for REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS.",
+    )
+
     # Transport limits (HTTP and SMTP connections, request bodies)
     http_max_body_bytes: int = Field(
         1 * MB,

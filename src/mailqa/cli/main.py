@@ -55,10 +55,34 @@ def serve(
     executor: Annotated[
         str | None, typer.Option(help="inline or celery [env MAILQA_EXECUTOR].")
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve the API and UI over HTTPS with this certificate [env MAILQA_HTTP_TLS_CERT]."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="Private key of --tls-cert [env MAILQA_HTTP_TLS_KEY].")
+    ] = None,
+    tls_self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--tls-self-signed",
+            help="Serve HTTPS with a local CA made in the data dir and print how to trust it "
+            "[env MAILQA_HTTP_TLS_SELF_SIGNED].",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API and the SMTP capture server."""
     settings = settings_from_options(
-        host=host, http_port=http_port, smtp_port=smtp_port, data_dir=data_dir, executor=executor
+        host=host,
+        http_port=http_port,
+        smtp_port=smtp_port,
+        data_dir=data_dir,
+        executor=executor,
+        http_tls_cert=tls_cert,
+        http_tls_key=tls_key,
+        http_tls_self_signed=tls_self_signed or None,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -80,26 +104,51 @@ async def _serve(settings: Settings) -> None:
     from mailqa.api.server import http_config
     from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
+    from mailqa.cli.serve_tls import https_files, trust_lines
     from mailqa.service import open_service
+    from mailqa.usecases.inboxes import default_inbox_at_start
     from mailqa.worker.selection import select_executor
 
+    https = https_files(settings)
     async with open_service(settings, executor=select_executor) as service:
         created = await service.ensure_admin_token()
+        start_inbox = await default_inbox_at_start(service)
         smtp = await start_smtp_server(service, settings.host, settings.smtp_port)
         smtp_port = smtp.sockets[0].getsockname()[1]
         app = create_app(settings, service)
         app.state.smtp_address = (settings.smtp_hostname, smtp_port)
-        config = http_config(app, settings, log_level=settings.log_level, lifespan="on")
+        tls: dict[str, str] = {}
+        if https is not None:
+            tls = {"ssl_certfile": str(https.cert_file), "ssl_keyfile": str(https.key_file)}
+        config = http_config(app, settings, log_level=settings.log_level, lifespan="on", **tls)
         server = uvicorn.Server(config)
+        scheme = "https" if https is not None else "http"
         print(
-            f"mailqa {__version__}: HTTP http://{settings.host}:{settings.http_port} "
+            f"mailqa {__version__}: HTTP {scheme}://{settings.host}:{settings.http_port} "
             f"(docs at /docs), SMTP {settings.host}:{smtp_port}, "
             f"database {settings.effective_database_url.split('://')[0]}, "
             f"executor {settings.executor}",
             flush=True,
         )
+        if https is not None and https.note:
+            print(f"HTTPS: {https.note}", flush=True)
+        if https is not None and https.ca_file is not None:
+            print("\n".join(trust_lines(https.ca_file)), flush=True)
         if created:
             print(f"Admin API token (shown once): {created}", flush=True)
+        if start_inbox is not None:
+            inbox = start_inbox.inbox
+            print(
+                f"Default inbox: id {inbox.id} (inbox_id for the SDKs; SMTP mail without a "
+                "login lands here)",
+                flush=True,
+            )
+            if start_inbox.created:
+                print(
+                    f"  its SMTP login: username {inbox.smtp_username}, password "
+                    f"{inbox.smtp_password} (also in GET /api/v1/inboxes/{inbox.id})",
+                    flush=True,
+                )
         try:
             await server.serve()
         finally:

@@ -4,6 +4,7 @@ inbox an SMTP login delivers to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mailqa.auth import Principal
@@ -11,6 +12,7 @@ from mailqa.core.errors import LimitExceeded, NotFound
 from mailqa.service import Service
 from mailqa.store.inboxes import InboxStats
 from mailqa.store.models import Inbox, Project
+from mailqa.store.sandboxes import DEFAULT_NAME
 from mailqa.usecases.projects import require_visible
 
 
@@ -148,3 +150,33 @@ async def delivery_inbox(service: Service, principal: Principal) -> Inbox | None
     if principal.kind == "smtp_inbox" and principal.inbox_id is not None:
         return await get_inbox(service, principal, principal.inbox_id)
     return await sandbox_inbox(service, principal, create=True)
+
+
+@dataclass(frozen=True)
+class StartInbox:
+    """The inbox unauthenticated SMTP mail goes to, as ``mailqa serve`` announces it."""
+
+    inbox: Inbox
+    created: bool  # made by this start: a fresh server, its credentials not shown before
+
+
+async def default_inbox_at_start(service: Service) -> StartInbox | None:
+    """The default inbox, made when the server has no inbox at all, so that a new user has an
+    ``inbox_id`` for the SDKs before sending anything. A server that has inboxes gets none
+    made (its default one may have been deleted on purpose); ``None`` then when it has no
+    default inbox (or ``MAILQA_SMTP_DEFAULT_INBOX`` names a missing one)."""
+    settings = service.settings
+    store = service.store
+    if settings.smtp_default_inbox is not None:
+        try:
+            return StartInbox(await store.get_inbox(settings.smtp_default_inbox), created=False)
+        except NotFound:
+            return None
+    if not await store.list_inboxes():
+        return StartInbox(await store.default_inbox(settings.inbox_quota_bytes), created=True)
+    for project in await store.list_projects():
+        if project.name == DEFAULT_NAME:
+            for inbox in await store.list_inboxes(project.id):
+                if inbox.name == DEFAULT_NAME:
+                    return StartInbox(inbox, created=False)
+    return None
