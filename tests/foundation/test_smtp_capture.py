@@ -164,3 +164,50 @@ async def test_long_lines_are_captured_as_sent_and_reported(running: Running) ->
         assert (await c.get(f"/api/v1/messages/{mid}/raw")).content == on_wire(raw)
         headers = (await c.get(f"/api/v1/messages/{mid}/report/headers")).json()
     assert "headers.line-too-long" in {f["rule"] for f in headers["findings"]}
+
+
+async def test_an_inbox_email_address_takes_mail_without_a_login(running: Running) -> None:
+    """Mailtrap's inbox e-mail address: on after toggle_email_username, off after a second
+    toggle, and a reset username no longer reaches the inbox at the old one."""
+    inbox = await new_inbox(running)
+    base = f"/api/accounts/1/inboxes/{inbox['id']}"
+    async with running.client() as c:
+        shown = (await c.get(base)).json()
+        assert shown["email_username_enabled"] is False
+        old_name = shown["email_username"]
+        assert old_name and old_name != shown["username"]
+        toggled = (await c.patch(f"{base}/toggle_email_username")).json()
+        assert toggled["email_username_enabled"] is True
+        assert toggled["email_username"] == old_name
+
+    def send(to: str, subject: str) -> None:
+        refused = running.smtp_send(make_message(subject), rcpt=["someone@example.com", to])
+        assert refused == {}
+
+    await asyncio.to_thread(send, f"{old_name.upper()}@any.example", "addressed")
+    assert [m["subject"] for m in await messages_of(running, inbox["id"])] == ["addressed"]
+
+    async with running.client() as c:
+        reset = (await c.patch(f"{base}/reset_email_username")).json()
+        assert reset["email_username"] != old_name and reset["email_username_enabled"] is True
+        renamed = await c.patch(base, json={"inbox": {"email_username": "Signup-Flow"}})
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["email_username"] == "signup-flow"
+        other = await new_inbox(running)
+        taken = await c.patch(
+            f"/api/accounts/1/inboxes/{other['id']}",
+            json={"inbox": {"email_username": "signup-flow"}},
+        )
+        assert taken.status_code == 422 and taken.json()["code"] == "email_username_taken"
+        bad = await c.patch(base, json={"inbox": {"email_username": "no spaces"}})
+        assert bad.status_code == 422
+    await asyncio.to_thread(send, f"{old_name}@any.example", "to the old address")
+    await asyncio.to_thread(send, "signup-flow@mailqa.test", "renamed")
+    subjects = [m["subject"] for m in await messages_of(running, inbox["id"])]
+    assert sorted(subjects) == ["addressed", "renamed"]
+
+    async with running.client() as c:
+        off = (await c.patch(f"{base}/toggle_email_username")).json()
+        assert off["email_username_enabled"] is False
+    await asyncio.to_thread(send, "signup-flow@mailqa.test", "while off")
+    assert len(await messages_of(running, inbox["id"])) == 2  # went to the default inbox

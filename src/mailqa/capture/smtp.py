@@ -202,8 +202,13 @@ class CaptureHandler:
             return refused
         identity = session.auth_data if isinstance(session.auth_data, SmtpIdentity) else None
         try:
+            addressed = None
+            if identity is None:  # an inbox's enabled e-mail address takes mail without a login
+                addressed = await self.service.store.inbox_for_recipients(envelope.rcpt_tos)
             if identity is not None:
                 inbox_id = identity.inbox_id
+            elif addressed is not None:
+                inbox_id = addressed.id
             elif self.settings.smtp_accept_any:
                 inbox_id = (
                     await self.service.store.default_inbox(

@@ -68,6 +68,8 @@ class InboxRepository:
                 name=name,
                 smtp_username=new_secret(7),
                 smtp_password=new_secret(7),
+                email_username=new_secret(7),
+                email_username_enabled=False,
                 quota_bytes=quota_bytes,
                 used_bytes=0,
                 **options,
@@ -100,6 +102,43 @@ class InboxRepository:
 
     async def reset_credentials(self, inbox_id: int) -> Inbox:
         return await self.update_inbox(inbox_id, smtp_password=new_secret(7))
+
+    async def toggle_email_username(self, inbox_id: int) -> Inbox:
+        """Turn the inbox's e-mail address on when off, off when on."""
+        async with self.db.write() as s:
+            inbox = await s.get(Inbox, inbox_id)
+            if inbox is None:
+                raise NotFound(f"inbox {inbox_id} not found")
+            inbox.email_username_enabled = not inbox.email_username_enabled
+            if inbox.email_username is None:
+                inbox.email_username = new_secret(7)
+        return inbox
+
+    async def reset_email_username(self, inbox_id: int) -> Inbox:
+        """A new random e-mail username; mail to the old address no longer lands here."""
+        return await self.update_inbox(inbox_id, email_username=new_secret(7))
+
+    async def inbox_by_email_username(self, email_username: str) -> Inbox | None:
+        async with self.db.sessions() as s:
+            return await s.scalar(select(Inbox).where(Inbox.email_username == email_username))
+
+    async def inbox_for_recipients(self, recipients: Sequence[str]) -> Inbox | None:
+        """The inbox whose enabled e-mail address is the local part of a recipient (the first
+        such recipient wins; any domain), or None."""
+        local_parts = [r.rpartition("@")[0].lower() for r in recipients if "@" in r]
+        if not local_parts:
+            return None
+        async with self.db.sessions() as s:
+            found = {
+                inbox.email_username: inbox
+                for inbox in await s.scalars(
+                    select(Inbox).where(
+                        Inbox.email_username_enabled.is_(True),
+                        Inbox.email_username.in_(local_parts),
+                    )
+                )
+            }
+        return next((found[part] for part in local_parts if part in found), None)
 
     async def delete_inbox(self, inbox_id: int) -> None:
         async with self.db.write() as s:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -108,6 +109,12 @@ class Inbox(Base):
     name: Mapped[str] = mapped_column(SafeText(200))
     smtp_username: Mapped[str] = mapped_column(String(64), unique=True)
     smtp_password: Mapped[str] = mapped_column(String(128))
+    # The inbox's e-mail address (Mailtrap's): unauthenticated SMTP mail to this local part
+    # lands here while enabled. Every inbox has one; nullable only for the migration.
+    email_username: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    email_username_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     quota_bytes: Mapped[int] = mapped_column(BigInteger)
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     max_messages: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -98,6 +98,18 @@ class Store:
     async def reset_credentials(self, inbox_id: int) -> Inbox:
         return await self._inboxes.reset_credentials(inbox_id)
 
+    async def toggle_email_username(self, inbox_id: int) -> Inbox:
+        return await self._inboxes.toggle_email_username(inbox_id)
+
+    async def reset_email_username(self, inbox_id: int) -> Inbox:
+        return await self._inboxes.reset_email_username(inbox_id)
+
+    async def inbox_by_email_username(self, email_username: str) -> Inbox | None:
+        return await self._inboxes.inbox_by_email_username(email_username)
+
+    async def inbox_for_recipients(self, recipients: Sequence[str]) -> Inbox | None:
+        return await self._inboxes.inbox_for_recipients(recipients)
+
     async def delete_inbox(self, inbox_id: int) -> None:
         await self._inboxes.delete_inbox(inbox_id)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailqa.auth import Principal
-from mailqa.core.errors import LimitExceeded, NotFound
+from mailqa.core.errors import LimitExceeded, MailqaError, NotFound
 from mailqa.service import Service
 from mailqa.store.inboxes import InboxStats
 from mailqa.store.models import Inbox, Project
@@ -119,6 +119,35 @@ async def reset_credentials(service: Service, principal: Principal, inbox_id: in
     """A new SMTP password; sessions authenticated with the old one deliver nothing more."""
     await get_inbox(service, principal, inbox_id)
     return await service.store.reset_credentials(inbox_id)
+
+
+async def toggle_email_username(service: Service, principal: Principal, inbox_id: int) -> Inbox:
+    """Turn the inbox's e-mail address on or off (Mailtrap's toggle_email_username)."""
+    await get_inbox(service, principal, inbox_id)
+    return await service.store.toggle_email_username(inbox_id)
+
+
+async def reset_email_username(service: Service, principal: Principal, inbox_id: int) -> Inbox:
+    """A new random e-mail username (Mailtrap's reset_email_username)."""
+    await get_inbox(service, principal, inbox_id)
+    return await service.store.reset_email_username(inbox_id)
+
+
+class EmailUsernameTaken(MailqaError):
+    """Another inbox has that e-mail username."""
+
+
+async def rename_email_username(
+    service: Service, principal: Principal, inbox_id: int, email_username: str
+) -> Inbox:
+    """Give the inbox the e-mail username chosen (lower-cased); one another inbox has is
+    refused with ``EmailUsernameTaken``."""
+    await get_inbox(service, principal, inbox_id)
+    wanted = email_username.lower()
+    holder = await service.store.inbox_by_email_username(wanted)
+    if holder is not None and holder.id != inbox_id:
+        raise EmailUsernameTaken(f"email_username {wanted!r} is taken by another inbox")
+    return await service.store.update_inbox(inbox_id, email_username=wanted)
 
 
 async def purge_inbox(service: Service, principal: Principal, inbox_id: int) -> int:

@@ -154,7 +154,11 @@ class InboxChanges(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    email_username: str | None = None
+    email_username: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$",
+        description="The local part of the inbox's e-mail address",
+    )
 
 
 class InboxUpdate(BaseModel):
@@ -272,17 +276,21 @@ async def update_inbox(
     service: ServiceDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:
-    await inboxes.get_inbox(service, principal, inbox_id)
-    if body.inbox.email_username is not None:
+    inbox = await inboxes.get_inbox(service, principal, inbox_id)
+    changes = body.inbox
+    if changes.name is None and changes.email_username is None:
         raise ApiError(
-            422,
-            "unsupported",
-            "email_username cannot be changed: mailqa inboxes receive mail by SMTP login, "
-            "not by address",
+            422, "nothing_to_update", "give inbox.name or inbox.email_username to change"
         )
-    if body.inbox.name is None:
-        raise ApiError(422, "nothing_to_update", "give inbox.name to rename the inbox")
-    inbox = await inboxes.update_inbox(service, principal, inbox_id, name=body.inbox.name)
+    if changes.email_username is not None:
+        try:
+            inbox = await inboxes.rename_email_username(
+                service, principal, inbox_id, changes.email_username
+            )
+        except inboxes.EmailUsernameTaken as exc:
+            raise ApiError(422, "email_username_taken", str(exc)) from exc
+    if changes.name is not None:
+        inbox = await inboxes.update_inbox(service, principal, inbox_id, name=changes.name)
     return await inbox_out(request, service, principal, inbox)
 
 
@@ -320,6 +328,25 @@ async def reset_credentials(
     inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     inbox = await inboxes.reset_credentials(service, principal, inbox_id)
+    return await inbox_out(request, service, principal, inbox)
+
+
+@inbox_router.patch("/toggle_email_username")
+async def toggle_email_username(
+    inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Turn the inbox's e-mail address on or off: while on, SMTP mail without a login to
+    ``{email_username}@`` (any domain) lands in this inbox."""
+    inbox = await inboxes.toggle_email_username(service, principal, inbox_id)
+    return await inbox_out(request, service, principal, inbox)
+
+
+@inbox_router.patch("/reset_email_username")
+async def reset_email_username(
+    inbox_id: int, request: Request, service: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """A new random e-mail username; the old address no longer reaches the inbox."""
+    inbox = await inboxes.reset_email_username(service, principal, inbox_id)
     return await inbox_out(request, service, principal, inbox)
 
 
