@@ -1,9 +1,9 @@
 """mailqa served over TLS on loopback, an SMTP sink as the relay, and the official SDK.
 
-The SDK speaks https to fixed Mailtrap hosts; ``LocalMailtrap`` changes only the host it
-talks to (``api_host`` for sending; the same host for the testing API) and trusts the
-throw-away CA through ``REQUESTS_CA_BUNDLE``. Everything else (paths, payloads, the pydantic
-models that parse every answer) is the SDK's own.
+The server's certificate comes from the local CA of ``mailqa serve --tls-self-signed``; the
+SDK is made by ``mailqa.compat.mailtrap_client`` (what the docs tell users to call), which
+changes only the host it talks to and the CA it trusts. Everything else (paths, payloads,
+the pydantic models that parse every answer) is the SDK's own.
 
 The SDK is synchronous and the server runs on the test loop: call it through ``sdk(...)``.
 """
@@ -14,24 +14,22 @@ import asyncio
 import base64
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import mailtrap as mt
 import pytest
 import pytest_asyncio
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from mailtrap.api.sending import SendingApi
-from mailtrap.api.testing import TestingApi
-from mailtrap.http import HttpClient
 from tests.support.servers import loopback_http, serving_stack
 
 from mailqa.checks import BUILTIN_CHECKS
+from mailqa.compat import mailtrap_client
+from mailqa.net.local_ca import certificate_names, ensure_local_certificate
 from mailqa.net.spamd.process import find_spamd
 from mailqa.service import Service
 from mailqa.settings import Settings
@@ -50,37 +48,6 @@ T = TypeVar("T")
 async def sdk(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking SDK call off the loop that serves it."""
     return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-OPENED: list[HttpClient] = []
-
-
-def close_sdk_sessions() -> None:
-    """The SDK never closes the requests sessions it opens; their idle TLS connections would
-    hold uvicorn's shutdown for asyncio's 30 s SSL shutdown timeout."""
-    while OPENED:
-        OPENED.pop()._session.close()
-
-
-class LocalMailtrap(mt.MailtrapClient):  # type: ignore[misc]  # the SDK ships no types
-    """The official client pointed at a local host (``127.0.0.1:PORT``)."""
-
-    def _local(self) -> HttpClient:
-        assert self.api_host
-        client = HttpClient(host=self.api_host, headers=self.headers, timeout=30)
-        OPENED.append(client)
-        return client
-
-    @property
-    def testing_api(self) -> TestingApi:
-        self._validate_account_id()
-        return TestingApi(
-            account_id=str(self.account_id), inbox_id=self.inbox_id, client=self._local()
-        )
-
-    @property
-    def sending_api(self) -> SendingApi:
-        return SendingApi(client=self._local(), inbox_id=self.inbox_id)
 
 
 @dataclass
@@ -159,26 +126,29 @@ async def start_sink(
 class Stack:
     service: Service
     base_url: str
-    host: str  # 127.0.0.1:PORT, as the SDK wants it
-    ca: trustme.CA
     ca_file: Path
     sink: Sink
     settings: Settings
+    opened: list[Any] = field(default_factory=list)
 
     def client(self, token: str | None = ADMIN_TOKEN) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         verify = ssl.create_default_context(cafile=str(self.ca_file))
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, verify=verify, timeout=30)
 
-    def mailtrap(self, *, inbox_id: int | None = None, token: str = ADMIN_TOKEN) -> LocalMailtrap:
+    def mailtrap(self, *, inbox_id: int | None = None, token: str = ADMIN_TOKEN) -> Any:
         """The SDK in sandbox mode when ``inbox_id`` is given, else testing-API only."""
-        return LocalMailtrap(
-            token=token,
-            api_host=self.host,
-            sandbox=inbox_id is not None,
-            inbox_id=str(inbox_id) if inbox_id is not None else None,
-            account_id=str(ACCOUNT_ID),
+        client = mailtrap_client(
+            self.base_url, token, inbox_id=inbox_id, account_id=ACCOUNT_ID, ca_file=self.ca_file
         )
+        self.opened.append(client)
+        return client
+
+    def close_sdk_sessions(self) -> None:
+        """Idle TLS connections of the SDK's sessions would hold uvicorn's shutdown for
+        asyncio's 30 s SSL shutdown timeout."""
+        while self.opened:
+            self.opened.pop().close()
 
 
 def mailqa_checks() -> list[str]:
@@ -193,30 +163,10 @@ def mailqa_checks() -> list[str]:
     return checks
 
 
-@pytest.fixture(scope="session")
-def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, Path]]:
-    """A throw-away CA that requests (the SDK's HTTP library) trusts for this session."""
-    ca = trustme.CA()
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = str(path)
-    yield ca, path
-    if previous is None:
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
-
-
 @pytest_asyncio.fixture(scope="session")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, ca_bundle: tuple[trustme.CA, Path]
-) -> AsyncIterator[Stack]:
-    ca, ca_file = ca_bundle
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     data_dir = tmp_path_factory.mktemp("mailqa-mailtrap")
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_file = data_dir / "server.pem"
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    tls = ensure_local_certificate(data_dir / "tls", certificate_names())
     sink, sink_server, sink_port = await start_sink()
     settings = Settings(
         data_dir=data_dir,
@@ -234,23 +184,22 @@ async def stack(
     https = partial(
         loopback_http,
         timeout_graceful_shutdown=3,
-        ssl_certfile=str(cert_file),
-        ssl_keyfile=str(cert_file),
+        ssl_certfile=str(tls.cert_file),
+        ssl_keyfile=str(tls.key_file),
     )
     try:
         async with serving_stack(settings, smtp=False, http=https) as served:
+            running = Stack(
+                service=served.service,
+                base_url=served.base_url,
+                ca_file=tls.ca_file,
+                sink=sink,
+                settings=settings,
+            )
             try:
-                yield Stack(
-                    service=served.service,
-                    base_url=served.base_url,
-                    host=f"127.0.0.1:{served.http_port}",
-                    ca=ca,
-                    ca_file=ca_file,
-                    sink=sink,
-                    settings=settings,
-                )
+                yield running
             finally:
-                close_sdk_sessions()
+                running.close_sdk_sessions()
     finally:
         sink_server.close()
         await sink_server.wait_closed()

@@ -335,6 +335,17 @@ async def test_projects_and_inboxes_lifecycle(stack: Stack) -> None:
     reset = await sdk(api.inboxes.reset_credentials, inbox.id)
     assert reset.password != inbox.password and reset.username == inbox.username
 
+    assert inbox.email_username_enabled is False and inbox.email_username
+    enabled = await sdk(api.inboxes.enable_email_address, inbox.id)
+    assert enabled.email_username_enabled is True
+    assert enabled.email_username == inbox.email_username
+    fresh = await sdk(api.inboxes.reset_email_username, inbox.id)
+    assert fresh.email_username != inbox.email_username and fresh.email_username_enabled
+    chosen = await sdk(api.inboxes.update, inbox.id, UpdateInboxParams(email_username="qa-flow"))
+    assert chosen.email_username == "qa-flow" and chosen.name == "Staging 2"
+    disabled = await sdk(api.inboxes.enable_email_address, inbox.id)
+    assert disabled.email_username_enabled is False
+
     renamed_project = await sdk(api.projects.update, project.id, ProjectParams(name="Renamed"))
     assert renamed_project.name == "Renamed"
     deleted_inbox = await sdk(api.inboxes.delete, inbox.id)
