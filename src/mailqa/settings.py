@@ -478,9 +478,11 @@ class Settings(BaseSettings):
 
     # Mailtrap-compatible API
     mailtrap_report_wait: float = Field(
-        10.0,
+        8.0,
         ge=0,
-        description="Seconds Mailtrap spam_report/analyze requests wait for a pending analysis.",
+        description="Seconds Mailtrap spam_report/analyze requests wait for a pending analysis, "
+        "then answer 409 analysis_pending; keep it below the SDK's request timeout (Node: "
+        "10 s), or the SDK gives up first.",
     )
 
     @field_validator("checks", "link_allow", "relay_allowed_recipients", mode="before")

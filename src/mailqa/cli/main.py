@@ -16,6 +16,7 @@ from mailqa.cli.common import EXIT_USAGE, settings_from_options
 from mailqa.core.errors import MailqaError
 
 if TYPE_CHECKING:
+    from mailqa.cli.serve_tls import HttpsFiles
     from mailqa.settings import Settings
 
 app = typer.Typer(
@@ -90,7 +91,10 @@ def serve(
     for noisy in ("alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        asyncio.run(_serve(settings))
+        from mailqa.cli.serve_tls import https_files
+
+        https = https_files(settings)  # a TLS mistake is reported before anything starts
+        asyncio.run(_serve(settings, https))
     except MailqaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -98,18 +102,17 @@ def serve(
         pass
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, https: HttpsFiles | None) -> None:
     import uvicorn
 
     from mailqa.api.server import http_config
     from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
-    from mailqa.cli.serve_tls import https_files, trust_lines
+    from mailqa.cli.serve_tls import trust_lines
     from mailqa.service import open_service
     from mailqa.usecases.inboxes import default_inbox_at_start
     from mailqa.worker.selection import select_executor
 
-    https = https_files(settings)
     async with open_service(settings, executor=select_executor) as service:
         created = await service.ensure_admin_token()
         start_inbox = await default_inbox_at_start(service)
