@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,33 @@ def test_token_list_and_revoke(tmp_path: Path) -> None:
     assert "short-lived" not in mailqa("list").stdout
     again = mailqa("revoke", token_id)
     assert again.returncode == 2 and "not found" in again.stderr
+
+
+def test_token_create_in_another_folder_refuses_to_make_a_new_database(tmp_path: Path) -> None:
+    """Run away from the server's folder, the default ./data is not the server's database:
+    the command says so instead of making a new one there, unless told to."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILQA_")}
+    database = (tmp_path / "data" / "mailqa.db").resolve()
+
+    def token_create(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*MAILQA, "token", "create", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = token_create()
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert str(database) in refused.stderr and "--create" in refused.stderr
+    assert not (tmp_path / "data").exists()
+
+    made = token_create("--create")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.strip() == f"database: {database} (new)"
+    assert made.stdout.strip().startswith("mq_") and database.is_file()
+
+    again = token_create()  # the database exists now: no flag needed, and it is named
+    assert again.returncode == 0 and again.stderr.strip() == f"database: {database}"

@@ -187,9 +187,20 @@ def token_create(
     admin: Annotated[bool, typer.Option(help="Admin token (sees every project).")] = True,
     project_id: Annotated[int | None, typer.Option(help="Scope the token to a project.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Make a new database when there is none (else refused, unless the data "
+            "directory exists).",
+        ),
+    ] = False,
 ) -> None:
     """Create an API token in the configured database and print it (once)."""
+    from mailqa.cli.admin_db import database_for_admin
+
     settings = settings_from_options(data_dir=data_dir)
+    database_for_admin(settings, create=create)
 
     async def run() -> str:
         from mailqa.auth import Principal
@@ -218,7 +229,10 @@ def token_list(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
 ) -> None:
     """List the tokens (id, prefix, scope, name); the secrets are not stored."""
+    from mailqa.cli.admin_db import database_for_admin
+
     settings = settings_from_options(data_dir=data_dir)
+    database_for_admin(settings)
 
     async def run() -> list[str]:
         from mailqa.auth import Principal
@@ -243,7 +257,10 @@ def token_revoke(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
 ) -> None:
     """Revoke a token: the API and SMTP refuse it from now on."""
+    from mailqa.cli.admin_db import database_for_admin
+
     settings = settings_from_options(data_dir=data_dir)
+    database_for_admin(settings)
 
     async def run() -> None:
         from mailqa.auth import Principal
