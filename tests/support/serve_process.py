@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN_LINE = re.compile(r"^Admin API token \(shown once\): (\S+)$", re.M)
 INBOX_LINE = re.compile(r"^Default inbox: id (\d+)", re.M)
 SMTP_LOGIN_LINE = re.compile(r"its SMTP login: username (\S+), password (\S+)")
@@ -98,6 +99,9 @@ def serving(
     command = [sys.executable, "-m", "mailqa.cli.main", "serve", "--data-dir", str(data_dir)]
     command += ["--http-port", str(http_port), "--smtp-port", str(smtp_port), *args]
     values = {key: value for key, value in os.environ.items() if not key.startswith("MAILQA_")}
+    values["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
+    )  # this checkout's mailqa, whatever the working directory
     values.update({"MAILQA_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1", **(env or {})})
     proc = subprocess.Popen(
         command,
