@@ -15,7 +15,7 @@ command -v spamd >/dev/null 2>&1 || [ -x /usr/sbin/spamd ] || need_apt+=(spamass
 if [ "$DEV" = 1 ]; then
   command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need_apt+=(nsd)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests of the web UI
-  command -v npm >/dev/null 2>&1 || need_apt+=(npm)  # TypeScript, to type-check the web UI
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)  # TypeScript, the Node mailtrap SDK
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -42,10 +42,12 @@ if [ "$DEV" = 1 ]; then
   bash scripts/fetch_spf_suites.sh .venv/conformance/spf
 fi
 
-# The web UI's type-checker: TypeScript as pinned in package-lock.json, from the npm registry,
+# The npm packages the tests use, as pinned in package-lock.json, from the npm registry:
+# TypeScript (the web UI's type-checker) and the Node mailtrap SDK (tests/mailtrap_compat);
 # installed again only when the lock file changed since the last install.
 if [ "$DEV" = 1 ] && command -v npm >/dev/null 2>&1; then
-  if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [ ! -x node_modules/.bin/tsc ] || [ ! -f node_modules/mailtrap/package.json ] ||
+    [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi
