@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any, ClassVar
 
 from tests.support.messages import make_message
 
 from mailqa.checks.headers import HeadersCheck
+from mailqa.core import pipeline
 from mailqa.core.check import Check, CheckContext
 from mailqa.core.message import ParsedMessage
 from mailqa.core.pipeline import Pipeline
@@ -85,3 +87,30 @@ async def test_checks_run_concurrently_and_offline_skips_network_checks() -> Non
     assert time.perf_counter() - started < 1.0  # not 1.2 s in a row
     assert [report.checks[n].status.value for n in "abc"] == ["passed"] * 3
     assert report.checks["net"].status.value == "skipped"
+
+
+class RecordsItsLoop:
+    name: ClassVar[str] = "records-its-loop"
+    needs_network: ClassVar[bool] = False
+    default_enabled: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.loops: list[asyncio.AbstractEventLoop] = []
+
+    async def run(self, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
+        self.loops.append(asyncio.get_running_loop())
+        return CheckResult(name=self.name, status=Status.PASSED)
+
+
+def test_worker_thread_loops_are_closed_at_exit() -> None:
+    """A blocking check's thread keeps its loop; at exit the loops still open are closed
+    (left to the last garbage collection they warn "Exception ignored in
+    BaseEventLoop.__del__")."""
+    check = RecordsItsLoop()
+    worker = threading.Thread(target=pipeline._run_blocking, args=(check, MSG, CTX))
+    worker.start()
+    worker.join()
+    (loop,) = check.loops
+    assert not loop.is_closed()
+    pipeline._close_thread_loops()
+    assert loop.is_closed()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, Gate, write
+
+from mailqa.cli.config import GateConfig
+from mailqa.cli.gate import FindingState, evaluate
+from mailqa.cli.inputs import wrap_html
+from mailqa.core.message import ParsedMessage
+from mailqa.core.pipeline import summarize
+from mailqa.core.report import CheckResult, Finding, Location, Report, Severity, Status
 
 
 def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, gate: Gate) -> None:
@@ -17,7 +25,7 @@ def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, ga
     assert out.exit_code == 0
     assert "recorded 4 finding(s) in 1 file(s)" in out.stderr
     data = json.loads((project / "mailqa-baseline.json").read_text())
-    assert data["version"] == 1
+    assert data["version"] == 2
     rules = sorted(e["rule"] for e in data["files"]["mail/bad.eml"])
     assert rules == [
         "headers.date-missing",
@@ -46,6 +54,107 @@ def test_baseline_records_today_and_fails_only_on_new_findings(project: Path, ga
     write(project, "mail/copy.eml", BROKEN_EML)
     out = gate("mail", "--checks", "headers", "--baseline", "mailqa-baseline.json")
     assert "FAIL mail/copy.eml" in out.stdout
+
+
+# links.private-host, once per link; the line is longer than a snippet.
+LINK = (
+    '<p>Please <a href="https://yourapp.example/confirm">confirm your address</a> to start '
+    "getting the newsletter every week.</p>"
+)
+TEMPLATE_WITH_A_LINK = f"""<!doctype html>
+<html lang="en"><head><title>Hi</title></head>
+<body>
+<table><tr><td>
+{LINK}
+</td></tr></table>
+</body>
+</html>
+"""
+
+
+def _private_links(out_stdout: str) -> list[dict[str, object]]:
+    (file,) = json.loads(out_stdout)["files"]
+    return [f for f in file["findings"] if f["rule"] == "links.private-host"]
+
+
+def test_a_baselined_finding_stays_baselined_when_lines_move(project: Path, gate: Gate) -> None:
+    """Lines inserted above, the block re-indented into a wrapper: still the same finding.
+    A second copy of it elsewhere is new: counts are kept."""
+    write(project, "t.html", TEMPLATE_WITH_A_LINK)
+    args = ["t.html", "--checks", "links", "--baseline", "b.json", "--fail-on", "info"]
+    assert gate(*args, "--write-baseline").exit_code == 0
+    body = TEMPLATE_WITH_A_LINK.split("<body>\n")[1].split("</body>")[0]
+    moved = TEMPLATE_WITH_A_LINK.replace(
+        body,
+        "<!-- a new section -->\n\n\n<div>\n"
+        + "".join(f"    {line}\n" for line in body.splitlines())
+        + "</div>\n",
+    )
+    write(project, "t.html", moved)
+    out = gate(*args, "--format", "json")
+    assert out.exit_code == 0, out.stdout
+    (finding,) = _private_links(out.stdout)
+    assert finding["state"] == "baselined" and finding["line"] == 9
+
+
+def test_a_second_identical_finding_elsewhere_is_new() -> None:
+    """Fingerprints leave the line out, so two copies of one problem share one: the
+    baseline's count says how many of them are old."""
+    html = f"<!doctype html>\n<body>\n{LINK}\n<p>between</p>\n    {LINK}\n</body>\n"
+    message = ParsedMessage(wrap_html(html, "t"))
+    finding = Finding(
+        rule="links.private-host", title="Link to yourapp.example", severity=Severity.ERROR
+    )
+    column = LINK.index("<a")
+    copies = [
+        finding.model_copy(update={"locations": [Location(line=line, column=column + indent)]})
+        for line, indent in ((3, 0), (5, 4))
+    ]
+    result = CheckResult(name="links", status=Status.FAILED, findings=copies)
+    report = Report.from_results(summarize(message), [result])
+    once = evaluate("t.html", "t.html", report, GateConfig(), is_template=True, message=message)
+    first, second = once.findings
+    assert first.fingerprint == second.fingerprint
+    judged = evaluate(
+        "t.html",
+        "t.html",
+        report,
+        GateConfig(),
+        is_template=True,
+        baseline_counts={first.fingerprint: 1},
+        message=message,
+    )
+    assert [f.state for f in judged.findings] == [FindingState.BASELINED, FindingState.NEW]
+
+
+def test_a_version_1_baseline_still_matches_and_is_rewritten(project: Path, gate: Gate) -> None:
+    """Version 1 fingerprints hashed the snippet around the finding: such a baseline keeps
+    its findings baselined; --write-baseline rewrites it as version 2."""
+    write(project, "t.html", TEMPLATE_WITH_A_LINK)
+    args = ["t.html", "--checks", "links", "--baseline", "b.json", "--fail-on", "info"]
+    report = json.loads(gate(*args[:3], "--format", "json").stdout)["files"][0]["report"]
+    entries = []
+    for finding in report["checks"]["links"]["findings"]:
+        loc = finding["locations"][0] if finding["locations"] else None
+        anchor = (loc or {}).get("snippet") or finding["message"] or finding["title"]
+        part = loc["part"] if loc else ""
+        text = "\0".join(("links", finding["rule"], part, " ".join(anchor.split())))
+        digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+        entries.append({"fingerprint": digest, "rule": finding["rule"], "check": "links"})
+    old = {"version": 1, "tool": "mailqa", "files": {"t.html": entries}}
+    write(project, "b.json", json.dumps(old))
+    write(project, "t.html", "<!-- moved -->\n\n" + TEMPLATE_WITH_A_LINK)
+    out = gate(*args, "--format", "json")
+    assert out.exit_code == 0, out.stdout
+    assert _private_links(out.stdout)[0]["state"] == "baselined"
+
+    assert gate(*args, "--write-baseline").exit_code == 0
+    rewritten = json.loads((project / "b.json").read_text())
+    assert rewritten["version"] == 2
+    assert {e["fingerprint"] for e in rewritten["files"]["t.html"]} != {
+        e["fingerprint"] for e in entries
+    }
+    assert gate(*args).exit_code == 0
 
 
 def test_baseline_from_the_configuration_resolves_from_its_folder(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from tests.gate.conftest import BROKEN_EML, CLEAN_EML, TEMPLATE_WITH_PRIVATE_LINK, Gate, write
 
+from mailqa.cli.inputs import is_message
 from mailqa.cli.paths import expand_paths, path_matches
 
 
@@ -51,6 +54,58 @@ def test_stdin_template_and_message(project: Path, gate: Gate) -> None:
     assert out.exit_code == 1 and "headers.date-missing" in out.stdout
     out = gate("-", "-", stdin=CLEAN_EML)
     assert out.exit_code == 2 and "only once" in out.stderr
+
+
+HTML_BODY_EML = (
+    "From: Shop <news@shop.example.com>\r\nTo: ann@example.org\r\nSubject: Hi\r\n"
+    "X-Long: folded\r\n  onto a second line\r\nContent-Type: text/html\r\n\r\n"
+    "<!doctype html><p>Hi</p>\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<p>Hi</p>\n",
+        "Hi there,\n<p>welcome</p>\n",
+        "<!-- preheader: hidden -->\n<table><tr><td>Hi</td></tr></table>\n",
+        "\ufeff<!doctype html>\n<p>Hi</p>\n",
+        "\n\nSubject: a blank line first\n\nbody\n",
+        "<p>Note: this looks a bit like a header</p>\n",
+        "Dear Ann: welcome\n<p>Hi</p>\n",  # a name with a space is no field name
+        "",
+    ],
+)
+def test_stdin_without_a_header_is_a_template(text: str) -> None:
+    assert not is_message(text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HTML_BODY_EML,
+        CLEAN_EML,
+        "From sender@example.org Mon Nov 23 10:00:00 2026\n" + CLEAN_EML,  # mbox separator
+        "Subject: only a header\n",
+    ],
+)
+def test_stdin_with_a_header_is_a_message(text: str) -> None:
+    assert is_message(text.encode())
+
+
+def test_stdin_kind_decides_the_checks_run(project: Path, gate: Gate) -> None:
+    """A template skips the headers check (its headers would be the wrapper's)."""
+    for text, template in [
+        ("<p>Hi</p>\n", True),
+        ("<!-- hi -->\n<p>Hi</p>\n", True),
+        ("Hello,\n<p>Hi</p>\n", True),
+        (HTML_BODY_EML, False),
+    ]:
+        out = gate("-", "--format", "json", "--fail-on", "never", stdin=text)
+        (result,) = json.loads(out.stdout)["files"]
+        assert result["template"] is template, text
+        checks = {f["check"] for f in result["findings"]}
+        assert ("headers" in checks) is not template, text
 
 
 def test_empty_folder_is_a_usage_error(project: Path, gate: Gate) -> None:

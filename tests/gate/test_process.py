@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from tests.gate.conftest import (
 )
 
 from mailqa.checks import BUILTIN_CHECKS
+from mailqa.cli.common import EXIT_STDOUT_CLOSED
 
 
 def test_exit_codes_of_the_real_process(project: Path, gate_process: GateProcess) -> None:
@@ -45,6 +48,50 @@ def test_stdin_through_the_real_process(project: Path, gate_process: GateProcess
     doc = json.loads(out.stdout)
     assert doc["files"][0]["path"] == "<stdin>" and doc["files"][0]["template"] is True
     assert any(f["rule"] == "links.private-host" for f in doc["files"][0]["findings"])
+
+
+def _many_private_links(count: int) -> str:
+    links = "".join(f'<p><a href="https://yourapp.example/c{i}">c</a></p>\n' for i in range(count))
+    return f"<!doctype html>\n<html><body>\n{links}</body></html>\n"
+
+
+# The console script's entry (the check fast path) and the full application.
+ENTRIES = {
+    "entry": "from mailqa.cli.entry import main; main()",
+    "app": "from mailqa.cli.main import app; app()",
+}
+
+
+@pytest.mark.parametrize(
+    ("entry", "args"),
+    [
+        ("entry", ["--jobs", "1"]),  # text, streamed file by file
+        ("app", ["--jobs", "1"]),
+        ("entry", ["--jobs", "2"]),  # the first file here, the others in a process pool
+        ("entry", ["--jobs", "1", "--format", "json"]),  # one write at the end
+    ],
+)
+def test_a_reader_that_stops_early_ends_the_run_quietly(
+    project: Path, cli_env: dict[str, str], entry: str, args: list[str]
+) -> None:
+    """``mailqa check ... | head -1``: each file's report is more than a pipe holds, so a
+    write fails once the reader has gone; no traceback, no "Exception ignored" at exit."""
+    for name in ("a", "b", "c"):
+        write(project, f"t/{name}.html", _many_private_links(300))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRIES[entry], "check", "t", "--checks", "links", *args],
+        cwd=project,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode("utf-8", "replace")
+    assert proc.wait(timeout=120) == EXIT_STDOUT_CLOSED, stderr
+    assert first.strip()
+    assert stderr == ""
 
 
 @pytest.mark.slow

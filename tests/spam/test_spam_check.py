@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from aiospamc.exceptions import AIOSpamcConnectionFailed, ClientException
 
 from mailqa.checks.headers import HeadersCheck
 from mailqa.checks.spam import SpamCheck, SpamDetails, mailtrap_spam_report, scoring_bytes
@@ -16,7 +18,7 @@ from mailqa.core.check import CheckContext
 from mailqa.core.message import Envelope, ParsedMessage
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import Severity, Status
-from mailqa.net.spamd.client import SpamdClient
+from mailqa.net.spamd.client import SpamdClient, SpamdUnavailable, failure_reason
 from mailqa.net.spamd.process import ManagedSpamd, free_port
 from mailqa.resources import check_context
 from mailqa.settings import Settings
@@ -215,6 +217,34 @@ async def test_no_spamd_is_skipped_with_the_reason(sample: Sample, settings: Set
     assert details(result.details).outcome == "not_configured"
 
 
+async def test_an_unreachable_spamd_is_reported_with_the_reason(tmp_path: Path) -> None:
+    """The reason is the system's (refused, no such socket), never empty."""
+    closed = SpamdClient(f"tcp://127.0.0.1:{free_port()}", timeout=5)
+    with pytest.raises(SpamdUnavailable) as refused:
+        await closed.ping()
+    assert str(refused.value) == f"spamd at {closed.url} is unreachable: connection refused"
+    no_socket = SpamdClient(f"unix://{tmp_path / 'spamd.sock'}", timeout=5)
+    with pytest.raises(SpamdUnavailable) as missing:
+        await no_socket.ping()
+    assert str(missing.value).endswith("is unreachable: no such file or directory")
+
+
+def test_a_failure_reason_is_never_empty() -> None:
+    def raised(error: BaseException, cause: BaseException) -> BaseException:
+        try:
+            raise error from cause
+        except BaseException as exc:
+            return exc
+
+    assert failure_reason(raised(AIOSpamcConnectionFailed(), TimeoutError())) == "timed out"
+    resolver = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert failure_reason(raised(AIOSpamcConnectionFailed(), resolver)) == (
+        "name or service not known"
+    )
+    assert failure_reason(raised(ClientException(), ValueError("bad"))) == "bad"
+    assert failure_reason(ClientException()) == "ClientException"
+
+
 async def test_unreachable_spamd_is_errored_and_retryable(
     sample: Sample, settings: Settings
 ) -> None:
@@ -224,8 +254,7 @@ async def test_unreachable_spamd_is_errored_and_retryable(
     spam = report.checks["spam"]
     assert spam.status == Status.ERRORED
     assert spam.retryable is True
-    assert spam.error is not None and "unreachable" in spam.error
-    assert client.url in spam.error
+    assert spam.error == f"spamd at {client.url} is unreachable: connection refused"
     # The rest of the report is unaffected.
     assert report.checks["headers"].status == Status.PASSED
     assert mailtrap_spam_report(spam)["ResponseCode"] == 69

@@ -1,9 +1,13 @@
 """Baselines: record today's findings once, then fail only on new ones.
 
 A baseline is a JSON file mapping each file (relative to the baseline's folder, ``/``
-separators) to finding fingerprints with counts. Fingerprints ignore line numbers, so edits
-elsewhere in a template don't turn old findings into new ones; counts make a second copy of
-an old problem count as new.
+separators) to finding fingerprints with counts. Fingerprints are made from what a finding
+is (rule and the source text at it), not where, so edits elsewhere in a template don't turn
+old findings into new ones; counts make a second copy of an old problem count as new.
+
+Version 2 fingerprints take the source text from the finding's position on; version 1 took
+the snippet around it (which re-indenting changed). A version 1 baseline is still read and
+matched by its fingerprints; ``--write-baseline`` rewrites it as version 2.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from mailqa import __version__
 from mailqa.cli.gate import FindingState, GateRun
 from mailqa.core.errors import ConfigError
 
-BASELINE_VERSION = 1
+BASELINE_VERSION = 2
+READABLE_VERSIONS = (1, BASELINE_VERSION)
 
 
 class BaselineEntry(BaseModel):
@@ -70,10 +75,11 @@ def load_baseline(path: Path) -> BaselineFile:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"baseline {path} is invalid at '{where}': {first['msg']}") from exc
-    if baseline.version != BASELINE_VERSION:
+    if baseline.version not in READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise ConfigError(
-            f"baseline {path} has version {baseline.version}; this mailqa reads version "
-            f"{BASELINE_VERSION}: re-create it with --write-baseline"
+            f"baseline {path} has version {baseline.version}; this mailqa reads versions "
+            f"{readable}: re-create it with --write-baseline"
         )
     return baseline
 

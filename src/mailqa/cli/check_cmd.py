@@ -1,6 +1,7 @@
 """``mailqa check``: the CI quality gate for templates and messages.
 
-Exit codes: 0 the gate passed, 1 it failed, 2 usage or configuration error, 3 internal error.
+Exit codes: 0 the gate passed, 1 it failed, 2 usage or configuration error, 3 internal error,
+141 standard output closed by its reader before the report was written.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,7 +19,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from mailqa.cli.common import EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_PASSED, EXIT_USAGE
+from mailqa.cli.common import (
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_PASSED,
+    EXIT_STDOUT_CLOSED,
+    EXIT_USAGE,
+    silence_closed_stdout,
+)
 from mailqa.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -77,6 +86,18 @@ def use_color(choice: str) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return sys.stdout.isatty()
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output, all of it or ``BrokenPipeError``. A pipe whose reader
+    goes away during a large write takes part of it, and the buffered writer reports that short
+    write as done, dropping the rest: the rest is written again here, and then fails."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    rest = memoryview(text.encode(sys.stdout.encoding, sys.stdout.errors or "strict"))
+    while rest:
+        rest = rest[out.write(rest) :]
+    out.flush()
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -258,6 +279,9 @@ def check(
         raise typer.Exit(EXIT_USAGE) from exc
     except (KeyboardInterrupt, typer.Exit):
         raise
+    except BrokenPipeError as exc:  # the reader has gone (| head): stop, quietly
+        silence_closed_stdout()
+        raise typer.Exit(EXIT_STDOUT_CLOSED) from exc
     except Exception as exc:
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         traceback.print_exc(file=sys.stderr)
@@ -387,11 +411,12 @@ def run_check(
     started = time.perf_counter()
     results = []
     processes = pick_jobs(config.jobs, len(tasks), needs_one_process(settings, names))
-    for result in iter_results(job, tasks, processes):
-        results.append(result)
-        if stream_text:
-            sys.stdout.write(render_file(result, colored))
-            sys.stdout.flush()
+    # Closed at once when writing fails: its event loop and processes end with the run.
+    with closing(iter_results(job, tasks, processes)) as checked:
+        for result in checked:
+            results.append(result)
+            if stream_text:
+                write_stdout(render_file(result, colored))
     run = GateRun(
         files=results,
         fail_on=config.fail_on,
@@ -418,16 +443,15 @@ def run_check(
 
     for plan in plans:
         if plan.format == "text" and plan.path is None:
-            sys.stdout.write(render_summary(run, colored))
+            write_stdout(render_summary(run, colored))
             continue
         text = renderer(plan.format, color=colored and plan.path is None)(run)
         if plan.path is None:
-            sys.stdout.write(text)
+            write_stdout(text)
         else:
             target = Path(plan.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    sys.stdout.flush()
     return EXIT_GATE_FAILED if run.failed else EXIT_PASSED
 
 

@@ -38,6 +38,9 @@ MAX_SPAM_SCORE = GATE_RULES.rule(
     "the spam findings for the rules that added points.",
 )
 _SPACES = re.compile(r"\s+")
+# How much of the source at a finding identifies it: a tag, a declaration or a URL with
+# some of what follows it.
+ANCHOR_CHARS = 60
 
 
 class FindingState(StrEnum):
@@ -142,11 +145,19 @@ def rule_catalog(check: str | None = None) -> RuleCatalog:
     return checks_catalog([GATE_RULES], checks=None if check is None else [check])
 
 
-def fingerprint(check: str, finding: Finding, rule_id: str | None = None) -> str:
-    """A line-independent identity: edits above a finding must not make it 'new'.
-    ``rule_id`` stands in for the finding's rule (a former id of it, for old baselines)."""
+def fingerprint(
+    check: str, finding: Finding, rule_id: str | None = None, *, text_at: str | None = None
+) -> str:
+    """What a finding is, not where it is: its check, rule and part, and ``text_at``, the
+    source text from the finding's position on (``FilePositions.text_at``; its first
+    ``ANCHOR_CHARS``), else its snippet, else its message. Whitespace is collapsed: moving,
+    inserting or re-indenting other lines keeps it. ``rule_id`` stands in for the finding's
+    rule (a former id of it, for old baselines). Without ``text_at`` it is the fingerprint
+    of baseline version 1, whose snippet window began before the finding (and so moved with
+    the indentation)."""
     loc = finding.locations[0] if finding.locations else None
-    anchor = loc.snippet if loc and loc.snippet else finding.message or finding.title
+    at = _SPACES.sub(" ", text_at).strip()[:ANCHOR_CHARS] if text_at else ""
+    anchor = at or (loc.snippet if loc and loc.snippet else finding.message or finding.title)
     rule = finding.rule if rule_id is None else rule_id
     text = "\0".join((check, rule, loc.part if loc else "", _SPACES.sub(" ", anchor)))
     return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()[:20]
@@ -255,13 +266,16 @@ def evaluate(
     for check_name, finding in pairs:
         if is_template:
             finding = in_template(finding, check_name)
+        text_at = positions.text_at(finding)
         gf = GateFinding(
-            check=check_name, finding=finding, fingerprint=fingerprint(check_name, finding)
+            check=check_name,
+            finding=finding,
+            fingerprint=fingerprint(check_name, finding, text_at=text_at),
         )
         gf.line, gf.column = positions.locate(finding)
         if any(rule_matches(p, check_name, finding.rule) for p in patterns):
             gf.state = FindingState.IGNORED
-        elif (recorded := _baselined(gf, remaining)) is not None:
+        elif (recorded := _baselined(gf, remaining, text_at)) is not None:
             remaining[recorded] -= 1
             gf.state = FindingState.BASELINED
         else:
@@ -286,12 +300,15 @@ def in_template(finding: Finding, check: str | None = None) -> Finding:
     )
 
 
-def _baselined(gf: GateFinding, remaining: dict[str, int]) -> str | None:
-    """The baseline fingerprint that still covers ``gf``: its own, or one recorded under a
-    former id of its rule (a baseline written before the rule was renamed)."""
-    candidates = [gf.fingerprint] + [
-        fingerprint(gf.check, gf.finding, old) for old in rule_catalog(gf.check).former_ids(gf.rule)
-    ]
+def _baselined(gf: GateFinding, remaining: dict[str, int], text_at: str | None) -> str | None:
+    """The baseline fingerprint that still covers ``gf``: its own, one recorded under a
+    former id of its rule (a baseline written before the rule was renamed), or one of
+    baseline version 1 (made from the snippet, see ``fingerprint``)."""
+    rules = [gf.rule, *rule_catalog(gf.check).former_ids(gf.rule)]
+    candidates = [gf.fingerprint]
+    candidates += [fingerprint(gf.check, gf.finding, r, text_at=text_at) for r in rules[1:]]
+    if text_at:
+        candidates += [fingerprint(gf.check, gf.finding, r) for r in rules]
     return next((c for c in candidates if remaining.get(c, 0) > 0), None)
 
 

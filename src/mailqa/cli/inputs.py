@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,14 +46,35 @@ def wrap_html(html: str, subject: str) -> bytes:
     return head.encode("ascii") + body
 
 
-def _looks_like_html(data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return head.startswith((b"<!doctype", b"<html", b"<table", b"<div", b"<body", b"<head"))
+# A header field's start: its name, then ":". RFC 5322 allows any printable ASCII but ":" in
+# the name; real names are tokens (letters, digits, "-"...), and leaving out the characters
+# of markup ("<", ">", "=", '"', "/") keeps "<p>Note: ...</p>" from passing for a header.
+_HEADER_FIELD = re.compile(rb"[A-Za-z0-9!#$%&'*+.^_`|~-]+[ \t]*:")
+# The mbox separator some tools put before a message ("From sender date").
+_MBOX_FROM = b"From "
+
+
+def is_message(data: bytes) -> bool:
+    """Whether ``data`` is an RFC 5322 message: header fields (``Name: value`` lines and their
+    folded continuations) up to a blank line or the end. Anything else (HTML, however it
+    starts: a tag, text, a comment, a byte order mark) is a template."""
+    lines = (line.rstrip(b"\r\n") for line in io.BytesIO(data))  # lazily: stops at the body
+    first = next(lines, b"")
+    if first.startswith(_MBOX_FROM):
+        first = next(lines, b"")
+    if not _HEADER_FIELD.match(first):
+        return False
+    for line in lines:
+        if not line:
+            return True  # the blank line between the header and the body
+        if not (line[:1] in (b" ", b"\t") or _HEADER_FIELD.match(line)):
+            return False
+    return True  # a header with no body
 
 
 def input_from_bytes(name: str, data: bytes) -> CheckInput:
-    """Bytes of unknown kind (stdin): a template if they look like HTML, else a message."""
-    if _looks_like_html(data):
+    """Bytes of unknown kind (stdin): a message if they start with a header, else a template."""
+    if not is_message(data):
         html = data.decode("utf-8", errors="replace")
         return CheckInput(name, wrap_html(html, "template"), True)
     return CheckInput(name, data, False)
@@ -62,7 +85,7 @@ def load_input(path: str, name: str | None = None) -> CheckInput:
     if path == "-":
         data = sys.stdin.buffer.read()
         name = name or "<stdin>"
-        template = _looks_like_html(data)
+        template = not is_message(data)
     else:
         p = Path(path)
         data = p.read_bytes()

@@ -63,6 +63,30 @@ class FilePositions:
                 return number
         return None
 
+    @cached_property
+    def _part_lines(self) -> dict[str, list[str]]:
+        """The lines of the parts the checks read, as they read them (decoded)."""
+        if self.message is None:
+            return {}
+        return {
+            "html": self.message.html_document.lines,
+            "text": (self.message.text or "").split("\n"),
+        }
+
+    def text_at(self, finding: Finding) -> str | None:
+        """The checked part's text from the finding's position to the end of its line: what
+        the finding is about, wherever the line has moved to. ``None`` when the finding has
+        no position in an HTML or text part."""
+        if not finding.locations:
+            return None
+        loc = finding.locations[0]
+        lines = self._part_lines.get(loc.part)
+        if lines is None or loc.line is None or loc.column is None:
+            return None
+        if not 1 <= loc.line <= len(lines):
+            return None
+        return lines[loc.line - 1][max(0, loc.column) :]
+
     def locate(self, finding: Finding) -> tuple[int | None, int | None]:
         """(line, column) in the checked file, 1-based; (None, None) when not placeable."""
         if not finding.locations:

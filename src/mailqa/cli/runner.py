@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,8 +185,11 @@ def pick_jobs(requested: int | None, file_count: int, one_process: bool = False)
     return max(1, min(os.cpu_count() or 1, file_count // 2))
 
 
-def iter_results(job: GateJob, tasks: Sequence[FileTask], jobs: int = 1) -> Iterator[FileResult]:
+def iter_results(
+    job: GateJob, tasks: Sequence[FileTask], jobs: int = 1
+) -> Generator[FileResult, None, None]:
     """Each file's result, in input order, as soon as it (and those before it) are done.
+    Closing the generator early cancels the files not started and ends the event loop.
 
     With a pool, the first file is checked here before forking: output starts at once and
     the workers inherit whatever the checks loaded and cached (rules data) instead of each

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Collection, Sequence
 
 from mailqa.core.budget import CpuBudget, CpuBudgetExceeded, budget_scope, in_thread, run_budgeted
@@ -30,6 +32,8 @@ def summarize(msg: ParsedMessage) -> MessageSummary:
 
 
 _thread_state = threading.local()
+# The worker threads' loops still open, closed at exit (see _close_thread_loops).
+_thread_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def _run_blocking(check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckResult:
@@ -41,7 +45,18 @@ def _run_blocking(check: Check, msg: ParsedMessage, ctx: CheckContext) -> CheckR
     loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
     if loop is None or loop.is_closed():
         loop = _thread_state.loop = asyncio.new_event_loop()
+        _thread_loops.add(loop)
     return loop.run_until_complete(check.run(msg, ctx))
+
+
+@atexit.register
+def _close_thread_loops() -> None:
+    """Close the loops of finished worker threads that the garbage collector has not got to
+    yet. Left to the interpreter's last collection, a loop can be closed after the socket
+    it wakes itself with, which prints "Exception ignored in BaseEventLoop.__del__"."""
+    for loop in list(_thread_loops):
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
 
 
 def prepare(msg: ParsedMessage) -> None:

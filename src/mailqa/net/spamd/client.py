@@ -9,6 +9,7 @@ once and how long each may take, and turns every failure into ``SpamdUnavailable
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -127,6 +128,34 @@ class SpamdAddress:
         raise ConfigError(f"spamd URL {url!r}: expected tcp://host:port or unix:///path")
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a connection failed, in words: the system's text for the error number found in
+    ``exc`` or its causes ("connection refused", "no such file or directory"), a resolver's
+    message ("name or service not known"), "timed out", else the first non-empty message
+    (aiospamc's own errors have none), else the error's type."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return "timed out"
+        if isinstance(seen, OSError):
+            # asyncio puts "Connect call failed (address)" where the system's text goes.
+            if isinstance(seen.errno, int) and seen.errno > 0:
+                return _lower_first(os.strerror(seen.errno))
+            if seen.strerror:  # a resolver error: a negative number and its own text
+                return _lower_first(seen.strerror)
+        seen = seen.__cause__ or seen.__context__
+    seen = exc
+    while seen is not None:
+        if str(seen):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 class SpamdClient:
     """One long-lived connection factory to one spamd, shared by every scan of a process."""
 
@@ -171,7 +200,9 @@ class SpamdClient:
             try:
                 return await self._client.request(Request(verb, body=body))
             except AIOSpamcConnectionFailed as exc:
-                raise SpamdUnavailable(f"spamd at {self.url} is unreachable: {exc}") from exc
+                raise SpamdUnavailable(
+                    f"spamd at {self.url} is unreachable: {failure_reason(exc)}"
+                ) from exc
             except (TimeoutError, TimeoutException) as exc:
                 raise SpamdUnavailable(
                     f"spamd at {self.url} did not answer within {self.timeout:g} s"
@@ -185,7 +216,9 @@ class SpamdClient:
                     f"spamd at {self.url} sent no valid answer (it may have died mid-scan)"
                 ) from exc
             except (ClientException, OSError) as exc:
-                raise SpamdUnavailable(f"spamd at {self.url} failed: {exc}") from exc
+                raise SpamdUnavailable(
+                    f"spamd at {self.url} failed: {failure_reason(exc)}"
+                ) from exc
 
     async def ping(self) -> None:
         """Raise ``SpamdUnavailable`` unless spamd answers PING."""
