@@ -132,7 +132,7 @@ async def test_http_api(tmp_path: Path, zone_server: ZoneServer) -> None:
         for domain, mid in uploaded.items():
             latest = await c.get(
                 f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-                params={"wait": 30, "analyzed": 1, "subject": subject(domain)},
+                params={"wait": 60, "analyzed": 1, "subject": subject(domain)},
             )
             assert latest.json()["id"] == mid, latest.text
             response = await c.get(f"/api/v1/messages/{mid}/report/auth")

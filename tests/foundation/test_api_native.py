@@ -176,7 +176,7 @@ async def test_reports_sections_and_reanalysis(running: Running) -> None:
         )
         mid = (await upload(c, inbox["id"], raw)).json()["id"]
         latest = await c.get(
-            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 10, "analyzed": 1}
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
         )
         assert latest.json()["id"] == mid
         report = (await c.get(f"/api/v1/messages/{mid}/report")).json()
@@ -255,7 +255,7 @@ async def test_metrics_count_captures_analyses_and_check_durations(running: Runn
         await c.post(f"/api/v1/inboxes/{inbox['id']}/messages", content=raw)
         r = await c.get(
             f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-            params={"wait": 10, "analyzed": "true"},
+            params={"wait": 60, "analyzed": "true"},
         )
         report = (await c.get(f"/api/v1/messages/{r.json()['id']}/report")).json()
         after = metric_values((await c.get("/metrics")).text)

@@ -29,7 +29,7 @@ async def test_capture_list_report_delete_on_postgres(running_pg: Running) -> No
         assert b"Subject: PG 3\r\n" in raw_newest
         latest = await c.get(
             f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-            params={"wait": 10, "analyzed": "true", "subject": "PG 3"},
+            params={"wait": 60, "analyzed": "true", "subject": "PG 3"},
         )
         assert latest.status_code == 200
         report = (await c.get(f"/api/v1/messages/{newest['id']}/report")).json()

@@ -142,7 +142,7 @@ async def test_captured_mail_is_analysed(running: Running) -> None:
     async with running.client() as c:
         r = await c.get(
             f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-            params={"wait": 10, "analyzed": "true"},
+            params={"wait": 60, "analyzed": "true"},
         )
         assert r.status_code == 200
         report = (await c.get(f"/api/v1/messages/{r.json()['id']}/report")).json()
@@ -158,7 +158,7 @@ async def test_long_lines_are_captured_as_sent_and_reported(running: Running) ->
     async with running.client() as c:
         r = await c.get(
             f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-            params={"wait": 10, "analyzed": "true"},
+            params={"wait": 60, "analyzed": "true"},
         )
         mid = r.json()["id"]
         assert (await c.get(f"/api/v1/messages/{mid}/raw")).content == on_wire(raw)

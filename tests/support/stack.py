@@ -32,7 +32,7 @@ class Running:
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
-        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kw)
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=90, **kw)
 
     def smtp_send(
         self,

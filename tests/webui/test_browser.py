@@ -125,7 +125,7 @@ async def test_mail_sent_over_smtp_appears_live(ui: Session, stack: Stack) -> No
     assert await page.evaluate("window.__sameDocument") is True  # no reload: pushed live
     await expect(row.locator(".msg-link.unread")).to_have_count(1)
     # The score badge follows the analysis, still without a reload.
-    await expect(row.locator(".meta .badge")).not_to_have_text("pending", timeout=10000)
+    await expect(row.locator(".meta .badge")).not_to_have_text("pending", timeout=60000)
     await screenshot(page, "02-inbox")
     # Search narrows the list.
     await page.fill("#search", "7f3a")
