@@ -94,7 +94,7 @@ async def test_a_registered_check_is_in_the_api_report(
         await asyncio.to_thread(running.smtp_send, MESSAGE.encode())
         async with running.client() as client:
             latest = await client.get(
-                "/api/v1/inboxes/1/messages/latest", params={"wait": 20, "analyzed": "true"}
+                "/api/v1/inboxes/1/messages/latest", params={"wait": 60, "analyzed": "true"}
             )
             assert latest.status_code == 200, latest.text
             report = await client.get(f"/api/v1/messages/{latest.json()['id']}/report")

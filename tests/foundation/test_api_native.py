@@ -199,7 +199,7 @@ async def test_wait_for_mail_long_polls_until_it_arrives(running: Running) -> No
         waiter = asyncio.create_task(
             c.get(
                 f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-                params={"wait": 15, "subject": "Password reset"},
+                params={"wait": 60, "subject": "Password reset"},
             )
         )
         await asyncio.sleep(0.3)

@@ -54,7 +54,7 @@ async def test_report_html_section(html_stack: Running) -> None:
         )
         mid = uploaded.json()["id"]
         latest = await c.get(
-            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 20, "analyzed": 1}
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
         )
         assert latest.json()["id"] == mid
         response = await c.get(f"/api/v1/messages/{mid}/report/html")

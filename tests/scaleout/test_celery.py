@@ -19,7 +19,7 @@ async def captured(stack: CeleryStack, subject: str, token: str) -> int:
         [inbox, *_] = (await c.get("/api/v1/inboxes")).json()
         latest = await c.get(
             f"/api/v1/inboxes/{inbox['id']}/messages/latest",
-            params={"wait": 30, "subject": subject},
+            params={"wait": 60, "subject": subject},
         )
         assert latest.status_code == 200, latest.text
         return int(latest.json()["id"])
