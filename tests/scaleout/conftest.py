@@ -154,7 +154,7 @@ class CeleryStack:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+            base_url=self.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=90
         )
 
     def smtp_send(self, raw: bytes) -> None:
