@@ -160,6 +160,11 @@ async def test_the_mailtrap_api_still_lists_and_deletes_messages_without_source(
         url = f"/api/accounts/1/inboxes/{inbox['id']}/messages"
         native = f"/api/v1/inboxes/{inbox['id']}/messages"
         old = (await c.post(native, content=make_message("old"))).json()["id"]
+        # A source is kept until the analysis has parsed the body: wait for it.
+        analysed = await c.get(
+            f"{native}/latest", params={"wait": 60, "analyzed": 1, "subject": "old"}
+        )
+        assert analysed.json()["id"] == old, analysed.text
         cutoff = datetime.now(UTC)
         await c.post(native, content=make_message("new"))
         before = (await c.get(url)).json()[1]
