@@ -265,6 +265,23 @@ def test_amp_scripts_in_ordinary_html_are_findings() -> None:
     assert by_rule(run(body))["hygiene.script"].data["occurrences"] == 4  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("script", "runs"),
+    [
+        ('<script type="application/ld+json">{"@type": "EmailMessage"}</script>', False),
+        ('<script type="text/x-template"><p>{{ name }}</p></script>', False),
+        ("<script>alert(1)</script>", True),
+        ('<script type="">alert(1)</script>', True),
+        ('<script type="Text/JavaScript; charset=utf-8">alert(1)</script>', True),
+        ('<script type="module">import "x"</script>', True),
+    ],
+)
+def test_data_blocks_are_not_scripts(script: str, runs: bool) -> None:
+    """Schema.org JSON-LD (Gmail actions) and other types HTML never runs are data."""
+    html = CLEAN.replace("</table>", "</table>\n" + script)
+    assert ("hygiene.script" in by_rule(run(html))) is runs
+
+
 def test_locations_are_capped_and_counted() -> None:
     imgs = '<img src="https://x.example/a.png" width="5" height="5">\n' * 50
     finding = by_rule(run(CLEAN.replace("</table>", "</table>\n" + imgs)))[

@@ -522,7 +522,7 @@ def _elements(found: _Collector, scan: MarkupScan) -> None:
         found.add_each(
             SCRIPT,
             "Every email client strips scripts, and spam filters score them.",
-            (t.offset for t in scan.named("script")),
+            (t.offset for t in scan.named("script") if not _is_data_block(t)),
         )
     found.add_each(
         FORM,
@@ -564,6 +564,32 @@ def _is_amp_script(tag: StartTag) -> bool:
     names = [tag.get(attr) for attr in ("custom-element", "custom-template") if attr in tag.attrs]
     extension = match.group(1)
     return names == [extension] if extension else not names
+
+
+# The types HTML runs as script: the spec's JavaScript MIME type essences, and modules.
+_SCRIPT_TYPES = frozenset(
+    (
+        "module",
+        "application/ecmascript",
+        "application/javascript",
+        "application/x-ecmascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "text/javascript",
+        *(f"text/javascript1.{n}" for n in range(6)),
+        "text/jscript",
+        "text/livescript",
+        "text/x-ecmascript",
+        "text/x-javascript",
+    )
+)
+
+
+def _is_data_block(tag: StartTag) -> bool:
+    """A ``<script>`` HTML never runs: a data block by its type, such as the schema.org
+    JSON-LD (``application/ld+json``) that Gmail reads for actions and highlights."""
+    kind = (tag.get("type") or "").split(";")[0].strip().lower()
+    return bool(kind) and kind not in _SCRIPT_TYPES
 
 
 def _is_stylesheet(tag: StartTag) -> bool:

@@ -68,6 +68,8 @@ _PLACEHOLDERS = (
     "%24%7b",
     "<%",
     "%3c%25",
+    "<?",  # PHP: <?= $url ?>, <?php echo ... ?>
+    "%3c%3f",
 )
 _DANGEROUS_SCHEMES = frozenset({"javascript", "vbscript", "file", "data"})
 _PRIVATE_SUFFIXES = (
