@@ -23,6 +23,7 @@ from mailqa.checks.links.rules import PRIVATE_HOST
 from mailqa.cli.gate import GateFinding
 from mailqa.cli.output.clients import lacking_support
 from mailqa.cli.output.github import escape_data, escape_property
+from mailqa.cli.output.json import expand_html
 from mailqa.cli.paths import ci_path
 from mailqa.core.report import Finding, Severity
 from mailqa.core.rules import DEFAULT_DOCS_URL
@@ -326,7 +327,8 @@ def test_text_and_markdown_name_the_clients_lacking_support(project: Path, gate:
     args = ["sale.html", "--checks", "html,hygiene", "-f", "json", "-o", "r.json"]
     out = gate(*args, "-f", "markdown", "-o", "s.md", "-f", "text")
     assert out.exit_code == 1, out.stderr
-    report = json.loads((project / "r.json").read_text())["files"][0]["report"]
+    document = json.loads((project / "r.json").read_text())
+    report = expand_html(document["files"][0], document)
     findings = report["checks"]["html"]["findings"]
     lines = out.stdout.splitlines()
     markdown = (project / "s.md").read_text()

@@ -86,7 +86,7 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(
         stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    first = proc.stdout.readline()
+    first = proc.stdout.read(100)  # the JSON document is one line: read less than that
     proc.stdout.close()
     stderr = proc.stderr.read().decode("utf-8", "replace")
     assert proc.wait(timeout=120) == EXIT_STDOUT_CLOSED, stderr

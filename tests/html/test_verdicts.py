@@ -306,9 +306,11 @@ def test_a_selector_costs_what_its_rules_set() -> None:
 
 def test_phone_width_queries_never_apply_on_desktops_and_webmail() -> None:
     phone = "<style>@media (max-width: 480px) { .c { position: absolute } }</style>"
-    found = finding(analyse(phone), "css-position")
+    analysis = analyse(phone)
+    found = finding(analysis, "css-position")
     assert found is not None and found.data["clients"]
-    assert all(c["category"] == "mobile" for c in found.data["clients"])
+    info = analysis.details.client_info
+    assert all(info[c["client"]].category == "mobile" for c in found.data["clients"])
     wide = "<style>@media (max-width: 900px) { .c { position: absolute } }</style>"
     found = finding(analyse(wide), "css-position")
     assert found is not None and "gmail.desktop-webmail" in affected(found)

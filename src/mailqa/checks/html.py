@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, NotRequired, cast
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,16 +52,17 @@ SUPPORT_WORDS = {
     "none": "no data",
 }
 AMP_PART_TYPE = "text/x-amp-html"
+# Locations a finding lists (the first in source order); ``occurrences`` counts them all.
+REPORTED_LOCATIONS = 20
 
 
 class AffectedClient(BaseModel):
-    """A target client that does not fully support a feature."""
+    """A target client that does not fully support a feature. Its family, platform, category
+    and share are in the check's ``details.client_info``; the data's version and notes in the
+    feature's row of ``details.features``: one table per feature, not one per finding."""
 
     client: str
     name: str
-    family: str
-    platform: str
-    category: str
     support: Literal["n", "a", "u"] = Field(
         description="What the recipient gets once conditional comments, gates and fallbacks "
         "apply (the data's support when the check is strict)."
@@ -69,12 +70,10 @@ class AffectedClient(BaseModel):
     data_support: Literal["n", "a", "u"] | None = Field(
         default=None, description="The support data's value; absent in older reports."
     )
-    version: str
-    notes: list[str] = Field(default_factory=list)
     fallbacks: list[str] = Field(
         default_factory=list, description="Fallbacks that make it partial instead of missing."
     )
-    market_share: float = 0.0
+    market_share: float = Field(default=0.0, exclude=True)
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,8 @@ class ClientVerdict(TypedDict):
     data: Literal["a", "u", "n"]
     support: Literal["y", "a", "u", "n"]
     reasons: list[str]
+    version: NotRequired[str]
+    notes: NotRequired[list[str]]
 
 
 class FeatureUse(BaseModel):
@@ -148,8 +149,9 @@ class FeatureUse(BaseModel):
     clients: dict[str, ClientVerdict] = Field(
         default_factory=dict,
         description="Each target client the support data says lacks full support: what its "
-        "readers get here (``support``) and why it is better (``reasons``). Every other "
-        "target client supports it or has no data (``no_data``).",
+        "readers get here (``support``), why it is better (``reasons``), and the data's "
+        "``version`` and ``notes``. Every other target client supports it or has no data "
+        "(``no_data``).",
     )
 
 
@@ -165,12 +167,27 @@ class LinkedStylesheet(BaseModel):
     error: str | None = None
 
 
+class ClientSummary(BaseModel):
+    """A target client as a report names it."""
+
+    name: str
+    family: str
+    platform: str
+    category: str
+    market_share: float
+
+
 class HtmlDetails(BaseModel):
     """The html check's ``details`` payload."""
 
     rules_version: str
     targets: list[str]
     clients: list[str] = Field(description="Client ids the target globs matched.")
+    client_info: dict[str, ClientSummary] = Field(
+        default_factory=dict,
+        description="Per target client: its name, family, platform, category and share of "
+        "opens. Absent in older reports.",
+    )
     features_used: int
     features: list[FeatureUse] = Field(default_factory=list)
     scores: HtmlScores
@@ -566,6 +583,13 @@ def _finding(
                 verdict = judge_client(
                     value, client, uses, judge.gated, tuple(notes), judge.contexts
                 )
+        verdict = ClientVerdict(
+            data=verdict["data"], support=verdict["support"], reasons=verdict["reasons"]
+        )
+        if version:
+            verdict["version"] = version
+        if notes:
+            verdict["notes"] = list(notes)
         verdicts[client.id] = verdict
         if verdict["support"] == "y":
             covered.append(
@@ -576,13 +600,8 @@ def _finding(
             AffectedClient(
                 client=client.id,
                 name=client.name,
-                family=client.family,
-                platform=client.platform,
-                category=client.category,
                 support=verdict["support"],
                 data_support=value,
-                version=version,
-                notes=notes,
                 fallbacks=verdict["reasons"],
                 market_share=client.market_share,
             )
@@ -596,7 +615,7 @@ def _finding(
     if severity is None:
         return None, worst, no_data_ids, verdicts
     locations = []
-    for offset in judge.offsets(feature.slug):
+    for offset in judge.offsets(feature.slug)[:REPORTED_LOCATIONS]:
         line, column = doc.position(offset)
         locations.append(
             Location(part="html", line=line, column=column, snippet=doc.snippet(line, column))
@@ -852,6 +871,16 @@ def analyse_document(
         rules_version=rules.meta.version,
         targets=list(targets) or ["*"],
         clients=[c.id for c in target_clients],
+        client_info={
+            c.id: ClientSummary(
+                name=c.name,
+                family=c.family,
+                platform=c.platform,
+                category=c.category,
+                market_share=c.market_share,
+            )
+            for c in target_clients
+        },
         features_used=len(used),
         features=feature_uses_out,
         scores=scores,

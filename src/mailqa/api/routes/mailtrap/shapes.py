@@ -230,8 +230,9 @@ def _classify_client(item: Any) -> tuple[str | None, str]:
     if isinstance(item, dict):
         if item.get("support") == "u":  # unknown support is not an error
             return None, ""
-        platform = str(item.get("platform") or "").lower()
-        family = str(item.get("family") or item.get("client") or "")
+        client_id = str(item.get("client") or "")
+        platform = str(item.get("platform") or client_id.partition(".")[2]).lower()
+        family = str(item.get("family") or client_id.partition(".")[0])
         name = str(item.get("name") or item.get("title") or f"{family} {platform}".strip())
         category = str(item.get("category") or "").lower()
         if category in ("desktop", "mobile", "web"):

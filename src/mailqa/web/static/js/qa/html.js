@@ -2,12 +2,13 @@
 //
 // The html check stores details.clients (the target client ids), details.features (every
 // feature used: its worst support by the data, its impact class, the severity of its finding
-// or null, and clients: {id: {data, support, reasons}} for each target client the data says
+// or null, and clients: {id: {data, support, reasons, version, notes}} for each target client the data says
 // lacks full support, where support is what its readers get once conditional comments, gates
 // and fallbacks apply), details.scores ({verdict, verdict_by_client, overall, by_client,
 // by_family, by_platform, by_category}) and one finding per feature that loses something:
-// its data.clients lists the clients that still lack it ({client, name, family, platform,
-// support n|a|u, data_support, version, notes}), data.covered those a fallback covers. The
+// its data.clients lists the clients that still lack it ({client, name, support n|a|u,
+// data_support, fallbacks}; in older reports also family, platform, version and notes),
+// data.covered those a fallback covers. The
 // target clients the support data has no entry for are listed by id in
 // details.features[].no_data (and a finding's data.no_data): "no data", never supported. A
 // target client in neither list supports the feature.
@@ -155,7 +156,7 @@ function rowCells(feature, finding) {
     for (const [id, v] of Object.entries(feature.clients)) {
       if (!isObj(v)) continue;
       const support = isSupport(v.support) ? v.support : "u";
-      cells.set(id, { support, data: isSupport(v.data) ? v.data : null, reasons: strings(v.reasons), note: "", version: "" });
+      cells.set(id, { support, data: isSupport(v.data) ? v.data : null, reasons: strings(v.reasons), note: strings(v.notes).join(" "), version: v.version ? String(v.version) : "" });
     }
   }
   if (!finding) return cells;
@@ -166,8 +167,9 @@ function rowCells(feature, finding) {
     const support = known ? known.support : isSupport(c.support) && c.support !== "y" ? c.support : "u";
     const data = known && known.data ? known.data : isSupport(c.data_support) ? c.data_support : known ? null : support;
     const reasons = known && known.reasons.length ? known.reasons : strings(c.fallbacks);
-    const note = strings(c.notes).join(" ");
-    cells.set(id, { support, data, reasons, note, version: c.version ? String(c.version) : "" });
+    const note = known && known.note ? known.note : strings(c.notes).join(" ");
+    const version = known && known.version ? known.version : c.version ? String(c.version) : "";
+    cells.set(id, { support, data, reasons, note, version });
   }
   for (const c of listedClients(finding, "covered")) {
     if (!isObj(c) || !c.client || cells.has(String(c.client))) continue;
