@@ -8,6 +8,7 @@ import pytest
 
 from mailqa.checks.html import HtmlAnalysis, VerdictPolicy, analyse_document
 from mailqa.checks.html_detect.conditional import conditionals, true_in_outlook
+from mailqa.checks.html_detect.fallbacks import block_bounds
 from mailqa.core.html import HtmlDocument
 from mailqa.core.report import Finding, Severity
 from mailqa.rules.caniemail import RulesData
@@ -475,6 +476,44 @@ def test_flex_on_boxes_of_one_item_only_aligns_it() -> None:
     assert severity(mixed, "css-display-flex") == Severity.ERROR  # one box holds two items
 
 
+def test_flex_on_table_rows_and_cells_keeps_the_table_layout() -> None:
+    rows = (
+        "<style>tr { display: flex; }</style>"
+        '<table role="presentation"><tr><td>Used</td><td>95%</td></tr></table>'
+    )
+    assert severity(rows, "css-display-flex") == Severity.WARNING
+    cell = '<table><tr><td style="display:flex;gap:8px"><b>a</b><b>b</b></td></tr></table>'
+    assert severity(cell, "css-display-flex") == Severity.WARNING
+    boxes = "<style>.row { display: flex; }</style>" + '<div class="row"><p>a</p><p>b</p></div>'
+    assert severity(boxes, "css-display-flex") == Severity.ERROR
+
+
+def test_a_full_width_calc_on_a_block_falls_back_to_about_that_width() -> None:
+    section = (
+        "<style>#promo { display: block; width: calc(100% - 20px); margin: 0 auto; }</style>"
+        '<div id="promo"><p>Get premium</p></div>'
+    )
+    assert severity(section, "css-unit-calc") == Severity.WARNING
+    inline = '<div style="width:calc(100% - 40px)"><p>text</p></div>'
+    assert severity(inline, "css-unit-calc") == Severity.WARNING
+    column = '<table style="width:calc(100% - 40px)"><tr><td>a</td></tr></table>'
+    assert severity(column, "css-unit-calc") == Severity.ERROR  # a table shrinks to fit
+    half = '<div style="width:calc(50% - 10px)"><p>text</p></div>'
+    assert severity(half, "css-unit-calc") == Severity.ERROR
+
+
+def test_a_background_colour_beside_a_template_url_covers_the_image() -> None:
+    """``url({0})`` (a template's placeholder) holds braces: the rule is still read whole."""
+    card = (
+        "<style>.card { background-image: url({0}); background-color: #1f1f1f; "
+        "color: #ffffff; }</style>"
+        '<table role="presentation"><tr><td class="card">Title</td></tr></table>'
+    )
+    assert severity(card, "css-background-image") != Severity.ERROR
+    bare = card.replace(" background-color: #1f1f1f;", "")
+    assert severity(bare, "css-background-image") == Severity.ERROR
+
+
 def test_a_height_attribute_is_the_cap_outlook_keeps() -> None:
     spacer = '<img src="s.gif" height="1" width="600" alt="" style="max-height:1px;display:block">'
     assert severity(spacer, "css-max-height") in (None, Severity.INFO)
@@ -489,6 +528,10 @@ def test_a_cap_on_an_image_of_unknown_height_is_to_review() -> None:
     assert severity(auto, "css-max-height") == Severity.WARNING
     box = '<div style="max-height:50px;overflow:hidden">long text</div>'
     assert severity(box, "css-max-height") == Severity.ERROR
+    sheet = '<style>img { max-width: 100%; max-height: 250px; }</style><img src="a.png" alt="">'
+    assert severity(sheet, "css-max-height") == Severity.WARNING
+    boxes = "<style>div { max-height: 250px; }</style><div>text</div>"
+    assert severity(boxes, "css-max-height") == Severity.ERROR
 
 
 def test_a_variable_colour_lost_on_an_empty_box_is_only_that_colour() -> None:
@@ -526,3 +569,12 @@ def test_text_in_boxes_of_their_own_colour_does_not_sit_on_a_lost_background() -
     assert severity(page, "css-background-image") == Severity.WARNING
     on_image = page.replace(' bgcolor="#f55645"', "")  # white text right on the light page
     assert severity(on_image, "css-background-image") == Severity.ERROR
+
+
+def test_rule_blocks_skip_braces_in_parentheses_a_few_times() -> None:
+    sheet = ".card { background: url({0}) #222; color: #fff } .next { x: y }"
+    start, end = block_bounds(sheet, sheet.index("#222"))
+    assert sheet[start + 1 : end].strip() == "background: url({0}) #222; color: #fff"
+    hostile = "a {" + "url({0}) " * 5_000 + "x"
+    start, _ = block_bounds(hostile, len(hostile) - 1)
+    assert start == -1  # gives up after a few: read as no block

@@ -121,6 +121,7 @@ async def test_static_findings() -> None:
 <a href="https://www.acme.com/?e=*|EMAIL|*">mc</a>
 <a href="https://www.acme.com/[[id]]">sq</a>
 <a href="<?= e($settings['company_link']) ?>">php</a>
+<a href="mailto:{email}">ps</a><a href="https://www.acme.com/o/%7Border_id%7D">enc</a>
 <a href="/relative/path">rel</a>
 <a href="https://www.acme.com/a b">space</a>
 <a href="https://exa_mple:99999/">port</a>
@@ -142,7 +143,7 @@ async def test_static_findings() -> None:
         "links.text-domain-mismatch": 1,
         "links.missing-anchor": 1,
         "links.empty-anchor": 1,
-        "links.template-placeholder": 5,
+        "links.template-placeholder": 7,
         "links.relative-url": 1,
         "links.invalid-url": 2,
         "links.data-uri-image": 1,
@@ -160,6 +161,8 @@ async def test_static_findings() -> None:
     assert mismatch.locations[0].line == 13
     php = [f for f in result.findings if f.data.get("marker") == "<?"]
     assert len(php) == 1 and php[0].locations[0].line == 21
+    single = {f.data["marker"] for f in result.findings if f.rule == "links.template-placeholder"}
+    assert {"{email}", "%7Border_id%7D"} <= single
 
 
 async def test_base_href_resolves_relative_links() -> None:

@@ -286,6 +286,12 @@ ONE_ITEM = FLEX_CONTAINER | {"css-display-flex", "css-display-grid"}
 BACKGROUND_VALUES = frozenset({"css-variables"})
 """Value features whose loss in a background colour costs only that colour on an empty box."""
 _COLOUR_PROPERTIES = frozenset({"background", "background-color"})
+_TABLE_ELEMENTS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th"})
+_BLOCK_ELEMENTS = frozenset(
+    {"div", "p", "section", "article", "header", "footer", "main", "center", "blockquote"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li"}
+)
+_FULL_WIDTH_CALC = re.compile(r"calc\(\s*100%\s*[-+]", re.I)
 MAX_CHILD_SCAN = 20_000
 """Elements read to count the children of flex containers, in all: hostile nesting stops there."""
 _SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?(?:\.([a-z_-][a-z0-9_-]*))?", re.I)
@@ -309,6 +315,31 @@ _HANDLED = frozenset(
     | BACKGROUND_VALUES
     | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
 )
+
+
+def block_bounds(text: str, local: int) -> tuple[int, int]:
+    """Where the rule block holding ``local`` opens (its ``{``, -1 when none is near) and
+    closes (its ``}``, or the end). Braces inside parentheses, such as a template's
+    ``url({0})``, are not the block's (a few of them are skipped, not a hostile run)."""
+    floor, ceiling = max(local - MAX_BLOCK_SEARCH, 0), local + MAX_BLOCK_SEARCH
+    start = text.rfind("{", floor, local)
+    for _ in range(_MAX_BRACES_IN_PARENS):
+        if start < 0 or text.count(")", start, local) <= text.count("(", start, local):
+            break
+        start = text.rfind("{", floor, start)
+    else:
+        start = -1
+    end = text.find("}", local, ceiling)
+    for _ in range(_MAX_BRACES_IN_PARENS):
+        if end < 0 or text.count("(", local, end) <= text.count(")", local, end):
+            break
+        end = text.find("}", end + 1, ceiling)
+    else:
+        end = -1
+    return start, end if end >= 0 else len(text)
+
+
+_MAX_BRACES_IN_PARENS = 4
 
 
 class Fallbacks:
@@ -375,6 +406,7 @@ class Fallbacks:
             found.extend(self._not_a_container(offset))
         if slug in ONE_ITEM:
             found.extend(self._one_item(offset))
+            found.extend(self._table_layout(offset))
         if slug in SELECTORS:
             found.extend(self._soft_rule(offset))
         if slug in BACKGROUND_VALUES:
@@ -440,9 +472,8 @@ class Fallbacks:
         local = offset - span.offset
         if not 0 <= local < len(span.text):
             return None
-        start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
-        end = span.text.find("}", local, local + MAX_BLOCK_SEARCH)
-        block = span.text[start + 1 : end if end >= 0 else len(span.text)]
+        start, end = block_bounds(span.text, local)
+        block = span.text[start + 1 : end]
         if (
             len(block) > MAX_BLOCK_CHARS
         ):  # no rule of a real sheet: not read declaration by declaration
@@ -464,9 +495,8 @@ class Fallbacks:
         if not 0 <= local < len(span.text):
             return None
         text = span.text
-        start = text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
-        end = text.find("}", local, local + MAX_BLOCK_SEARCH)
-        block = text[start + 1 : end if end >= 0 else len(text)]
+        start, end = block_bounds(text, local)
+        block = text[start + 1 : end]
         return (block, None) if len(block) <= MAX_BLOCK_CHARS else None
 
     # -- the fallbacks ----------------------------------------------------------------
@@ -638,6 +668,7 @@ class Fallbacks:
         # An image's own height is in its file, unknown here: the cap only matters when the
         # file is taller, so the loss is to review, not a certain break.
         on_image = element is not None and element.name == "img"
+        on_image = on_image or (element is None and self._selected_names(offset) == {"img"})
         if prop == "max-height" and on_image and size in ("", "auto") and not attribute:
             reason = f"an image keeps its file's height: give it a height attribute ≤ {cap}"
             return [Cover(None, False, reason)]
@@ -682,7 +713,20 @@ class Fallbacks:
             )
             if value in ("100vw", "100%") and element is not None and element.name != "img":
                 return [Cover(None, False, f"width: {value} is lost: the box takes its auto width")]
+            if _FULL_WIDTH_CALC.match(value) and context is not None and self._block(offset):
+                return [Cover(None, False, "a block's auto width is the full width calc() adjusts")]
         return []
+
+    def _block(self, offset: int) -> bool:
+        """Whether the use's box is a block (its auto width is its container's)."""
+        context = self.declarations_at(offset)
+        if context is None:
+            return False
+        display = context[0].get("display", "").removesuffix("!important").strip()
+        if display:
+            return display == "block"
+        names = self._selected_names(offset)
+        return names is not None and names <= _BLOCK_ELEMENTS
 
     def _rule_selector(self, offset: int) -> str | None:
         """The selector of the stylesheet rule whose block holds ``offset``."""
@@ -693,7 +737,7 @@ class Fallbacks:
         local = offset - span.offset
         if not 0 <= local < len(span.text):
             return None
-        start = span.text.rfind("{", max(local - MAX_BLOCK_SEARCH, 0), local)
+        start, _ = block_bounds(span.text, local)
         if start < 0:
             return None
         before = max(span.text.rfind("}", 0, start), span.text.rfind("{", 0, start))
@@ -759,6 +803,26 @@ class Fallbacks:
             if children is None or children > 1:
                 return []
         return [Cover(None, False, "each container holds one item: only its alignment is lost")]
+
+    def _selected_names(self, offset: int) -> set[str] | None:
+        """The element names a use applies to: its element's, or those its rule's simple
+        selectors select (None when that is not known or the rule selects nothing)."""
+        element = self.element_at(offset)
+        if element is not None:
+            return {element.name}
+        selector = self._rule_selector(offset)
+        targets = self._selected(selector) if selector is not None else None
+        if not targets:
+            return None
+        return {self.doc.scan.elements[i].name for i in targets}
+
+    def _table_layout(self, offset: int) -> list[Cover]:
+        """Flex or grid on table rows and cells: where it is dropped, the table lays the
+        cells out side by side as before."""
+        names = self._selected_names(offset)
+        if names is not None and names <= _TABLE_ELEMENTS:
+            return [Cover(None, False, "on table elements: the table layout remains without it")]
+        return []
 
     def _colour_of_an_empty_box(self, offset: int) -> list[Cover]:
         """A background colour lost on an element that holds no text and no image (a

@@ -71,6 +71,9 @@ _PLACEHOLDERS = (
     "<?",  # PHP: <?= $url ?>, <?php echo ... ?>
     "%3c%3f",
 )
+# One pair of braces around a name or index: PrestaShop's {email}, .NET's and Python's {0}.
+# A URL has no literal braces (RFC 3986), so this is a variable never filled in.
+_SINGLE_BRACE = re.compile(r"\{[A-Za-z0-9_.\-]{1,64}\}|%7b[A-Za-z0-9_.\-]{1,64}%7d", re.I)
 _DANGEROUS_SCHEMES = frozenset({"javascript", "vbscript", "file", "data"})
 _PRIVATE_SUFFIXES = (
     ".localhost",
@@ -205,7 +208,8 @@ def _placeholder(url: str) -> str | None:
     for marker in _PLACEHOLDERS:
         if marker in lowered:
             return marker
-    return None
+    single = _SINGLE_BRACE.search(url)
+    return single.group(0) if single else None
 
 
 def _mailto_problem(url: str) -> str | None:
