@@ -8,6 +8,14 @@ CPU time per file is the figure to compare across machines: wall time depends on
 and other load.
 
     .venv/bin/python bench/gate.py [--files 200] [--runs 1]
+    .venv/bin/python bench/gate.py --vs-npm [--templates DIR] [--files 400] [--runs 3]
+
+``--vs-npm``: ``mailqa check --checks html --format json`` over the folder (default jobs: both
+cores) against the caniemail npm checker writing one JSON document for the same folder
+(``bench/caniemail_dir.mjs``, a whole ``node`` process too), on the clients the npm checker
+has data for in every feature, alternating per round; prints files/s of each, the ratio, and
+the JSON size per template. ``--templates DIR``: real templates (``*.html``, copied round-robin
+up to ``--files``) instead of generated ones. Needs ``npm install`` in bench/.
 
 Python compiles the sources on each start when bytecode caching is off
 (PYTHONDONTWRITEBYTECODE); the figures are given with a bytecode cache (a normal install)
@@ -20,13 +28,15 @@ import argparse
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 MAILQA = [sys.executable, "-m", "mailqa.cli.main", "check"]
 
 HEAD = """<!DOCTYPE html>
@@ -153,38 +163,100 @@ def run_gate(
     return first, total, used, code, other
 
 
+# The clients the npm checker has data for in every feature (it throws on a gap).
+NPM_CLIENTS = ",".join(
+    [
+        "apple-mail.ios",
+        "apple-mail.macos",
+        "gmail.desktop-webmail",
+        "gmail.android",
+        "outlook.windows",
+        "outlook.outlook-com",
+        "yahoo.desktop-webmail",
+    ]
+)
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, bytes written to stdout) of one whole process."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{command[0]} failed ({proc.returncode}): {proc.stderr[-500:]!r}")
+    return wall, _children_cpu() - cpu, len(proc.stdout)
+
+
+def versus_npm(folder: Path, files: int, runs: int, env: dict[str, str]) -> None:
+    node = ["node", str(BENCH / "caniemail_dir.mjs"), str(folder), NPM_CLIENTS]
+    ours = [*MAILQA, ".", "--checks", "html", "--format", "json", "--clients", NPM_CLIENTS]
+    timed(ours, folder, env)  # warm the bytecode cache
+    walls: dict[str, list[float]] = {"mailqa": [], "npm": []}
+    cpus: dict[str, list[float]] = {"mailqa": [], "npm": []}
+    sizes: dict[str, int] = {}
+    for n in range(runs):
+        order = [("mailqa", ours), ("npm", node)]
+        for name, command in order if n % 2 == 0 else order[::-1]:
+            wall, cpu, size = timed(command, folder, env)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+            sizes[name] = size
+    for name in ("mailqa", "npm"):
+        wall = statistics.median(walls[name])
+        print(
+            f"{name:7s}: {files / wall:6.1f} files/s ({wall:.2f} s median of {runs}), "
+            f"{statistics.median(cpus[name]) / files * 1000:5.1f} CPU ms/file, "
+            f"JSON {sizes[name] / files / 1024:.0f} KB/file"
+        )
+    ratio = statistics.median(walls["npm"]) / statistics.median(walls["mailqa"])
+    print(f"mailqa / npm: {ratio:.2f}x the files per second (goal: 3x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--files", type=int, default=None, help="200; 400 with --vs-npm")
+    parser.add_argument("--runs", type=int, default=None, help="1; 3 with --vs-npm")
+    parser.add_argument("--templates", type=Path, help="a folder of real *.html templates")
+    parser.add_argument("--vs-npm", action="store_true")
     args = parser.parse_args()
+    files = args.files or (400 if args.vs_npm else 200)
+    runs = args.runs or (3 if args.vs_npm else 1)
     rng = random.Random(8)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "templates"
         folder.mkdir()
         total_bytes = 0
-        for n in range(args.files):
-            html = template(rng, n)
+        real = sorted(args.templates.glob("*.html")) if args.templates else []
+        if args.templates and not real:
+            raise SystemExit(f"no *.html in {args.templates}")
+        for n in range(files):
+            html = real[n % len(real)].read_bytes() if real else template(rng, n).encode()
             total_bytes += len(html)
-            (folder / f"t{n:03d}.html").write_text(html)
+            (folder / f"t{n:03d}.html").write_bytes(html)
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         env["PYTHONPATH"] = str(ROOT / "src")
+        kind = f"real (from {args.templates})" if real else "generated"
         print(
-            f"{args.files} templates, {total_bytes / 1024 / 1024:.1f} MB "
-            f"(avg {total_bytes / args.files / 1024:.0f} KB), offline, {os.cpu_count()} CPUs, "
+            f"{files} {kind} templates, {total_bytes / 1024 / 1024:.1f} MB "
+            f"(avg {total_bytes / files / 1024:.0f} KB), offline, {os.cpu_count()} CPUs, "
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
+        if args.vs_npm:
+            versus_npm(folder, files, runs, env)
+            print(f"load average after: {os.getloadavg()[0]:.1f}")
+            return
         run_gate(folder, env, ["--jobs", "1"])  # warm the bytecode cache
         for label, extra in (("auto jobs", []), ("1 process", ["--jobs", "1"])):
-            for _ in range(args.runs):
+            for _ in range(runs):
                 first, total, cpu, code, other = run_gate(folder, env, extra)
                 meanwhile = "" if other is None else f", other work {other:.1f} CPU s"
                 print(
-                    f"{label:10s}: {total:6.2f} s total, {args.files / total:6.1f} files/s, "
+                    f"{label:10s}: {total:6.2f} s total, {files / total:6.1f} files/s, "
                     f"first output after {first:.2f} s, {cpu:6.2f} CPU s "
-                    f"({cpu / args.files * 1000:.0f} ms/file) (exit {code}){meanwhile}"
+                    f"({cpu / files * 1000:.0f} ms/file) (exit {code}){meanwhile}"
                 )
         print(f"load average after: {os.getloadavg()[0]:.1f} (the runs themselves included)")
 

@@ -768,19 +768,32 @@ def _gated_classes(
     ``html-style`` keeps its own.
     """
 
+    ranks: dict[str, int] = {}
+
     def rank(slug: str) -> int:
+        known = ranks.get(slug)
+        if known is not None:
+            return known
         if slug == MOBILE_ONLY:  # rules for phone widths: a responsive enhancement
-            return IMPACTS.index("enhancement")
-        entry = impacts.of(slug)
-        return IMPACTS.index(policy.impacts.get(slug) or (entry.impact if entry else "layout"))
+            known = IMPACTS.index("enhancement")
+        else:
+            entry = impacts.of(slug)
+            impact = policy.impacts.get(slug) or (entry.impact if entry else "layout")
+            known = IMPACTS.index(impact)
+        ranks[slug] = known
+        return known
 
     inside: dict[str, int] = {}
     for detection in (found, outlook_found):
         if detection is None or not detection.gates:
             continue
         for slug, offsets in detection.offsets.items():
+            seen: set[tuple[str, ...]] = set()
             for offset in offsets:
                 gates = detection.gates.get(offset, ())
+                if not gates or gates in seen:  # the same gates weigh the same
+                    continue
+                seen.add(gates)
                 for gate in gates:
                     if gate == slug:
                         continue
