@@ -324,14 +324,18 @@ def block_bounds(text: str, local: int) -> tuple[int, int]:
     floor, ceiling = max(local - MAX_BLOCK_SEARCH, 0), local + MAX_BLOCK_SEARCH
     start = text.rfind("{", floor, local)
     for _ in range(_MAX_BRACES_IN_PARENS):
-        if start < 0 or text.count(")", start, local) <= text.count("(", start, local):
+        if start < 0 or text.find(")", start, local) < 0:  # the usual case: nothing to count
+            break
+        if text.count(")", start, local) <= text.count("(", start, local):
             break
         start = text.rfind("{", floor, start)
     else:
         start = -1
     end = text.find("}", local, ceiling)
     for _ in range(_MAX_BRACES_IN_PARENS):
-        if end < 0 or text.count("(", local, end) <= text.count(")", local, end):
+        if end < 0 or text.find("(", local, end) < 0:
+            break
+        if text.count("(", local, end) <= text.count(")", local, end):
             break
         end = text.find("}", end + 1, ceiling)
     else:
