@@ -7,9 +7,11 @@ are found by bisection, and nested constructs are read once from their outermost
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import langcodes
@@ -50,6 +52,11 @@ IMAGE_ONLY_CHARS_PER_IMAGE = 50
 IMAGE_ONLY_MAX_CHARS = 500
 """The hygiene check's image-only thresholds: under 50 visible characters per content image
 and under 500 in all."""
+MAX_INLINE_NESTING = 32
+MAX_LINK_CONTENT = 64
+"""Elements inside a link read for the alt of its images."""
+MAX_WRAPPER_CANDIDATES = 32
+"""Elements with lang or dir weighed as the body's wrapper (the outermost come first)."""
 HEADING_ONE_MIN_CHARS = 200
 """Messages with less visible text than this (a receipt line, a notification) need no <h1>."""
 
@@ -103,6 +110,9 @@ class AccessibilityDetails(BaseModel):
     links: int = 0
     text_checked: int = Field(0, description="Elements whose text contrast was computed.")
     contrast_unknown: int = Field(0, description="Elements whose colours cannot be known.")
+    css_truncated: bool = Field(
+        False, description="Over 300,000 characters of <style>: the rest was not read."
+    )
     targets: list[str] = Field(default_factory=list, description="Client ids of the overlay.")
     wcag: dict[str, str] = Field(
         default_factory=dict, description="Rule id -> the WCAG 2.2 success criterion."
@@ -217,18 +227,23 @@ class _Document:
                 break
         return " ".join(parts)[:limit]
 
-    def ancestors(self, index: int) -> Iterable[int]:
-        parent = self.parents[index]
-        while parent >= 0:
-            yield parent
-            parent = self.parents[parent]
+    @cached_property
+    def in_control(self) -> list[bool]:
+        """Whether each element is a link or button, or inside one."""
+        spans = (
+            range(i, self.ends[i])
+            for i, tag in enumerate(self.elements)
+            if tag.name in ("a", "button")
+        )
+        return _marker(len(self.elements), spans)
 
-    def inside(self, index: int, names: frozenset[str]) -> int | None:
-        """The nearest ancestor named in ``names``, or None."""
-        for ancestor in self.ancestors(index):
-            if self.elements[ancestor].name in names:
-                return ancestor
-        return None
+    @cached_property
+    def own_runs(self) -> dict[int, list[TextRun]]:
+        """The visible runs directly inside each element (not in its children)."""
+        out: dict[int, list[TextRun]] = {}
+        for run in self.runs:
+            out.setdefault(run.element, []).append(run)
+        return out
 
 
 def _subtree_ends(depths: Sequence[int]) -> list[int]:
@@ -275,6 +290,7 @@ def analyse_document(
     _text(tree, found, reviews, details)
     _document_rules(tree, found, overlay)
     _aria(tree, found, overlay)
+    details.css_truncated = tree.cascade.sheets.truncated
     findings = found.result()
     details.needs_review_total = len(reviews)
     details.needs_review = reviews[:MAX_REVIEW]
@@ -312,15 +328,17 @@ def _language(
     # The wrapper: an element inside <body> with lang whose text is most of the message's.
     scope = tree.subtree(body_index) if body_index is not None else range(len(elements))
     wrapper_lang = wrapper_dir = None
-    for index in scope:
+    candidates = (
+        i
+        for i in scope
+        if elements[i].name not in ("html", "body")
+        and ("lang" in elements[i].attrs or "dir" in elements[i].attrs)
+    )
+    for index in itertools.islice(candidates, MAX_WRAPPER_CANDIDATES):
         tag = elements[index]
-        if tag.name in ("html", "body"):
-            continue
         lang, direction = tag.get("lang"), tag.get("dir")
-        if not (lang or direction):
-            continue
-        share = sum(len(run.text) for run in tree.runs_in(index))
-        if visible_chars and share * 2 < visible_chars:
+        half = visible_chars // 2
+        if half and len(tree.text_of(index, half)) < half:
             continue
         if lang and lang.strip().lower() != UNDETERMINED and wrapper_lang is None:
             wrapper_lang = lang.strip()
@@ -404,14 +422,14 @@ def _tables(tree: _Document, found: _Findings, overlay: ClientOverlay) -> None:
         if role in _LAYOUT_ROLES:
             continue
         headers = caption = False
-        nested_end = -1
-        for inner in tree.subtree(index):
-            if inner < nested_end:
-                continue
+        inner, end = index + 1, tree.ends[index]
+        while inner < end:
             name = elements[inner].name
             if name == "table":
-                nested_end = tree.ends[inner]
-            elif name == "th" or (name == "td" and "scope" in elements[inner].attrs):
+                inner = tree.ends[inner]  # a nested table is judged on its own
+                continue
+            inner += 1
+            if name == "th" or (name == "td" and "scope" in elements[inner - 1].attrs):
                 headers = True
                 break
             elif name in ("caption", "thead"):
@@ -476,10 +494,7 @@ def _headings(
         size = style.font_px
         if size is None or not (size >= LARGE_PX or (size >= HEADING_LIKE_PX and style.bold)):
             continue
-        if (
-            tree.inside(element, frozenset({"a", "button"})) is not None
-            or elements[element].name == "a"
-        ):
+        if tree.in_control[element]:
             continue
         block = _block_of(tree, element)
         if block in seen:
@@ -506,7 +521,9 @@ _INLINE = words(
 def _block_of(tree: _Document, index: int) -> int:
     """The nearest element that is not an inline one (the cell or paragraph of a span)."""
     current = index
-    while tree.elements[current].name in _INLINE:
+    for _ in range(MAX_INLINE_NESTING):
+        if tree.elements[current].name not in _INLINE:
+            break
         parent = tree.parents[current]
         if parent < 0:
             break
@@ -645,9 +662,10 @@ def _links(
         details.links += 1
         label = (tag.get("aria-label") or "").strip()
         text = scan.link_texts.get(tag.offset, "").strip()
+        inner = tree.subtree(index)
         alts = [
             (elements[i].get("alt") or "").strip()
-            for i in tree.subtree(index)
+            for i in inner[:MAX_LINK_CONTENT]
             if elements[i].name == "img"
         ]
         name = label or text or " ".join(a for a in alts if a) or (tag.get("title") or "").strip()
@@ -682,7 +700,7 @@ def _distinguishable(
     link, around = tree.style(index), tree.style(parent)
     if link.underlined or (link.bold and not around.bold):
         return
-    beside = any(run.element == parent and len(run.text) > 1 for run in tree.runs_in(parent))
+    beside = any(len(run.text) > 1 for run in tree.own_runs.get(parent, ()))
     if not beside or not tree.scan.link_texts.get(tree.elements[index].offset):
         return
     if link.color is None or around.color is None:

@@ -25,6 +25,7 @@ import cssselect2
 import tinycss2
 import tinycss2.color3
 
+from mailqa.checks.html_detect.engine import MAX_CSS_CHARS
 from mailqa.core.budget import checkpoint
 from mailqa.core.markup import MarkupScan, StartTag
 
@@ -255,10 +256,16 @@ class StyleSheets:
         self.matched: dict[int, dict[str, _Declared]] = {}
         self.dark_mode_offsets: list[int] = []
         """``@media (prefers-color-scheme: dark)`` rules: colours no static reading knows."""
+        self.truncated = False
+        """More than ``MAX_CSS_CHARS`` of ``<style>``: the rest is not read."""
         matcher = cssselect2.Matcher()
-        order = 0
+        order = chars = 0
         for span in scan.styles:
             checkpoint()
+            chars += len(span.text)
+            if chars > MAX_CSS_CHARS:
+                self.truncated = True
+                break
             for node in tinycss2.parse_stylesheet(
                 span.text, skip_comments=True, skip_whitespace=True
             ):
