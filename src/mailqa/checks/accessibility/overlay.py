@@ -86,7 +86,7 @@ class ClientOverlay:
         if stripped:
             parts.append(f"{_names(stripped)} strip {what}")
         if partial:
-            notes = "; ".join(dict.fromkeys(n for loss in ordered for n in loss.notes))
+            notes = "; ".join(dict.fromkeys(n.rstrip(". ") for loss in ordered for n in loss.notes))
             parts.append(f"{_names(partial)} keep it in part" + (f" ({notes})" if notes else ""))
         return "; ".join(parts) + ".", [loss.as_dict() for loss in ordered]
 

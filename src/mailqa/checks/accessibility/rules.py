@@ -99,7 +99,7 @@ ALL_CAPS = Criterion("", "readable case", "best-practice")
 
 HTML_LANG = _rule(
     "html-lang-missing",
-    "No lang attribute on <html>",
+    "No lang on <html> or on the body's wrapper",
     LANGUAGE,
     "serious",
     "Screen readers pick the voice and pronunciation from lang; without it they read the "
