@@ -54,7 +54,7 @@ SUFFIXES = (".html", ".htm", ".eml")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
 
 COVERED: dict[str, tuple[str, ...]] = {
-    "image-alt": ("img-alt-missing", "image-only"),
+    "image-alt": ("img-alt-missing",),
     "link-name": ("link-name-missing",),
     "color-contrast": ("color-contrast",),
     "html-has-lang": ("html-lang-missing",),
@@ -104,17 +104,16 @@ def html_of(path: Path) -> str | None:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def static_rules(html: str) -> tuple[set[str], bool]:
-    """The static check's rule names (without the check prefix), and whether it could not
-    know some contrast (needs review)."""
+def static_rules(html: str) -> tuple[dict[str, int], bool]:
+    """The static check's rule names (without the check prefix) with their occurrences, and
+    whether it could not know some contrast (needs review)."""
     result = analyse(HtmlDocument(html))
-    names = {
+    names: dict[str, int] = defaultdict(int)
+    for f in result.findings:
         # A duplicate id an ARIA reference names is serious: axe's duplicate-id-aria.
-        "duplicate-id-referenced"
-        if f.rule == "accessibility.duplicate-id" and f.severity == "warning"
-        else f.rule.removeprefix("accessibility.")
-        for f in result.findings
-    }
+        referenced = f.rule == "accessibility.duplicate-id" and f.severity == "warning"
+        name = "duplicate-id-referenced" if referenced else f.rule.removeprefix("accessibility.")
+        names[name] += int(f.data.get("occurrences", 1))
     unknown = any(item["kind"] == "contrast" for item in result.details["needs_review"])
     return names, unknown
 
@@ -155,14 +154,18 @@ async def axe_violations(browser: Any, html: str, axe_source: str) -> dict[str, 
 
 
 def compare(
-    found: dict[str, tuple[dict[str, int], set[str], bool]], axe_runs: set[str]
+    found: dict[str, tuple[dict[str, int], dict[str, int], bool]], axe_runs: set[str]
 ) -> dict[str, Any]:
     per_rule: dict[str, Counter[str]] = defaultdict(Counter)
     covering: dict[str, list[str]] = defaultdict(list)
     for axe_rule, names in COVERED.items():
         for name in names:
             covering[name].append(axe_rule)
+    nodes: dict[str, Counter[str]] = defaultdict(Counter)
     for axe, ours, unknown in found.values():
+        for rule, mapped in COVERED.items():
+            nodes[rule]["axe"] += axe.get(rule, 0)
+            nodes[rule]["static"] += sum(ours.get(name, 0) for name in mapped)
         for rule in axe:
             mapped = COVERED.get(rule, ())
             if rule in NOT_FOR_EMAIL:
@@ -191,6 +194,7 @@ def compare(
         "templates": len(found),
         "per_rule": {rule: dict(counts) for rule, counts in sorted(per_rule.items())},
         "totals": dict(totals),
+        "nodes": {rule: dict(c) for rule, c in sorted(nodes.items()) if c["axe"] or c["static"]},
         "precision": precision,
         "recall": recall,
     }
@@ -198,9 +202,9 @@ def compare(
 
 async def run(
     files: list[Path],
-) -> tuple[dict[str, tuple[dict[str, int], set[str], bool]], set[str]]:
+) -> tuple[dict[str, tuple[dict[str, int], dict[str, int], bool]], set[str]]:
     axe_source = AXE.read_text(encoding="utf-8")
-    out: dict[str, tuple[dict[str, int], set[str], bool]] = {}
+    out: dict[str, tuple[dict[str, int], dict[str, int], bool]] = {}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -242,6 +246,9 @@ def main() -> None:
         return "n/a" if value is None else f"{100 * value:.0f}%"
 
     print(f"  precision {pct(summary['precision'])}, recall {pct(summary['recall'])}")
+    print("  elements flagged (axe nodes / static occurrences), by axe rule:")
+    for rule, counts in summary["nodes"].items():
+        print(f"    {rule:30s} {counts.get('axe', 0):>6d} / {counts.get('static', 0)}")
     uncovered = sorted(
         {r for axe, _, _ in found.values() for r in axe}
         - set(COVERED)

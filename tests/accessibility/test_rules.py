@@ -183,6 +183,8 @@ def test_large_bold_text_in_a_cell_is_a_heading_without_the_tag() -> None:
     )
     finding = rules(html)[rule("heading-not-marked-up")]
     assert '"Spring sale"' in finding.message
+    merge_tag = html.replace("Spring sale", "{{header}}")
+    assert rule("heading-not-marked-up") not in rules(merge_tag)
     assert rule("heading-not-marked-up") not in rules(
         page('<h2 style="font-size:26px">Spring sale</h2>')
     )
@@ -258,6 +260,15 @@ def test_a_linked_image_without_alt_has_no_name() -> None:
     assert rule("link-name-missing") not in rules(named)
     labelled = html.replace("<a ", '<a aria-label="Shop boots" ')
     assert rule("link-name-missing") not in rules(labelled)
+
+
+def test_a_link_around_a_table_with_a_link_inside_is_named_by_its_text() -> None:
+    """A bulletproof button: an outer <a> around a table whose cell holds the real link."""
+    html = page(
+        '<a href="https://x.example/get"><table role="presentation"><tr><td>'
+        '<a href="https://x.example/get">Get the template</a></td></tr></table></a>'
+    )
+    assert rule("link-name-missing") not in rules(html)
 
 
 @pytest.mark.parametrize(
@@ -491,6 +502,8 @@ def test_all_caps_paragraphs() -> None:
     transformed = f'<p style="text-transform:uppercase">{caps.lower()}</p>'
     assert rule("text-all-caps") in rules(page(transformed))
     assert rule("text-all-caps") not in rules(page("<p>SALE NOW ON</p>"))  # a short label
+    merge_tags = "*|IFNOT:ARCHIVE_PAGE|* *|LIST:DESCRIPTION|* {{UNSUBSCRIBE_URL}} %%FIRST_NAME%%"
+    assert rule("text-all-caps") not in rules(page(f"<p>{merge_tags}</p>"))
 
 
 def test_animation_without_reduced_motion() -> None:

@@ -27,6 +27,7 @@ from mailqa.checks.accessibility.vocabulary import (
     RTL_LANGUAGES,
     meaningless_alt,
     vague_link_languages,
+    without_merge_tags,
     words,
 )
 from mailqa.checks.inbox_text import InboxText
@@ -501,7 +502,8 @@ def _headings(
             continue
         seen.update((element, block))
         text = tree.text_of(block, HEADING_LIKE_MAX_CHARS + 1)
-        if len(text) > HEADING_LIKE_MAX_CHARS or len(_LETTER.findall(text)) < 3:
+        letters = _LETTER.findall(without_merge_tags(text))
+        if len(text) > HEADING_LIKE_MAX_CHARS or len(letters) < 3:
             continue
         found.add(
             r.HEADING_STYLED,
@@ -661,7 +663,9 @@ def _links(
             continue
         details.links += 1
         label = (tag.get("aria-label") or "").strip()
-        text = scan.link_texts.get(tag.offset, "").strip()
+        # The scan's link text stops at a link nested inside (a button's <a> in a table
+        # inside an outer <a>); the accessible name is all the text inside.
+        text = scan.link_texts.get(tag.offset, "").strip() or tree.text_of(index, 200).strip()
         inner = tree.subtree(index)
         alts = [
             (elements[i].get("alt") or "").strip()
@@ -779,7 +783,7 @@ def _text(
             )
         if style.justified and len(text) >= JUSTIFIED_MIN_CHARS:
             found.add(r.JUSTIFIED, "Justified text of a paragraph's length.", offset=offset)
-        letters = _LETTER.findall(text)
+        letters = _LETTER.findall(without_merge_tags(text))
         cased = [c for c in letters if c.lower() != c.upper()]
         capitals = bool(cased) and all(c.isupper() for c in cased)
         if len(letters) >= ALL_CAPS_MIN_LETTERS and (style.uppercase or capitals):

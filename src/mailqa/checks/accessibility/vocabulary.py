@@ -68,6 +68,18 @@ def vague_link_languages(text: str) -> list[str]:
     return [language for language, phrases in _VAGUE_FOLDED.items() if folded in phrases]
 
 
+_MERGE_TAG = re.compile(
+    r"\{\{[^{}]{0,200}\}\}|\{%[^%]{0,200}%\}|\*\|[^|]{0,200}\|\*|\[\[[^\]]{0,200}\]\]"
+    r"|\$\{[^}]{0,200}\}|<%[^%]{0,200}%>|%%[^%]{0,200}%%"
+)
+"""Template variables (``{{name}}``, ``*|FNAME|*``, ``{% if %}``, ``%%Name%%``...): filled in
+when the message is sent, so their letters are not the reader's text."""
+
+
+def without_merge_tags(text: str) -> str:
+    return _MERGE_TAG.sub(" ", text)
+
+
 MEANINGLESS_ALT = _phrases(
     "image, img, picture, photo, graphic, pic, banner, spacer, icon, logo image, untitled, "
     "alt, alt text, placeholder, blank, bild, foto, grafik, imagen, imagem, immagine, "
