@@ -405,6 +405,29 @@ def test_dark_mode_styles_are_needs_review() -> None:
     assert "dark-mode" in kinds
 
 
+def test_link_states_in_style_rules() -> None:
+    """``a:link`` is every link of a fresh message; ``a:visited`` in the same rule is left
+    out on its own, not with the rule."""
+    html = page(
+        '<p><a href="https://x.example/terms">Our terms</a></p>',
+        head="<title>x</title><style>a:link, a:visited { color: #c0c0c0; }</style>",
+    )
+    assert "#c0c0c0 on #ffffff" in rules(html)[rule("color-contrast")].message
+    hover_only = html.replace("a:link, a:visited", "a:hover")
+    assert rule("color-contrast") not in rules(hover_only)
+
+
+def test_a_visible_cell_named_preheader_is_checked_a_hidden_preheader_is_not() -> None:
+    visible = page(
+        '<table role="presentation"><tr><td class="preheaderContent" '
+        'style="color:#aaaaaa">View this email in your browser</td></tr></table>'
+    )
+    assert rule("color-contrast") in rules(visible)
+    for hiding in ("display:none", "opacity:0", "max-height:0;overflow:hidden", "font-size:0"):
+        hidden = page(f'<div class="preheader" style="{hiding};color:#fefefe">Preview text</div>')
+        assert rule("color-contrast") not in rules(hidden), hiding
+
+
 def test_hidden_text_is_not_checked() -> None:
     html = (
         page(

@@ -193,13 +193,15 @@ class _Document:
         self.cascade = Cascade(self.scan)
         self.parents = self.cascade.parents
         self.ends = _subtree_ends(self.scan.depths)
-        self.runs: list[TextRun] = [
-            run
-            for run in self.scan.texts
-            if not run.hidden and not self.cascade.style(run.element).hidden
-        ]
+        # Hidden as the cascade says (display, visibility, zero opacity, height or size),
+        # not by the scan's guess from a "preheader" class name: some are visible.
+        self.runs: list[TextRun] = [run for run in self.scan.texts if self._shown(run)]
         self.run_offsets = [run.offset for run in self.runs]
         self.by_offset = {tag.offset: index for index, tag in enumerate(self.elements)}
+
+    def _shown(self, run: TextRun) -> bool:
+        style = self.cascade.style(run.element)
+        return not style.hidden and style.font_px != 0
 
     def style(self, index: int) -> TextStyle:
         return self.cascade.style(index)

@@ -15,6 +15,7 @@ A value that cannot be known is ``None``, never a guess: a background image or g
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +51,8 @@ STYLED = frozenset(
         "text-decoration-line",
         "display",
         "visibility",
+        "opacity",
+        "max-height",
     }
 )
 """The properties these rules read; a stylesheet rule setting none of them is not matched."""
@@ -279,13 +282,7 @@ class StyleSheets:
                 decls = declarations(tinycss2.serialize(node.content))
                 if not decls:
                     continue
-                try:
-                    selectors = cssselect2.compile_selector_list(node.prelude)
-                except cssselect2.SelectorError:
-                    continue
-                for selector in selectors:
-                    if selector.pseudo_element is not None or _dynamic(node.prelude):
-                        continue
+                for selector in _static_selectors(node.prelude):
                     order += 1
                     matcher.add_selector(selector, (order, decls))
         if order:
@@ -322,10 +319,26 @@ def _xml_name(name: str) -> bool:
     return bool(name) and (name[0].isalpha() or name[0] == "_") and ":" not in name
 
 
-def _dynamic(prelude: list[Any]) -> bool:
-    """A selector with a state only a reader creates (``:hover``, ``:focus``)."""
-    text = tinycss2.serialize(prelude).lower()
-    return any(p in text for p in (":hover", ":focus", ":active", ":visited", ":target"))
+_DYNAMIC = (":hover", ":focus", ":active", ":visited", ":target")
+_LINK_STATE = re.compile(r":(?:any-)?link\b", re.I)
+
+
+def _static_selectors(prelude: list[Any]) -> list[Any]:
+    """The compiled selectors of a rule that apply to the message as it opens: one per
+    comma-separated selector, leaving out pseudo-elements and states only a reader creates
+    (``:hover``, ``:visited``); ``:link`` is every link (a fresh message has no visited
+    ones). A selector cssselect2 cannot read is left out on its own."""
+    out: list[Any] = []
+    for part in tinycss2.serialize(prelude).split(","):
+        text = part.strip()
+        if not text or any(state in text.lower() for state in _DYNAMIC):
+            continue
+        try:
+            compiled = cssselect2.compile_selector_list(_LINK_STATE.sub("[href]", text))
+        except cssselect2.SelectorError:
+            continue
+        out.extend(c for c in compiled if c.pseudo_element is None)
+    return out
 
 
 def element_parents(scan: MarkupScan) -> list[int]:
@@ -460,6 +473,12 @@ class Cascade:
             style = replace(style, hidden=True)
         if (d := get("visibility")) is not None and _keyword(d.value) in ("hidden", "collapse"):
             style = replace(style, hidden=True)
+        for prop in ("opacity", "max-height"):  # the preheader idioms: nothing shows
+            d = get(prop)
+            tokens = _tokens(d.value) if d is not None else []
+            numeric = len(tokens) == 1 and tokens[0].type in ("number", "dimension", "percentage")
+            if numeric and float(tokens[0].value) == 0:
+                style = replace(style, hidden=True)
         return style
 
     def _background(
