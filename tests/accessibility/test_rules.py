@@ -280,6 +280,7 @@ def test_a_link_around_a_table_with_a_link_inside_is_named_by_its_text() -> None
         ("de", "Mehr erfahren"),
         ("fr", "Cliquez ici"),
         ("fr", "En savoir plus"),
+        ("fr", "Plus d’infos"),
         ("es", "Haz clic aquí"),
         ("es", "Leer mas"),
         ("it", "Clicca qui"),

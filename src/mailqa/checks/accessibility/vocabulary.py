@@ -54,7 +54,7 @@ def fold(text: str) -> str:
     """Lower case, accents and punctuation removed, white space folded."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_PUNCTUATION.sub(" ", bare).replace("’", "'").split())
+    return " ".join(_PUNCTUATION.sub(" ", bare.replace("’", "'")).split())
 
 
 _VAGUE_FOLDED: dict[str, frozenset[str]] = {
