@@ -155,6 +155,7 @@ def test_the_registry_imports_a_check_when_it_is_looked_up() -> None:
         "blacklist",
         "html",
         "hygiene",
+        "accessibility",
     ]
     for name, cls in BUILTIN_CHECKS.items():
         assert cls.name == name

@@ -816,3 +816,85 @@ async def test_theme_follows_the_system_until_chosen(ui: Session, stack: Stack) 
     await page.reload()
     assert await page.evaluate(theme) == "dark"
     assert not ui.errors
+
+
+async def test_the_accessibility_tab_lists_findings_review_and_jumps_to_the_source(
+    ui: Session, stack: Stack, newsletter: int
+) -> None:
+    page = ui.page
+    report = await stack.wait_report(newsletter)
+    a11y = report["checks"]["accessibility"]
+    rules = {f["rule"] for f in a11y["findings"]}
+    # The newsletter has no lang, layout tables without a role and a logo without alt.
+    assert {
+        "accessibility.html-lang-missing",
+        "accessibility.layout-table-role",
+        "accessibility.img-alt-missing",
+    } <= rules
+    await open_message(page, stack, newsletter, "qa-accessibility")
+    findings = page.locator("#a11y-findings > li")
+    await expect(findings).to_have_count(len(a11y["findings"]))
+    assert set(await findings.evaluate_all("els => els.map(e => e.dataset.rule)")) == rules
+    lang = page.locator('#a11y-findings li[data-rule="accessibility.html-lang-missing"]')
+    await expect(lang.locator(".a11y-criterion")).to_have_text(
+        "WCAG 2.2 3.1.1 Language of Page (A)"
+    )
+    # The overlay: the target clients that strip or drop the fix, from the finding's data.
+    lang_finding = next(
+        f for f in a11y["findings"] if f["rule"] == "accessibility.html-lang-missing"
+    )
+    for client in lang_finding["data"]["clients"]:
+        await expect(lang.locator(".a11y-clients")).to_contain_text(client["name"])
+    serious = sum(f["data"]["impact"] == "serious" for f in a11y["findings"])
+    await expect(page.locator('#a11y-summary [data-impact="serious"] .badge')).to_have_text(
+        str(serious)
+    )
+    await screenshot(page, "13-qa-accessibility")
+    alt = page.locator('#a11y-findings li[data-rule="accessibility.img-alt-missing"]')
+    await alt.locator("button", has_text=f"line {IMG_LINE}").click()
+    await expect(page.locator("#tab-source")).to_have_attribute("aria-selected", "true")
+    line = page.locator(f"#L{IMG_LINE}")
+    await expect(line).to_have_class(re.compile(r"\bhl\b"))
+    await expect(line.locator("code")).to_contain_text('<img src="cid:logo@acme"')
+    assert page.url.endswith(f"/source/L{IMG_LINE}")
+    assert not ui.errors
+
+
+REVIEW_HTML = """<!doctype html>
+<html lang="en">
+<head><title>Trail news</title></head>
+<body>
+<div lang="en">
+<h1>Trail news</h1>
+<img src="https://cdn.acme.example/boots.png" alt="Boots on a muddy trail" width="600" height="300">
+<table role="presentation"><tr>
+<td background="https://cdn.acme.example/bg.jpg" style="color:#ffffff">Text on a picture</td>
+</tr></table>
+</div>
+</body>
+</html>
+"""
+
+
+async def test_the_accessibility_tab_lists_what_needs_review_apart(
+    ui: Session, stack: Stack
+) -> None:
+    page = ui.page
+    message_id = await stack.upload(build_message(subject="Trail news", html=REVIEW_HTML))
+    report = await stack.wait_report(message_id)
+    a11y = report["checks"]["accessibility"]
+    review = a11y["details"]["needs_review"]
+    assert {item["kind"] for item in review} >= {"alt-text", "contrast", "language"}
+    await open_message(page, stack, message_id, "qa-accessibility")
+    items = page.locator("#a11y-review > li")
+    await expect(items).to_have_count(len(review))
+    await expect(page.locator('#a11y-summary [data-impact="review"] .badge')).to_have_text(
+        str(a11y["details"]["needs_review_total"])
+    )
+    # Nothing here is a finding: the unknown contrast is a question, not a guess.
+    assert "accessibility.color-contrast" not in {f["rule"] for f in a11y["findings"]}
+    contrast = items.filter(has=page.locator('.badge:text-is("contrast")'))
+    await expect(contrast.locator(".title")).to_contain_text("background image")
+    await contrast.locator("button", has_text="line 9").click()
+    await expect(page.locator("#L9")).to_have_class(re.compile(r"\bhl\b"))
+    assert not ui.errors

@@ -62,6 +62,7 @@ BUILTIN_CHECKS = CheckRegistry(
         "blacklist": "mailqa.checks.blacklist:BlacklistCheck",
         "html": "mailqa.checks.html:HtmlCheck",
         "hygiene": "mailqa.checks.hygiene:HygieneCheck",
+        "accessibility": "mailqa.checks.accessibility.check:AccessibilityCheck",
     }
 )
 

@@ -143,6 +143,9 @@ class TextRun:
     (``display:none``, ``visibility:hidden``, ``mso-hide:all``, zero opacity or height) or a
     preheader/preview class or id, which templates hide from a stylesheet. Or in a zero font
     size (inline ``font-size:0``) that no element in between sets to a size again."""
+    element: int = -1
+    """Index in ``MarkupScan.elements`` of the innermost element open around the run (-1:
+    none): whose styles the text gets."""
 
 
 class TextVisitor(Protocol):
@@ -167,6 +170,8 @@ class MarkupIssue:
 class _Open:
     name: str
     offset: int
+    index: int
+    """Index in ``MarkupScan.elements``."""
     hidden: bool
     """This element or one around it hides its content: nothing inside can show it again."""
     zero_font: bool
@@ -495,8 +500,10 @@ class _Scanner:
         elif tag.name == "style":
             self.out.styles.append(TextSpan(body, pos))
         elif tag.name == "textarea" and not self.hidden_context():
-            hidden = bool(self.stack) and self.stack[-1].hides_text  # the textarea is on top
-            self.out.texts.append(TextRun(body, pos, hidden))
+            textarea = self.stack[-1] if self.stack else None  # the textarea is on top
+            hidden = textarea is not None and textarea.hides_text
+            element = textarea.index if textarea is not None else -1
+            self.out.texts.append(TextRun(body, pos, hidden, element))
         self.pop_named(tag.name)
         return end
 
@@ -531,7 +538,7 @@ class _Scanner:
         zero_font = _zero_font(tag)
         if zero_font is None:
             zero_font = parent is not None and parent.zero_font
-        self.stack.append(_Open(name, tag.offset, hidden, zero_font))
+        self.stack.append(_Open(name, tag.offset, len(out.elements) - 1, hidden, zero_font))
         self.names.append(name)
         self.counts[name] = self.counts.get(name, 0) + 1
         if len(self.stack) > out.max_depth:
@@ -683,8 +690,10 @@ class _Scanner:
             self.issue("nesting", offset, f"text directly inside <{top}>: browsers move it out")
         words = " ".join((html.unescape(data) if "&" in data else data).split())
         if words:
-            hidden = bool(self.stack) and self.stack[-1].hides_text
-            self.out.texts.append(TextRun(words, offset, hidden))
+            innermost = self.stack[-1] if self.stack else None
+            hidden = innermost is not None and innermost.hides_text
+            element = innermost.index if innermost is not None else -1
+            self.out.texts.append(TextRun(words, offset, hidden, element))
 
     def issue(self, kind: MarkupKind, offset: int, message: str) -> None:
         count = self.out.issue_counts.get(kind, 0)

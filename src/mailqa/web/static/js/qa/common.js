@@ -29,9 +29,10 @@ const CHECK_LABELS = {
   auth: "Authentication",
   links: "Links",
   hygiene: "Hygiene",
+  accessibility: "Accessibility",
   headers: "Header checks", // not the message's Headers view
 };
-const CHECK_ORDER = ["html", "spam", "blacklist", "auth", "links", "hygiene", "headers"];
+const CHECK_ORDER = ["html", "accessibility", "spam", "blacklist", "auth", "links", "hygiene", "headers"];
 
 /** @param {string} name */
 export function checkLabel(name) {

@@ -2,6 +2,7 @@
 // by the check's own panel when it has one, else generically.
 
 import { badge, errorBox, fmtDate, h } from "../dom.js";
+import { renderAccessibility } from "./accessibility.js";
 import { renderAuth } from "./auth.js";
 import { renderBlacklist } from "./blacklist.js";
 import { checkHeader, checkLabel, genericDetails, renderFindings, reportUnavailable } from "./common.js";
@@ -16,6 +17,7 @@ import { renderSpam } from "./spam.js";
 /** @type {Record<string, CheckPanel>} */
 const CHECK_PANELS = {
   html: renderHtmlCheck,
+  accessibility: renderAccessibility,
   spam: renderSpam,
   links: renderLinks,
   blacklist: renderBlacklist,
