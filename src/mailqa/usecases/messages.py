@@ -68,9 +68,15 @@ async def list_messages(
     limit: int,
     filters: MessageFilter | None = None,
 ) -> tuple[Sequence[Message], int]:
-    """A page of the inbox's messages, newest first, and how many match in all."""
+    """A page of the inbox's messages, newest first, and how many match in all; each with its
+    body's facts (its preview: parsed now for those whose analysis has not got to it yet)."""
     await get_inbox(service, principal, inbox_id)
-    return await service.store.list_messages(inbox_id, offset=offset, limit=limit, filters=filters)
+    rows, total = await service.store.list_messages(
+        inbox_id, offset=offset, limit=limit, filters=filters
+    )
+    if all(row.body_parsed for row in rows):
+        return rows, total
+    return [await _with_body(service, row) for row in rows], total
 
 
 async def latest_message(
@@ -84,7 +90,19 @@ async def latest_message(
 ) -> Message | None:
     """The newest matching message, waiting up to ``wait`` seconds for one."""
     await get_inbox(service, principal, inbox_id)
-    return await service.wait_for_message(inbox_id, filters, wait=wait, analyzed=analyzed)
+    row = await service.wait_for_message(inbox_id, filters, wait=wait, analyzed=analyzed)
+    return None if row is None else await _with_body(service, row)
+
+
+async def _with_body(service: Service, row: Message) -> Message:
+    """The row with its body's facts, parsed now if need be (as listed: deleted meanwhile,
+    it stays as it was)."""
+    if row.body_parsed:
+        return row
+    try:
+        return await service.get_message(row.id)
+    except NotFound:
+        return row
 
 
 async def set_read(
