@@ -46,7 +46,7 @@ def newsletter_html(image_url: str) -> str:
         "<tr><td><p>Hello Ada, our spring collection is here.</p></td></tr>",
         f'<tr><td><img id="remote" src="{image_url}" alt="banner" width="1" height="1"></td></tr>',
         '<tr><td><a href="https://shop.acme.example/sale">Shop the sale</a></td></tr>',
-        '<tr><td class="row"><span>One</span><span>Two</span></td></tr>',
+        '<tr><td><div class="row"><span>One</span><span>Two</span></div></td></tr>',
         "<tr><td><p>Unsubscribe: https://acme.example/unsub</p></td></tr>",
         "</table>",
         "</td></tr></table>",
