@@ -220,3 +220,42 @@ def test_ignore_in_configuration_and_on_the_command_line_add_up(project: Path, g
     out = gate("bad.eml", "--ignore", "headers.date-missing")
     assert out.exit_code == 0
     assert "(0 baselined, 2 ignored)" in out.stdout
+
+
+def _judged(
+    check: str, rule: str, *, baseline: dict[str, int] | None = None, ignore: str = ""
+) -> tuple[str, FindingState]:
+    """One finding of ``check`` at the <html> tag of a template without lang: its
+    fingerprint and state."""
+    html = "<!doctype html>\n<html>\n<body><p>Hi</p></body>\n</html>\n"
+    message = ParsedMessage(wrap_html(html, "t"))
+    finding = Finding(
+        rule=rule,
+        title="No lang",
+        severity=Severity.WARNING,
+        locations=[Location(line=2, column=0, snippet="<html>")],
+    )
+    result = CheckResult(name=check, status=Status.WARNING, findings=[finding])
+    report = Report.from_results(summarize(message), [result])
+    config = GateConfig(ignore=[ignore] if ignore else [])
+    (judged,) = evaluate(
+        "t.html",
+        "t.html",
+        report,
+        config,
+        is_template=True,
+        baseline_counts=baseline,
+        message=message,
+    ).findings
+    return judged.fingerprint, judged.state
+
+
+def test_rules_that_moved_to_another_check_keep_their_ignores_and_baselines() -> None:
+    """lang, <title> and alt text were hygiene's rules before the accessibility check took
+    them: an ignore or a baseline written for the hygiene id still applies."""
+    old, _ = _judged("hygiene", "hygiene.missing-lang")
+    new = ("accessibility", "accessibility.html-lang-missing")
+    assert _judged(*new)[1] == FindingState.NEW
+    assert _judged(*new, baseline={old: 1})[1] == FindingState.BASELINED
+    assert _judged(*new, ignore="hygiene.missing-lang")[1] == FindingState.IGNORED
+    assert _judged(*new, ignore="hygiene.missing-*")[1] == FindingState.IGNORED

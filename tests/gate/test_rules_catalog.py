@@ -54,7 +54,7 @@ def test_the_catalogue_holds_the_rules_of_every_check() -> None:
     assert {
         "headers.from-missing",
         "hygiene.markup-duplicate-id",
-        "hygiene.img-missing-alt",
+        "accessibility.img-alt-missing",
         "links.image-broken",
         "links.cap-reached",
         "auth.spf-void-lookups",

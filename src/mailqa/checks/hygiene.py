@@ -1,8 +1,9 @@
 """HTML hygiene: what breaks or hurts a message beyond per-client CSS support.
 
-Gmail clipping, images without ``alt`` or size, scripts/forms/iframes that clients strip
-(not the AMP runtime and extensions an AMP document must load), embedded base64 images (and
-their size), external stylesheets, missing ``lang``/``<title>``/doctype/preheader,
+Gmail clipping, images without a size, scripts/forms/iframes that clients strip (not the AMP
+runtime and extensions an AMP document must load), embedded base64 images (and their size),
+external stylesheets, a missing doctype or preheader (``lang``, ``<title>`` and ``alt`` are
+the accessibility check's),
 unbalanced or invalid markup (with line numbers), image-only mail and tracking pixels. One
 rule id per kind of finding; each finding lists its locations (at most ``MAX_LOCATIONS``,
 the total in ``data.occurrences``).
@@ -113,13 +114,6 @@ EXTERNAL_STYLESHEET = RULES.rule(
     Severity.WARNING,
     "<link rel=stylesheet> and @import are ignored by most clients: inline the CSS.",
 )
-IMG_MISSING_ALT = RULES.rule(
-    "img-missing-alt",
-    "Image without alt text",
-    Severity.WARNING,
-    'Images are often blocked; alt text is what readers and screen readers get (alt="" for '
-    "decoration).",
-)
 IMG_MISSING_DIMENSIONS = RULES.rule(
     "img-missing-dimensions",
     "Image without width and height",
@@ -167,18 +161,6 @@ MISSING_DOCTYPE = RULES.rule(
     "No doctype",
     Severity.WARNING,
     "Without <!DOCTYPE html> before the first tag some clients render in quirks mode.",
-)
-MISSING_LANG = RULES.rule(
-    "missing-lang",
-    "No lang attribute on <html>",
-    Severity.WARNING,
-    "Screen readers need the language to pronounce the text (WCAG 3.1.1).",
-)
-MISSING_TITLE = RULES.rule(
-    "missing-title",
-    "No <title>, or an empty one",
-    Severity.INFO,
-    "Some webmail and 'view in browser' pages show the title; screen readers announce it.",
 )
 MISSING_PREHEADER = RULES.rule(
     "missing-preheader",
@@ -486,20 +468,6 @@ def _document(found: _Collector, scan: MarkupScan, preheader: str | None, previe
             "(box model and table spacing differ).",
             offset=doctype,
         )
-    html_tags = scan.named("html")
-    if not html_tags or not (html_tags[0].get("lang") or "").strip():
-        found.add(
-            MISSING_LANG,
-            "Screen readers need the language to pronounce the text (WCAG 3.1.1).",
-            offset=html_tags[0].offset if html_tags else None,
-        )
-    if scan.title is None or not scan.title.strip():
-        found.add(
-            MISSING_TITLE,
-            "Some webmail and 'view in browser' pages show the title; screen readers announce it.",
-            title="No <title>" if scan.title is None else "Empty <title>",
-            offset=scan.title_offset,
-        )
     if preheader is None:
         found.add(
             MISSING_PREHEADER,
@@ -599,12 +567,6 @@ def _is_stylesheet(tag: StartTag) -> bool:
 def _images(found: _Collector, scan: MarkupScan, images: list[_Image]) -> list[int]:
     """Image rules; returns the decoded size of each data: URI image."""
     content = [image for image in images if not image.is_pixel]
-    found.add_each(
-        IMG_MISSING_ALT,
-        "Images are blocked by default in many clients; alt text is what readers see (and "
-        'what screen readers say). Use alt="" for decorative images.',
-        (image.tag.offset for image in content if "alt" not in image.tag.attrs),
-    )
     found.add_each(
         IMG_MISSING_DIMENSIONS,
         "Outlook for Windows shows images at their natural size without width/height "

@@ -306,10 +306,19 @@ def _baselined(gf: GateFinding, remaining: dict[str, int], text_at: str | None) 
     baseline version 1 (made from the snippet, see ``fingerprint``)."""
     rules = [gf.rule, *rule_catalog(gf.check).former_ids(gf.rule)]
     candidates = [gf.fingerprint]
-    candidates += [fingerprint(gf.check, gf.finding, r, text_at=text_at) for r in rules[1:]]
+    candidates += [
+        fingerprint(_check_of(r, gf.check), gf.finding, r, text_at=text_at) for r in rules[1:]
+    ]
     if text_at:
-        candidates += [fingerprint(gf.check, gf.finding, r) for r in rules]
+        candidates += [fingerprint(_check_of(r, gf.check), gf.finding, r) for r in rules]
     return next((c for c in candidates if remaining.get(c, 0) > 0), None)
+
+
+def _check_of(rule_id: str, check: str) -> str:
+    """The check that reported ``rule_id``: a former id may be another check's
+    (``hygiene.missing-lang``, now the accessibility check's)."""
+    prefix, dot, _ = rule_id.partition(".")
+    return prefix if dot else check
 
 
 def sorted_findings(findings: Sequence[GateFinding]) -> list[GateFinding]:

@@ -137,7 +137,8 @@ class CheckRules:
         aliases: Iterable[str] = (),
         in_template: Severity | None = None,
     ) -> Rule:
-        """Declare ``<check>.<name>``; ``aliases`` are former names, prefixed the same way;
+        """Declare ``<check>.<name>``; ``aliases`` are former names, prefixed the same way
+        (or whole ids of a rule another check had: ``hygiene.missing-lang``);
         ``in_template``: the severity in a template (``Rule.in_template``)."""
         rule = Rule(
             id=f"{self.check}.{name}",
@@ -147,7 +148,7 @@ class CheckRules:
             help=help,
             page=self.page,
             category=self.category,
-            aliases=tuple(f"{self.check}.{a}" for a in aliases),
+            aliases=tuple(a if "." in a else f"{self.check}.{a}" for a in aliases),
             in_template=in_template,
         )
         if rule.id in self.rules:

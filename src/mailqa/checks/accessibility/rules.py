@@ -71,9 +71,15 @@ def _rule(
     impact: ImpactLevel,
     help: str,
     fix: str,
+    *,
+    formerly: str | None = None,
 ) -> A11yRule:
     rule = RULES.rule(
-        name, title, SEVERITY_OF_IMPACT[impact], f"{help} {criterion.label}; impact {impact}."
+        name,
+        title,
+        SEVERITY_OF_IMPACT[impact],
+        f"{help} {criterion.label}; impact {impact}.",
+        aliases=(formerly,) if formerly else (),
     )
     entry = A11yRule(rule, criterion, impact, fix)
     BY_ID[rule.id] = entry
@@ -105,6 +111,7 @@ HTML_LANG = _rule(
     "Screen readers pick the voice and pronunciation from lang; without it they read the "
     "text in the reader's own language.",
     'Add lang="en" (the message\'s language) to <html> and to the wrapper around the body.',
+    formerly="hygiene.missing-lang",
 )
 WRAPPER_LANG = _rule(
     "wrapper-lang-missing",
@@ -190,6 +197,7 @@ IMG_ALT = _rule(
     "serious",
     "Without alt, screen readers read the file name and blocked images show nothing.",
     'Describe what the image says in alt; use alt="" for decoration and spacers.',
+    formerly="hygiene.img-missing-alt",
 )
 ALT_MEANINGLESS = _rule(
     "img-alt-meaningless",
@@ -250,6 +258,7 @@ TITLE = _rule(
     "Screen readers announce the title when the message opens in a browser or a client that "
     "renders it as a page.",
     "Put the subject line in <title>.",
+    formerly="hygiene.missing-title",
 )
 VIEWPORT = _rule(
     "viewport-zoom-disabled",
