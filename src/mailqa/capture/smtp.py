@@ -26,7 +26,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from mailqa.auth import AdminTokenRefused, SmtpIdentity, smtp_identity_valid, smtp_principal
 from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
 from mailqa.capture.spool import SpoolingSMTP
-from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.errors import AnalysisQueueFull, NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.net.connections import ConnectionLimiter
 from mailqa.service import Service
@@ -39,6 +39,7 @@ ADMIN_TOKEN_REFUSED = (
     "or a non-admin token"
 )
 CREDENTIALS_GONE = "530 5.7.0 Credentials no longer valid: authenticate again"
+QUEUE_FULL = "451 4.3.2 Too many messages wait for analysis; try again later"
 
 
 class _Revoked:
@@ -229,6 +230,8 @@ class CaptureHandler:
                 helo=session.host_name or None,
             )
             message_id = await self.service.capture(raw, inbox_id, env, source="smtp")
+        except AnalysisQueueFull:
+            return QUEUE_FULL
         except QuotaExceeded:
             self.service.metrics.messages_rejected.labels("smtp", "quota").inc()
             return "552 5.2.2 Mailbox full: inbox storage quota exceeded"
