@@ -8,7 +8,9 @@ default inbox.
 Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`),
 and the credentials a session authenticated with are checked again at each MAIL FROM and
 DATA: once the token is revoked or the inbox password reset, the session delivers nothing more
-until it authenticates again.
+until it authenticates again. Successful checks are remembered for a second
+(:mod:`mailqa.capture.credential_cache`), so a burst does not look up the same credentials
+for every connection and message; failures are never remembered.
 """
 
 from __future__ import annotations
@@ -23,8 +25,15 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from mailqa.auth import AdminTokenRefused, SmtpIdentity, smtp_identity_valid, smtp_principal
+from mailqa.auth import (
+    AdminTokenRefused,
+    SmtpIdentity,
+    secret_digest,
+    smtp_identity_valid,
+    smtp_principal,
+)
 from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
+from mailqa.capture.credential_cache import RecentlyValid
 from mailqa.capture.spool import SpoolingSMTP
 from mailqa.core.errors import AnalysisQueueFull, NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
@@ -65,6 +74,13 @@ class CaptureHandler:
             self.settings.smtp_auth_backoff_seconds,
             self.settings.smtp_auth_backoff_max_seconds,
         )
+        store = service.store
+        self.recent_logins: RecentlyValid[AuthResult] = RecentlyValid(
+            lambda: store.credentials_version
+        )
+        self.recent_identities: RecentlyValid[bool] = RecentlyValid(
+            lambda: store.credentials_version
+        )
 
     # AUTH (async, so credential checks can use the database) ------------------------------
 
@@ -91,6 +107,16 @@ class CaptureHandler:
     async def _authenticate(self, login: bytes, password: bytes) -> AuthResult:
         user = login.decode("utf-8", "replace")
         secret = password.decode("utf-8", "replace")
+        key = (user, secret_digest(secret))
+        if (recent := self.recent_logins.get(key)) is not None:
+            return recent
+        version = self.service.store.credentials_version
+        result = await self._resolve_login(user, secret)
+        if result.success:
+            self.recent_logins.remember(key, result, version)
+        return result
+
+    async def _resolve_login(self, user: str, secret: str) -> AuthResult:
         try:
             principal = await smtp_principal(
                 self.service.store,
@@ -117,10 +143,15 @@ class CaptureHandler:
         session may authenticate again), or None to go on."""
         if session.auth_data is REVOKED:
             return CREDENTIALS_GONE
-        if not isinstance(session.auth_data, SmtpIdentity):
+        identity = session.auth_data
+        if not isinstance(identity, SmtpIdentity):
             return None
+        if self.recent_identities.get(identity):
+            return None
+        version = self.service.store.credentials_version
         try:
-            if await smtp_identity_valid(self.service.store, session.auth_data):
+            if await smtp_identity_valid(self.service.store, identity):
+                self.recent_identities.remember(identity, True, version)
                 return None
         except Exception:
             log.exception("could not check SMTP credentials")
