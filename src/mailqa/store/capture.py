@@ -16,6 +16,7 @@ from mailqa.core.message import CapturedMessage, ParsedMessage
 from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
 from mailqa.store.models import Attachment, Inbox, Message, MessageBlob, new_uid
 
+INBOXES = cast(Table, Inbox.__table__)
 MESSAGES = cast(Table, Message.__table__)
 BLOBS = cast(Table, MessageBlob.__table__)
 ATTACHMENTS = cast(Table, Attachment.__table__)
@@ -177,9 +178,10 @@ class CaptureWriter:
     ) -> list[StoredMessage | Exception]:
         results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
         async with self.db.write() as s:
-            query = select(Inbox.id, Inbox.used_bytes, Inbox.quota_bytes, Inbox.max_messages).where(
-                Inbox.id.in_({inbox_id for inbox_id, _ in items})
-            )
+            # Core statements on the tables (no ORM entities): the same SQL, less work per batch
+            query = select(
+                INBOXES.c.id, INBOXES.c.used_bytes, INBOXES.c.quota_bytes, INBOXES.c.max_messages
+            ).where(INBOXES.c.id.in_({inbox_id for inbox_id, _ in items}))
             if self.db.engine.dialect.name != "sqlite":
                 query = query.with_for_update()
             inboxes = {row.id: row for row in (await s.execute(query)).all()}
@@ -201,9 +203,9 @@ class CaptureWriter:
                 delta = total - inboxes[inbox_id].used_bytes
                 if delta:
                     await s.execute(
-                        update(Inbox)
-                        .where(Inbox.id == inbox_id)
-                        .values(used_bytes=Inbox.used_bytes + delta)
+                        update(INBOXES)
+                        .where(INBOXES.c.id == inbox_id)
+                        .values(used_bytes=INBOXES.c.used_bytes + delta)
                     )
             now = datetime.now(UTC)
             rows = [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted]
