@@ -1,8 +1,9 @@
 """An aiosmtpd ``SMTP`` that bounds what each session costs.
 
-- DATA is written, dot-unstuffed, to a ``SpooledTemporaryFile`` as it arrives (on disk past
+- DATA is written, dot-unstuffed, to a ``SpooledTemporaryFile`` (on disk past
   ``spool_bytes``) instead of aiosmtpd's list of one object per line (about three times the
-  message in memory); the message is read back once, when the handler stores it. Spooled
+  message in memory): a message up to 1 MiB in one block, a larger one line by line as it
+  arrives; the message is read back once, when the handler stores it. Spooled
   messages are loaded and stored at most ``large_captures`` at a time, so parallel large
   messages cost about that many copies, not one per session. The handler still answers
   before the ``250``: a message is committed before it is acknowledged.
