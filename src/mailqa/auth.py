@@ -101,7 +101,8 @@ async def smtp_principal(
     return Principal.of_smtp_inbox(inbox.id) if inbox is not None else None
 
 
-def _digest(secret: str) -> bytes:
+def secret_digest(secret: str) -> bytes:
+    """SHA-256 of an SMTP password: what is kept of it after the login."""
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
@@ -122,7 +123,7 @@ class SmtpIdentity:
     def of(cls, principal: Principal, user: str, secret: str, inbox_id: int) -> SmtpIdentity:
         if principal.token is not None:
             return cls(user, inbox_id, token_id=principal.token.id)
-        return cls(user, inbox_id, secret_digest=_digest(secret))
+        return cls(user, inbox_id, secret_digest=secret_digest(secret))
 
 
 async def smtp_identity_valid(store: Store, identity: SmtpIdentity) -> bool:
@@ -135,5 +136,5 @@ async def smtp_identity_valid(store: Store, identity: SmtpIdentity) -> bool:
     except NotFound:
         return False
     return inbox.smtp_username == identity.user and secrets.compare_digest(
-        _digest(inbox.smtp_password), identity.secret_digest
+        secret_digest(inbox.smtp_password), identity.secret_digest
     )

@@ -19,9 +19,10 @@ from mailqa.core.analyzer import (
     Analyzer,
     Executor,
     ProcessBackedExecutor,
+    QueuedExecutor,
     project_scope,
 )
-from mailqa.core.errors import AnalysisCrashed, AnalysisUnavailable, NotFound
+from mailqa.core.errors import AnalysisCrashed, AnalysisQueueFull, AnalysisUnavailable, NotFound
 from mailqa.core.message import (
     CapturedMessage,
     Envelope,
@@ -66,6 +67,8 @@ class Service:
         self.analyzer = analyzer
         self.metrics = metrics or Metrics()
         self.executor: Executor = executor(self)
+        self._queued = self.executor if isinstance(self.executor, QueuedExecutor) else None
+        self._admitted = 0  # captures admitted and not yet queued: they count against the bound
         poll = settings.change_poll_seconds
         if poll is None:  # Celery workers store reports from other processes
             poll = 1.0 if settings.executor == "celery" else 0.0
@@ -104,7 +107,34 @@ class Service:
     ) -> int:
         """Store the message (committed when this returns), then queue its analysis.
 
-        Only the header block is read here (bounded); the analysis job parses the body."""
+        Only the header block is read here (bounded); the analysis job parses the body.
+        ``AnalysisQueueFull`` (nothing stored) while ``analysis_queue_max`` analyses wait."""
+        self._admit(source)
+        try:
+            return await self._capture(raw, inbox_id, envelope, source)
+        finally:
+            self._admitted -= 1
+
+    def queue_full(self) -> AnalysisQueueFull | None:
+        """Why a capture would be refused now (the analysis queue is full), or None."""
+        limit = self.settings.analysis_queue_max
+        queued = self._queued
+        if limit and queued is not None and queued.backlog + self._admitted >= limit:
+            return AnalysisQueueFull(
+                f"{queued.backlog} messages wait for their analysis "
+                f"(MAILQA_ANALYSIS_QUEUE_MAX={limit}); try again shortly"
+            )
+        return None
+
+    def _admit(self, source: str) -> None:
+        if (full := self.queue_full()) is not None:
+            self.metrics.messages_rejected.labels(source, "queue_full").inc()
+            raise full
+        self._admitted += 1
+
+    async def _capture(
+        self, raw: bytes, inbox_id: int, envelope: Envelope | None, source: str
+    ) -> int:
         block = header_block(raw)
         if len(block) > HEAD_IN_THREAD:  # an outsized header block: off the loop
             captured = await asyncio.to_thread(CapturedMessage.scan, raw, envelope, block)

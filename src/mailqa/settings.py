@@ -268,6 +268,13 @@ class Settings(BaseSettings):
         description="Child processes the inline executor runs the checks in, so that one "
         "costly message never stalls capture or the API; 0 runs them in the serving process.",
     )
+    analysis_queue_max: int = Field(
+        10_000,
+        ge=0,
+        description="Analyses that may wait in the serving process's queue; while it is full, "
+        "capture answers SMTP 451 4.3.2 and HTTP 503 analysis_queue_full (nothing is stored, "
+        "the sender tries again). 0: unbounded. Celery's queue is the broker's.",
+    )
     analysis_max_attempts: int = Field(
         3,
         ge=1,

@@ -211,3 +211,65 @@ async def test_an_inbox_email_address_takes_mail_without_a_login(running: Runnin
         assert off["email_username_enabled"] is False
     await asyncio.to_thread(send, "signup-flow@mailqa.test", "while off")
     assert len(await messages_of(running, inbox["id"])) == 2  # went to the default inbox
+
+
+DATA_ON_THE_WIRE = [
+    # (what the client sends after 354, what is stored)
+    (b"Subject: a\r\n.\r\n", b"Subject: a\r\n"),
+    (b"Subject: a\r\n\r\n..\r\n...x\r\n.\r\n", b"Subject: a\r\n\r\n.\r\n..x\r\n"),
+    (
+        b"..first line\r\nSubject: b\r\n\r\nbody\r\n.\r\n",
+        b".first line\r\nSubject: b\r\n\r\nbody\r\n",
+    ),
+    (b"\r\nafter an empty line\r\n.\r\n", b"\r\nafter an empty line\r\n"),
+    (
+        b"Subject: c\r\n\r\nend.\r\nx.y\r\n .\r\n.x\r\n.\r\n",
+        b"Subject: c\r\n\r\nend.\r\nx.y\r\n .\r\nx\r\n",
+    ),
+    (b"Subject: d\r\n\r\nbare\nlf\n.\nstill\r\n.\r\n", b"Subject: d\r\n\r\nbare\nlf\n.\nstill\r\n"),
+]
+
+
+@pytest.mark.parametrize(("wire", "stored"), DATA_ON_THE_WIRE)
+async def test_data_is_unstuffed_and_ends_at_the_lone_dot(
+    running: Running, wire: bytes, stored: bytes
+) -> None:
+    """The bytes after ``354`` as a client sends them, dot-stuffed; the next command on the
+    same session still works (nothing past the terminator was taken as the message)."""
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+
+    def session() -> tuple[int, int]:
+        with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+            smtp.ehlo("client.test")
+            smtp.login(*creds)
+            smtp.mail("a@app.example")
+            smtp.rcpt("b@example.com")
+            assert smtp.docmd("DATA")[0] == 354
+            smtp.send(wire + b"NOOP\r\n")  # pipelined after the terminator
+            code, _ = smtp.getreply()
+            return code, smtp.getreply()[0]
+
+    assert await asyncio.to_thread(session) == (250, 250)
+    [msg] = await messages_of(running, inbox["id"])
+    async with running.client() as c:
+        assert (await c.get(f"/api/v1/messages/{msg['id']}/raw")).content == stored
+
+
+async def test_an_empty_message_is_captured_empty(running: Running) -> None:
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+
+    def session() -> int:
+        with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+            smtp.ehlo("client.test")
+            smtp.login(*creds)
+            smtp.mail("a@app.example")
+            smtp.rcpt("b@example.com")
+            assert smtp.docmd("DATA")[0] == 354
+            smtp.send(b".\r\n")
+            return smtp.getreply()[0]
+
+    assert await asyncio.to_thread(session) == 250
+    [msg] = await messages_of(running, inbox["id"])
+    assert msg["size"] == 0

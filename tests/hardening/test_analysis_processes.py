@@ -20,7 +20,7 @@ from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.checks import BUILTIN_CHECKS
 from mailqa.checks.headers import HeadersCheck
-from mailqa.core.message import HEAD_LIMIT, CapturedMessage, header_block
+from mailqa.core.message import HEAD_LIMIT, CapturedMessage, ParsedMessage, header_block
 from mailqa.service import open_service
 from mailqa.worker.processes import ProcessExecutor
 from mailqa.worker.selection import select_executor
@@ -51,8 +51,38 @@ def test_the_header_block_is_read_within_its_bound() -> None:
     cut = header_block(endless)
     assert len(cut) <= HEAD_LIMIT and endless.startswith(cut) and cut.endswith(b"\r")
     captured = CapturedMessage.scan(raw)
-    assert captured.head.subject == "hello" and captured.head.html is None
-    assert captured.raw == raw and captured.defects == ()
+    assert captured.head.subject == "hello" and captured.head.from_address == "app@app.example"
+    assert captured.raw is raw and captured.defects == ()
+    assert CapturedMessage.scan(b" \r\n").defects == ("empty message",)
+
+
+HEADER_CASES = [
+    b"Subject: plain\r\nFrom: App <app@app.example>\r\nTo: a@example.com, b@example.com\r\n",
+    b"subject:   =?utf-8?q?caf=C3=A9?= au lait\r\n"
+    b"FROM:\r\n  =?utf-8?b?w4lsw6hu?= <e@x.example>\r\n",
+    b"To: first@example.com\r\nTo: second@example.com\r\nCc: c@example.com\r\n"
+    b"Message-ID:\r\n <id@example.com>\r\nX-Subject: not this one\r\n",
+    b"Subject: folded\r\n\tacross\r\n lines\r\nFrom: =?bad?q?x?= <z@example.com>\r\n",
+    b"Subject: caf\xc3\xa9 in raw UTF-8\nFrom: a@example.com\n",
+    b"Received: from x\r\n by y\r\nSubject: after a received\r\n",
+    b"X-Empty:\r\nSubject:\r\nFrom: <>\r\n",
+]
+
+
+@pytest.mark.parametrize("headers", HEADER_CASES)
+def test_the_header_scan_reads_what_the_full_parse_reads(headers: bytes) -> None:
+    """The row capture stores holds the same headers the analysis's full parse finds."""
+    raw = headers + b"\r\nbody\r\nSubject: not a header\r\n"
+    head = CapturedMessage.scan(raw).head
+    parsed = ParsedMessage(raw)
+    assert (head.subject, head.from_, head.to, head.cc, head.message_id) == (
+        parsed.subject,
+        parsed.from_,
+        parsed.header("To"),
+        parsed.header("Cc"),
+        parsed.message_id,
+    )
+    assert head.from_address == parsed.from_address
 
 
 async def test_capture_stores_headers_and_the_body_is_parsed_when_needed(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import gzip
 import json
+import smtplib
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -486,6 +487,31 @@ async def test_parallel_large_smtp_messages_are_spooled_not_held(stack: Stack) -
         assert row.size > size - 65536
     # aiosmtpd kept each message as one object per line while it arrived: +130 MB here.
     assert growth < 40, f"+{growth:.0f} MB while {sessions} x {size // MB} MB arrived"
+
+
+async def test_a_large_dot_stuffed_message_is_stored_exactly(stack: Stack) -> None:
+    """Past the 1 MiB read in one block (then line by line): lines that start with dots
+    (stuffed by smtplib) come back byte for byte."""
+    lines = [b"Subject: blocks", b"From: a@app.example", b""]
+    for i in range(60_000):
+        lines.append(b"." * (i % 4) + b"x" * (i % 97) + (b"." if i % 5 == 0 else b""))
+    raw = b"\r\n".join(lines) + b"\r\n"
+    assert len(raw) > 2 * MB
+    inbox_id = await new_inbox(stack)
+    async with stack.client() as http:
+        inbox = (await http.get(f"/api/v1/inboxes/{inbox_id}")).json()
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=60) as smtp:
+            smtp.ehlo("client.test")
+            smtp.login(inbox["smtp"]["username"], inbox["smtp"]["password"])
+            smtp.sendmail("a@app.example", ["b@example.com"], raw)
+
+    await asyncio.to_thread(send)
+    async with stack.client() as http:
+        [message] = (await http.get(f"/api/v1/inboxes/{inbox_id}/messages")).json()["messages"]
+        stored = (await http.get(f"/api/v1/messages/{message['id']}/raw")).content
+    assert stored == raw
 
 
 async def test_a_message_over_the_size_limit_is_refused_after_its_data(stack: Stack) -> None:

@@ -15,6 +15,9 @@ from tests.support.messages import make_message
 from tests.support.stack import ADMIN_TOKEN, Running, base_settings, start_stack
 
 from mailqa.capture.auth_limit import AuthFailureLimiter, client_key
+from mailqa.capture.credential_cache import RecentlyValid
+from mailqa.store.models import Inbox
+from mailqa.store.repository import Store
 
 
 def stack(data_dir: Path, **overrides: Any) -> AbstractAsyncContextManager[Running]:
@@ -361,3 +364,83 @@ async def test_resetting_inbox_credentials_ends_sessions_that_used_the_old_ones(
             running.smtp_send, make_message("new creds"), login=(user, new_password)
         )
         assert sorted(await messages_of(running, inbox_id)) == ["new creds", "old creds"]
+
+
+# Recent successful checks ---------------------------------------------------------------------
+
+
+def test_recent_successes_expire_are_voided_by_a_change_and_stay_bounded() -> None:
+    now = [0.0]
+    version = [0]
+    recent: RecentlyValid[str] = RecentlyValid(lambda: version[0], 1.0, 3, clock=lambda: now[0])
+    recent.remember("a", "inbox 1", 0)
+    assert recent.get("a") == "inbox 1" and recent.get("b") is None
+    now[0] = 1.0  # the window is over
+    assert recent.get("a") is None and len(recent) == 0
+    recent.remember("a", "inbox 1", 0)
+    version[0] = 1  # a token deleted, a password reset
+    assert recent.get("a") is None
+    recent.remember("late", "inbox 2", 0)  # checked before the change: void at once
+    assert recent.get("late") is None
+    for key in "wxyz":
+        recent.remember(key, key, 1)
+    assert len(recent) == 3 and recent.get("w") is None and recent.get("z") == "z"
+
+
+async def test_a_burst_with_one_login_looks_it_up_once_and_a_wrong_password_still_fails(
+    tmp_path: Path,
+) -> None:
+    async with stack(tmp_path) as running:
+        inbox_id, user, password = await new_inbox(running)
+        store = running.service.store
+        lookups: list[str] = []
+        find, get_inbox = store.find_inbox_by_smtp, store.get_inbox
+
+        async def counted_find(username: str, password: str) -> Inbox | None:
+            lookups.append("login")
+            return await find(username, password)
+
+        async def counted_get(inbox_id: int) -> Inbox:
+            lookups.append("recheck")
+            return await get_inbox(inbox_id)
+
+        store.find_inbox_by_smtp = counted_find  # type: ignore[method-assign]
+        store.get_inbox = counted_get  # type: ignore[method-assign]
+
+        def session(n: int) -> None:
+            with smtplib.SMTP("127.0.0.1", running.smtp_port, timeout=30) as smtp:
+                smtp.ehlo("client.test")
+                assert auth(smtp, user, password) == 235
+                for i in range(3):
+                    smtp.sendmail("a@app.example", ["b@example.com"], make_message(f"{n}.{i}"))
+
+        await asyncio.to_thread(session, 0)  # the first login and its re-checks are looked up
+        first = len(lookups)
+        assert first >= 2
+        await asyncio.gather(*(asyncio.to_thread(session, n) for n in range(1, 5)))
+        # Within the window: at most one more round of lookups, not one per connection and
+        # message (4 connections x (AUTH + 3 x (MAIL FROM + DATA)) = 28).
+        assert len(lookups) - first <= first
+        assert len(await messages_of(running, inbox_id)) == 15
+        assert await asyncio.to_thread(login_code, running.smtp_port, user, password + "x") == 535
+
+
+async def test_a_token_revoked_by_another_process_stops_working_within_the_window(
+    tmp_path: Path,
+) -> None:
+    """The server's own revocations void the remembered logins at once (tests above); one
+    made by another process (``mailqa token revoke``, another Store) within a second."""
+    async with stack(tmp_path) as running:
+        token_id, token = await new_token(running)
+        assert await asyncio.to_thread(login_code, running.smtp_port, "any", token) == 235
+        other_process = Store(running.service.settings.effective_database_url)
+        try:
+            await other_process.delete_token(token_id)
+        finally:
+            await other_process.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while (code := await asyncio.to_thread(login_code, running.smtp_port, "any", token)) == 235:
+            assert loop.time() < deadline, "the revoked token was still accepted after 30 s"
+            await asyncio.sleep(0.05)
+        assert code == 535

@@ -121,6 +121,29 @@ async def test_orphaned_children_do_not_block_a_restart(
     assert result.status == Status.PASSED
 
 
+async def test_a_ready_spamd_runs_below_its_owner_and_so_do_its_new_children(
+    own_spamd: ManagedSpamd,
+) -> None:
+    """Scans yield the CPU to capture: every spamd process is reniced once spamd answers,
+    and a child spamd forks later (replacing one that died) inherits the lower priority."""
+    parent = _spamd_parent(own_spamd)
+    assert psutil.Process(own_spamd.pid).nice() == own_spamd.niceness == 10
+    assert parent.nice() == 10
+    [child] = parent.children()
+    assert child.nice() == 10
+    assert psutil.Process().nice() == 0  # the owner keeps its own priority
+    child.kill()
+    for _ in range(1000):
+        replacements = [c for c in parent.children() if c.pid != child.pid and c.is_running()]
+        if replacements:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("spamd forked no new child within 10 s")
+    assert [c.nice() for c in replacements] == [10]
+    await SpamdClient(own_spamd.url, timeout=10).ping()
+
+
 async def test_stop_ends_every_process_and_removes_its_files(spamd_installed: None) -> None:
     daemon = ManagedSpamd(children=1)
     await daemon.start()

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailqa.core.errors import (
     AnalysisFailed,
+    AnalysisQueueFull,
     ConfigError,
     Forbidden,
     LimitExceeded,
@@ -55,6 +56,7 @@ _STATUS: list[tuple[type[MailqaError], int, str]] = [
     (ConfigError, 400, "bad_request"),
     (MessageParseError, 400, "bad_message"),
     (AnalysisFailed, 503, "analysis_unavailable"),
+    (AnalysisQueueFull, 503, "analysis_queue_full"),
 ]
 
 
@@ -67,7 +69,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _mailqa_error(_: Request, exc: MailqaError) -> JSONResponse:
         for cls, status, code in _STATUS:
             if isinstance(exc, cls):
-                return JSONResponse(error_body(code, str(exc)), status_code=status)
+                headers = (
+                    {"Retry-After": str(exc.retry_after)}
+                    if isinstance(exc, AnalysisQueueFull)
+                    else None
+                )
+                return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
         return JSONResponse(error_body("error", str(exc)), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,7 +8,9 @@ default inbox.
 Failed AUTH attempts are limited per client address (see :mod:`mailqa.capture.auth_limit`),
 and the credentials a session authenticated with are checked again at each MAIL FROM and
 DATA: once the token is revoked or the inbox password reset, the session delivers nothing more
-until it authenticates again.
+until it authenticates again. Successful checks are remembered for a second
+(:mod:`mailqa.capture.credential_cache`), so a burst does not look up the same credentials
+for every connection and message; failures are never remembered.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from mailqa.auth import AdminTokenRefused, SmtpIdentity, smtp_identity_valid, smtp_principal
+from mailqa.auth import (
+    AdminTokenRefused,
+    SmtpIdentity,
+    secret_digest,
+    smtp_identity_valid,
+    smtp_principal,
+)
 from mailqa.capture.auth_limit import AuthFailureLimiter, refusal
+from mailqa.capture.credential_cache import RecentlyValid
 from mailqa.capture.spool import SpoolingSMTP
-from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.errors import AnalysisQueueFull, NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.net.connections import ConnectionLimiter
 from mailqa.service import Service
@@ -39,6 +48,7 @@ ADMIN_TOKEN_REFUSED = (
     "or a non-admin token"
 )
 CREDENTIALS_GONE = "530 5.7.0 Credentials no longer valid: authenticate again"
+QUEUE_FULL = "451 4.3.2 Too many messages wait for analysis; try again later"
 
 
 class _Revoked:
@@ -63,6 +73,13 @@ class CaptureHandler:
             self.settings.smtp_auth_failure_window,
             self.settings.smtp_auth_backoff_seconds,
             self.settings.smtp_auth_backoff_max_seconds,
+        )
+        store = service.store
+        self.recent_logins: RecentlyValid[AuthResult] = RecentlyValid(
+            lambda: store.credentials_version
+        )
+        self.recent_identities: RecentlyValid[bool] = RecentlyValid(
+            lambda: store.credentials_version
         )
 
     # AUTH (async, so credential checks can use the database) ------------------------------
@@ -90,6 +107,16 @@ class CaptureHandler:
     async def _authenticate(self, login: bytes, password: bytes) -> AuthResult:
         user = login.decode("utf-8", "replace")
         secret = password.decode("utf-8", "replace")
+        key = (user, secret_digest(secret))
+        if (recent := self.recent_logins.get(key)) is not None:
+            return recent
+        version = self.service.store.credentials_version
+        result = await self._resolve_login(user, secret)
+        if result.success:
+            self.recent_logins.remember(key, result, version)
+        return result
+
+    async def _resolve_login(self, user: str, secret: str) -> AuthResult:
         try:
             principal = await smtp_principal(
                 self.service.store,
@@ -116,10 +143,15 @@ class CaptureHandler:
         session may authenticate again), or None to go on."""
         if session.auth_data is REVOKED:
             return CREDENTIALS_GONE
-        if not isinstance(session.auth_data, SmtpIdentity):
+        identity = session.auth_data
+        if not isinstance(identity, SmtpIdentity):
             return None
+        if self.recent_identities.get(identity):
+            return None
+        version = self.service.store.credentials_version
         try:
-            if await smtp_identity_valid(self.service.store, session.auth_data):
+            if await smtp_identity_valid(self.service.store, identity):
+                self.recent_identities.remember(identity, True, version)
                 return None
         except Exception:
             log.exception("could not check SMTP credentials")
@@ -229,6 +261,8 @@ class CaptureHandler:
                 helo=session.host_name or None,
             )
             message_id = await self.service.capture(raw, inbox_id, env, source="smtp")
+        except AnalysisQueueFull:
+            return QUEUE_FULL
         except QuotaExceeded:
             self.service.metrics.messages_rejected.labels("smtp", "quota").inc()
             return "552 5.2.2 Mailbox full: inbox storage quota exceeded"

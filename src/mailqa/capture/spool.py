@@ -1,8 +1,9 @@
 """An aiosmtpd ``SMTP`` that bounds what each session costs.
 
-- DATA is written, dot-unstuffed, to a ``SpooledTemporaryFile`` as it arrives (on disk past
+- DATA is written, dot-unstuffed, to a ``SpooledTemporaryFile`` (on disk past
   ``spool_bytes``) instead of aiosmtpd's list of one object per line (about three times the
-  message in memory); the message is read back once, when the handler stores it. Spooled
+  message in memory): a message up to 1 MiB in one block, a larger one line by line as it
+  arrives; the message is read back once, when the handler stores it. Spooled
   messages are loaded and stored at most ``large_captures`` at a time, so parallel large
   messages cost about that many copies, not one per session. The handler still answers
   before the ``250``: a message is committed before it is acknowledged.
@@ -39,6 +40,40 @@ class _Data(enum.Enum):
     NOMINAL = enum.auto()
     TOO_LONG = enum.auto()
     TOO_MUCH = enum.auto()
+
+
+TERMINATOR = b"\r\n.\r\n"
+
+
+class _Blocks:
+    """DATA taken as a block of whole lines: unstuffed, its size and line lengths checked
+    (the same answers as aiosmtpd's line-by-line reading)."""
+
+    def __init__(self, size_limit: int | None, line_limit: int) -> None:
+        self.size_limit = size_limit
+        self.line_limit = line_limit
+        self.state = _Data.NOMINAL
+        self.received = 0
+        self.kept = 0
+
+    def take(self, lines: bytes) -> bytes:
+        """``lines`` (whole lines, the first at a line start) unstuffed, or b"" if refused."""
+        self.received += len(lines)
+        if self.state is not _Data.NOMINAL:
+            return b""
+        if self.size_limit and self.received > self.size_limit:
+            self.state = _Data.TOO_MUCH
+            return b""
+        if len(lines) > self.line_limit and (
+            max(map(len, lines.split(b"\r\n"))) + 2 > self.line_limit
+        ):
+            self.state = _Data.TOO_LONG
+            return b""
+        if lines.startswith(b"."):
+            lines = lines[1:]
+        unstuffed = lines.replace(b"\r\n.", b"\r\n")
+        self.kept += len(unstuffed)
+        return unstuffed
 
 
 class SpoolingSMTP(SMTP):
@@ -146,9 +181,43 @@ class SpoolingSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
 
+    def data_received(self, data: bytes) -> None:
+        self._last_data = self.loop.time()  # bytes arrive: the client is not idle
+        super().data_received(data)
+
     async def _receive(self, spool: IO[bytes]) -> tuple[_Data, int]:
         """Read DATA up to the lone dot into ``spool``, unstuffed. Returns how it went and
-        the size of the message kept (aiosmtpd's checks: line length, size limit)."""
+        the size of the message kept (aiosmtpd's checks: line length, size limit).
+
+        A message up to the stream's limit (1 MiB) is read in one block up to the
+        terminator (``CRLF . CRLF``), not line by line. A larger one, or one that starts
+        with a dot or an empty line (where the terminator could be its first line), is read
+        line by line as it arrives (bounded memory, whatever its size)."""
+        reader = self._reader
+        try:
+            first = await reader.readexactly(1)
+        except asyncio.CancelledError:
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            raise
+        if first in (b".", b"\r"):
+            return await self._receive_lines(spool, first)
+        try:
+            block = await reader.readuntil(TERMINATOR)
+        except asyncio.CancelledError:
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            raise
+        except asyncio.LimitOverrunError:  # over 1 MiB: line by line, as it arrives
+            return await self._receive_lines(spool, first)
+        receiving = _Blocks(self.data_size_limit, self.line_length_limit)
+        chunk = receiving.take((first + block)[: -len(TERMINATOR) + 2])  # last CRLF kept
+        if chunk:
+            await self._spool_write(spool, chunk, 0)
+        return receiving.state, receiving.kept
+
+    async def _receive_lines(self, spool: IO[bytes], prefix: bytes) -> tuple[_Data, int]:
+        """``_receive`` line by line; ``prefix``: the start of the first line, read already."""
         state = _Data.NOMINAL
         limit = self.data_size_limit
         received = kept = 0
@@ -166,6 +235,8 @@ class SpoolingSMTP(SMTP):
                 if state is _Data.NOMINAL:
                     state = _Data.TOO_LONG
                 line = await self._reader.read(exc.consumed)
+            if prefix:
+                line, prefix = prefix + line, b""
             self._last_data = loop.time()
             if not fragments and line == b".\r\n":
                 break
@@ -191,7 +262,7 @@ class SpoolingSMTP(SMTP):
             kept += len(pending)
         return state, kept
 
-    async def _spool_write(self, spool: IO[bytes], chunk: bytearray, kept: int) -> None:
+    async def _spool_write(self, spool: IO[bytes], chunk: bytes | bytearray, kept: int) -> None:
         """Append to the spool; once it is a file on disk, in a thread (a busy disk must not
         stall the event loop)."""
         if kept + len(chunk) <= self.spool_bytes:

@@ -176,6 +176,16 @@ class ProcessBackedExecutor(Executor, Protocol):
 
 
 @runtime_checkable
+class QueuedExecutor(Executor, Protocol):
+    """An executor that queues analyses in this process (inline, analysis processes)."""
+
+    @property
+    def backlog(self) -> int:
+        """Analyses submitted and not finished yet (queued or under way)."""
+        ...
+
+
+@runtime_checkable
 class AuditExecutor(Executor, Protocol):
     """An executor that also fans stored audits out to workers elsewhere (Celery)."""
 

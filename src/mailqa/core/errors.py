@@ -8,6 +8,7 @@ MailqaError
 │   └── SourceExpired    the message exists but retention dropped its raw source
 ├── Forbidden            the caller sees the object but may not do this (not an admin)
 ├── QuotaExceeded        an inbox has no room for a message
+├── AnalysisQueueFull    capture refused for now: too many analyses are queued
 ├── LimitExceeded        a project token asked beyond an admin-set limit (inboxes, quota)
 └── CheckError           a check could not finish
     └── TransientCheckError   ...for a reason that may pass (daemon down, DNS timeout)
@@ -48,6 +49,14 @@ class QuotaExceeded(MailqaError):
 
 class LimitExceeded(MailqaError):
     pass
+
+
+class AnalysisQueueFull(MailqaError):
+    """Too many stored messages wait for their analysis: capture refuses new ones until
+    the queue drains (SMTP ``451``, HTTP ``503``); nothing was stored, the sender retries."""
+
+    retry_after = 5
+    """Seconds a client is asked to wait before it tries again."""
 
 
 class AnalysisFailed(MailqaError):

@@ -433,26 +433,85 @@ HEAD_LIMIT = 1024 * 1024
 
 def header_block(raw: bytes, limit: int = HEAD_LIMIT) -> bytes:
     """The header block of ``raw`` (up to the first empty line), at most ``limit`` bytes
-    (cut at a line end): two bounded searches, whatever the size of the body."""
-    window = raw[: limit + 4]
-    ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i >= 0]
+    (cut at a line end): two bounded searches, whatever the size of the body, and no copy
+    but the block itself."""
+    end = limit + 4
+    ends = [i for i in (raw.find(b"\r\n\r\n", 0, end), raw.find(b"\n\n", 0, end)) if i >= 0]
     if ends:
-        return window[: min(ends)]
-    cut = window.rfind(b"\n", 0, limit)
-    return window[: cut if cut >= 0 else limit]
+        return raw[: min(ends)]
+    if len(raw) <= limit:
+        return raw
+    cut = raw.rfind(b"\n", 0, limit)
+    return raw[: cut if cut >= 0 else limit]
+
+
+_STORED_HEADER = re.compile(
+    rb"^(subject|from|to|cc|message-id)[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
+    re.I | re.M,
+)
+"""A header the message row stores, at a line start, with its continuation lines."""
+
+
+@dataclass(frozen=True)
+class HeaderScan:
+    """The headers capture stores, read from the header block by one linear search (no MIME
+    parse): decoded as ``ParsedMessage`` decodes them, the first of each."""
+
+    subject: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    cc: str | None = None
+    message_id: str | None = None
+
+    @classmethod
+    def of(cls, block: bytes) -> HeaderScan:
+        found: dict[str, str] = {}
+        for match in _STORED_HEADER.finditer(block):
+            name = match.group(1).lower().decode()
+            if name not in found:
+                # 8-bit bytes as the full parse (compat32) shows them: U+FFFD each
+                raw_value = match.group(2).decode("ascii", "replace")
+                found[name] = decode_header_value(raw_value)
+        return cls(
+            subject=found.get("subject"),
+            from_=found.get("from"),
+            to=found.get("to"),
+            cc=found.get("cc"),
+            message_id=found.get("message-id"),
+        )
+
+    def header(self, name: str) -> str | None:
+        """First value of one of the scanned headers (Subject, From, To, Cc, Message-ID)."""
+        key = name.lower()
+        return {
+            "subject": self.subject,
+            "from": self.from_,
+            "to": self.to,
+            "cc": self.cc,
+            "message-id": self.message_id,
+        }.get(key)
+
+    @property
+    def from_address(self) -> str | None:
+        """The bare address of the From header."""
+        if not self.from_:
+            return None
+        pairs = getaddresses([self.from_])
+        return (pairs[0][1] or None) if pairs else None
 
 
 @dataclass(frozen=True)
 class CapturedMessage:
     """What capture stores before it answers: the raw bytes, the envelope and the headers.
 
-    Only the header block is parsed (bounded by ``HEAD_LIMIT``); the body (parts, previews,
-    attachments) is parsed once, by the analysis job, which stores what it found.
+    Only the header block is read (bounded by ``HEAD_LIMIT``, the few headers the row
+    stores); the body (parts, previews, attachments) is parsed once, by the analysis job,
+    which stores what it found.
     """
 
     raw: bytes
     envelope: Envelope
-    head: ParsedMessage
+    head: HeaderScan
 
     @classmethod
     def scan(
@@ -460,11 +519,10 @@ class CapturedMessage:
     ) -> CapturedMessage:
         """``block``: ``header_block(raw)`` when the caller has it already."""
         block = header_block(raw) if block is None else block
-        head = ParsedMessage(block + b"\r\n\r\n", envelope)
-        return cls(raw, head.envelope, head)
+        return cls(raw, envelope or Envelope(), HeaderScan.of(block))
 
     @property
     def defects(self) -> tuple[str, ...]:
         """Known before the body is parsed (the full parse stores all of them): a header
         block alone would report every multipart message as missing its parts."""
-        return ("empty message",) if not self.raw.strip() else ()
+        return ("empty message",) if not self.raw or self.raw.isspace() else ()

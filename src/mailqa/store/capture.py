@@ -16,6 +16,7 @@ from mailqa.core.message import CapturedMessage, ParsedMessage
 from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
 from mailqa.store.models import Attachment, Inbox, Message, MessageBlob, new_uid
 
+INBOXES = cast(Table, Inbox.__table__)
 MESSAGES = cast(Table, Message.__table__)
 BLOBS = cast(Table, MessageBlob.__table__)
 ATTACHMENTS = cast(Table, Attachment.__table__)
@@ -177,12 +178,14 @@ class CaptureWriter:
     ) -> list[StoredMessage | Exception]:
         results: list[StoredMessage | Exception | None] = []  # None: accepted, id to come
         async with self.db.write() as s:
-            query = select(Inbox.id, Inbox.used_bytes, Inbox.quota_bytes, Inbox.max_messages).where(
-                Inbox.id.in_({inbox_id for inbox_id, _ in items})
-            )
+            # Core statements on the session's connection: no ORM layer per statement.
+            conn = await s.connection()
+            query = select(
+                INBOXES.c.id, INBOXES.c.used_bytes, INBOXES.c.quota_bytes, INBOXES.c.max_messages
+            ).where(INBOXES.c.id.in_({inbox_id for inbox_id, _ in items}))
             if self.db.engine.dialect.name != "sqlite":
                 query = query.with_for_update()
-            inboxes = {row.id: row for row in (await s.execute(query)).all()}
+            inboxes = {row.id: row for row in (await conn.execute(query)).all()}
             used = {inbox_id: row.used_bytes for inbox_id, row in inboxes.items()}
             accepted: list[tuple[int, NewMessage]] = []
             for inbox_id, msg in items:
@@ -200,19 +203,24 @@ class CaptureWriter:
             for inbox_id, total in used.items():
                 delta = total - inboxes[inbox_id].used_bytes
                 if delta:
-                    await s.execute(
-                        update(Inbox)
-                        .where(Inbox.id == inbox_id)
-                        .values(used_bytes=Inbox.used_bytes + delta)
+                    await conn.execute(
+                        update(INBOXES)
+                        .where(INBOXES.c.id == inbox_id)
+                        .values(used_bytes=INBOXES.c.used_bytes + delta)
                     )
             now = datetime.now(UTC)
             rows = [_message_row(inbox_id, msg, now) for inbox_id, msg in accepted]
             ids = (
-                await s.scalars(
-                    insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
+                (
+                    await conn.execute(
+                        insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True),
+                        rows,
+                    )
                 )
-            ).all()
-            await s.execute(
+                .scalars()
+                .all()
+            )
+            await conn.execute(
                 insert(BLOBS),
                 [
                     {"message_id": mid, "data": msg.raw}
@@ -226,7 +234,7 @@ class CaptureWriter:
                 for row in attachment_rows(mid, msg)
             ]
             if attachments:
-                await s.execute(insert(ATTACHMENTS), attachments)
+                await conn.execute(insert(ATTACHMENTS), attachments)
             touch(s, (inbox_id for inbox_id, _ in accepted))
         stored = iter(
             StoredMessage(int(mid), row["uid"], inbox_id, inboxes[inbox_id].max_messages)

@@ -47,6 +47,13 @@ class Store:
         self._messages = MessageRepository(self._db)
         self._sources = SourceRepository(self._db)
         self._reports = ReportRepository(self._db)
+        self.credentials_version = 0
+        """Counts changes this process made to who may log in (tokens deleted, inbox
+        credentials reset, inboxes or projects changed or deleted): caches of recent
+        successful logins hold only while it stays the same."""
+
+    def _credentials_changed(self) -> None:
+        self.credentials_version += 1
 
     async def close(self) -> None:
         await self._db.close()
@@ -66,10 +73,16 @@ class Store:
         return await self._projects.get_project(project_id)
 
     async def update_project(self, project_id: int, **fields: Any) -> Project:
-        return await self._projects.update_project(project_id, **fields)
+        try:
+            return await self._projects.update_project(project_id, **fields)
+        finally:
+            self._credentials_changed()
 
     async def delete_project(self, project_id: int) -> None:
-        await self._projects.delete_project(project_id)
+        try:
+            await self._projects.delete_project(project_id)
+        finally:
+            self._credentials_changed()
 
     # Inboxes (store.inboxes) ---------------------------------------------------------------
 
@@ -93,10 +106,16 @@ class Store:
         return await self._inboxes.get_inbox(inbox_id)
 
     async def update_inbox(self, inbox_id: int, **fields: Any) -> Inbox:
-        return await self._inboxes.update_inbox(inbox_id, **fields)
+        try:
+            return await self._inboxes.update_inbox(inbox_id, **fields)
+        finally:
+            self._credentials_changed()
 
     async def reset_credentials(self, inbox_id: int) -> Inbox:
-        return await self._inboxes.reset_credentials(inbox_id)
+        try:
+            return await self._inboxes.reset_credentials(inbox_id)
+        finally:
+            self._credentials_changed()
 
     async def toggle_email_username(self, inbox_id: int) -> Inbox:
         return await self._inboxes.toggle_email_username(inbox_id)
@@ -111,7 +130,10 @@ class Store:
         return await self._inboxes.inbox_for_recipients(recipients)
 
     async def delete_inbox(self, inbox_id: int) -> None:
-        await self._inboxes.delete_inbox(inbox_id)
+        try:
+            await self._inboxes.delete_inbox(inbox_id)
+        finally:
+            self._credentials_changed()
 
     async def inbox_stats(self, inbox_ids: Sequence[int]) -> dict[int, InboxStats]:
         return await self._inboxes.inbox_stats(inbox_ids)
@@ -147,7 +169,10 @@ class Store:
         return await self._tokens.resolve_token(plain)
 
     async def delete_token(self, token_id: int) -> None:
-        await self._tokens.delete_token(token_id)
+        try:
+            await self._tokens.delete_token(token_id)
+        finally:
+            self._credentials_changed()
 
     async def get_token(self, token_id: int) -> ApiToken | None:
         return await self._tokens.get_token(token_id)

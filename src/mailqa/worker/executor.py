@@ -40,6 +40,7 @@ class InlineExecutor:
         self._keep_parsed = keep_parsed
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._backlog = 0
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
@@ -60,6 +61,7 @@ class InlineExecutor:
         if self._queue.qsize() >= self._keep_parsed:
             parsed = None
         self._queue.put_nowait(Job(message_id, uid, parsed, tuple(only) if only else None))
+        self._backlog += 1
 
     async def join(self) -> None:
         """Wait until every queued job has finished (tests, CLI)."""
@@ -68,6 +70,11 @@ class InlineExecutor:
     @property
     def pending(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def backlog(self) -> int:
+        """Jobs submitted and not finished: queued, or being analysed."""
+        return self._backlog
 
     async def _work(self) -> None:
         while True:
@@ -80,4 +87,5 @@ class InlineExecutor:
             except Exception:
                 log.exception("analysis of message %s failed", job.message_id if job else "?")
             finally:
+                self._backlog -= 1
                 self._queue.task_done()

@@ -3,6 +3,10 @@
 ``ManagedSpamd`` runs ``spamd`` on 127.0.0.1 for the life of a process: a free port, its own
 home, pid file and site config (no user config, Bayes off, loopback as the only trusted
 network), waits until it answers PING, restarts it when it dies and stops it on exit.
+
+Once it answers, it runs at a lower CPU priority (``niceness``): under a burst, the process
+that owns it (SMTP capture, the API) gets the CPU first and the scans catch up afterwards.
+Its start-up (compiling the rules) runs at normal priority, so it is ready sooner.
 """
 
 from __future__ import annotations
@@ -76,8 +80,10 @@ class ManagedSpamd:
         dns_server: str | None = None,
         start_timeout: float = 30.0,
         extra_config: tuple[str, ...] = (),
+        niceness: int = 10,
     ) -> None:
         self.binary = binary
+        self.niceness = niceness
         self.host = host
         self.port = port or 0
         self.children = max(1, children)
@@ -214,10 +220,21 @@ class ManagedSpamd:
             start_new_session=True,  # its own process group: stop() reaches every child
         )
         await self._wait_ready()
+        self._lower_priority()
         text = self._log_text(log_start)
         match = _LOG_VERSION.search(text)
         self.version = match.group(1) if match else None
         log.info("managed spamd %s ready at %s (pid %s)", self.version, self.url, self.pid)
+
+    def _lower_priority(self) -> None:
+        """Every process of spamd's group at ``niceness`` (the children it forks later
+        inherit it from their parent)."""
+        if not self.niceness or self.pid is None:
+            return
+        try:
+            os.setpriority(os.PRIO_PGRP, self.pid, self.niceness)
+        except OSError as exc:
+            log.info("managed spamd keeps its CPU priority: %s", exc)
 
     def _log_text(self, start: int = 0) -> str:
         if self._dir is None:

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from mailqa.api.errors import ApiError, validation_text
 from mailqa.core.errors import (
+    AnalysisQueueFull,
     Forbidden,
     LimitExceeded,
     MailqaError,
@@ -47,6 +48,10 @@ class MailtrapRoute(APIRoute):
                 return mailtrap_error(404, str(exc), "not_found")
             except QuotaExceeded as exc:
                 return mailtrap_error(507, str(exc), "quota_exceeded")
+            except AnalysisQueueFull as exc:
+                response = mailtrap_error(503, str(exc), "analysis_queue_full")
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except Forbidden as exc:
                 return mailtrap_error(403, str(exc), "forbidden")
             except LimitExceeded as exc:
@@ -64,14 +69,16 @@ class MailtrapRoute(APIRoute):
 class SendFailed(Exception):
     """A send API request refused: its status and the errors to list."""
 
-    def __init__(self, status: int, errors: list[str]) -> None:
+    def __init__(self, status: int, errors: list[str], *, retry_after: int | None = None) -> None:
         super().__init__("; ".join(errors))
         self.status = status
         self.errors = errors
+        self.retry_after = retry_after
 
 
-def send_error(status: int, errors: list[str]) -> JSONResponse:
-    return JSONResponse({"success": False, "errors": errors}, status_code=status)
+def send_error(status: int, errors: list[str], *, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"success": False, "errors": errors}, status_code=status, headers=headers)
 
 
 class SendRoute(MailtrapRoute):
@@ -85,6 +92,6 @@ class SendRoute(MailtrapRoute):
             try:
                 return await handler(request)
             except SendFailed as exc:
-                return send_error(exc.status, exc.errors)
+                return send_error(exc.status, exc.errors, retry_after=exc.retry_after)
 
         return handle

@@ -22,7 +22,7 @@ from mailqa.capture.mime_builder import (
     parse_send_request,
     size_floor,
 )
-from mailqa.core.errors import NotFound, QuotaExceeded
+from mailqa.core.errors import AnalysisQueueFull, NotFound, QuotaExceeded
 from mailqa.core.message import Envelope
 from mailqa.service import Service
 from mailqa.store.models import Inbox
@@ -125,6 +125,8 @@ async def build_and_capture(
         )
     except QuotaExceeded as exc:
         raise SendFailed(422, [quota_text(inbox)]) from exc
+    except AnalysisQueueFull as exc:
+        raise SendFailed(503, [str(exc)], retry_after=exc.retry_after) from exc
     except NotFound as exc:
         raise SendFailed(404, [f"inbox {inbox.id} not found"]) from exc
     return message_id, len(raw)
@@ -157,6 +159,8 @@ async def _batch(
     if len(items) > MAX_BATCH:
         return send_error(400, [f"'requests' has {len(items)} messages; at most {MAX_BATCH}"])
     client_ip = request.client.host if request.client else None
+    if (full := service.queue_full()) is not None:  # none of it could be stored now
+        raise SendFailed(503, [str(full)], retry_after=full.retry_after)
 
     # Every request is validated and sized first, without building anything; then the
     # messages are built and stored one at a time, each only when the inbox still has room
