@@ -227,6 +227,11 @@ DATA_ON_THE_WIRE = [
         b"Subject: c\r\n\r\nend.\r\nx.y\r\n .\r\nx\r\n",
     ),
     (b"Subject: d\r\n\r\nbare\nlf\n.\nstill\r\n.\r\n", b"Subject: d\r\n\r\nbare\nlf\n.\nstill\r\n"),
+    # What smtplib sends for an empty message: one empty line, then the terminator.
+    (b"\r\n.\r\n", b"\r\n"),
+    (b"\r\r\n.\r\n", b"\r\r\n"),
+    (b"\r\rx\r\n.\r\n", b"\r\rx\r\n"),
+    (b".x\r\n\r\n.\r\n", b"x\r\n\r\n"),
 ]
 
 

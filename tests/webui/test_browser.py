@@ -58,6 +58,7 @@ def newsletter_html(image_url: str) -> str:
 
 FLEX_LINE = 7
 IMG_LINE = 14
+PIXEL_LINE = 17
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -591,7 +592,7 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
 
     await page.click("#tab-qa-hygiene")
     await expect(page.locator("#panel-qa-hygiene .finding").first).to_be_visible()
-    await expect(page.locator("#panel-qa-hygiene")).to_contain_text("Image without alt text")
+    await expect(page.locator("#panel-qa-hygiene")).to_contain_text("Tracking pixel")
     await page.click("#tab-qa-headers")
     await expect(page.locator("#panel-qa-headers h2")).to_have_text("Header checks")
     assert not ui.errors
@@ -695,8 +696,8 @@ async def test_a_finding_jumps_to_its_source_line(
     await screenshot(page, "11-source-line")
     # Another jump, from the hygiene tab, moves the highlight.
     await page.click("#tab-qa-hygiene")
-    await page.locator("#panel-qa-hygiene button", has_text=f"line {IMG_LINE}").click()
-    await expect(page.locator(f"#L{IMG_LINE}")).to_have_class(re.compile("hl"))
+    await page.locator("#panel-qa-hygiene button", has_text=f"line {PIXEL_LINE}").click()
+    await expect(page.locator(f"#L{PIXEL_LINE}")).to_have_class(re.compile("hl"))
     assert await page.locator("li.hl").count() == 1
 
 

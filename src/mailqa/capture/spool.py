@@ -224,19 +224,33 @@ class SpoolingSMTP(SMTP):
         fragments: list[bytes] = []
         pending = bytearray()
         loop = self.loop
+        try:
+            # A prefix that ends in CR may end its line with the next byte: a CRLF split
+            # across the prefix would hide the line's end from readuntil.
+            while prefix.endswith(b"\r"):
+                prefix += await self._reader.readexactly(1)
+                if prefix.endswith(b"\r\n"):
+                    break
+        except asyncio.CancelledError:
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            raise
         while self.transport is not None:
-            try:
-                line = await self._reader.readuntil(b"\r\n")
-            except asyncio.CancelledError:
-                log.info("Connection lost during DATA")
-                self._writer.close()
-                raise
-            except asyncio.LimitOverrunError as exc:
-                if state is _Data.NOMINAL:
-                    state = _Data.TOO_LONG
-                line = await self._reader.read(exc.consumed)
-            if prefix:
-                line, prefix = prefix + line, b""
+            if prefix.endswith(b"\r\n"):
+                line, prefix = prefix, b""
+            else:
+                try:
+                    line = await self._reader.readuntil(b"\r\n")
+                except asyncio.CancelledError:
+                    log.info("Connection lost during DATA")
+                    self._writer.close()
+                    raise
+                except asyncio.LimitOverrunError as exc:
+                    if state is _Data.NOMINAL:
+                        state = _Data.TOO_LONG
+                    line = await self._reader.read(exc.consumed)
+                if prefix:
+                    line, prefix = prefix + line, b""
             self._last_data = loop.time()
             if not fragments and line == b".\r\n":
                 break
