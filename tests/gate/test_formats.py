@@ -385,3 +385,30 @@ def test_only_html_findings_with_client_data_name_clients() -> None:
     assert lacking_support(finding("links", {"clients": clients})) == ""
     assert lacking_support(finding("html", {"clients": "Gmail"})) == ""
     assert lacking_support(finding("html", {})) == ""
+
+
+def test_one_column_convention_in_the_report_and_every_format(project: Path, gate: Gate) -> None:
+    """Columns count from 1 in the stored report as in the text, JSON, SARIF, GitHub and
+    JUnit outputs: the first character of a line is column 1, as editors show it."""
+    html = (
+        '<html lang="en"><body>\n<div style="display:flex"><p>a</p><p>b</p></div>\n</body></html>\n'
+    )
+    write(project, "t.html", html)
+    column = html.split("\n")[1].index("flex") + 1
+    args = ["t.html", "--checks", "html"]
+    for fmt in ("json", "sarif", "github", "junit"):
+        args += ["--format", fmt, "--output", f"out.{fmt}"]
+    out = gate(*args, "--format", "text")
+    assert f"t.html:2:{column}: error css-display-flex" in out.stdout
+    doc = json.loads((project / "out.json").read_text())
+    report = expand_html(doc["files"][0], doc)
+    [flex] = [f for f in report["checks"]["html"]["findings"] if f["rule"] == "css-display-flex"]
+    assert [(loc["line"], loc["column"]) for loc in flex["locations"]] == [(2, column)]
+    [gate_finding] = [f for f in doc["files"][0]["findings"] if f["rule"] == "css-display-flex"]
+    assert (gate_finding["line"], gate_finding["column"]) == (2, column)
+    sarif = json.loads((project / "out.sarif").read_text())
+    [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "css-display-flex"]
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (2, column)
+    assert f"line=2,col={column}," in (project / "out.github").read_text()
+    assert f"t.html:2:{column}" in (project / "out.junit").read_text()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import create_engine, update
 from tests.support.stack import Running, base_settings, start_stack
 
 from mailqa.checks.html import HtmlDetails, analyse_html
+from mailqa.store.models import StoredReport
 
 TARGETS = ["outlook.windows", "apple-mail.*"]
 HTML = (
@@ -82,12 +85,14 @@ async def test_report_html_section(html_stack: Running) -> None:
     assert flex["severity"] == "error"
     assert flex["url"] == "https://www.caniemail.com/features/css-display-flex/"
     line3 = HTML.split("\n")[2]
-    assert [(loc["line"], loc["column"]) for loc in flex["locations"]] == [(3, line3.index("flex"))]
+    assert [(loc["line"], loc["column"]) for loc in flex["locations"]] == [
+        (3, line3.index("flex") + 1)
+    ]
     assert [c["client"] for c in flex["data"]["clients"]] == ["outlook.windows"]
     radius = by_rule["css-border-radius"]
     line5 = HTML.split("\n")[4]
     assert [(loc["line"], loc["column"]) for loc in radius["locations"]] == [
-        (5, line5.index("border-radius"))
+        (5, line5.index("border-radius") + 1)
     ]
     # Clients without data are said explicitly (none for these targets and features).
     assert [(f.slug, f.no_data) for f in details.features] == [
@@ -95,3 +100,42 @@ async def test_report_html_section(html_stack: Running) -> None:
     ]
     assert all(f["data"]["no_data"] == [] for f in section["findings"])
     assert all("no_data" in f for f in section["details"]["features"])
+
+
+async def test_a_report_stored_by_a_1x_version_is_served_with_columns_from_1(
+    html_stack: Running,
+) -> None:
+    """Reports of schema 1.x counted columns from 0; stored ones read as the current schema."""
+    async with html_stack.client() as c:
+        project = (await c.post("/api/v1/projects", json={"name": "columns"})).json()
+        inbox = (
+            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "columns"})
+        ).json()
+        uploaded = await c.post(
+            f"/api/v1/inboxes/{inbox['id']}/messages",
+            content=message(),
+            headers={"Content-Type": "message/rfc822"},
+        )
+        mid = uploaded.json()["id"]
+        await c.get(
+            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
+        )
+        current = (await c.get(f"/api/v1/messages/{mid}/report")).json()
+        assert current["schema_version"] == "2.0"
+        findings = current["checks"]["html"]["findings"]
+        flex = next(f for f in findings if f["rule"] == "css-display-flex")
+        assert flex["locations"][0]["column"] == HTML.split("\n")[2].index("flex") + 1
+        old = json.loads(json.dumps(current))
+        old["schema_version"] = "1.0"
+        for finding in old["checks"]["html"]["findings"]:
+            for loc in finding["locations"]:
+                if loc.get("column") is not None:
+                    loc["column"] -= 1
+        engine = create_engine(html_stack.service.store.url)
+        with engine.begin() as conn:  # a single small write: the loop can wait for it
+            conn.execute(
+                update(StoredReport).where(StoredReport.message_id == mid).values(data=old)
+            )
+        engine.dispose()
+        served = (await c.get(f"/api/v1/messages/{mid}/report")).json()
+    assert served == current

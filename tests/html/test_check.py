@@ -74,7 +74,7 @@ async def test_findings_have_slug_severity_locations_and_clients(rules: RulesDat
     assert flex.severity == Severity.ERROR  # Outlook for Windows: no support
     assert flex.category == "css"
     assert flex.url == rules.features["css-display-flex"].url
-    assert [(loc.line, loc.column) for loc in flex.locations] == [(5, 19)]
+    assert [(loc.line, loc.column) for loc in flex.locations] == [(5, 20)]
     assert "display: flex" in (flex.locations[0].snippet or "")
     affected = {c["client"]: c for c in flex.data["clients"]}
     assert set(affected) == {"outlook.windows"}

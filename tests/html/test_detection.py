@@ -161,19 +161,19 @@ def test_positions_are_line_and_column_of_the_token() -> None:
     found = detect(doc)
     line5 = html.split("\n")[4]
     hover = [doc.position(o) for o in found.offsets["css-pseudo-class-hover"]]
-    assert hover == [(5, line5.index(":hover"))]
+    assert hover == [(5, line5.index(":hover") + 1)]
     flex = [doc.position(o) for o in found.offsets["css-display-flex"]]
-    assert flex == [(5, line5.index("flex"))]
+    assert flex == [(5, line5.index("flex") + 1)]
     line, column = doc.position(found.offsets["css-display-grid"][0])
-    assert (line, column) == (8, html.split("\n")[7].index("grid"))
-    assert [doc.position(o) for o in found.offsets["html-p"]] == [(8, 6)]
+    assert (line, column) == (8, html.split("\n")[7].index("grid") + 1)
+    assert [doc.position(o) for o in found.offsets["html-p"]] == [(8, 7)]
 
 
 def test_crlf_sources_keep_positions() -> None:
     html = "<p>\r\n<style>\r\n.a {\r\n  display: flex }\r\n</style>"
     doc = HtmlDocument(html)
     line, column = doc.position(detect(doc).offsets["css-display-flex"][0])
-    assert (line, column) == (4, 11)
+    assert (line, column) == (4, 12)
 
 
 def test_every_use_is_counted_but_locations_are_capped() -> None:
@@ -199,10 +199,10 @@ def test_inline_style_columns_count_character_references_as_written(style: str) 
     doc = HtmlDocument(html)
     found = detect(doc)
     assert [doc.position(o) for o in found.offsets["css-display-flex"]] == [
-        (2, html.split("\n")[1].index("flex"))
+        (2, html.split("\n")[1].index("flex") + 1)
     ]
     assert [doc.position(o) for o in found.offsets["css-display"]] == [
-        (2, html.split("\n")[1].index("display"))
+        (2, html.split("\n")[1].index("display") + 1)
     ]
 
 
@@ -291,7 +291,7 @@ def test_media_attribute_features_and_positions() -> None:
         html.rindex("orientation"),  # after the &#40; reference, as written
     ]
     assert [doc.position(o) for o in found.offsets["css-at-media-hover"]] == [
-        (3, html.split("\n")[2].index("hover"))
+        (3, html.split("\n")[2].index("hover") + 1)
     ]
 
 

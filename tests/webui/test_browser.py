@@ -696,7 +696,9 @@ async def test_a_finding_jumps_to_its_source_line(
     await screenshot(page, "11-source-line")
     # Another jump, from the hygiene tab, moves the highlight.
     await page.click("#tab-qa-hygiene")
-    await page.locator("#panel-qa-hygiene button", has_text=f"line {PIXEL_LINE}").click()
+    pixel = page.locator("#panel-qa-hygiene button", has_text=f"line {PIXEL_LINE}")
+    await expect(pixel).to_have_text(f"line {PIXEL_LINE}:9")  # columns count from 1
+    await pixel.click()
     await expect(page.locator(f"#L{PIXEL_LINE}")).to_have_class(re.compile("hl"))
     assert await page.locator("li.hl").count() == 1
 

@@ -1,6 +1,6 @@
 """Map a finding's location (a line in the HTML part, a header) to a line in the checked file.
 
-Lines are 1-based in reports and here; columns are 0-based in reports, 1-based here.
+Lines and columns count from 1, in reports and here (as editors and SARIF).
 
 For a template the HTML part *is* the file. In an ``.eml`` the HTML part starts somewhere
 below the headers; when it is stored unencoded (7bit/8bit) its lines map one to one, so an
@@ -85,16 +85,14 @@ class FilePositions:
             return None
         if not 1 <= loc.line <= len(lines):
             return None
-        return lines[loc.line - 1][max(0, loc.column) :]
+        return lines[loc.line - 1][max(0, loc.column - 1) :]
 
     def locate(self, finding: Finding) -> tuple[int | None, int | None]:
         """(line, column) in the checked file, 1-based; (None, None) when not placeable."""
         if not finding.locations:
             return None, None
         loc = finding.locations[0]
-        # Report columns are 0-based (as the shared HTML document counts them); editors,
-        # annotations and SARIF count from 1.
-        column = max(0, loc.column) + 1 if loc.column is not None else None
+        column = max(1, loc.column) if loc.column is not None else None
         if loc.part == "html" and loc.line is not None:
             if self.is_template:
                 return loc.line, column

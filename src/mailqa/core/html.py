@@ -7,7 +7,7 @@ unterminated constructs) costs no more than its length. The client-support, hygi
 and blacklist checks read it; ``preview`` (the first visible text, what the message summary
 stores) is read from its text runs, as the checks' own text readers are.
 
-Positions: ``line`` is 1-based and counts ``\\n``, ``column`` is 0-based.
+Positions: ``line`` (it counts ``\\n``) and ``column`` both count from 1, as editors and SARIF.
 """
 
 from __future__ import annotations
@@ -55,16 +55,16 @@ class HtmlDocument:
         return self.source.split("\n")
 
     def position(self, offset: int) -> tuple[int, int]:
-        """1-based line and 0-based column of a source offset."""
+        """Line and column of a source offset, both counted from 1 (as editors and SARIF)."""
         index = bisect.bisect_right(self.line_starts, offset) - 1
-        return index + 1, offset - self.line_starts[index]
+        return index + 1, offset - self.line_starts[index] + 1
 
-    def snippet(self, line: int, column: int = 0, width: int = 80) -> str:
-        """A short piece of the source at (line, column): 1-based line, 0-based column."""
+    def snippet(self, line: int, column: int = 1, width: int = 80) -> str:
+        """A short piece of the source at (line, column), both counted from 1."""
         if not 1 <= line <= len(self.lines):
             return ""
         text = self.lines[line - 1]
-        start = max(0, column - 10)
+        start = max(0, column - 11)
         return text[start : start + width].strip()
 
     def snippet_at(self, offset: int, width: int = 80) -> str:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = "1.0"
+# 2.0: location columns count from 1 (they counted from 0 in 1.x).
+SCHEMA_VERSION = "2.0"
 
 
 class Status(StrEnum):
@@ -174,6 +175,14 @@ class Report(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     duration_ms: float = 0.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """A report stored by a 1.x version reads as the current schema."""
+        if isinstance(data, Mapping) and str(data.get("schema_version", "")).startswith("1."):
+            return _upgraded_from_1(data)
+        return data
+
     @classmethod
     def from_results(
         cls,
@@ -205,6 +214,41 @@ class Report(BaseModel):
                 "score": overall_score(values),
             }
         )
+
+
+def _upgraded_from_1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A 1.x report as 2.0: every column one more (1.x counted them from 0), in findings'
+    locations and in the accessibility check's review list."""
+    checks = {}
+    for name, check in (data.get("checks") or {}).items():
+        if isinstance(check, Mapping):
+            check = dict(check)
+            if isinstance(check.get("findings"), list):
+                check["findings"] = [
+                    {**f, "locations": _columns_from_1(f.get("locations"))}
+                    if isinstance(f, Mapping) and "locations" in f
+                    else f
+                    for f in check["findings"]
+                ]
+            details = check.get("details")
+            if isinstance(details, Mapping) and "needs_review" in details:
+                check["details"] = {
+                    **details,
+                    "needs_review": _columns_from_1(details["needs_review"]),
+                }
+        checks[name] = check
+    return {**data, "schema_version": SCHEMA_VERSION, "checks": checks}
+
+
+def _columns_from_1(places: Any) -> Any:
+    if not isinstance(places, list):
+        return places
+    return [
+        {**p, "column": p["column"] + 1}
+        if isinstance(p, Mapping) and isinstance(p.get("column"), int)
+        else p
+        for p in places
+    ]
 
 
 def report_json_schema() -> dict[str, Any]:

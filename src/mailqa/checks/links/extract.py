@@ -104,7 +104,7 @@ class Extractor:
         text: str | None = None,
         attribute: str | None = None,
     ) -> None:
-        snippet = self.doc.snippet(line, column or 0) if line else None
+        snippet = self.doc.snippet(line, column or 1) if line else None
         self.occurrences.append(
             Occurrence(raw, kind, "html", line, column, snippet, text, attribute)
         )
@@ -116,11 +116,10 @@ class Extractor:
                 raw = next((g for g in match.groups() if g is not None), "")
                 is_import = pattern is _CSS_IMPORT or _after_import(css, match.start())
                 kind: Kind = "stylesheet" if is_import else "image"
-                if start is not None:
-                    where_line, where_col = self._position(start + match.start())
-                else:
-                    where_line, where_col = line or 0, column or 0
-                self._add(raw, kind, where_line or None, where_col, attribute="css")
+                where: tuple[int | None, int | None] = (
+                    self._position(start + match.start()) if start is not None else (line, column)
+                )
+                self._add(raw, kind, where[0] or None, where[1], attribute="css")
 
     def extract(self) -> list[Occurrence]:
         if self.msg.html:
@@ -188,8 +187,10 @@ class Extractor:
         for match in _COMMENT_ATTR.finditer(text):
             raw = html.unescape(match.group(2) if match.group(2) is not None else match.group(3))
             kind: Kind = "image" if match.group(1).lower() == "src" else "link"
-            line, column = self._position(start + match.start()) if start is not None else (0, 0)
-            self._add(raw, kind, line or None, column, attribute=match.group(1).lower())
+            line, column = (
+                self._position(start + match.start()) if start is not None else (None, None)
+            )
+            self._add(raw, kind, line, column, attribute=match.group(1).lower())
         if "url(" in text.lower():
             self._css(text, None, None, start)
 
@@ -202,7 +203,7 @@ class Extractor:
                     snippet = line.strip()[:120]
                 self.occurrences.append(
                     Occurrence(
-                        url, "link", "text", number, match.start(), snippet, attribute="text"
+                        url, "link", "text", number, match.start() + 1, snippet, attribute="text"
                     )
                 )
 
