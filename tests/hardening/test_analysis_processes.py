@@ -263,3 +263,48 @@ async def test_analysis_processes_that_cannot_start_give_errored_reports(
         assert check["status"] == "errored" and "do not start" in check["error"]
         assert r.status_code == 503 and r.json()["error"] == "analysis_unavailable"
         assert "do not start" in r.json()["message"]
+
+
+SHUTDOWN_NOISE = (
+    "Traceback",
+    "Task was destroyed",
+    "Exception ignored",
+    "restarting",
+    "ERROR",
+)
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["server-pid", "process-group"])
+def test_ctrl_c_while_analysing_stops_the_server_in_order(
+    tmp_path: Path, whole_group: bool
+) -> None:
+    """``mailqa serve`` stopped with SIGINT (to its pid, or to its process group as a
+    terminal's Ctrl-C) while its analysis processes are busy exits 0, quietly, without
+    restarting them; what was not analysed yet is analysed at the next start."""
+    import smtplib
+    import subprocess
+
+    import httpx
+    from tests.support.serve_process import serving
+
+    env = {"MAILQA_CHECKS": "html,hygiene,accessibility"}
+    page = "<html><body>" + "<p style='display:flex'>hello</p>" * 2000 + "</body></html>"
+    with serving(tmp_path / "data", env=env) as served:
+        with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=30) as smtp:
+            for i in range(12):
+                smtp.sendmail("app@app.example", ["user@example.com"], mail(f"m{i}", page))
+        url = f"{served.base_url}/api/v1/inboxes/{served.inbox_id}/messages/latest"
+        headers = {"Authorization": f"Bearer {served.token}"}
+        answer = httpx.get(url, params={"wait": 60, "analyzed": 1}, headers=headers, timeout=90)
+        assert answer.status_code == 200, answer.text  # analyses are under way
+        if whole_group:
+            os.killpg(served.proc.pid, signal.SIGINT)
+        else:
+            served.proc.send_signal(signal.SIGINT)
+        try:
+            code = served.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running a minute after SIGINT:\n{served.output}")
+    assert code == 0, served.output
+    shutdown = served.output.split("Shutting down", 1)[-1]
+    assert not [n for n in SHUTDOWN_NOISE if n in shutdown], served.output

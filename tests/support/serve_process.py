@@ -93,8 +93,8 @@ def serving(
 ) -> Iterator[ServeProcess]:
     """``mailqa serve --data-dir DATA_DIR ARGS`` on free loopback ports, until /healthz answers
     (over https when ``https``, verified with ``ca_file`` or the local CA it prints); stopped
-    with SIGTERM on exit (SIGINT to the server's pid alone, once it has analysed mail, leaves
-    it restarting its analysis processes instead of exiting)."""
+    with SIGTERM on exit. It runs in a session of its own, so that a test can signal its
+    whole process group as a terminal's Ctrl-C does."""
     http_port, smtp_port = free_port(), free_port()
     command = [sys.executable, "-m", "mailqa.cli.main", "serve", "--data-dir", str(data_dir)]
     command += ["--http-port", str(http_port), "--smtp-port", str(smtp_port), *args]
@@ -110,6 +110,7 @@ def serving(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     scheme = "https" if https else "http"
     served = ServeProcess(proc, f"{scheme}://127.0.0.1:{http_port}", http_port, smtp_port)

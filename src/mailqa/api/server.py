@@ -15,8 +15,12 @@ and any number of connections. The guard, a subclass of uvicorn's httptools prot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
+import threading
+from collections.abc import Generator
 from typing import Any
 
 import uvicorn
@@ -26,6 +30,8 @@ from mailqa.net.connections import ConnectionLimiter, Refusal
 from mailqa.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _response(status: str, code: str, message: str) -> bytes:
@@ -148,3 +154,27 @@ def http_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
         timeout_keep_alive=settings.http_keep_alive_timeout,  # type: ignore[arg-type]
         **kwargs,
     )
+
+
+class ServeUntilSignal(uvicorn.Server):
+    """uvicorn's server, except that the signal which stopped it is not raised again once it
+    has stopped. uvicorn raises it so that the caller "handles" it; under ``asyncio.run`` that
+    cancels the serving task while ``mailqa serve`` is still closing the SMTP listener, the
+    analysis processes and the store, which then end half-closed (pending tasks, processes
+    restarted during shutdown). ``stopped_by`` says which signal it was, if one."""
+
+    stopped_by: int | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if self._captured_signals:
+            self.stopped_by = self._captured_signals[0]

@@ -103,9 +103,8 @@ def serve(
 
 
 async def _serve(settings: Settings, https: HttpsFiles | None) -> None:
-    import uvicorn
 
-    from mailqa.api.server import http_config
+    from mailqa.api.server import ServeUntilSignal, http_config
     from mailqa.app import create_app
     from mailqa.capture.smtp import start_smtp_server
     from mailqa.cli.serve_tls import trust_lines
@@ -124,7 +123,7 @@ async def _serve(settings: Settings, https: HttpsFiles | None) -> None:
         if https is not None:
             tls = {"ssl_certfile": str(https.cert_file), "ssl_keyfile": str(https.key_file)}
         config = http_config(app, settings, log_level=settings.log_level, lifespan="on", **tls)
-        server = uvicorn.Server(config)
+        server = ServeUntilSignal(config)
         scheme = "https" if https is not None else "http"
         print(
             f"mailqa {__version__}: HTTP {scheme}://{settings.host}:{settings.http_port} "

@@ -187,30 +187,38 @@ class AnalysisProcesses:
                     future.set_exception(NotFound(payload))
                 else:
                     future.set_exception(MailqaError(payload))
-        finally:
-            await asyncio.to_thread(child.process.join, 1.0)
-            code = child.process.exitcode
+        except asyncio.CancelledError:
+            # The loop is closing without ``stop`` (its caller was cancelled): start nothing
+            # and wait for nothing; the daemon child ends with this process.
+            child.stopping = True
             for future in child.inflight.values():
-                if not future.done():
-                    future.set_exception(
-                        AnalysisCrashed(f"the analysis process exited (code {code})")
-                    )
-            child.conn.close()
-            started = child.ready.is_set()
-            self._failed_starts[slot] = 0 if started else self._failed_starts[slot] + 1
-            if self._stopped or child.stopping:
-                pass
-            elif self._failed_starts[slot] >= START_ATTEMPTS:
-                self.unavailable = (
-                    f"the analysis processes do not start (exit code {code}, "
-                    f"{START_ATTEMPTS} times in a row; the server log says why)"
-                )
-                log.error("%s: analyses are reported errored", self.unavailable)
-            else:
-                log.warning("analysis process %s exited with code %s; restarting", slot, code)
-                self._spawn(slot)
-            async with self._free:
-                self._free.notify_all()
+                future.cancel()
+            raise
+        await self._after_exit(slot, child)
+
+    async def _after_exit(self, slot: int, child: _Child) -> None:
+        """A child's pipe has closed: fail what it had, and start another unless stopping."""
+        await asyncio.to_thread(child.process.join, 1.0)
+        code = child.process.exitcode
+        for future in child.inflight.values():
+            if not future.done():
+                future.set_exception(AnalysisCrashed(f"the analysis process exited (code {code})"))
+        child.conn.close()
+        started = child.ready.is_set()
+        self._failed_starts[slot] = 0 if started else self._failed_starts[slot] + 1
+        if self._stopped or child.stopping:
+            pass
+        elif self._failed_starts[slot] >= START_ATTEMPTS:
+            self.unavailable = (
+                f"the analysis processes do not start (exit code {code}, "
+                f"{START_ATTEMPTS} times in a row; the server log says why)"
+            )
+            log.error("%s: analyses are reported errored", self.unavailable)
+        else:
+            log.warning("analysis process %s exited with code %s; restarting", slot, code)
+            self._spawn(slot)
+        async with self._free:
+            self._free.notify_all()
 
     async def stop(self) -> None:
         self._stopped = True
@@ -252,7 +260,10 @@ def child_main(
     settings_json: str, conn: Connection, per_process: int, spamd_unavailable: str | None = None
 ) -> None:
     """Entry point of an analysis process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    # Ctrl-C, and a SIGTERM sent to the whole process group (systemd, docker stop), are the
+    # server's to handle: it stops its children in order (and kills one that does not stop).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     logging.basicConfig(
