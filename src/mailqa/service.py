@@ -452,6 +452,7 @@ def envelope_of(row: Message) -> Envelope:
         client_ip=row.client_ip,
         client_name=row.client_name,
         helo=row.helo,
+        tls=row.smtp_tls,
     )
 
 

@@ -117,6 +117,7 @@ async def test_upload_detail_bodies_attachments_and_raw(running: Running) -> Non
             "rcpt_to": [],
             "client_ip": "203.0.113.9",
             "helo": "mx.shop.example",
+            "smtp_tls": None,  # uploaded, not received over SMTP
         }
         assert any(h["name"] == "Message-ID" for h in d["headers"])
         [att] = d["attachments"]

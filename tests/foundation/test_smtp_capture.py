@@ -42,6 +42,7 @@ async def test_inbox_credentials_deliver_to_that_inbox_with_exact_bytes(running:
     assert msg["envelope"]["mail_from"] == "sender@app.example"
     assert msg["envelope"]["client_ip"] == "127.0.0.1"
     assert msg["envelope"]["helo"] == "client.test"
+    assert msg["envelope"]["smtp_tls"] is False
     async with running.client() as c:
         stored = (await c.get(f"/api/v1/messages/{msg['id']}/raw")).content
     assert stored == on_wire(raw)
@@ -89,7 +90,36 @@ async def test_starttls_then_auth(running: Running) -> None:
     inbox = await new_inbox(running)
     creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
     await asyncio.to_thread(running.smtp_send, make_message("Over TLS"), login=creds, starttls=True)
-    assert [m["subject"] for m in await messages_of(running, inbox["id"])] == ["Over TLS"]
+    [msg] = await messages_of(running, inbox["id"])
+    assert msg["subject"] == "Over TLS" and msg["envelope"]["smtp_tls"] is True
+
+
+async def test_the_report_says_whether_the_smtp_session_used_tls(running: Running) -> None:
+    """The bulk-sender requirement "sent over TLS", from the session that delivered it; mail
+    uploaded over HTTP did not come over SMTP: unknown."""
+    inbox = await new_inbox(running)
+    creds = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+    for subject, starttls in (("tls", True), ("plain", False)):
+        raw = make_message(subject)
+        await asyncio.to_thread(running.smtp_send, raw, login=creds, starttls=starttls)
+    async with running.client() as c:
+        await c.post(
+            f"/api/v1/inboxes/{inbox['id']}/messages",
+            content=make_message("uploaded"),
+            headers={"Content-Type": "message/rfc822"},
+        )
+        seen: dict[str, str] = {}
+        for m in await messages_of(running, inbox["id"]):
+            answer = await c.get(f"/api/v1/messages/{m['id']}/report")
+            for _ in range(300):  # poll until its analysis is stored
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+                answer = await c.get(f"/api/v1/messages/{m['id']}/report")
+            assert answer.status_code == 200, answer.text
+            items = {i["id"]: i for i in answer.json()["compliance"]["items"]}
+            seen[m["subject"]] = items["smtp-tls"]["status"]
+    assert seen == {"tls": "pass", "plain": "fail", "uploaded": "unknown"}
 
 
 async def test_oversized_message_is_refused_with_552(running: Running) -> None:

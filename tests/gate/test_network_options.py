@@ -330,3 +330,63 @@ def test_which_runs_may_use_worker_processes() -> None:
     assert needs_one_process(Settings(offline=True, spamd_managed="auto"), ["spam"])
     assert pick_jobs(2, 10, one_process=False) == 2
     assert pick_jobs(2, 10, one_process=True) == 1
+
+
+# --- --require (bulk-sender profiles) ---------------------------------------------------------
+
+
+def newsletter_eml(lab: DnsLab, *, one_click_signed: bool = True) -> bytes:
+    """A newsletter from good.example as its receiving MX logged it (over TLS, from GOOD_IP),
+    with one-click unsubscribe headers that the DKIM signature covers or not."""
+    body = (
+        b"From: Shop <news@good.example>\r\n"
+        b"To: someone@receiver.example\r\n"
+        b"Subject: Weekly offers\r\n"
+        b"Date: Mon, 06 Jan 2025 10:00:00 +0000\r\n"
+        b"Message-ID: <2@good.example>\r\n"
+        b"List-Unsubscribe: <https://good.example/u/2>\r\n"
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        b"\r\n"
+        b"This week's offers.\r\n"
+    )
+    signed = [b"from", b"to", b"subject", b"date", b"message-id"]
+    if one_click_signed:
+        signed += [b"list-unsubscribe", b"list-unsubscribe-post"]
+    signature = dkim.sign(
+        body, b"sel", b"good.example", lab.keys.good_private, include_headers=signed
+    )
+    trace = (
+        "Return-Path: <bounce@good.example>\r\n"
+        f"Received: from mta.good.example (mta.good.example [{GOOD_IP}])\r\n"
+        "\tby mx.receiver.example with ESMTPS id 2; Mon, 06 Jan 2025 10:00:01 +0000\r\n"
+    ).encode()
+    return trace + bytes(signature) + body
+
+
+def test_require_a_bulk_sender_profile(project: Path, gate: Gate, dns_lab: DnsLab) -> None:
+    (project / "news.eml").write_bytes(newsletter_eml(dns_lab))
+    (project / "unsigned-unsub.eml").write_bytes(newsletter_eml(dns_lab, one_click_signed=False))
+    server = ["--dns-server", dns_lab.nsd.address]
+    checks = ["--checks", "headers,auth"]
+
+    met = gate(*checks, *server, "--require", "gmail-bulk", "news.eml", "--format", "json")
+    assert met.exit_code == 0, met.stdout + met.stderr
+    (entry,) = json.loads(met.stdout)["files"]
+    profile = entry["report"]["compliance"]["profiles"][0]
+    assert (profile["id"], profile["status"], profile["passed"]) == ("gmail-bulk", "pass", 10)
+
+    unmet = gate(
+        *checks, *server, "--require", "gmail-bulk,outlook-high-volume", "unsigned-unsub.eml"
+    )
+    assert unmet.exit_code == 1
+    assert "error gate.requirements: Gmail bulk senders: 9/10 requirements met" in unmet.stdout
+    assert "one-click-unsubscribe: no passing DKIM signature covers" in unmet.stdout
+    assert "Outlook.com" not in unmet.stdout  # authentication alone: met
+
+    # Offline, the authentication items cannot be judged: the gate says so and fails.
+    offline = gate("--checks", "headers", "--require", "yahoo-bulk", "news.eml")
+    assert offline.exit_code == 1
+    assert "(some need --online)" in offline.stdout and "not judged: spf-pass" in offline.stdout
+
+    wrong = gate("--require", "gmail", "news.eml")
+    assert wrong.exit_code == 2 and "unknown profile(s) gmail" in wrong.stderr

@@ -454,6 +454,18 @@ async def test_each_qa_tab_shows_its_data(ui: Session, stack: Stack, newsletter:
     report = await stack.wait_report(newsletter)
     await open_message(page, stack, newsletter, "overview")
     await expect(page.locator("#panel-overview .qa-card")).to_have_count(len(report["checks"]))
+    # The bulk-sender requirements, as the report judged them, item by item.
+    compliance = page.locator("#panel-overview .compliance")
+    for profile in report["compliance"]["profiles"]:
+        line = compliance.locator(f'li[data-profile="{profile["id"]}"]')
+        await expect(line).to_contain_text(
+            f"{profile['name']}: {profile['passed']}/{profile['total']}"
+        )
+        await expect(line.locator(".badge")).to_have_text(profile["status"])
+    for item in report["compliance"]["items"]:
+        row = compliance.locator(f'tr[data-item="{item["id"]}"]')
+        await expect(row.locator(".badge")).to_have_text(item["status"])
+        await expect(row).to_contain_text(item["reason"])
     await screenshot(page, "05-qa-overview")
 
     # HTML check: the real result of the real check on this message.

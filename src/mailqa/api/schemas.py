@@ -148,6 +148,10 @@ class EnvelopeOut(BaseModel):
     rcpt_to: list[str]
     client_ip: str | None
     helo: str | None
+    smtp_tls: bool | None = Field(
+        default=None,
+        description="Whether the SMTP session used TLS; null: not received over SMTP.",
+    )
 
 
 class MessageOut(BaseModel):
@@ -196,6 +200,7 @@ class MessageOut(BaseModel):
                 rcpt_to=list(m.rcpt_to or []),
                 client_ip=m.client_ip,
                 helo=m.helo,
+                smtp_tls=m.smtp_tls,
             ),
             source_expired_at=m.source_expired_at,
         )

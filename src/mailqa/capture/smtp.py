@@ -259,6 +259,7 @@ class CaptureHandler:
                 rcpt_to=tuple(envelope.rcpt_tos),
                 client_ip=client_ip,
                 helo=session.host_name or None,
+                tls=session.ssl is not None,
             )
             message_id = await self.service.capture(raw, inbox_id, env, source="smtp")
         except AnalysisQueueFull:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mailqa.core.address import is_plain_address
 from mailqa.core.check import CheckContext
@@ -181,6 +181,44 @@ def is_bulk(msg: ParsedMessage) -> bool:
     )
 
 
+def sender_facts(msg: ParsedMessage) -> dict[str, Any]:
+    """What the bulk-sender requirements read of the headers and the SMTP session
+    (``mailqa.core.compliance``)."""
+    unsub = msg.header("List-Unsubscribe") or ""
+    targets = [t.lower() for t in _LIST_UNSUB_ITEM.findall(unsub)]
+    post = (msg.header("List-Unsubscribe-Post") or "").replace(" ", "").lower()
+    from_address = msg.from_address or ""
+    return {
+        "unsubscribe": {
+            "https": any(t.startswith("https://") for t in targets),
+            "mailto": any(t.startswith("mailto:") for t in targets),
+            "one_click": post == "list-unsubscribe=one-click",
+        },
+        "header_counts": {
+            name: len(msg.header_all(name)) for name in ("from", "date", "message-id")
+        },
+        "from_domain": from_address.rpartition("@")[2].lower() or None,
+        "smtp_tls": msg.envelope.tls if msg.envelope.tls is not None else _received_tls(msg),
+    }
+
+
+_WITH = re.compile(r"\bwith\s+([A-Za-z0-9]+)", re.IGNORECASE)
+
+
+def _received_tls(msg: ParsedMessage) -> bool | None:
+    """Whether the newest ``Received:`` says its hop used TLS: RFC 3848's protocol types
+    (``with ESMTPS``, ``ESMTPSA``, ``UTF8SMTPS``...) end in S or SA when it did. For a message
+    read from a file, whose SMTP session mailqa did not see; None without one."""
+    received = msg.header("Received")
+    found = _WITH.search(received or "")
+    if found is None:
+        return None
+    protocol = found.group(1).upper().removesuffix("A")  # A: authenticated
+    if not protocol.endswith(("SMTP", "SMTPS", "LMTP", "LMTPS")):
+        return None
+    return protocol.endswith("S")
+
+
 class HeadersCheck:
     name: ClassVar[str] = "headers"
     rules: ClassVar[CheckRules] = RULES
@@ -203,7 +241,11 @@ class HeadersCheck:
             findings,
             RULES.penalties,
             summary=summary,
-            details={"bulk": is_bulk(msg), "header_count": len(msg.headers)},
+            details={
+                "bulk": is_bulk(msg),
+                "header_count": len(msg.headers),
+                "sender": sender_facts(msg),
+            },
         )
 
     def _structure(self, msg: ParsedMessage) -> list[Finding]:

@@ -219,6 +219,15 @@ def check(
         float | None,
         typer.Option("--max-spam-score", help="Fail above this spam score.", show_default=False),
     ] = None,
+    require: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require",
+            help="Bulk-sender profile each message must meet (gmail-bulk, yahoo-bulk, "
+            "outlook-high-volume); repeatable. Most items need --online.",
+            show_default=False,
+        ),
+    ] = None,
     ignore: Annotated[
         list[str] | None,
         typer.Option(
@@ -268,6 +277,7 @@ def check(
             fail_on=fail_on,
             min_html_score=min_html_score,
             max_spam_score=max_spam_score,
+            require=_split(require),
             ignore=_split(ignore),
             baseline=baseline,
             write_baseline=write_baseline,
@@ -305,6 +315,7 @@ def run_check(
     fail_on: str | None = None,
     min_html_score: float | None = None,
     max_spam_score: float | None = None,
+    require: list[str] | None = None,
     ignore: list[str] | None = None,
     baseline: Path | None = None,
     write_baseline: bool = False,
@@ -342,6 +353,7 @@ def run_check(
         "fail-on": fail_on,
         "min-html-score": min_html_score,
         "max-spam-score": max_spam_score,
+        "require": require or None,
         "jobs": jobs,
     }
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -64,6 +64,11 @@ class GateConfig(BaseModel):
     max_spam_score: float | None = Field(
         None, description="Fail when the spam score is above this (default: spamd's threshold)."
     )
+    require: list[str] = Field(
+        default_factory=list,
+        description="Bulk-sender profiles each message must meet: gmail-bulk, yahoo-bulk, "
+        "outlook-high-volume (most items need the online checks).",
+    )
     ignore: list[str] = Field(
         default_factory=list,
         description="Rule ids to ignore everywhere: 'headers.to-missing', globs 'links.*', "
@@ -101,6 +106,18 @@ class GateConfig(BaseModel):
         if unknown:
             raise ValueError(
                 f"unknown check(s) {', '.join(unknown)}; available: {', '.join(BUILTIN_CHECKS)}"
+            )
+        return value
+
+    @field_validator("require")
+    @classmethod
+    def _known_profiles(cls, value: list[str]) -> list[str]:
+        from mailqa.core.compliance import PROFILES
+
+        unknown = [p for p in value if p not in PROFILES]
+        if unknown:
+            raise ValueError(
+                f"unknown profile(s) {', '.join(unknown)}; available: {', '.join(PROFILES)}"
             )
         return value
 

@@ -37,6 +37,14 @@ MAX_SPAM_SCORE = GATE_RULES.rule(
     "SpamAssassin's score is above max-spam-score (default: spamd's own threshold); see "
     "the spam findings for the rules that added points.",
 )
+REQUIREMENTS = GATE_RULES.rule(
+    "requirements",
+    "A required bulk-sender profile is not met",
+    Severity.ERROR,
+    "The message does not meet a mailbox provider's bulk-sender requirements asked for with "
+    "require (gmail-bulk, yahoo-bulk, outlook-high-volume); the report's compliance section "
+    "says which items fail or could not be judged (those need the online checks).",
+)
 _SPACES = re.compile(r"\s+")
 # How much of the source at a finding identifies it: a tag, a declaration or a URL with
 # some of what follows it.
@@ -202,6 +210,30 @@ def threshold_findings(report: Report, config: GateConfig) -> list[tuple[str, Fi
                     title=f"HTML support score {html.score:g} is below the minimum "
                     f"{config.min_html_score:g}",
                     data={"score": html.score, "minimum": config.min_html_score},
+                ),
+            )
+        )
+    for profile_id in config.require:
+        profile = report.compliance.profile(profile_id)
+        if profile.status == "pass":
+            continue
+        items = {i.id: i for i in report.compliance.items}
+        lacking = [f"{i}: {items[i].reason}" for i in profile.failing]
+        if profile.unknown:
+            reasons = sorted({items[i].reason for i in profile.unknown})
+            lacking.append(f"not judged: {', '.join(profile.unknown)} ({'; '.join(reasons)})")
+        out.append(
+            (
+                "headers",
+                REQUIREMENTS.finding(
+                    "; ".join(lacking),
+                    title=f"{profile.name}: {profile.passed}/{profile.total} requirements met"
+                    + (" (some need --online)" if profile.unknown else ""),
+                    data={
+                        "profile": profile_id,
+                        "failing": profile.failing,
+                        "unknown": profile.unknown,
+                    },
                 ),
             )
         )

@@ -42,6 +42,9 @@ class Envelope:
     client_ip: str | None = None
     client_name: str | None = None
     helo: str | None = None
+    tls: bool | None = None
+    """Whether the SMTP session used TLS (STARTTLS or implicit); None: not received over
+    SMTP, or not known."""
 
 
 @dataclass(frozen=True)

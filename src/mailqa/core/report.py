@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from mailqa.core.compliance import Compliance, assess
 
 # 2.0: location columns count from 1 (they counted from 0 in 1.x).
 SCHEMA_VERSION = "2.0"
@@ -174,6 +176,12 @@ class Report(BaseModel):
     checks: dict[str, CheckResult] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     duration_ms: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def compliance(self) -> Compliance:
+        """The bulk-sender requirements (Gmail, Yahoo, Outlook.com), judged from the checks."""
+        return assess(self.checks)
 
     @model_validator(mode="before")
     @classmethod

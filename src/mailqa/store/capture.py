@@ -63,6 +63,7 @@ def _message_row(inbox_id: int, msg: NewMessage, now: datetime) -> dict[str, Any
         "client_ip": env.client_ip,
         "client_name": env.client_name,
         "helo": env.helo,
+        "smtp_tls": env.tls,
         "analysis_status": "pending",
     }
     if isinstance(msg, CapturedMessage):

@@ -172,6 +172,7 @@ class Message(Base):
     client_ip: Mapped[str | None] = mapped_column(SafeText(64), nullable=True)
     client_name: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
     helo: Mapped[str | None] = mapped_column(SafeText(255), nullable=True)
+    smtp_tls: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
     # Analyses started and not finished: counted when a job starts, so a message whose
     # analysis keeps killing the server is recognised at start-up and not queued again.

@@ -159,6 +159,34 @@ const CSRF_HEADER = byId("main").dataset.csrfHeader || "X-Mailqa-Request";
  * @property {Record<string, CheckResult>} checks
  * @property {string} created_at
  * @property {number} [duration_ms]
+ * @property {Compliance} [compliance]
+ */
+
+/** @typedef {"pass" | "fail" | "unknown"} ComplianceStatus */
+
+/**
+ * @typedef {object} ComplianceItem
+ * @property {string} id
+ * @property {string} title
+ * @property {ComplianceStatus} status
+ * @property {string} reason
+ * @property {string} source
+ */
+
+/**
+ * @typedef {object} ComplianceProfile
+ * @property {string} id
+ * @property {string} name
+ * @property {ComplianceStatus} status
+ * @property {number} passed
+ * @property {number} total
+ * @property {string[]} items
+ */
+
+/**
+ * @typedef {object} Compliance  the bulk-sender requirements, judged from the checks
+ * @property {ComplianceItem[]} items
+ * @property {ComplianceProfile[]} profiles
  */
 
 /** @typedef {"queued" | "running" | "done" | "failed" | "cancelled"} AuditStatus */

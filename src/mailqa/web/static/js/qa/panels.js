@@ -53,6 +53,48 @@ export function renderOverview(panel, ctx) {
       ),
     ),
   );
+  if (r.compliance) panel.append(renderCompliance(r.compliance));
+}
+
+/** @type {Record<string, import("../api.js").Status>} */
+const COMPLIANCE_BADGE = { pass: "passed", fail: "failed", unknown: "skipped" };
+
+/**
+ * The bulk-sender requirements: one line per provider, then each item with its reason.
+ * @param {import("../api.js").Compliance} compliance
+ */
+function renderCompliance(compliance) {
+  return h(
+    "section",
+    { class: "compliance", "aria-labelledby": "compliance-title" },
+    h("h3", { id: "compliance-title" }, "Bulk-sender requirements"),
+    h(
+      "ul",
+      { class: "compliance-profiles" },
+      compliance.profiles.map((p) =>
+        h("li", { "data-profile": p.id }, badge(p.status, COMPLIANCE_BADGE[p.status]), ` ${p.name}: ${p.passed}/${p.total}`),
+      ),
+    ),
+    h(
+      "table",
+      { class: "compliance-items" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Requirement"), h("th", {}, "Result"), h("th", {}, "Why"))),
+      h(
+        "tbody",
+        {},
+        compliance.items.map((i) =>
+          h(
+            "tr",
+            { "data-item": i.id },
+            h("td", {}, h("a", { href: i.source, target: "_blank", rel: "noopener noreferrer" }, i.title)),
+            h("td", {}, badge(i.status, COMPLIANCE_BADGE[i.status])),
+            h("td", { class: "small" }, i.reason),
+          ),
+        ),
+      ),
+    ),
+    h("p", { class: "muted small" }, "Unknown: what the checks that ran could not tell (authentication needs the online checks). Spam-rate limits need the providers' own statistics."),
+  );
 }
 
 /**
