@@ -578,3 +578,27 @@ def test_rule_blocks_skip_braces_in_parentheses_a_few_times() -> None:
     hostile = "a {" + "url({0}) " * 5_000 + "x"
     start, _ = block_bounds(hostile, len(hostile) - 1)
     assert start == -1  # gives up after a few: read as no block
+
+
+def test_an_image_format_as_a_css_background_has_the_background_fallbacks() -> None:
+    """A base64 image as a background with a colour behind it (a button's spacer GIF) is
+    covered as any background image is (the colour shows: a warning, not a blocker); over no
+    colour, the white text is lost with it."""
+    gif = "url(data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7)"
+    covered = f'<a href="https://x.example" style="background: {gif}, #3b5998; color:#fff">Go</a>'
+    bare = f'<div style="background-image: {gif}; color:#ffffff">White text</div>'
+    assert severity(covered, "image-base64") == Severity.WARNING
+    assert severity(bare, "image-base64") == Severity.ERROR
+
+
+def test_a_small_unnamed_inline_svg_is_a_decorative_icon() -> None:
+    """Gmail drops inline SVG: a small icon with no accessible name costs only the icon (a
+    warning); a named or large one (a logo, a chart) is content the reader loses (an error)."""
+    path = '<path d="M0 0h10v10H0z" fill="#fff"/>'
+    icon = f'<div><svg viewBox="0 0 10 10" width="40" height="40">{path}</svg></div><p>Hi</p>'
+    named = f'<svg width="40" height="40" role="img" aria-label="Acme">{path}</svg>'
+    titled = f'<svg width="40" height="40"><title>Acme</title>{path}</svg>'
+    logo = f'<svg viewBox="0 0 10 10" width="160" height="40">{path}</svg>'
+    assert severity(icon, "html-svg") == Severity.WARNING
+    for content in (named, titled, logo):
+        assert severity(content, "html-svg") == Severity.ERROR, content

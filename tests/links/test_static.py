@@ -165,6 +165,19 @@ async def test_static_findings() -> None:
     assert {"{email}", "%7Border_id%7D"} <= single
 
 
+async def test_square_bracket_merge_tags_where_an_address_goes_are_placeholders() -> None:
+    html = (
+        '<a href="mailto:[mail]">to</a><a href="[unsubscribe_link]">unsub</a>'
+        '<a href="https://[domain]/x">host</a>'
+        '<a href="https://shop.example.com/list?filter[status]=open">query</a>'
+        '<a href="https://[2001:db8::1]/ipv6">v6</a>'
+    )
+    result, _ = await run(mail(html))
+    markers = {f.data["marker"] for f in result.findings if f.rule == "links.template-placeholder"}
+    assert markers == {"[mail]", "[unsubscribe_link]", "[domain]"}
+    assert "links.invalid-mailto" not in rules(result)
+
+
 async def test_base_href_resolves_relative_links() -> None:
     html = '<base href="https://www.acme.com/news/"><a href="item/1">x</a>'
     result, details = await run(mail(html))

@@ -293,6 +293,8 @@ _BLOCK_ELEMENTS = frozenset(
 )
 _FULL_WIDTH_CALC = re.compile(r"calc\(\s*100%\s*[-+]", re.I)
 MAX_CHILD_SCAN = 20_000
+ICON_PX = 48
+"""The largest width and height of an inline ``<svg>`` read as an icon."""
 """Elements read to count the children of flex containers, in all: hostile nesting stops there."""
 _SIMPLE_SELECTOR = re.compile(r"([a-z][a-z0-9]*)?(?:\.([a-z_-][a-z0-9_-]*))?", re.I)
 """A type, a class or both (``img``, ``.btn``, ``td.btn``): what ``_selected`` can match."""
@@ -313,7 +315,14 @@ _HANDLED = frozenset(
     | SELECTORS
     | ONE_ITEM
     | BACKGROUND_VALUES
-    | {"html-video", "css-position", "css-left-right-top-bottom", "css-max-height", "css-unit-vw"}
+    | {
+        "html-video",
+        "html-svg",
+        "css-position",
+        "css-left-right-top-bottom",
+        "css-max-height",
+        "css-unit-vw",
+    }
 )
 
 
@@ -383,6 +392,10 @@ class Fallbacks:
             found.extend(self._background(offset))
         elif slug.startswith("image-"):
             found.extend(self._alternative_format(offset))
+            if self.property_at(offset) in ("background", "background-image"):
+                # An image format as a CSS background: lost where the format is, like any
+                # background image, and covered the same way (a colour, VML).
+                found.extend(self._background(offset))
         elif slug == "html-video":
             found.extend(self._video(offset))
         if slug in HYBRID and self.conds.in_ghost_table(offset):
@@ -426,6 +439,8 @@ class Fallbacks:
             found.extend(self._hides_white_space(offset))
         if slug.startswith("image-"):
             found.extend(self._decorative(offset))
+        elif slug == "html-svg":
+            found.extend(self._icon(offset))
         return found
 
     # -- where a use is ----------------------------------------------------------------
@@ -695,6 +710,34 @@ class Fallbacks:
             if alt is not None and not alt.value.strip():
                 return [Cover(None, False, 'a decorative image (alt=""): nothing to read is lost')]
         return []
+
+    def _icon(self, offset: int) -> list[Cover]:
+        """An inline ``<svg>`` drawn small (width and height at most ``ICON_PX``) with no
+        accessible name (no ``<title>``, ``aria-label``/``-labelledby``, ``role="img"``) is a
+        decorative icon: where it is dropped the reader loses the icon, nothing to read."""
+        element = self.element_at(offset)
+        if element is None or element.name != "svg":
+            return []
+        sizes = [_pixels(element.get(name)) for name in ("width", "height")]
+        if any(size is None or size > ICON_PX for size in sizes):
+            return []
+        if element.get("aria-label") or element.get("aria-labelledby"):
+            return []
+        if (element.get("role") or "").strip().lower() == "img":
+            return []
+        depths, elements = self.doc.scan.depths, self.doc.scan.elements
+        index = bisect_right(self._element_offsets, element.offset) - 1
+        if len(depths) != len(elements):
+            return []
+        for j in range(index + 1, min(index + 1 + MAX_CHILD_SCAN, len(elements))):
+            if depths[j] <= depths[index]:
+                break
+            if elements[j].name == "title":
+                return []
+        else:
+            if index + 1 + MAX_CHILD_SCAN < len(elements):
+                return []
+        return [Cover(None, False, "a small decorative icon (no accessible name): only it is lost")]
 
     def property_at(self, offset: int) -> str | None:
         """The property of the declaration holding ``offset``."""
@@ -1000,6 +1043,15 @@ class Fallbacks:
             found = [Cover(frozenset(works), True, reason)] if works else []
             self._chains[links] = found
         return found
+
+
+_PIXELS = re.compile(r"\s*(\d{1,5}(?:\.\d+)?)\s*(?:px)?\s*$", re.I)
+
+
+def _pixels(value: str | None) -> float | None:
+    """A width or height attribute in pixels (``40``, ``40px``); None for others (``2em``)."""
+    match = _PIXELS.match(value or "")
+    return float(match.group(1)) if match else None
 
 
 def _classic(url: str) -> bool:

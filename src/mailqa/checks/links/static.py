@@ -74,6 +74,10 @@ _PLACEHOLDERS = (
 # One pair of braces around a name or index: PrestaShop's {email}, .NET's and Python's {0}.
 # A URL has no literal braces (RFC 3986), so this is a variable never filled in.
 _SINGLE_BRACE = re.compile(r"\{[A-Za-z0-9_.\-]{1,64}\}|%7b[A-Za-z0-9_.\-]{1,64}%7d", re.I)
+# A square-bracket merge tag as the whole target, or where the host or address goes
+# ("[unsubscribe]", "mailto:[email]", "https://[domain]/x"; Mosaico, Sendy, Mailpoet): not an
+# IPv6 host (digits and colons) nor a query's "a[b]=1", which come later in the URL.
+_BRACKET_TAG = re.compile(r"^(?:mailto:|tel:|https?://)?(\[[A-Za-z][A-Za-z0-9_ .\-]{0,63}\])", re.I)
 _DANGEROUS_SCHEMES = frozenset({"javascript", "vbscript", "file", "data"})
 _PRIVATE_SUFFIXES = (
     ".localhost",
@@ -209,7 +213,10 @@ def _placeholder(url: str) -> str | None:
         if marker in lowered:
             return marker
     single = _SINGLE_BRACE.search(url)
-    return single.group(0) if single else None
+    if single:
+        return single.group(0)
+    bracket = _BRACKET_TAG.match(url.strip())
+    return bracket.group(1) if bracket else None
 
 
 def _mailto_problem(url: str) -> str | None:
