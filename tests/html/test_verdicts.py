@@ -602,3 +602,16 @@ def test_a_small_unnamed_inline_svg_is_a_decorative_icon() -> None:
     assert severity(icon, "html-svg") == Severity.WARNING
     for content in (named, titled, logo):
         assert severity(content, "html-svg") == Severity.ERROR, content
+
+
+def test_a_finding_points_first_at_a_use_no_fallback_covers() -> None:
+    """The gate sends the reader to a finding's first location: the use that breaks, not an
+    earlier one a fallback covers."""
+    gif = "url(data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7)"
+    html = (
+        f'<a href="https://x.example" style="background: {gif}, #3b5998; color:#fff">Go</a>\n'
+        f'<div style="background-image: {gif}; color:#ffffff">White text</div>\n'
+    )
+    found = finding(analyse(html), "image-base64")
+    assert found is not None and found.severity == Severity.ERROR
+    assert [loc.line for loc in found.locations] == [2, 1]

@@ -614,8 +614,12 @@ def _finding(
     severity = _severity(klass, affected, covered, policy, tally)
     if severity is None:
         return None, worst, no_data_ids, verdicts
+    offsets = judge.offsets(feature.slug)
+    if uses:  # the uses no fallback covers first: the location a reader is sent to breaks
+        bare = {o for u in uses if u.scope != "outlook" and not u.covers for o in u.offsets}
+        offsets.sort(key=lambda o: o not in bare)
     locations = []
-    for offset in judge.offsets(feature.slug)[:REPORTED_LOCATIONS]:
+    for offset in offsets[:REPORTED_LOCATIONS]:
         line, column = doc.position(offset)
         locations.append(
             Location(part="html", line=line, column=column, snippet=doc.snippet(line, column))
