@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, update
@@ -44,22 +45,26 @@ def message() -> bytes:
     return bytes(msg)
 
 
+async def upload_analysed(c: httpx.AsyncClient, name: str) -> int:
+    """The sample message uploaded to a new inbox, once its analysis is stored: its id."""
+    project = (await c.post("/api/v1/projects", json={"name": name})).json()
+    inbox = (await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": name})).json()
+    uploaded = await c.post(
+        f"/api/v1/inboxes/{inbox['id']}/messages",
+        content=message(),
+        headers={"Content-Type": "message/rfc822"},
+    )
+    mid: int = uploaded.json()["id"]
+    latest = await c.get(
+        f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
+    )
+    assert latest.json()["id"] == mid
+    return mid
+
+
 async def test_report_html_section(html_stack: Running) -> None:
     async with html_stack.client() as c:
-        project = (await c.post("/api/v1/projects", json={"name": "html"})).json()
-        inbox = (
-            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "html"})
-        ).json()
-        uploaded = await c.post(
-            f"/api/v1/inboxes/{inbox['id']}/messages",
-            content=message(),
-            headers={"Content-Type": "message/rfc822"},
-        )
-        mid = uploaded.json()["id"]
-        latest = await c.get(
-            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
-        )
-        assert latest.json()["id"] == mid
+        mid = await upload_analysed(c, "html")
         response = await c.get(f"/api/v1/messages/{mid}/report/html")
         assert response.status_code == 200, response.text
         section = response.json()
@@ -107,19 +112,7 @@ async def test_a_report_stored_by_a_1x_version_is_served_with_columns_from_1(
 ) -> None:
     """Reports of schema 1.x counted columns from 0; stored ones read as the current schema."""
     async with html_stack.client() as c:
-        project = (await c.post("/api/v1/projects", json={"name": "columns"})).json()
-        inbox = (
-            await c.post(f"/api/v1/projects/{project['id']}/inboxes", json={"name": "columns"})
-        ).json()
-        uploaded = await c.post(
-            f"/api/v1/inboxes/{inbox['id']}/messages",
-            content=message(),
-            headers={"Content-Type": "message/rfc822"},
-        )
-        mid = uploaded.json()["id"]
-        await c.get(
-            f"/api/v1/inboxes/{inbox['id']}/messages/latest", params={"wait": 60, "analyzed": 1}
-        )
+        mid = await upload_analysed(c, "columns")
         current = (await c.get(f"/api/v1/messages/{mid}/report")).json()
         assert current["schema_version"] == "2.0"
         findings = current["checks"]["html"]["findings"]
