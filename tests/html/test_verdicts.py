@@ -615,3 +615,21 @@ def test_a_finding_points_first_at_a_use_no_fallback_covers() -> None:
     found = finding(analyse(html), "image-base64")
     assert found is not None and found.severity == Severity.ERROR
     assert [loc.line for loc in found.locations] == [2, 1]
+
+
+def test_a_flex_row_of_inline_items_keeps_them_on_one_line_without_flex() -> None:
+    """A "Powered by [logo] Name" footer in a flex row: without flex the spans and the image
+    flow on one line as text does; block items or a column would stack instead."""
+    logo = '<img src="https://x.example/l.png" width="15" height="15" alt="">'
+    inline = (
+        '<div style="display: flex; padding: 20px; align-items: center;">'
+        f'<span>Powered by </span><span style="display: flex;">{logo}</span><b>Acme</b></div>'
+    )
+    blocks = '<div style="display: flex;"><div>One</div><div>Two</div></div>'
+    column = (
+        '<div style="display: flex; flex-direction: column;"><span>a</span><span>b</span></div>'
+    )
+    assert severity(inline, "css-display-flex") == Severity.WARNING
+    assert severity(inline, "css-align-items") == Severity.WARNING
+    assert severity(blocks, "css-display-flex") == Severity.ERROR
+    assert severity(column, "css-display-flex") == Severity.ERROR

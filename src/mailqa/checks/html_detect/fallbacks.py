@@ -287,6 +287,13 @@ BACKGROUND_VALUES = frozenset({"css-variables"})
 """Value features whose loss in a background colour costs only that colour on an empty box."""
 _COLOUR_PROPERTIES = frozenset({"background", "background-color"})
 _TABLE_ELEMENTS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th"})
+_INLINE_ELEMENTS = frozenset(
+    {"span", "a", "img", "b", "strong", "i", "em", "small", "sup", "sub", "font", "u", "br"}
+    | {"s", "code", "abbr", "label", "time", "mark"}
+)
+# An item's own display that keeps it on the line once its container's flex is dropped (a
+# nested flex box is dropped by the same clients).
+_INLINE_DISPLAYS = frozenset({"", "inline", "inline-block", "inline-flex", "flex"})
 _BLOCK_ELEMENTS = frozenset(
     {"div", "p", "section", "article", "header", "footer", "main", "center", "blockquote"}
     | {"h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li"}
@@ -424,6 +431,7 @@ class Fallbacks:
         if slug in ONE_ITEM:
             found.extend(self._one_item(offset))
             found.extend(self._table_layout(offset))
+            found.extend(self._inline_items(offset))
         if slug in SELECTORS:
             found.extend(self._soft_rule(offset))
         if slug in BACKGROUND_VALUES:
@@ -850,6 +858,40 @@ class Fallbacks:
             if children is None or children > 1:
                 return []
         return [Cover(None, False, "each container holds one item: only its alignment is lost")]
+
+    def _inline_items(self, offset: int) -> list[Cover]:
+        """A flex row (in a style attribute) whose items are all inline content (text,
+        ``<span>``, ``<a>``, ``<img>``...): where flex is dropped they flow on one line as
+        text does, so only their alignment and spacing are lost."""
+        context = self.declarations_at(offset)
+        if context is None or context[1] is None:
+            return []
+        decls, element = context
+        direction = decls.get("flex-direction", "") + " " + decls.get("flex-flow", "")
+        if "column" in direction or decls.get("flex-wrap", "").strip() == "wrap":
+            return []
+        index = bisect_right(self._element_offsets, element.offset) - 1
+        depths, elements = self.doc.scan.depths, self.doc.scan.elements
+        if len(depths) != len(elements) or elements[index] is not element:
+            return []
+        items = 0
+        for j in range(index + 1, min(index + 1 + MAX_CHILD_SCAN, len(elements))):
+            if depths[j] <= depths[index]:
+                break
+            if depths[j] != depths[index] + 1:
+                continue
+            child = elements[j]
+            display = declarations(child.get("style") or "").get("display", "")
+            display = display.removesuffix("!important").strip().removeprefix("-webkit-")
+            if child.name not in _INLINE_ELEMENTS or display not in _INLINE_DISPLAYS:
+                return []
+            items += 1
+        else:
+            if index + 1 + MAX_CHILD_SCAN < len(elements):  # the scan budget ran out
+                return []
+        if not items:
+            return []
+        return [Cover(None, False, "its items are inline: without it they sit on one line")]
 
     def _selected_names(self, offset: int) -> set[str] | None:
         """The element names a use applies to: its element's, or those its rule's simple
