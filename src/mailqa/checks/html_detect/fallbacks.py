@@ -864,9 +864,11 @@ class Fallbacks:
         ``<span>``, ``<a>``, ``<img>``...): where flex is dropped they flow on one line as
         text does, so only their alignment and spacing are lost."""
         context = self.declarations_at(offset)
-        if context is None or context[1] is None:
+        if context is None:
             return []
         decls, element = context
+        if element is None:  # in a sheet: the elements it selects are not read here
+            return []
         direction = decls.get("flex-direction", "") + " " + decls.get("flex-flow", "")
         if "column" in direction or decls.get("flex-wrap", "").strip() == "wrap":
             return []
