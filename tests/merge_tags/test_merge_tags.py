@@ -253,6 +253,7 @@ TRAPS = [
     "Total: $129.00 [1] incl. VAT [2]",
     "The manual [PDF, 2 MB] and the terms [sic] apply [Update] [Date] [EXTERNAL]",
     "Hi, thanks for your order. Hello! Dear customer, welcome.",
+    "Bonjour ! Merci ! Bienvenue chez Fernway. Hi :) Hello :-)",
     "Save 20% today, 100% cotton, 50%% off is a typo, not a tag.",
     "Price {approx} and a { brace } and set {a, b}.",
     "Email us at help@fernway.example or call +1 (503) 555-0100.",

@@ -148,7 +148,9 @@ _GREETINGS = (
 # greeting. The gap is found first (cheap), then the word before it is matched, in a short
 # window: the greeting alternation is never tried at every position of a long text. A gap
 # starts only after a non-space, so a long run of spaces is read once, not from each space.
-_GAP_BEFORE_PUNCT = re.compile(r"(?<![ \t\u00a0])[ \t\u00a0]++[,!;:]")
+_GAP_BEFORE_PUNCT = re.compile(r"(?<![ \t\u00a0\u202f])[ \t\u00a0\u202f]++[,!]")
+_FRENCH = _words("bonjour bonsoir salut cher chère chere merci bienvenue")
+"""French sets a space before "!" ("Bonjour !"): there only a comma after a gap is empty."""
 # "Dear  Smith": two spaces where a first name was (only where spaces are literal).
 _DOUBLE_SPACE = re.compile(r"(?<! ) {2,}+(?=\w)")
 _GREETING_BEFORE = re.compile(rf"(?<![\w-])(?:{_GREETINGS})$", re.I)
@@ -234,8 +236,12 @@ def find_empty_greetings(text: str, *, literal_spaces: bool) -> Iterator[tuple[i
                 checkpoint()
             start = match.start()
             greeting = before.search(text, max(0, start - _WINDOW), start)
-            if greeting is not None:
-                yield greeting.start(), match.end()
+            if greeting is None:
+                continue
+            french = greeting.group().lower() in _FRENCH
+            if french and gap is _GAP_BEFORE_PUNCT and text[match.end() - 1] != ",":
+                continue
+            yield greeting.start(), match.end()
 
 
 @dataclass
