@@ -108,6 +108,19 @@ def test_order_confirmation_numbers_are_not_codes() -> None:
     assert [(link.kind, link.url) for link in header] == [
         ("unsubscribe", "https://fernway.example/email/unsubscribe/one-click/Zx81kQ")
     ]
+    raw_lines = mails.ORDER.decode().split("\n")
+    at = header[0]
+    assert at.line is not None and at.column is not None  # the field is folded: its next line
+    assert raw_lines[at.line - 1][at.column - 1 :].startswith(header[0].url)
+
+
+def test_a_code_in_the_subject_is_placed_on_its_header_line() -> None:
+    raw = mails.build("482913 is your Fernway login code", "Welcome back.", None)
+    found = extracted(raw)
+    code = found.codes[0]
+    assert (found.code, code.part, code.column) == ("482913", "subject", len("Subject: ") + 1)
+    assert code.line is not None
+    assert raw.decode().split("\n")[code.line - 1].startswith("Subject: 482913")
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from mailqa.core.budget import checkpoint, in_thread
 from mailqa.core.check import CheckContext
 from mailqa.core.html import HtmlDocument
 from mailqa.core.markup import MarkupScan
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import ParsedMessage, header_line
 from mailqa.core.report import CheckResult, Finding, Location, Severity
 from mailqa.core.rules import CheckRules, Rule
 
@@ -39,7 +39,6 @@ MAX_OCCURRENCES = 500
 MAX_LOCATIONS = 10
 """Locations one finding lists (its ``data.count`` has them all)."""
 MAX_VARIABLES = 100
-HEADER_SCAN_BYTES = 1_000_000
 
 RULES = CheckRules(
     "merge_tags",
@@ -304,7 +303,7 @@ def _subject(msg: ParsedMessage, found: _Found) -> None:
     subject = msg.subject
     if not subject:
         return
-    line = _header_line(msg.raw, b"subject")
+    line = header_line(msg.raw, "Subject")
     prefix = len("Subject: ")
     snippet = f"Subject: {subject[:100]}"
     for placeholder in found.take(find_placeholders(subject)):
@@ -315,15 +314,6 @@ def _subject(msg: ParsedMessage, found: _Found) -> None:
     for start, _ in found.take(find_empty_greetings(subject, literal_spaces=True)):
         location = Location(part="headers", line=line, column=prefix + start + 1, snippet=snippet)
         found.add(_Occurrence(UNREPLACED_SUBJECT, "subject", location, None))
-
-
-def _header_line(raw: bytes, name: bytes) -> int | None:
-    """The line (from 1) of the first ``name:`` header field in the raw message."""
-    head = raw[:HEADER_SCAN_BYTES].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
-    for number, line in enumerate(head.split(b"\n"), 1):
-        if line[: len(name) + 1].lower() == name + b":":
-            return number
-    return None
 
 
 def _text_part(text: str, found: _Found) -> None:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from mailqa.core.budget import checkpoint
 from mailqa.core.html import HtmlDocument
-from mailqa.core.message import ParsedMessage
+from mailqa.core.message import ParsedMessage, header_block, header_line
 
 MAX_CODES = 20
 MAX_LINKS = 500
@@ -150,6 +150,8 @@ class _Text:
     part: Part
     starts: tuple[tuple[int, int], ...]
     """(offset in ``text``, offset in the source) of each run the text is made of."""
+    line: int | None = None
+    """The header line of a subject."""
 
     def source_offset(self, offset: int) -> int:
         best = self.starts[0]
@@ -282,7 +284,8 @@ def _where(
         line_end = text.text.find("\n", start)
         snippet = text.text[line_start : line_end if line_end >= 0 else None].strip()[:120]
         return line, start - line_start + 1, snippet
-    return None, start + 1, text.text[:120]
+    # The subject: on its header line, after "Subject: ".
+    return text.line, len("Subject: ") + start + 1, f"Subject: {text.text[:120]}"
 
 
 # -- links --------------------------------------------------------------------------------
@@ -471,7 +474,19 @@ def _text_links(text: str, out: list[ExtractedLink]) -> None:
 
 def _header_links(msg: ParsedMessage, out: list[ExtractedLink]) -> None:
     value = msg.header("List-Unsubscribe") or ""
-    for url in re.findall(r"<(https?://[^>\s]{1,4000})>", value)[:5]:
+    if not value:
+        return
+    head = header_block(msg.raw).decode("utf-8", "replace")
+    line = header_line(msg.raw, "List-Unsubscribe") or 1
+    field_start = sum(len(row) + 1 for row in head.split("\n")[: line - 1])
+    for match in list(re.finditer(r"<(https?://[^>\s]{1,4000})>", value))[:5]:
+        url = match.group(1)
+        # Where the URL is in the (maybe folded) field as received.
+        at = head.find(url, field_start)
+        where_line = where_column = None
+        if at >= 0:
+            where_line = head.count("\n", 0, at) + 1
+            where_column = at - (head.rfind("\n", 0, at) + 1) + 1
         out.append(
             ExtractedLink(
                 url=url,
@@ -479,6 +494,8 @@ def _header_links(msg: ParsedMessage, out: list[ExtractedLink]) -> None:
                 text="List-Unsubscribe",
                 reasons=["header: List-Unsubscribe"],
                 part="headers",
+                line=where_line,
+                column=where_column,
             )
         )
 
@@ -495,7 +512,8 @@ def extract(msg: ParsedMessage) -> Extraction:
     if msg.text:
         _codes_in(_Text(msg.text[:MAX_TEXT], "text", ((0, 0),)), None, codes)
     if msg.subject:
-        _codes_in(_Text(msg.subject[:2000], "subject", ((0, 0),)), None, codes)
+        subject = _Text(msg.subject[:2000], "subject", ((0, 0),), header_line(msg.raw, "Subject"))
+        _codes_in(subject, None, codes)
     links: list[ExtractedLink] = []
     if doc is not None:
         _html_links(doc, links)
