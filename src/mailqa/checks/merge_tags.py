@@ -496,7 +496,7 @@ def _finding(group: list[_Occurrence]) -> Finding:
             data={"count": count, "where": wheres},
         )
     return rule.finding(
-        f"{placeholder.raw[:80]!r} ({placeholder.syntax}) was sent as is: the template "
+        f"{placeholder.raw[:80]!r} ({placeholder.syntax}) is in the mail as written: the template "
         "variable was never filled in. Check the data and the field name the sending code "
         "passes to the template.",
         title=f"Unreplaced {placeholder.syntax} variable "
