@@ -148,6 +148,7 @@ def test_code_shapes(text: str, expected: str | None) -> None:
         "Zip code 94107, postcode 10115: your parcel is on its way.",
         "The verification of order 40021187 of 2026 is complete.",
         "Code of conduct, section 2024, paragraph 12.",
+        "Unicode 1500 characters; we decode 4096 bytes and encode 2048 more.",
         "Your code expires at 10:45 on 23.11.2026; it costs €1299 otherwise.",
     ],
 )

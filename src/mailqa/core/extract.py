@@ -113,6 +113,8 @@ _NOT_OTP_WORDS = re.compile(
     r"nummer|number|numéro|número|numero)?$",
     re.I,
 )
+# Words that end in "code" and are no code: decode, encode, unicode, geocode, source code.
+_CODE_LOOKALIKE = re.compile(r"(?:de|en|uni|geo|source|bar|qr|zip|post|area)codes?", re.I)
 _CANDIDATE = re.compile(
     r"(?<![\w.,:/#+€$£¥-])(?<!\d )(?<!\d-)"
     r"(?:(?P<spaced>\d{3}[ -]\d{3}|\d{4}[ -]\d{4}|\d{2}[ -]\d{2}[ -]\d{2})(?![ -]?\d)"
@@ -124,8 +126,8 @@ _CANDIDATE = re.compile(
 )
 # What the text right before a number says it is: money, a number sign, a phone.
 _BEFORE_NOT_CODE = re.compile(
-    r"(?:[€$£¥#№]|\b(?:no|nr|n°|nº|number|nummer|numéro|número|numero|ref|order|invoice|tel|phone|fax|call|ruf|tél|"
-    r"teléfono|telefono|telefoon|telefone|bestellung|bestellnummer|rechnung|commande|facture|"
+    r"(?:[€$£¥#№]|\b(?:no|nr|n°|nº|number|nummer|numéro|número|numero|ref|order|invoice|"
+    r"tel|phone|fax|call|ruf|tél|teléfono|telefono|telefoon|telefone|bestellung|bestellnummer|rechnung|commande|facture|"
     r"pedido|factura|ordine|fattura|bestelling|factuur|encomenda|fatura|usd|eur|gbp|chf|"
     r"total|summe|montant|importe|totale|totaal|price|preis|prix|precio|prezzo|prijs|preço|"
     r"plz|zip|postcode|cp|cap|km|kg|room|zimmer|suite|flight|flug|vol|vuelo|volo|vlucht|voo|"
@@ -154,12 +156,9 @@ class _Text:
     """The header line of a subject."""
 
     def source_offset(self, offset: int) -> int:
-        best = self.starts[0]
-        for start in self.starts:
-            if start[0] > offset:
-                break
-            best = start
-        return best[1] + (offset - best[0])
+        index = bisect.bisect_right(self.starts, (offset, len(self.text) + 1)) - 1
+        text_start, source_start = self.starts[max(0, index)]
+        return source_start + (offset - text_start)
 
 
 def _html_text(doc: HtmlDocument) -> _Text:
@@ -184,6 +183,7 @@ def _codes_in(text: _Text, doc: HtmlDocument | None, out: list[ExtractedCode]) -
         (m.start(), m.end(), m.group())
         for m in _take(_CODE_WORD.finditer(source), 10_000)
         if not _NOT_OTP_WORDS.search(source[max(0, m.start() - 12) : m.end()])
+        and not _CODE_LOOKALIKE.fullmatch(m.group().strip())
     ]
     if not keywords:
         return
