@@ -110,6 +110,8 @@ HOSTILE = {
     "greetings": "Hi " * (SIZE // 3),
     "dear and spaces": "Dear " + " " * SIZE,
     "spaces": " " * SIZE + "x",
+    "conditional comments": "<!--[if mso]><v:rect href='{{a}}' src=x><![endif]-->" * (SIZE // 52),
+    "attributes": "<img alt='{{a}}' title='[FirstName]'>" * (SIZE // 38),
     "tabs before words": "\t" * SIZE + "x",
 }
 

@@ -405,7 +405,11 @@ def _attributes(doc: HtmlDocument, scan: MarkupScan, found: _Found) -> None:
 
 def _conditional_comments(doc: HtmlDocument, scan: MarkupScan, found: _Found) -> None:
     """Outlook's conditional comments hold VML buttons whose href is a real link."""
-    for comment in scan.comments:
+    for index, comment in enumerate(scan.comments):
+        if not index & 255:
+            checkpoint()
+        if found.truncated:
+            return
         text = comment.text
         if "[if" not in text.lower() or "=" not in text:
             continue
