@@ -156,6 +156,7 @@ def test_the_registry_imports_a_check_when_it_is_looked_up() -> None:
         "html",
         "hygiene",
         "accessibility",
+        "merge_tags",
     ]
     for name, cls in BUILTIN_CHECKS.items():
         assert cls.name == name

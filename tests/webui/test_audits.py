@@ -30,7 +30,7 @@ async def test_audit_an_inbox_from_the_ui(ui: Session, stack: Stack) -> None:
     await page.click("#audit-inbox")
     await expect(page.locator("#audit-inbox-select")).to_have_value(str(inbox["id"]))
     # Only two checks, chosen in the form: the audit must run exactly those.
-    for name in ("links", "hygiene", "accessibility"):
+    for name in ("links", "hygiene", "accessibility", "merge_tags"):
         await page.uncheck(f'input[name="check"][value="{name}"]')
     await page.click("#audit-start")
     await page.wait_for_url("**/#/audit/*")

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from mailqa.core.extract import Extraction
 from mailqa.core.message import ParsedMessage
 from mailqa.settings import BIGINT_MAX
 from mailqa.store.models import Attachment, Message, Project
@@ -204,6 +205,20 @@ class MessageOut(BaseModel):
             ),
             source_expired_at=m.source_expired_at,
         )
+
+
+class LatestMessageOut(MessageOut):
+    """The newest message; with ``extract=true`` its codes and links too."""
+
+    extract: Extraction | None = Field(
+        None, description="One-time codes and classified links (with ?extract=true)."
+    )
+
+
+class ExtractionOut(Extraction):
+    """A message's one-time codes and classified links."""
+
+    message_id: int
 
 
 class HeaderOut(BaseModel):

@@ -63,6 +63,7 @@ BUILTIN_CHECKS = CheckRegistry(
         "html": "mailqa.checks.html:HtmlCheck",
         "hygiene": "mailqa.checks.hygiene:HygieneCheck",
         "accessibility": "mailqa.checks.accessibility.check:AccessibilityCheck",
+        "merge_tags": "mailqa.checks.merge_tags:MergeTagsCheck",
     }
 )
 

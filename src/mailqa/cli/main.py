@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailqa import __version__
-from mailqa.cli import audit_cmd, check_cmd, worker_cmd
+from mailqa.cli import audit_cmd, check_cmd, extract_cmd, worker_cmd
 from mailqa.cli.common import EXIT_USAGE, settings_from_options
 from mailqa.core.errors import MailqaError
 
@@ -280,6 +280,7 @@ def token_revoke(
 app.command("check")(check_cmd.check)
 app.command("worker")(worker_cmd.worker)
 app.command("audit")(audit_cmd.audit)
+app.command("extract")(extract_cmd.extract)
 
 if __name__ == "__main__":
     app()

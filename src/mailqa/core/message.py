@@ -455,6 +455,16 @@ _STORED_HEADER = re.compile(
 """A header the message row stores, at a line start, with its continuation lines."""
 
 
+def header_line(raw: bytes, name: str) -> int | None:
+    """The line (counted from 1) of the first ``name:`` field in the header block of
+    ``raw``, for findings about a header; None when there is none."""
+    wanted = name.lower().encode("ascii") + b":"
+    for number, line in enumerate(header_block(raw).split(b"\n"), 1):
+        if line[: len(wanted)].lower() == wanted:
+            return number
+    return None
+
+
 @dataclass(frozen=True)
 class HeaderScan:
     """The headers capture stores, read from the header block by one linear search (no MIME

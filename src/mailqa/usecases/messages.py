@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailqa.auth import Principal
+from mailqa.core.budget import in_thread
 from mailqa.core.errors import ConfigError, NotFound, SourceExpired
+from mailqa.core.extract import Extraction
+from mailqa.core.extract import extract as extract_from
 from mailqa.core.message import Attachment as MessageAttachment
 from mailqa.core.message import Envelope, ParsedMessage, parse_stored
 from mailqa.core.report import Report
@@ -130,6 +133,18 @@ async def parsed_source(raw: bytes, row: Message) -> ParsedMessage:
 async def parsed(service: Service, row: Message) -> ParsedMessage:
     """The stored message parsed."""
     return await parsed_source(await raw_source(service, row), row)
+
+
+async def extract(service: Service, principal: Principal, message_id: int) -> Extraction:
+    """The message's one-time codes and classified links (``core.extract``)."""
+    row = await get_message(service, principal, message_id)
+    return await extraction(service, row)
+
+
+async def extraction(service: Service, row: Message) -> Extraction:
+    """Codes and links of a message already read (off the event loop: it reads the HTML)."""
+    msg = await parsed(service, row)
+    return await in_thread(extract_from, msg)
 
 
 async def attachments(service: Service, row: Message) -> Sequence[Attachment]:

@@ -16,9 +16,11 @@ from mailqa.api.schemas import (
     AttachmentOut,
     Captured,
     Count,
+    ExtractionOut,
     InboxIn,
     InboxOut,
     InboxPatch,
+    LatestMessageOut,
     MessageDetail,
     MessageOut,
     MessagePage,
@@ -272,7 +274,8 @@ async def list_messages(
 
 @router.get(
     "/inboxes/{inbox_id}/messages/latest",
-    response_model=MessageOut,
+    response_model=LatestMessageOut,
+    response_model_by_alias=True,
     tags=["messages"],
     responses={404: {"description": "No matching message arrived in time"}},
 )
@@ -282,12 +285,18 @@ async def latest_message(
     principal: PrincipalDep,
     wait: Annotated[float, Query(ge=0, le=300, description="Seconds to wait for mail")] = 0,
     analyzed: Annotated[bool, Query(description="Also wait for the report")] = False,
+    extract: Annotated[
+        bool,
+        Query(description="Also answer the message's one-time codes and classified links"),
+    ] = False,
     subject: str | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
     since: UtcDatetime | None = None,
-) -> MessageOut:
-    """The newest matching message; long-polls up to ``wait`` seconds until one exists."""
+) -> LatestMessageOut:
+    """The newest matching message; long-polls up to ``wait`` seconds until one exists.
+    With ``extract=true`` the answer carries what ``GET /messages/{id}/extract`` answers, so
+    a test waits for its sign-up mail and reads the code or the link in one request."""
     row = await messages.latest_message(
         service,
         principal,
@@ -298,7 +307,8 @@ async def latest_message(
     )
     if row is None:
         raise ApiError(404, "not_found", "no matching message arrived in time")
-    return MessageOut.of(row)
+    found = await messages.extraction(service, row) if extract else None
+    return LatestMessageOut(**MessageOut.of(row).model_dump(), extract=found)
 
 
 @router.delete("/inboxes/{inbox_id}/messages", response_model=Count, tags=["messages"])
@@ -325,6 +335,29 @@ async def patch_message(
 async def delete_message(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Response:
     await messages.delete_message(service, principal, message_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/messages/{message_id}/extract",
+    response_model=ExtractionOut,
+    tags=["messages"],
+    summary="One-time codes and classified links of a message",
+    responses={
+        404: {"description": "No such message, or not in an inbox the token may see"},
+        410: {"description": "Retention dropped the raw source"},
+    },
+)
+async def extract_message(
+    message_id: int, service: ServiceDep, principal: PrincipalDep
+) -> ExtractionOut:
+    """What a test suite reads out of a transactional mail: one-time codes (4-8 digits or
+    mixed tokens next to a word such as code, verification, OTP, PIN or passcode, in several
+    languages; prices, dates, phone and order numbers are not codes) and every link,
+    classified as ``verify``, ``password_reset``, ``magic_link``, ``unsubscribe`` or
+    ``other``, each with where it was found (part, line, column). ``code`` is the likeliest
+    code and ``first`` the first link of each kind."""
+    found = await messages.extract(service, principal, message_id)
+    return ExtractionOut(message_id=message_id, **found.model_dump())
 
 
 @router.get(

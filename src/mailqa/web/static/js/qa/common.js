@@ -30,9 +30,10 @@ const CHECK_LABELS = {
   links: "Links",
   hygiene: "Hygiene",
   accessibility: "Accessibility",
+  merge_tags: "Merge tags",
   headers: "Header checks", // not the message's Headers view
 };
-const CHECK_ORDER = ["html", "accessibility", "spam", "blacklist", "auth", "links", "hygiene", "headers"];
+const CHECK_ORDER = ["html", "accessibility", "spam", "blacklist", "auth", "links", "hygiene", "merge_tags", "headers"];
 
 /** @param {string} name */
 export function checkLabel(name) {

@@ -9,8 +9,8 @@ import { isCurrent, main, startView } from "../view.js";
 /** @typedef {import("../api.js").Audit} Audit */
 /** @template T @typedef {import("../api.js").Answer<T>} Answer */
 
-const AUDIT_CHECKS = ["headers", "html", "hygiene", "accessibility", "links", "spam", "auth", "blacklist"];
-const AUDIT_DEFAULT = ["headers", "html", "hygiene", "accessibility", "links"];
+const AUDIT_CHECKS = ["headers", "html", "hygiene", "accessibility", "merge_tags", "links", "spam", "auth", "blacklist"];
+const AUDIT_DEFAULT = ["headers", "html", "hygiene", "accessibility", "merge_tags", "links"];
 /** Statuses of an audit that has not finished. */
 export const AUDIT_RUNNING = ["queued", "running"];
 
