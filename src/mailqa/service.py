@@ -40,6 +40,7 @@ from mailqa.store.database import migrate
 from mailqa.store.messages import MessageFilter, PendingMessage
 from mailqa.store.models import Message
 from mailqa.store.repository import Store
+from mailqa.webhooks.delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ class Service:
         """An analysis process stored a report: wake the inbox's waiters, count metrics."""
         if outcome.inbox_id is not None:
             self.store.changes.notify([outcome.inbox_id])
+            self.store.outbox_written.set()  # its report's webhook events, if any
         if outcome.status is not None:
             self.metrics.analyses.labels(outcome.status).inc()
         for name, status, duration_ms in outcome.checks:
@@ -471,7 +473,8 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
 async def open_service(
     settings: Settings, *, executor: ExecutorFactory, start_executor: bool = True
 ) -> AsyncIterator[Service]:
-    """Migrate the database, open shared clients and the ``executor``; close them on exit."""
+    """Migrate the database, open shared clients and the ``executor``; close them on exit.
+    With the executor, the retention sweep and the webhook delivery loop run too."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings))
         analyzer = await stack.enter_async_context(open_analyzer(settings))
@@ -484,4 +487,8 @@ async def open_service(
                 log.info("queued %d message(s) left unanalysed", resumed)
             sweeper = asyncio.create_task(service.retention_loop())
             stack.callback(sweeper.cancel)
+            deliverer = Deliverer(settings, store)
+            stack.push_async_callback(deliverer.aclose)
+            delivering = asyncio.create_task(deliverer.run())
+            stack.callback(delivering.cancel)
         yield service
