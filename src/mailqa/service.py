@@ -155,7 +155,8 @@ class Service:
         return stored.id
 
     async def apply_retention(self) -> int:
-        """Prune every inbox by its own limits, else the configured ones. Returns the count."""
+        """Prune every inbox by its own limits, else the configured ones (and the webhook
+        delivery log by its age). Returns the count of messages pruned."""
         pruned = 0
         for inbox in await self.store.list_inboxes():
             max_messages = inbox.max_messages or self.settings.retention_max_messages
@@ -171,6 +172,10 @@ class Service:
                 expired = await self.store.expire_sources(inbox.id, cutoff)
                 if expired:
                     log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.webhook_log_days)
+        dropped = await self.store.webhooks.prune(cutoff)
+        if dropped:
+            log.info("dropped %d webhook event(s) past MAILQA_WEBHOOK_LOG_DAYS", dropped)
         return pruned
 
     async def retention_loop(self) -> None:

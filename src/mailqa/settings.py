@@ -390,6 +390,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Hours a rotated webhook secret still signs deliveries, beside the new.",
     )
+    webhook_log_days: float = Field(
+        14.0,
+        gt=0,
+        description="Days delivered and failed webhook events and their delivery log are kept.",
+    )
     webhook_poll_seconds: float = Field(
         1.0,
         gt=0,

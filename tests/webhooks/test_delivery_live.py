@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,10 +31,11 @@ async def until(what: Callable[[], Awaitable[bool]], within: float = 60.0) -> No
         await asyncio.sleep(0.05)
 
 
-@pytest_asyncio.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
+@pytest_asyncio.fixture(scope="module")
+async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    """One server for this module's tests; each test uses inboxes of its own."""
     settings = base_settings(
-        tmp_path,
+        tmp_path_factory.mktemp("webhooks"),
         webhook_allow=["127.0.0.1"],
         webhook_backoff_seconds=0.05,
         webhook_backoff_max_seconds=0.3,
@@ -248,3 +248,50 @@ async def test_subscriptions_are_validated_and_scoped(running: Running) -> None:
         )  # fmt: skip
         assert r.status_code == 201
         assert [h["id"] for h in (await c.get("/api/v1/webhooks")).json()] == [r.json()["id"]]
+        mine = r.json()["id"]
+        for method, path in [
+            ("GET", "/api/v1/webhooks/99999999999999999999999"),
+            ("GET", f"/api/v1/webhooks/{mine}/events?before=99999999999999999999999"),
+            ("PATCH", f"/api/v1/webhooks/{mine}"),
+        ]:
+            r = await c.request(method, path, json={"url": "x" * 5000})
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+    async with running.client() as c:
+        # An inbox's subscriptions go with it.
+        assert (await c.delete(f"/api/v1/inboxes/{inbox['id']}")).status_code == 204
+        assert (await c.get(f"/api/v1/webhooks/{mine}")).status_code == 404
+
+
+async def test_a_slow_receiver_never_delays_capture(running: Running) -> None:
+    receiver = Receiver()
+    receiver.start()
+    receiver.hold.set()  # every delivery hangs until released
+    try:
+        async with running.client() as c:
+            inbox = await new_inbox(c)
+            r = await c.post(
+                "/api/v1/webhooks",
+                json={"url": receiver.url, "events": ["message.received"], "inbox_id": inbox["id"]},
+            )
+            hook = r.json()
+            login = (inbox["smtp"]["username"], inbox["smtp"]["password"])
+            await asyncio.to_thread(running.smtp_send, mail("first"), login=login)
+
+            async def held() -> bool:
+                return len(receiver.received) == 1
+
+            await until(held)
+            # The receiver holds the first delivery: captures go on, each with its 250.
+            for i in range(5):
+                refused = await asyncio.to_thread(running.smtp_send, mail(f"more{i}"), login=login)
+                assert refused == {}
+            assert len(receiver.received) == 1 and receiver.answered == []
+            assert len(await events(c, hook["id"])) == 6
+            receiver.hold.clear()
+
+            async def delivered() -> bool:
+                return len(receiver.answered) == 6
+
+            await until(delivered)
+    finally:
+        receiver.stop()

@@ -180,6 +180,10 @@ async def test_retries_back_off_then_disable_and_lose_nothing(store: Store, tmp_
         assert {e.status for e in delivered} == {"delivered"}
         ok = (await store.webhooks.attempts([events[second.id].id]))[events[second.id].id][-1]
         assert ok.status_code == 200 and ok.response_excerpt == "ok" and ok.latency_ms >= 0
+        # The log is kept for a while, then dropped with the events delivered.
+        assert await store.webhooks.prune(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert await store.webhooks.prune(datetime.now(UTC) + timedelta(days=1)) == 2
+        assert await store.webhooks.list_events(sub.id) == []
     finally:
         receiver.stop()
         await deliverer.aclose()
@@ -208,6 +212,8 @@ async def test_a_private_target_not_allow_listed_is_refused(store: Store, tmp_pa
         assert attempt.error is not None and "loopback" in attempt.error
         assert event.status == "pending"
         assert receiver.received == []
+        # Pending events are never dropped by the log's retention.
+        assert await store.webhooks.prune(datetime.now(UTC) + timedelta(days=1)) == 0
     finally:
         receiver.stop()
         await deliverer.aclose()

@@ -278,6 +278,16 @@ class WebhookRepository:
                 later = at
         return due, later
 
+    async def prune(self, older_than: datetime) -> int:
+        """Drop delivered and failed events (and their logs) written before ``older_than``."""
+        old = select(WebhookEvent.id).where(
+            WebhookEvent.status.in_(("delivered", "failed")), WebhookEvent.created_at < older_than
+        )
+        async with self.db.write() as s:
+            await s.execute(delete(WebhookAttempt).where(WebhookAttempt.event_id.in_(old)))
+            gone = await s.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(old)))
+        return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+
     async def claim(self, event_id: int, now: datetime, lease_until: datetime) -> bool:
         """Take the event for one delivery attempt; False when another loop has it."""
         async with self.db.write() as s:
