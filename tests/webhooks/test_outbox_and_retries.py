@@ -6,11 +6,13 @@ reason and nothing behind it is lost; a private target that is not allow-listed 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
+from tests.support.postgres import throwaway_pg_database
 from tests.webhooks.receiver import Receiver
 
 from mailqa.audit.store import AuditStore
@@ -44,11 +46,19 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test on SQLite and on a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    else:
+        yield from throwaway_pg_database("mailqa_webhooks")
+
+
 @pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
-    await asyncio.to_thread(migrate, url)
-    s = Store(url)
+async def store(db_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, db_url)
+    s = Store(db_url)
     yield s
     await s.close()
 

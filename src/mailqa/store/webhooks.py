@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailqa.core.errors import NotFound
@@ -254,15 +254,21 @@ class WebhookRepository:
     async def due(self, now: datetime, limit: int = 100) -> tuple[list[Due], datetime | None]:
         """The head events of enabled subscriptions that may be attempted now, and when the
         next of the others may (None: nothing is pending)."""
-        heads = (
-            select(func.min(WebhookEvent.id))
+        # Each enabled subscription's oldest pending event, found through the index on
+        # (subscription_id, status, id): the cost does not grow with the backlog.
+        head = (
+            select(WebhookEvent.id)
+            .where(WebhookEvent.subscription_id == WebhookSubscription.id)
             .where(WebhookEvent.status == "pending")
-            .group_by(WebhookEvent.subscription_id)
+            .order_by(WebhookEvent.id)
+            .limit(1)
+            .correlate(WebhookSubscription)
+            .scalar_subquery()
         )
         q = (
             select(WebhookEvent, WebhookSubscription)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookEvent.subscription_id)
-            .where(WebhookEvent.id.in_(heads))
+            .select_from(WebhookSubscription)
+            .join(WebhookEvent, WebhookEvent.id == head)
             .where(WebhookSubscription.enabled.is_(True))
             .order_by(WebhookEvent.id)
         )
