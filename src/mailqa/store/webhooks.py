@@ -294,6 +294,25 @@ class WebhookRepository:
             gone = await s.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(old)))
         return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def next_due(self, subscription_id: int, now: datetime) -> Due | None:
+        """The subscription's oldest pending event, when it is enabled and that event may be
+        attempted now."""
+        q = (
+            select(WebhookEvent, WebhookSubscription)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookEvent.subscription_id)
+            .where(WebhookEvent.subscription_id == subscription_id)
+            .where(WebhookEvent.status == "pending")
+            .order_by(WebhookEvent.id)
+            .limit(1)
+        )
+        async with self.db.sessions() as s:
+            row = (await s.execute(q)).first()
+        if row is None:
+            return None
+        event, sub = row
+        at = max(event.next_attempt_at, event.lease_until or event.next_attempt_at)
+        return Due(event, sub) if sub.enabled and at <= now else None
+
     async def claim(self, event_id: int, now: datetime, lease_until: datetime) -> bool:
         """Take the event for one delivery attempt; False when another loop has it."""
         async with self.db.write() as s:
@@ -319,23 +338,28 @@ class WebhookRepository:
         """Log the attempt and its outcome in one transaction: delivered; retried at
         ``next_attempt_at``; or, with neither, failed for good (and the subscription
         disabled with ``disable_reason``)."""
+        values: dict[str, Any] = {"attempts": EVENTS.c.attempts + 1, "lease_until": None}
+        if delivered:
+            values.update(status="delivered", delivered_at=attempt["attempted_at"])
+        elif next_attempt_at is not None:
+            values.update(next_attempt_at=next_attempt_at)
+        else:
+            values.update(status="failed")
         async with self.db.write() as s:
-            event = await s.get(WebhookEvent, event_id)
-            if event is None:
+            sub_id = (
+                await s.execute(
+                    update(EVENTS)
+                    .where(EVENTS.c.id == event_id)
+                    .values(**values)
+                    .returning(EVENTS.c.subscription_id)
+                )
+            ).scalar()
+            if sub_id is None:
                 return  # its subscription was deleted meanwhile
             await s.execute(insert(ATTEMPTS), [{"event_id": event_id, **attempt}])
-            event.attempts += 1
-            event.lease_until = None
-            if delivered:
-                event.status = "delivered"
-                event.delivered_at = attempt["attempted_at"]
-            elif next_attempt_at is not None:
-                event.next_attempt_at = next_attempt_at
-            else:
-                event.status = "failed"
-                if disable_reason is not None:
-                    await s.execute(
-                        update(WebhookSubscription)
-                        .where(WebhookSubscription.id == event.subscription_id)
-                        .values(enabled=False, disabled_reason=disable_reason)
-                    )
+            if not delivered and next_attempt_at is None and disable_reason is not None:
+                await s.execute(
+                    update(SUBSCRIPTIONS)
+                    .where(SUBSCRIPTIONS.c.id == sub_id)
+                    .values(enabled=False, disabled_reason=disable_reason)
+                )

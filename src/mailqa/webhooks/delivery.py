@@ -2,7 +2,8 @@
 SSRF-safe poster, and retries what fails.
 
 - Per subscription, events go out one at a time in the order they were written (the head
-  pending event first); subscriptions are served concurrently (``webhook_concurrency``).
+  pending event first); subscriptions are served concurrently (``webhook_concurrency``),
+  each by a task of its own, so a slow receiver delays only its own events.
 - A delivery is acknowledged by a 2xx answer. Anything else is retried with exponential
   back-off and jitter (``webhook_backoff_seconds`` doubling up to
   ``webhook_backoff_max_seconds``, each delay drawn between half and all of it) until
@@ -21,6 +22,7 @@ other processes (Celery workers, analysis processes) write.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 LEASE_MARGIN_SECONDS = 5.0
+DRAIN_MOST = 100  # events one subscription's drain delivers before the others get a turn
 
 
 def utcnow() -> datetime:
@@ -128,14 +131,30 @@ class Deliverer:
         return now + timedelta(hours=self.settings.webhook_retry_hours)
 
     async def run_once(self) -> tuple[int, datetime | None]:
-        """Attempt every head event due now. Returns how many were attempted and when the
-        next one is due (None: nothing pending)."""
-        now = self.clock()
-        due, later = await self.repo.due(now, limit=self.settings.webhook_concurrency)
-        if due:
-            await asyncio.gather(*(self.deliver(d) for d in due))
-            _, later = await self.repo.due(self.clock(), limit=0)
-        return len(due), later
+        """Drain every subscription whose next event is due now (at most
+        ``webhook_concurrency`` at once). Returns how many attempts were made and when the
+        next event is due (None: nothing pending)."""
+        due, later = await self.repo.due(self.clock(), limit=self.settings.webhook_concurrency)
+        if not due:
+            return 0, later
+        counts = await asyncio.gather(*(self.drain(d) for d in due))
+        _, later = await self.repo.due(self.clock(), limit=0)
+        return sum(counts), later
+
+    async def drain(self, due: Due) -> int:
+        """Deliver the subscription's events one after the other while they succeed and are
+        due (at most ``DRAIN_MOST``, then the others get their turn). Returns the attempts."""
+        attempted = 0
+        current: Due | None = due
+        while current is not None and attempted < DRAIN_MOST:
+            result = await self.deliver(current)
+            if result is None:
+                break  # another loop has it
+            attempted += 1
+            if not result.ok:
+                break  # backing off
+            current = await self.repo.next_due(current.subscription.id, self.clock())
+        return attempted
 
     async def deliver(self, due: Due) -> PostResult | None:
         """One attempt of one event (None: another loop has it)."""
@@ -182,23 +201,44 @@ class Deliverer:
         return result
 
     async def run(self) -> None:
-        """Deliver for the life of the server."""
+        """Deliver for the life of the server: each subscription drained by a task of its
+        own, so a slow receiver holds back only its own events."""
         poll = self.settings.webhook_poll_seconds
         signal = self.store.outbox_written
-        while True:
-            signal.clear()
-            try:
-                attempted, later = await self.run_once()
-            except Exception:
-                log.exception("webhook delivery round failed")
-                attempted, later = 0, None
-            if attempted:
-                continue  # the next events of those subscriptions may be due at once
-            wait = poll
-            if later is not None:
-                wait = min(wait, max(0.0, (later - self.clock()).total_seconds()))
-            try:
-                async with asyncio.timeout(wait):
-                    await signal.wait()
-            except TimeoutError:
-                pass
+        running: dict[int, asyncio.Task[int]] = {}
+
+        def finished(sub_id: int, task: asyncio.Task[int]) -> None:
+            running.pop(sub_id, None)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("webhook %d: delivery failed", sub_id, exc_info=task.exception())
+            signal.set()  # its next events may be due, or another subscription's turn
+
+        try:
+            while True:
+                signal.clear()
+                later: datetime | None = None
+                try:
+                    free = self.settings.webhook_concurrency - len(running)
+                    due, later = await self.repo.due(self.clock(), limit=free + len(running))
+                    for d in due:
+                        sub_id = d.subscription.id
+                        if sub_id in running or len(running) >= self.settings.webhook_concurrency:
+                            continue
+                        task = asyncio.create_task(self.drain(d))
+                        running[sub_id] = task
+                        task.add_done_callback(functools.partial(finished, sub_id))
+                except Exception:
+                    log.exception("webhook delivery round failed")
+                wait = poll
+                if later is not None:
+                    wait = min(wait, max(0.0, (later - self.clock()).total_seconds()))
+                try:
+                    async with asyncio.timeout(wait):
+                        await signal.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            for task in running.values():
+                task.cancel()
+            if running:
+                await asyncio.gather(*running.values(), return_exceptions=True)
