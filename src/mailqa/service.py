@@ -492,7 +492,7 @@ async def open_service(
                 log.info("queued %d message(s) left unanalysed", resumed)
             sweeper = asyncio.create_task(service.retention_loop())
             stack.callback(sweeper.cancel)
-            deliverer = Deliverer(settings, store)
+            deliverer = Deliverer(settings, store, metrics=service.metrics)
             stack.push_async_callback(deliverer.aclose)
             delivering = asyncio.create_task(deliverer.run())
             stack.callback(delivering.cancel)

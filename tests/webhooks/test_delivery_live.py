@@ -5,6 +5,7 @@ loopback that is down for a while, signatures checked by an independent implemen
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -111,6 +112,11 @@ async def test_receiver_down_for_a_while_gets_every_event_in_order(running: Runn
             logged = await events(c, hook["id"])
         finally:
             receiver.stop()
+
+        metrics = (await c.get("/metrics")).text
+    assert 'mailqa_webhook_attempts_total{outcome="retry"}' in metrics
+    delivered = re.search(r'mailqa_webhook_attempts_total\{outcome="delivered"\} (\S+)', metrics)
+    assert delivered is not None and float(delivered.group(1)) >= 12
 
     # Every event arrived, each once it was back (no retry needed after a 200).
     expected = {e["webhook_id_header"] for e in logged}
@@ -295,3 +301,36 @@ async def test_a_slow_receiver_never_delays_capture(running: Running) -> None:
             await until(delivered)
     finally:
         receiver.stop()
+
+
+async def test_a_finished_audit_is_announced(running: Running) -> None:
+    receiver = Receiver()
+    receiver.start()
+    try:
+        async with running.client() as c:
+            inbox = await new_inbox(c)
+            await upload(c, inbox["id"], mail("audited"))
+            r = await c.post(
+                "/api/v1/webhooks",
+                json={"url": receiver.url, "events": ["audit.completed"], "inbox_id": inbox["id"]},
+            )
+            assert r.status_code == 201, r.text
+            r = await c.post(
+                "/api/v1/audits", json={"inbox_id": inbox["id"], "checks": ["headers"]}
+            )
+            assert r.status_code in (200, 201, 202), r.text
+            audit_id = r.json()["id"]
+
+            async def announced() -> bool:
+                return len(receiver.answered) == 1
+
+            await until(announced)
+            audit = (await c.get(f"/api/v1/audits/{audit_id}")).json()
+    finally:
+        receiver.stop()
+    event = receiver.answered[0].json
+    assert event["type"] == "audit.completed"
+    data = event["data"]
+    assert data["audit_id"] == audit_id and data["verdict"] == {"status": "done"}
+    assert data["summary"]["total"] == audit["total"] == 1
+    assert data["links"]["audit"].endswith(f"/api/v1/audits/{audit_id}")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mailqa.metrics import Metrics
 from mailqa.net.http.policy import AddressPolicy
 from mailqa.net.http.poster import PostResult, VettedPoster
 from mailqa.settings import Settings
@@ -100,12 +101,14 @@ class Deliverer:
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
         poster: VettedPoster | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.repo = store.webhooks
         self.clock = clock
         self.jitter = jitter
+        self.metrics = metrics or Metrics()
         self.poster = poster or VettedPoster(
             AddressPolicy.from_entries(settings.webhook_allow),
             connect_timeout=settings.webhook_connect_timeout,
@@ -166,6 +169,7 @@ class Deliverer:
         body = event_body(event, self.base)
         headers = webhook_headers(signing_secrets(sub, now), event.uid, int(now.timestamp()), body)
         result = await self.poster.post(sub.url, body, headers)
+        self.metrics.webhook_latency.observe(result.latency_ms / 1000)
         attempt = {
             "attempted_at": now,
             "status_code": result.status_code,
@@ -175,6 +179,7 @@ class Deliverer:
         }
         if result.ok:
             self.delivered += 1
+            self.metrics.webhook_attempts.labels("delivered").inc()
             await self.repo.record_attempt(event.id, attempt, delivered=True, next_attempt_at=None)
             return result
         self.failed_attempts += 1
@@ -185,6 +190,7 @@ class Deliverer:
             hours=self.settings.webhook_retry_hours
         )
         if retry <= deadline:
+            self.metrics.webhook_attempts.labels("retry").inc()
             await self.repo.record_attempt(
                 event.id, attempt, delivered=False, next_attempt_at=retry
             )
@@ -195,6 +201,7 @@ class Deliverer:
             f"last: {attempt['error']}"
         )
         log.warning("webhook %d disabled: %s", sub.id, reason)
+        self.metrics.webhook_attempts.labels("failed").inc()
         await self.repo.record_attempt(
             event.id, attempt, delivered=False, next_attempt_at=None, disable_reason=reason
         )
