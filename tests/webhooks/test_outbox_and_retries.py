@@ -227,3 +227,33 @@ async def test_a_private_target_not_allow_listed_is_refused(store: Store, tmp_pa
     finally:
         receiver.stop()
         await deliverer.aclose()
+
+
+async def test_answers_other_than_2xx_are_retried(store: Store, tmp_path: Path) -> None:
+    inbox = await inbox_of(store)
+    receiver = Receiver()
+    receiver.start()
+    sub = await store.webhooks.create_subscription(
+        url=receiver.url, events=["message.received"], inbox_id=inbox.id,
+        secret=new_secret(), enabled=True,
+    )  # fmt: skip
+    clock = Clock()
+    deliverer = Deliverer(settings(tmp_path), store, clock=clock, jitter=lambda: 1.0)
+    try:
+        await store.insert_message(inbox.id, CapturedMessage.scan(mail("x")))
+        for status in (503, 302):  # a redirect is an answer, never followed
+            receiver.status = status
+            attempted, later = await deliverer.run_once()
+            assert attempted == 1 and later is not None
+            clock.now = later
+        receiver.status = 204
+        assert (await deliverer.run_once())[0] == 1
+        event = (await store.webhooks.list_events(sub.id))[0]
+        log = (await store.webhooks.attempts([event.id]))[event.id]
+        assert [a.status_code for a in log] == [503, 302, 204]
+        assert [a.error for a in log] == ["answered 503", "answered 302", None]
+        assert event.status == "delivered" and event.attempts == 3
+        assert len(receiver.received) == 3 and {r.id for r in receiver.received} == {event.uid}
+    finally:
+        receiver.stop()
+        await deliverer.aclose()
