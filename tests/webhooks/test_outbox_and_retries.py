@@ -16,6 +16,7 @@ from tests.support.postgres import throwaway_pg_database
 from tests.webhooks.receiver import Receiver
 
 from mailqa.audit.store import AuditStore
+from mailqa.core.errors import QuotaExceeded
 from mailqa.core.message import CapturedMessage
 from mailqa.core.report import CheckResult, MessageSummary, Report, Status
 from mailqa.net.http.policy import AddressPolicy
@@ -122,6 +123,12 @@ async def test_events_are_written_with_the_change_that_causes_them(store: Store)
     assert project_events[3].payload["verdict"] == {"status": "done"}
     assert project_events[1].payload["inbox_id"] == other.id
     assert len({e.uid for e in [*mine, *project_events]}) == 5
+
+    # A change that is not stored writes no event: a message over the inbox quota.
+    full = await store.create_inbox(inbox.project_id, "full", 10)
+    with pytest.raises(QuotaExceeded):
+        await store.insert_message(full.id, CapturedMessage.scan(mail("too big")))
+    assert len(await store.webhooks.list_events(by_project.id)) == 4
 
 
 async def test_retries_back_off_then_disable_and_lose_nothing(store: Store, tmp_path: Path) -> None:
