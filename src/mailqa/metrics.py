@@ -31,5 +31,18 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
 
+        self.webhook_attempts = Counter(
+            "mailqa_webhook_attempts",
+            "Webhook delivery attempts, by outcome (delivered, retry, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "mailqa_webhook_latency_seconds",
+            "Time webhook receivers took to answer (or fail)",
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

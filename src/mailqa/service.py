@@ -40,6 +40,7 @@ from mailqa.store.database import migrate
 from mailqa.store.messages import MessageFilter, PendingMessage
 from mailqa.store.models import Message
 from mailqa.store.repository import Store
+from mailqa.webhooks.delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,8 @@ class Service:
         return stored.id
 
     async def apply_retention(self) -> int:
-        """Prune every inbox by its own limits, else the configured ones. Returns the count."""
+        """Prune every inbox by its own limits, else the configured ones (and the webhook
+        delivery log by its age). Returns the count of messages pruned."""
         pruned = 0
         for inbox in await self.store.list_inboxes():
             max_messages = inbox.max_messages or self.settings.retention_max_messages
@@ -170,6 +172,10 @@ class Service:
                 expired = await self.store.expire_sources(inbox.id, cutoff)
                 if expired:
                     log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.webhook_log_days)
+        dropped = await self.store.webhooks.prune(cutoff)
+        if dropped:
+            log.info("dropped %d webhook event(s) past MAILQA_WEBHOOK_LOG_DAYS", dropped)
         return pruned
 
     async def retention_loop(self) -> None:
@@ -226,6 +232,7 @@ class Service:
         """An analysis process stored a report: wake the inbox's waiters, count metrics."""
         if outcome.inbox_id is not None:
             self.store.changes.notify([outcome.inbox_id])
+            self.store.outbox_written.set()  # its report's webhook events, if any
         if outcome.status is not None:
             self.metrics.analyses.labels(outcome.status).inc()
         for name, status, duration_ms in outcome.checks:
@@ -472,7 +479,8 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
 async def open_service(
     settings: Settings, *, executor: ExecutorFactory, start_executor: bool = True
 ) -> AsyncIterator[Service]:
-    """Migrate the database, open shared clients and the ``executor``; close them on exit."""
+    """Migrate the database, open shared clients and the ``executor``; close them on exit.
+    With the executor, the retention sweep and the webhook delivery loop run too."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings))
         analyzer = await stack.enter_async_context(open_analyzer(settings))
@@ -485,4 +493,8 @@ async def open_service(
                 log.info("queued %d message(s) left unanalysed", resumed)
             sweeper = asyncio.create_task(service.retention_loop())
             stack.callback(sweeper.cancel)
+            deliverer = Deliverer(settings, store, metrics=service.metrics)
+            stack.push_async_callback(deliverer.aclose)
+            delivering = asyncio.create_task(deliverer.run())
+            stack.callback(delivering.cancel)
         yield service

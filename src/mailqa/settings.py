@@ -353,6 +353,55 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="Seconds a link result is reused across messages."
     )
 
+    # Webhooks
+    public_url: str | None = Field(
+        None,
+        description="The server's URL as clients reach it: the base of the API links in "
+        "webhook payloads; default http://HOST:HTTP_PORT.",
+    )
+    webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts and CIDRs webhooks may be delivered to although they are not "
+        "public addresses (comma-separated; the syntax of MAILQA_LINK_ALLOW).",
+    )
+    webhook_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to resolve and connect to a webhook's host."
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="Seconds one webhook delivery may take in all."
+    )
+    webhook_concurrency: int = Field(
+        8, ge=1, description="Webhook subscriptions delivered to at the same time."
+    )
+    webhook_retry_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Hours an undelivered webhook event is retried (exponential back-off "
+        "with jitter); then its subscription is disabled with the reason.",
+    )
+    webhook_backoff_seconds: float = Field(
+        5.0, gt=0, description="Delay before the first retry of a webhook; doubles each time."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest delay between two attempts of a webhook."
+    )
+    webhook_secret_overlap_hours: float = Field(
+        24.0,
+        ge=0,
+        description="Hours a rotated webhook secret still signs deliveries, beside the new.",
+    )
+    webhook_log_days: float = Field(
+        14.0,
+        gt=0,
+        description="Days delivered and failed webhook events and their delivery log are kept.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the delivery loop looks for events other processes wrote "
+        "(Celery workers, analysis processes).",
+    )
+
     # HTML client support (caniemail data)
     html_targets: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_HTML_TARGETS),
@@ -492,7 +541,9 @@ class Settings(BaseSettings):
         "10 s), or the SDK gives up first.",
     )
 
-    @field_validator("checks", "link_allow", "relay_allowed_recipients", mode="before")
+    @field_validator(
+        "checks", "link_allow", "webhook_allow", "relay_allowed_recipients", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -33,7 +33,7 @@ def test_postgresql_schema_matches_models(pg_url: str) -> None:
     assert schema_drift(pg_url) == []
 
 
-@pytest.mark.parametrize("revision", ["0005", "0003", "base"])
+@pytest.mark.parametrize("revision", ["0011", "0010", "0005", "0003", "base"])
 def test_downgrade_then_upgrade(tmp_path: Path, revision: str) -> None:
     from alembic import command
 

@@ -181,6 +181,8 @@ async def celery_stack(
         offline=True,
         api_token=TOKEN,
         spamd_managed="off",
+        webhook_allow=["127.0.0.1"],  # tests/scaleout/test_webhooks_celery.py's receiver
+        webhook_poll_seconds=0.2,
     )
     try:
         async with serving_stack(settings) as served:

@@ -13,10 +13,27 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.summary import AuditSummary
 from mailqa.core.errors import NotFound
+from mailqa.store.database import OUTBOX
 from mailqa.store.models import Audit, AuditResult
 from mailqa.store.repository import Store
+from mailqa.store.webhooks import EventSource, enqueue_events
 
 FINISHED = ("done", "failed", "cancelled")
+
+
+def audit_data(audit: Audit) -> dict[str, Any]:
+    """What an ``audit.completed`` event says of the audit."""
+    return {
+        "audit_id": audit.id,
+        "summary": {
+            "checks": list(audit.checks),
+            "total": audit.total,
+            "error": audit.error,
+            "created_at": audit.created_at.isoformat(),
+            "finished_at": audit.finished_at.isoformat() if audit.finished_at else None,
+        },
+        "verdict": {"status": audit.status},
+    }
 
 
 class AuditStore:
@@ -80,10 +97,31 @@ class AuditStore:
             return (await s.scalars(q)).all()
 
     async def update(self, audit_id: int, **values: Any) -> None:
-        if values.get("status") in FINISHED:
+        """Change the audit. When it finishes (done, failed, cancelled), its
+        ``audit.completed`` webhook events are written in the same transaction."""
+        finishing = values.get("status") in FINISHED
+        if finishing:
             values.setdefault("finished_at", datetime.now(UTC))
         async with self.store.sessions() as s, s.begin():
+            before = None
+            if finishing:
+                before = (
+                    await s.execute(
+                        select(Audit.status, Audit.inbox_id).where(Audit.id == audit_id)
+                    )
+                ).first()
             await s.execute(update(Audit).where(Audit.id == audit_id).values(**values))
+            if before is not None and before.status not in FINISHED:
+                audit = await s.get(Audit, audit_id)
+                assert audit is not None
+                await enqueue_events(
+                    s,
+                    "audit.completed",
+                    [EventSource(audit.inbox_id, audit_data(audit))],
+                    values["finished_at"],
+                )
+        if s.info.pop(OUTBOX, False):
+            self.store.outbox_written.set()
 
     async def delete(self, audit_id: int) -> None:
         """The audit and its results; NotFound when there is no such audit."""

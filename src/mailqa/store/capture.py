@@ -1,6 +1,7 @@
 """Storing captured messages: the row, the raw bytes and (for a message parsed in full) the
 attachment index in one transaction, charged to the inbox quota. Concurrent captures are
-group-committed. A message capture only scanned gets its body's facts later (``save_body``)."""
+group-committed. A message capture only scanned gets its body's facts later (``save_body``).
+Its ``message.received`` webhook events are written in the same transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mailqa.core.errors import NotFound, QuotaExceeded
 from mailqa.core.message import CapturedMessage, ParsedMessage
 from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
 from mailqa.store.models import Attachment, Inbox, Message, MessageBlob, new_uid
+from mailqa.store.webhooks import EventSource, enqueue_events
 
 INBOXES = cast(Table, Inbox.__table__)
 MESSAGES = cast(Table, Message.__table__)
@@ -79,6 +81,21 @@ def _message_row(inbox_id: int, msg: NewMessage, now: datetime) -> dict[str, Any
     else:
         row.update(body_facts(msg))
     return row
+
+
+def received_data(message_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    """What a ``message.received`` event says of the new message."""
+    return {
+        "message_id": message_id,
+        "summary": {
+            "subject": row["subject"],
+            "from": row["from_header"],
+            "to": row["to_header"],
+            "message_id": row["message_id_header"],
+            "size": row["size"],
+            "received_at": row["created_at"].isoformat(),
+        },
+    }
 
 
 def body_facts(msg: ParsedMessage) -> dict[str, Any]:
@@ -236,6 +253,15 @@ class CaptureWriter:
             ]
             if attachments:
                 await conn.execute(insert(ATTACHMENTS), attachments)
+            await enqueue_events(
+                s,
+                "message.received",
+                [
+                    EventSource(inbox_id, received_data(int(mid), row))
+                    for mid, row, (inbox_id, _) in zip(ids, rows, accepted, strict=True)
+                ],
+                now,
+            )
             touch(s, (inbox_id for inbox_id, _ in accepted))
         stored = iter(
             StoredMessage(int(mid), row["uid"], inbox_id, inboxes[inbox_id].max_messages)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 GROUP_COMMIT_BATCH = 200  # most captures (or reports) one group commit writes
 CHANGED = "mailqa.changed_inboxes"  # session.info key: inboxes a transaction changed
+OUTBOX = "mailqa.outbox_written"  # session.info key: the transaction wrote webhook events
 
 
 def async_url(url: str) -> str:
@@ -83,6 +84,8 @@ class Database:
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         # Who waits on which inbox; every committed change to an inbox's mail wakes them.
         self.changes = ChangeHub()
+        # Set when a committed transaction wrote webhook events: wakes the delivery loop.
+        self.outbox_written = asyncio.Event()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -94,12 +97,17 @@ class Database:
             async with self.sessions() as s:
                 async with s.begin():
                     yield s
-                self.changes.notify(s.info.pop(CHANGED, ()))
+                self._committed(s)
             return
         async with self._write_lock, self.sessions() as s:
             async with s.begin():
                 yield s
-            self.changes.notify(s.info.pop(CHANGED, ()))
+            self._committed(s)
+
+    def _committed(self, s: AsyncSession) -> None:
+        self.changes.notify(s.info.pop(CHANGED, ()))
+        if s.info.pop(OUTBOX, False):
+            self.outbox_written.set()
 
     async def close(self) -> None:
         await self.changes.close()

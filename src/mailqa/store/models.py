@@ -1,5 +1,6 @@
 """Tables: projects → inboxes → messages (+ raw bytes, attachments, report); API tokens;
-audits (migrations 0002, 0003: one row per audit, one per audited message)."""
+audits (migrations 0002, 0003: one row per audit, one per audited message); webhook
+subscriptions, their outbox of events and the delivery log (0011)."""
 
 from __future__ import annotations
 
@@ -263,3 +264,77 @@ class AuditResult(Base):
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookSubscription(Base):
+    """Where events of one project or one inbox are delivered (exactly one of the two ids)."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    inbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    url: Mapped[str] = mapped_column(SafeText(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(128))
+    # After a rotation the former secret still signs (beside the new one) until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: one event for one subscription, written in the transaction of the change
+    that caused it, delivered (in id order per subscription) until it is acknowledged."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_due", "subscription_id", "status", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40), unique=True)
+    """The ``webhook-id``: the same on every attempt (the receiver's idempotency key)."""
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending`` (to deliver), ``delivered``, or ``failed`` (retries ran out)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Retried until then; None: until ``created_at`` plus the configured retry horizon."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Set while a delivery of it is under way: another delivery loop leaves it alone until
+    then (a loop killed mid-delivery leaves it to the next after that)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per attempt."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    response_excerpt: Mapped[str | None] = mapped_column(SafeText(), nullable=True)

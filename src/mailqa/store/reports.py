@@ -1,12 +1,13 @@
 """Analysis reports: saved onto the message that was analysed (group-committed), read back
-one or many at a time."""
+one or many at a time. Their ``report.completed`` webhook events are written in the same
+transaction."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,9 +16,28 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from mailqa.core.report import Report
 from mailqa.store.database import GROUP_COMMIT_BATCH, Database, touch
 from mailqa.store.models import Message, StoredReport
+from mailqa.store.webhooks import EventSource, enqueue_events
 
 MESSAGES = cast(Table, Message.__table__)
 REPORTS = cast(Table, StoredReport.__table__)
+
+
+def report_data(message_id: int, report: Report) -> dict[str, Any]:
+    """What a ``report.completed`` event says: the message, the verdict, each check's."""
+    return {
+        "message_id": message_id,
+        "summary": {
+            "subject": report.message.subject,
+            "from": report.message.from_,
+            "message_id": report.message.message_id,
+            "size": report.message.size,
+        },
+        "verdict": {"status": report.status.value, "score": report.score},
+        "checks": {
+            name: {"status": r.status.value, "score": r.score, "findings": len(r.findings)}
+            for name, r in report.checks.items()
+        },
+    }
 
 
 class ReportRepository:
@@ -94,6 +114,15 @@ class ReportRepository:
                     },
                 ),
                 rows,
+            )
+            await enqueue_events(
+                s,
+                "report.completed",
+                [
+                    EventSource(inbox_id, report_data(mid, reports[mid, uid]))
+                    for mid, uid, inbox_id in kept
+                ],
+                now,
             )
             messages = MESSAGES
             await s.execute(

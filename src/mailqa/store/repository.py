@@ -3,7 +3,8 @@ SQL leaks out of the store package.
 
 The methods are those of the per-entity repositories of this package (projects, inboxes,
 sandboxes, tokens, capture, messages, sources, removal, reports), wired together over one
-``Database``; the ``Store`` is the one way to reach them.
+``Database``; the ``Store`` is the one way to reach them. Webhooks have their repository
+as ``store.webhooks``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mailqa.store.reports import ReportRepository
 from mailqa.store.sandboxes import Sandboxes
 from mailqa.store.sources import SourceRepository
 from mailqa.store.tokens import TokenRepository
+from mailqa.store.webhooks import WebhookRepository
 
 
 class Store:
@@ -47,6 +49,10 @@ class Store:
         self._messages = MessageRepository(self._db)
         self._sources = SourceRepository(self._db)
         self._reports = ReportRepository(self._db)
+        self.webhooks = WebhookRepository(self._db)
+        """Webhook subscriptions, their outbox and delivery log (``store.webhooks``)."""
+        self.outbox_written = self._db.outbox_written
+        """Set when this process committed webhook events (the delivery loop clears it)."""
         self.credentials_version = 0
         """Counts changes this process made to who may log in (tokens deleted, inbox
         credentials reset, inboxes or projects changed or deleted): caches of recent

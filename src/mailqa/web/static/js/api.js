@@ -261,6 +261,42 @@ const CSRF_HEADER = byId("main").dataset.csrfHeader || "X-Mailqa-Request";
  */
 
 /**
+ * @typedef {object} Webhook  GET /api/v1/webhooks (secret: on creation and rotation only)
+ * @property {number} id
+ * @property {string} url
+ * @property {string[]} events
+ * @property {number | null} project_id
+ * @property {number | null} inbox_id
+ * @property {boolean} enabled
+ * @property {string | null} disabled_reason
+ * @property {string} created_at
+ * @property {string | null} previous_secret_expires_at
+ * @property {string} [secret]
+ */
+
+/**
+ * @typedef {object} WebhookAttempt
+ * @property {string} attempted_at
+ * @property {number | null} status_code
+ * @property {string | null} error
+ * @property {number} latency_ms
+ * @property {string | null} response_excerpt
+ */
+
+/**
+ * @typedef {object} WebhookEvent  GET /api/v1/webhooks/{id}/events
+ * @property {number} id
+ * @property {string} webhook_id_header
+ * @property {string} type
+ * @property {"pending" | "delivered" | "failed"} status
+ * @property {number} attempts
+ * @property {string | null} next_attempt_at
+ * @property {string} created_at
+ * @property {string | null} delivered_at
+ * @property {WebhookAttempt[]} log
+ */
+
+/**
  * @template T
  * @typedef {object} Answer
  * @property {number} status

@@ -9,15 +9,18 @@ import { byId, clear, errorBox, fmtSize, h } from "./dom.js";
 
 /** The inboxes the token sees, as last loaded. @type {Inbox[]} */
 export let inboxes = [];
+/** The projects the token sees, as last loaded. @type {Project[]} */
+export let projects = [];
 
 /** Load projects and inboxes and draw the sidebar. */
 export async function loadNav() {
   const tree = byId("nav-tree");
   try {
     /** @type {[Answer<Project[]>, Answer<Inbox[]>]} */
-    const [projects, boxes] = await Promise.all([api("/api/v1/projects"), api("/api/v1/inboxes")]);
+    const [shown, boxes] = await Promise.all([api("/api/v1/projects"), api("/api/v1/inboxes")]);
     inboxes = boxes.data;
-    const names = new Map(projects.data.map((p) => [p.id, p.name]));
+    projects = shown.data;
+    const names = new Map(projects.map((p) => [p.id, p.name]));
     /** @type {Map<number, Inbox[]>} */
     const byProject = new Map();
     for (const box of inboxes) {
@@ -57,8 +60,9 @@ export async function loadNav() {
 }
 
 /**
- * Mark the sidebar entry of the page shown: an inbox (also for its messages), the audits, or none.
- * @param {number | "audits" | null} [current]
+ * Mark the sidebar entry of the page shown: an inbox (also for its messages), the audits, the
+ * webhooks, or none.
+ * @param {number | "audits" | "webhooks" | null} [current]
  */
 export function markNav(current) {
   for (const a of document.querySelectorAll("#nav-tree a.inbox")) {
@@ -66,10 +70,11 @@ export function markNav(current) {
     if (String(current) === a.dataset.inbox) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const audits = document.getElementById("nav-audits");
-  if (audits) {
-    if (current === "audits") audits.setAttribute("aria-current", "page");
-    else audits.removeAttribute("aria-current");
+  for (const tool of /** @type {const} */ (["audits", "webhooks"])) {
+    const link = document.getElementById(`nav-${tool}`);
+    if (!link) continue;
+    if (current === tool) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
 }
 

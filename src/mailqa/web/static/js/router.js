@@ -1,10 +1,12 @@
-// Hash routes: each address (#/inbox/3, #/message/17/qa-spam, #/audit/2) draws its view.
+// Hash routes: each address (#/inbox/3, #/message/17/qa-spam, #/audit/2, #/webhooks) draws its
+// view.
 
 import { showAudit } from "./views/audit.js";
 import { showAudits } from "./views/audits.js";
 import { showHome } from "./views/home.js";
 import { showInbox } from "./views/inbox.js";
 import { showMessage } from "./views/message.js";
+import { showWebhooks } from "./views/webhooks.js";
 import { parseRoute } from "./view.js";
 
 /** Draw the view the address names (home for anything else). */
@@ -18,5 +20,6 @@ export async function route() {
   }
   if (parts[0] === "audits") return showAudits(params);
   if (parts[0] === "audit" && /^\d+$/.test(parts[1] || "")) return showAudit(Number(parts[1]));
+  if (parts[0] === "webhooks") return showWebhooks();
   return showHome();
 }

@@ -6,7 +6,7 @@ import { byId, clear } from "./dom.js";
 /** Where views draw. */
 export const main = byId("main");
 
-/** @typedef {"home" | "inbox" | "message" | "audits" | "audit"} ViewName */
+/** @typedef {"home" | "inbox" | "message" | "audits" | "audit" | "webhooks"} ViewName */
 
 /** @type {{ view: ViewName | null, id: number | null }} */
 let current = { view: null, id: null };
