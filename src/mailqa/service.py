@@ -33,6 +33,7 @@ from mailqa.core.message import (
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
+from mailqa.previews import Previews
 from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
@@ -67,6 +68,7 @@ class Service:
         self.analyzer = analyzer
         self.metrics = metrics or Metrics()
         self.executor: Executor = executor(self)
+        self.previews = Previews(settings, store)
         self._queued = self.executor if isinstance(self.executor, QueuedExecutor) else None
         self._admitted = 0  # captures admitted and not yet queued: they count against the bound
         poll = settings.change_poll_seconds
@@ -151,6 +153,10 @@ class Service:
             await self.executor.submit(stored.id, stored.uid, None)
         except Exception:
             log.exception("message %d stored; queueing its analysis failed", stored.id)
+        try:
+            await self.previews.submit(stored.id, stored.uid)
+        except Exception:
+            log.exception("message %d stored; queueing its renders failed", stored.id)
         return stored.id
 
     async def apply_retention(self) -> int:
@@ -170,6 +176,7 @@ class Service:
                 expired = await self.store.expire_sources(inbox.id, cutoff)
                 if expired:
                     log.info("inbox %d: dropped the source of %d message(s)", inbox.id, expired)
+        await self.previews.sweep()  # the renders of the messages that went
         return pruned
 
     async def retention_loop(self) -> None:
@@ -479,6 +486,8 @@ async def open_service(
         if start_executor:
             await service.executor.start()
             stack.push_async_callback(service.executor.stop)
+            await service.previews.start()
+            stack.push_async_callback(service.previews.stop)
             resumed = await service.resume_pending()
             if resumed:
                 log.info("queued %d message(s) left unanalysed", resumed)
