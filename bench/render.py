@@ -3,8 +3,8 @@
 
 Renders the templates under ``bench/templates/`` (and a generated 60 KB newsletter) in every
 variant, ``--rounds`` times, through one ``Renderer`` with ``--pool`` contexts at once (2: the
-machine's cores). Memory is the resident set of Chromium and all its child processes, sampled
-every 50 ms; the Python process is reported apart.
+machine's cores). Memory is the resident set of Playwright's driver and Chromium with all its
+child processes, sampled every 200 ms; the Python process is reported apart.
 
     .venv/bin/python bench/render.py --rounds 3 --pool 2
 """
@@ -62,19 +62,21 @@ def message(html: str) -> ParsedMessage:
     return ParsedMessage(msg.as_bytes())
 
 
-def pool_rss(pid: int | None) -> int:
-    if pid is None:
-        return 0
+def pool_memory() -> tuple[int, int]:
+    """Resident memory (RSS, and PSS: shared pages divided among their sharers) of this
+    process's children: Playwright's driver and Chromium's browser, GPU, network and
+    renderer processes. RSS counts the libraries they share once per process."""
     try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = psutil.Process().children(recursive=True)
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    rss = pss = 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 async def main() -> None:
@@ -93,18 +95,19 @@ async def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     durations: list[float] = []
-    peak = 0
+    peak = peak_pss = 0
     async with Renderer(RenderConfig(pool_size=args.pool, timeout=60)) as renderer:
         # Start-up and the first page are not what a long-running server pays per message.
         await renderer.render_message(messages[0], DEFAULT_VARIANTS[:2])
         stop = asyncio.Event()
 
         async def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
             while not stop.is_set():
-                peak = max(peak, pool_rss(renderer.browser_pid))
+                rss, pss = await asyncio.to_thread(pool_memory)
+                peak, peak_pss = max(peak, rss), max(peak_pss, pss)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.05)
+                    await asyncio.wait_for(stop.wait(), 0.2)
 
         sampler = asyncio.create_task(sample())
         errored = 0
@@ -134,7 +137,8 @@ async def main() -> None:
         f"messages: {count / len(DEFAULT_VARIANTS) / elapsed:.2f} messages/s (all {len(DEFAULT_VARIANTS)} variants)"
     )
     print(
-        f"peak RSS of the browser pool: {peak / 2**20:.0f} MiB; this process: {psutil.Process().memory_info().rss / 2**20:.0f} MiB"
+        f"peak memory of the browser pool (Playwright driver + Chromium): PSS "
+        f"{peak_pss / 2**20:.0f} MiB, RSS {peak / 2**20:.0f} MiB; this process: {psutil.Process().memory_info().rss / 2**20:.0f} MiB"
     )
 
 

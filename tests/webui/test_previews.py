@@ -38,7 +38,7 @@ async def test_previews_tab_says_when_renders_are_off(stack: Stack, ui: Session)
     message_id = await stack.upload(build_message(subject="no renders", html="<p>x</p>"))
     await ui.page.goto(f"{stack.base_url}/#/message/{message_id}/previews")
     state = ui.page.locator("#previews-state")
-    await state.wait_for()
+    await state.wait_for(timeout=30_000)  # the first page of the session starts slower
     assert "off" in (await state.inner_text())
     assert ui.errors == []
 

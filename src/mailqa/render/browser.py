@@ -8,7 +8,8 @@
   (``mailqa.net.http``) with its limits and an address policy that admits no loopback or
   private address; everything else is aborted. Chromium is also started with a dead proxy,
   so a request that escaped interception could reach nothing.
-- A bounded pool of contexts (``pool_size`` renders at once, one fresh context each), a
+- A bounded pool: ``pool_size`` renders at once, each in a fresh page of a context kept per
+  viewport and colour scheme (at most one per kind of variant), a
   per-render timeout, a cap on the document size, the rendered height and the image bytes. A
   render that fails or crashes the browser comes back ``errored``; the browser is started
   again for the next render.
@@ -30,7 +31,7 @@ from mailqa.render.emulate import PROFILES, emulate
 from mailqa.render.variants import DEFAULT_VARIANTS, Variant
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright, Request, Route
+    from playwright.async_api import Browser, BrowserContext, Playwright, Request, Route
 
     from mailqa.core.message import ParsedMessage
     from mailqa.net.http.fetcher import LinkFetcher
@@ -57,6 +58,8 @@ CHROMIUM_ARGS = (
     "--proxy-server=http://127.0.0.1:9",  # the discard port: nothing listens
     "--proxy-bypass-list=<-loopback>",  # loopback goes to the dead proxy too
     "--dns-prefetch-disable",
+    "--renderer-process-limit=2",  # pages share renderer processes: memory stays bounded
+    "--disable-dev-shm-usage",
 )
 _CID_REF = re.compile(r"""(?P<lead>["'(=\s])cid:""", re.I)
 
@@ -208,12 +211,14 @@ class _Router:
     def __init__(
         self,
         html: str,
+        document: str,
         msg: ParsedMessage,
         variant: Variant,
         config: RenderConfig,
         fetcher: LinkFetcher | None,
     ) -> None:
         self.html = html
+        self.document = document
         self.variant = variant
         self.config = config
         self.fetcher = fetcher if config.allow_remote_images else None
@@ -224,7 +229,7 @@ class _Router:
 
     async def handle(self, route: Route, request: Request) -> None:
         url = request.url
-        if url == DOCUMENT_URL:
+        if url == self.document:
             await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.html)
             return
         if self.variant.images and url.startswith(CID_URL):
@@ -269,6 +274,8 @@ class Renderer:
         self._browser: Browser | None = None
         self._slots = asyncio.Semaphore(max(1, self.config.pool_size))
         self._restart = asyncio.Lock()
+        self._contexts: dict[tuple[int, int, int, bool, str], BrowserContext] = {}
+        self._pages = 0
         self.restarts = 0
 
     async def __aenter__(self) -> Renderer:
@@ -324,6 +331,7 @@ class Renderer:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(browser.close(), 5)
             self.restarts += 1
+            self._contexts.clear()
             await self._launch()
             assert self._browser is not None
             return self._browser
@@ -377,6 +385,27 @@ class Renderer:
         result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
+    async def _context(self, browser: Browser, variant: Variant) -> BrowserContext:
+        """The context for the variant's viewport and colour scheme: one per kind, kept for
+        the browser's life (a fresh page per render; every page's requests are routed)."""
+        key = (id(browser), variant.width, variant.fold_height, variant.mobile, variant.color)
+        context = self._contexts.get(key)
+        if context is None:
+            context = await browser.new_context(
+                java_script_enabled=False,
+                viewport={"width": variant.width, "height": variant.fold_height},
+                device_scale_factor=1,
+                is_mobile=variant.mobile,
+                has_touch=variant.mobile,
+                color_scheme="dark" if variant.color == "dark" else "light",
+                reduced_motion="reduce",
+                service_workers="block",
+                accept_downloads=False,
+            )
+            self._contexts = {k: c for k, c in self._contexts.items() if k[0] == id(browser)}
+            self._contexts[key] = context
+        return context
+
     async def _render_into(
         self, result: Render, browser: Browser, html: str, msg: ParsedMessage, variant: Variant
     ) -> None:
@@ -386,23 +415,14 @@ class Renderer:
         if not variant.images:
             # After the message's own styles, so it wins; parsed into the body if need be.
             html = f"{html}\n<style>{_IMAGES_OFF_CSS}</style>"
-        router = _Router(with_cid_urls(html), msg, variant, self.config, self._fetcher)
-        context = await browser.new_context(
-            java_script_enabled=False,
-            viewport={"width": variant.width, "height": variant.fold_height},
-            device_scale_factor=1,
-            is_mobile=variant.mobile,
-            has_touch=variant.mobile,
-            color_scheme="dark" if variant.color == "dark" else "light",
-            reduced_motion="reduce",
-            service_workers="block",
-            accept_downloads=False,
-            offline=False,
-        )
+        self._pages += 1
+        document = f"{DOCUMENT_URL}{self._pages}"  # a new address per render: nothing cached
+        router = _Router(with_cid_urls(html), document, msg, variant, self.config, self._fetcher)
+        context = await self._context(browser, variant)
+        page = await context.new_page()
         try:
-            await context.route("**/*", router.handle)
-            page = await context.new_page()
-            await page.goto(DOCUMENT_URL, wait_until="load")
+            await page.route("**/*", router.handle)
+            await page.goto(document, wait_until="load")
             if variant.color == "inverted":
                 await page.evaluate(_INVERT_JS, MAX_INVERT_ELEMENTS)
             measured: dict[str, int] = await page.evaluate(_MEASURE_JS)
@@ -416,7 +436,7 @@ class Renderer:
             )
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(context.close(), 5)
+                await asyncio.wait_for(page.close(), 5)
         result.full_png, result.width, result.height = _png(shot, variant, None)
         result.fold_png = _png(shot, variant, variant.fold_height)[0]
         result.page_height = page_height
