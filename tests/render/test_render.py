@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from tests.render.conftest import CountingServer, differs, html_message, pixels
 from tests.webui.conftest import png_pixel
@@ -193,3 +195,44 @@ async def test_a_render_over_its_limits_is_errored_and_the_rest_goes_on(
     assert errored.status == "errored" and errored.full_png is None
     assert errored.error is not None and "larger than" in errored.error
     assert fine.status == "ok"
+
+
+async def test_a_render_that_times_out_is_errored_and_the_next_one_renders() -> None:
+    msg = html_message("<p>slow enough</p>")
+    async with Renderer(RenderConfig(timeout=0.001)) as r:
+        (late,) = (await r.render_message(msg, pick_variants(["desktop-600"]))).renders
+        r.config.timeout = 30
+        (fine,) = (await r.render_message(msg, pick_variants(["desktop-600"]))).renders
+    assert late.status == "errored" and late.full_png is None
+    assert late.error == "render timed out after 0.001 s"
+    assert fine.status == "ok"
+
+
+async def test_a_crashed_browser_is_restarted_and_the_renders_go_on() -> None:
+    import psutil
+
+    msg = html_message("<p>after the crash</p>")
+    variants = pick_variants(["desktop-600", "mobile-375", "dark-600"])
+
+    def browser_processes() -> list[psutil.Process]:
+        return [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.name().startswith("chromium") and "--type=" not in " ".join(p.cmdline())
+        ]
+
+    others = {p.pid for p in browser_processes()}  # the session's renderer keeps its own
+    async with Renderer(RenderConfig()) as r:
+        assert all(x.status == "ok" for x in (await r.render_message(msg, variants)).renders)
+        browsers = [p for p in browser_processes() if p.pid not in others]
+        assert browsers
+        for process in browsers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(browsers, timeout=10)
+        during = (await r.render_message(msg, variants)).renders
+        after = (await r.render_message(msg, variants)).renders
+    assert r.restarts >= 1
+    for x in during:
+        assert x.status == "ok" or (x.status == "errored" and x.error)
+    assert [x.status for x in after] == ["ok", "ok", "ok"]
