@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,8 @@ from mailqa.store.repository import Store
 log = logging.getLogger(__name__)
 
 PreviewState = Literal["on", "off", "unavailable"]
+Dispatch = Callable[[int, str, bool], Awaitable[None]]
+"""Queues a render job elsewhere: (message id, its identity, render again)."""
 ManifestStatus = Literal["pending", "done", "no-html", "errored"]
 Crop = Literal["full", "fold"]
 CHROMIUM_NOT_FOUND = "unavailable: chromium not found"
@@ -196,6 +199,8 @@ class Previews:
         self._renderer: Renderer | None = None
         self._busy: set[str] = set()
         """Keys being rendered: their manifest does not name them yet."""
+        self.dispatch: Dispatch | None = None
+        """Sends render jobs elsewhere (to Celery workers); None: this process renders."""
         self._config = RenderConfig(
             executable=settings.render_chromium,
             pool_size=settings.render_concurrency,
@@ -207,8 +212,13 @@ class Previews:
     def enabled(self) -> bool:
         return self.state == "on"
 
+    @property
+    def browser_started(self) -> bool:
+        """This process has started Chromium for renders."""
+        return self._renderer is not None
+
     async def start(self) -> None:
-        if self.enabled and self._task is None:
+        if self.enabled and self.dispatch is None and self._task is None:
             self._task = asyncio.create_task(self._work())
 
     async def stop(self) -> None:
@@ -227,7 +237,10 @@ class Previews:
         if not self.enabled:
             return False
         self.files.write(Manifest(message_id=message_id, uid=uid, status="pending"))
-        self._queue.put_nowait((message_id, uid, force))
+        if self.dispatch is not None:
+            await self.dispatch(message_id, uid, force)
+        else:
+            self._queue.put_nowait((message_id, uid, force))
         return True
 
     async def join(self) -> None:

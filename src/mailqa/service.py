@@ -69,6 +69,8 @@ class Service:
         self.metrics = metrics or Metrics()
         self.executor: Executor = executor(self)
         self.previews = Previews(settings, store)
+        # With Celery, the workers render too (they need Chromium and this data dir).
+        self.previews.dispatch = getattr(self.executor, "submit_render", None)
         self._queued = self.executor if isinstance(self.executor, QueuedExecutor) else None
         self._admitted = 0  # captures admitted and not yet queued: they count against the bound
         poll = settings.change_poll_seconds
