@@ -121,3 +121,25 @@ def test_renders_are_unavailable_without_chromium(tmp_path: Path) -> None:
     assert preview_state(Settings(data_dir=tmp_path, render=False))[0] == "off"
     assert preview_state(Settings(data_dir=tmp_path, render=None))[0] == "on"
     assert len(DEFAULT_VARIANTS) == 11
+
+
+async def test_with_renders_off_the_api_says_so(stack: Running) -> None:
+    previews = stack.service.previews
+    saved = previews.state, previews.reason
+    previews.state, previews.reason = "unavailable", CHROMIUM_NOT_FOUND
+    try:
+        message_id = await upload(stack, mail("off", "<p>not rendered</p>"))
+        async with stack.client() as c:
+            listed = (await c.get(f"/api/v1/messages/{message_id}/renders")).json()
+            refused = await c.post(f"/api/v1/messages/{message_id}/renders")
+    finally:
+        previews.state, previews.reason = saved
+    assert listed == {
+        "state": "unavailable",
+        "reason": "unavailable: chromium not found",
+        "status": "none",
+        "renders": [],
+        "warnings": [],
+    }
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "renders_unavailable"
