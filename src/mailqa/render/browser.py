@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
 
 from mailqa.render.emulate import PROFILES, emulate
@@ -312,15 +312,6 @@ class Renderer:
         if self._own_fetcher is not None:
             await self._own_fetcher.aclose()
             self._own_fetcher = None
-
-    @property
-    def browser_pid(self) -> int | None:
-        """The browser's process id (for memory figures), when known."""
-        browser: Any = self._browser
-        try:
-            return int(browser._impl_obj._connection._transport._proc.pid)
-        except Exception:
-            return None
 
     async def _ensure_browser(self, failed: Browser | None = None) -> Browser:
         async with self._restart:
