@@ -12,9 +12,9 @@ DEV=0
 need_apt=()
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v spamd >/dev/null 2>&1 || [ -x /usr/sbin/spamd ] || need_apt+=(spamassassin spamc spamd)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # render previews (and the web UI's browser tests)
 if [ "$DEV" = 1 ]; then
   command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need_apt+=(nsd)
-  [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests of the web UI
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)  # TypeScript, the Node mailtrap SDK
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from mailqa.net.spamd.process import ManagedSpamd
 
 SAMPLES = Path(__file__).parent / "samples"
+# Render previews start Chromium for every captured message: only the tests of previews
+# turn them on (``Settings(render=True)``).
+os.environ.setdefault("MAILQA_RENDER", "false")
 REDIS_URL = os.environ.get("MAILQA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 

@@ -15,7 +15,16 @@ from mailqa import __version__
 from mailqa.api.docs import install_docs
 from mailqa.api.errors import install_error_handlers
 from mailqa.api.limits import BodyLimitMiddleware
-from mailqa.api.routes import audits, health, mailtrap, native, release, sandbox, webhooks
+from mailqa.api.routes import (
+    audits,
+    health,
+    mailtrap,
+    native,
+    previews,
+    release,
+    sandbox,
+    webhooks,
+)
 from mailqa.api.validation import refuse_lone_surrogates
 from mailqa.service import Service, open_service
 from mailqa.settings import Settings
@@ -25,6 +34,7 @@ from mailqa.worker.selection import select_executor
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     native.router,
+    previews.router,
     sandbox.router,
     audits.router,
     webhooks.router,

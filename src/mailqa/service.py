@@ -33,6 +33,7 @@ from mailqa.core.message import (
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
+from mailqa.previews import Previews
 from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
@@ -68,6 +69,9 @@ class Service:
         self.analyzer = analyzer
         self.metrics = metrics or Metrics()
         self.executor: Executor = executor(self)
+        self.previews = Previews(settings, store)
+        # With Celery, the workers render too (they need Chromium and this data dir).
+        self.previews.dispatch = getattr(self.executor, "submit_render", None)
         self._queued = self.executor if isinstance(self.executor, QueuedExecutor) else None
         self._admitted = 0  # captures admitted and not yet queued: they count against the bound
         poll = settings.change_poll_seconds
@@ -152,6 +156,10 @@ class Service:
             await self.executor.submit(stored.id, stored.uid, None)
         except Exception:
             log.exception("message %d stored; queueing its analysis failed", stored.id)
+        try:
+            await self.previews.submit(stored.id, stored.uid)
+        except Exception:
+            log.exception("message %d stored; queueing its renders failed", stored.id)
         return stored.id
 
     async def apply_retention(self) -> int:
@@ -176,6 +184,7 @@ class Service:
         dropped = await self.store.webhooks.prune(cutoff)
         if dropped:
             log.info("dropped %d webhook event(s) past MAILQA_WEBHOOK_LOG_DAYS", dropped)
+        await self.previews.sweep()  # the renders of the messages that went
         return pruned
 
     async def retention_loop(self) -> None:
@@ -488,6 +497,8 @@ async def open_service(
         if start_executor:
             await service.executor.start()
             stack.push_async_callback(service.executor.stop)
+            await service.previews.start()
+            stack.push_async_callback(service.previews.stop)
             resumed = await service.resume_pending()
             if resumed:
                 log.info("queued %d message(s) left unanalysed", resumed)

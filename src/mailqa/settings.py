@@ -283,6 +283,26 @@ class Settings(BaseSettings):
     )
     offline: bool = Field(False, description="Never touch the network (DNS, HTTP) in checks.")
 
+    # Render previews (headless Chromium)
+    render: bool | None = Field(
+        None,
+        description="Render previews of each captured message's HTML (emulated, in headless "
+        "Chromium) as their own job after capture; unset: on when the Chromium executable "
+        "exists, else 'unavailable: chromium not found'.",
+    )
+    render_chromium: str = Field(
+        "/usr/bin/chromium", description="Chromium executable the renders use."
+    )
+    render_concurrency: int = Field(
+        2, ge=1, description="Renders (browser contexts) at once in one process."
+    )
+    render_timeout: float = Field(20.0, gt=0, description="Seconds one render may take.")
+    render_remote_images: bool = Field(
+        False,
+        description="Let renders load remote images (public addresses only, through the "
+        "SSRF-safe fetcher with the link check's limits); off: only the message's own parts.",
+    )
+
     # Spam (SpamAssassin's spamd)
     spamd_url: str | None = Field(
         None,

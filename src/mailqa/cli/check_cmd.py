@@ -31,6 +31,8 @@ from mailqa.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from mailqa.cli.config import GateConfig
+    from mailqa.cli.render_gate import RenderPlan
+    from mailqa.cli.runner import FileTask
     from mailqa.settings import Settings
 
 DEFAULT_BASELINE = "mailqa-baseline.json"
@@ -250,6 +252,59 @@ def check(
             show_default=False,
         ),
     ] = False,
+    render: Annotated[
+        Path | None,
+        typer.Option(
+            "--render",
+            metavar="DIR",
+            help="Render each file's HTML in headless Chromium (emulated previews) and write "
+            "the PNGs to DIR.",
+            show_default=False,
+        ),
+    ] = None,
+    render_variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--render-variants",
+            help="Comma-separated render variants (default: all; see docs/previews.md).",
+            show_default=False,
+        ),
+    ] = None,
+    render_remote_images: Annotated[
+        bool,
+        typer.Option(
+            "--render-remote-images",
+            help="Let renders load remote images (public addresses only, through the "
+            "SSRF-safe fetcher).",
+            show_default=False,
+        ),
+    ] = False,
+    visual_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--visual-baseline",
+            metavar="DIR",
+            help="Fail when a render differs from the one in DIR; writes a diff image.",
+            show_default=False,
+        ),
+    ] = None,
+    write_visual_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--write-visual-baseline",
+            help="Record the renders as the visual baseline and exit 0.",
+            show_default=False,
+        ),
+    ] = False,
+    visual_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--visual-threshold",
+            help="Perceptual colour distance (0-1) above which a pixel counts as changed "
+            "(default 0.1).",
+            show_default=False,
+        ),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -283,6 +338,12 @@ def check(
             write_baseline=write_baseline,
             jobs=jobs,
             color=color,
+            render=render,
+            render_variants=_split(render_variants),
+            render_remote_images=render_remote_images,
+            visual_baseline=visual_baseline,
+            write_visual_baseline=write_visual_baseline,
+            visual_threshold=visual_threshold,
         )
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -321,6 +382,12 @@ def run_check(
     write_baseline: bool = False,
     jobs: int | None = None,
     color: str = "auto",
+    render: Path | None = None,
+    render_variants: list[str] | None = None,
+    render_remote_images: bool = False,
+    visual_baseline: Path | None = None,
+    write_visual_baseline: bool = False,
+    visual_threshold: float | None = None,
 ) -> int:
     """The gate, callable without Typer. Raises ConfigError for usage problems."""
     from mailqa.checks import build_checks
@@ -364,6 +431,16 @@ def run_check(
         merged["ignore"] = [*loaded.config.ignore, *ignore]
     config = parse_config(merged, loaded.source)
     plans = plan_outputs(formats or [], outputs or [])
+    from mailqa.cli.render_gate import plan_renders
+
+    render_plan = plan_renders(
+        render_dir=render,
+        baseline=visual_baseline,
+        write_baseline=write_visual_baseline,
+        variants=render_variants or [],
+        threshold=visual_threshold,
+        allow_remote_images=render_remote_images,
+    )
 
     settings = _settings(config, add_link_allow=cli.link_allow or [])
     chosen = config.checks or settings.checks
@@ -429,6 +506,11 @@ def run_check(
             results.append(result)
             if stream_text:
                 write_stdout(render_file(result, colored))
+    render_failed = False
+    if render_plan is not None:
+        render_failed = _render_files(render_plan, tasks)
+        if render_plan.write_baseline and not write_baseline:
+            return EXIT_PASSED
     run = GateRun(
         files=results,
         fail_on=config.fail_on,
@@ -464,7 +546,29 @@ def run_check(
             target = Path(plan.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    return EXIT_GATE_FAILED if run.failed else EXIT_PASSED
+    return EXIT_GATE_FAILED if run.failed or render_failed else EXIT_PASSED
+
+
+def _render_files(plan: RenderPlan, tasks: Sequence[FileTask]) -> bool:
+    """Render the checked files as ``plan`` says; whether that fails the gate."""
+    from mailqa.cli.inputs import input_from_bytes, load_input
+    from mailqa.cli.render_gate import report_lines, run_renders
+
+    files: list[tuple[str, bytes]] = []
+    for task in tasks:
+        try:
+            item = (
+                input_from_bytes(task.name, task.data)
+                if task.data is not None
+                else load_input(task.source, task.name)
+            )
+        except OSError:
+            continue  # the check run has reported it
+        files.append((task.name, item.raw))
+    outcome = run_renders(plan, files)
+    for line in report_lines(plan, outcome):
+        typer.echo(line, err=True)
+    return outcome.failed and not plan.write_baseline
 
 
 def _check_clients(globs: list[str]) -> None:

@@ -138,6 +138,17 @@ class MessageRepository:
             raise NotFound(f"message {message_id} not found")
         return row
 
+    async def message_uids(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """The identities of those of ``message_ids`` that still exist."""
+        found: dict[int, str] = {}
+        ids = list(message_ids)
+        async with self.db.sessions() as s:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = await s.execute(select(Message.id, Message.uid).where(Message.id.in_(chunk)))
+                found.update({int(mid): str(uid) for mid, uid in rows.all()})
+        return found
+
     async def project_of_message(self, message_id: int) -> int:
         """The project whose inbox holds the message."""
         async with self.db.sessions() as s:

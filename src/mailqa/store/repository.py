@@ -223,6 +223,9 @@ class Store:
     async def project_of_message(self, message_id: int) -> int:
         return await self._messages.project_of_message(message_id)
 
+    async def message_uids(self, message_ids: Sequence[int]) -> dict[int, str]:
+        return await self._messages.message_uids(message_ids)
+
     async def set_read(self, message_id: int, is_read: bool) -> Message:
         return await self._messages.set_read(message_id, is_read)
 

@@ -153,7 +153,9 @@ async def rename_email_username(
 async def purge_inbox(service: Service, principal: Principal, inbox_id: int) -> int:
     """Delete every message of the inbox (its quota is free again at once); the count."""
     await get_inbox(service, principal, inbox_id)
-    return await service.store.purge_inbox(inbox_id)
+    purged = await service.store.purge_inbox(inbox_id)
+    await service.previews.sweep()
+    return purged
 
 
 async def mark_all_read(service: Service, principal: Principal, inbox_id: int) -> int:

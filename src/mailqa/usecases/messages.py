@@ -118,6 +118,7 @@ async def set_read(
 async def delete_message(service: Service, principal: Principal, message_id: int) -> None:
     await get_message(service, principal, message_id)
     await service.store.delete_message(message_id)
+    await service.previews.forget(message_id)
 
 
 async def raw_source(service: Service, row: Message) -> bytes:

@@ -17,6 +17,7 @@ from mailqa.settings import Settings
 
 ANALYZE_TASK = "mailqa.analyze"
 AUDIT_MESSAGES_TASK = "mailqa.audit_messages"
+RENDER_TASK = "mailqa.render"
 AUDIT_TASK_CHUNK = 20
 """Messages per audit task: one task per message spent more time on the broker round trip
 (prefetch 1, late ack) and on its own database transactions than on the checks."""

@@ -14,6 +14,7 @@ from mailqa.worker.celery_app import (
     ANALYZE_TASK,
     AUDIT_MESSAGES_TASK,
     AUDIT_TASK_CHUNK,
+    RENDER_TASK,
     create_celery,
 )
 
@@ -69,6 +70,10 @@ class CeleryExecutor:
     ) -> None:
         kwargs = {"only": sorted(only) if only else None, "uid": uid}
         await self._send(ANALYZE_TASK, [message_id], kwargs)
+
+    async def submit_render(self, message_id: int, uid: str, force: bool = False) -> None:
+        """Queue the message's render previews for a worker."""
+        await self._send(RENDER_TASK, [message_id], {"uid": uid, "force": force})
 
     async def submit_audit(self, audit_id: int, message_ids: Collection[int]) -> None:
         """Queue audit tasks of ``AUDIT_TASK_CHUNK`` messages each."""

@@ -27,7 +27,7 @@ from mailqa.service import Service
 from mailqa.settings import Settings
 from mailqa.store.models import Audit
 from mailqa.store.repository import Store
-from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK
+from mailqa.worker.celery_app import ANALYZE_TASK, AUDIT_MESSAGES_TASK, RENDER_TASK
 from mailqa.worker.selection import select_executor
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class WorkerRuntime:
             stack.push_async_callback(store.close)
             analyzer = await stack.enter_async_context(open_analyzer(self.settings))
             self._service = Service(self.settings, store, analyzer, executor=select_executor)
+            stack.push_async_callback(self._service.previews.stop)  # its browser, if started
             self.audits = AuditStore(store)
             self._stack = stack
         return self._service
@@ -84,6 +85,15 @@ async def _analyze(
         return await service.analyze(message_id, uid=uid, only=only)
     except NotFound:
         return None  # deleted before its turn
+
+
+async def _render(runtime: WorkerRuntime, message_id: int, uid: str, force: bool) -> str:
+    service = await runtime.service()
+    previews = service.previews
+    if not previews.enabled:
+        return previews.reason
+    await previews.render_message(message_id, uid, force=force)
+    return "rendered"
 
 
 async def _audit(runtime: WorkerRuntime, audit_id: int, message_ids: list[int]) -> list[str]:
@@ -157,6 +167,17 @@ def register_tasks(app: Celery, settings: Settings) -> WorkerRuntime:
                 kwargs={"message_id": message_id, "only": failed, "uid": uid}, countdown=countdown
             )
         return {"message_id": message_id, "status": report.status.value, "retry_exhausted": failed}
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=RENDER_TASK, bind=True, max_retries=settings.celery_max_retries
+    )
+    def render(self: Any, message_id: int, uid: str, force: bool = False) -> dict[str, Any]:
+        # Renders need this worker's Chromium and the serving process's data dir (shared).
+        try:
+            status = runtime.run(_render(runtime, message_id, uid, force))
+        except DB_ERRORS as exc:
+            raise self.retry(exc=exc, countdown=retry.backoff(self.request.retries)) from exc
+        return {"message_id": message_id, "status": status}
 
     @app.task(  # type: ignore[untyped-decorator]
         name=AUDIT_MESSAGES_TASK, bind=True, max_retries=settings.celery_max_retries

@@ -411,12 +411,23 @@ async def download_attachment(
     tags=["reports"],
     responses={202: {"description": "Analysis still running"}},
 )
-async def get_report(message_id: int, service: ServiceDep, principal: PrincipalDep) -> Any:
+async def get_report(
+    message_id: int,
+    request: Request,
+    response: Response,
+    service: ServiceDep,
+    principal: PrincipalDep,
+) -> Any:
+    """The report; its ``Link`` header names the message's render previews."""
     report = await messages.report(service, principal, message_id)
+    link = f'<{request.url_for("list_renders", message_id=message_id).path}>; rel="renders"'
     if report is None:
         return JSONResponse(
-            {"status": "pending", "message": "analysis has not finished yet"}, status_code=202
+            {"status": "pending", "message": "analysis has not finished yet"},
+            status_code=202,
+            headers={"Link": link},
         )
+    response.headers["Link"] = link
     return report
 
 

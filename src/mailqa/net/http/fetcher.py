@@ -462,18 +462,37 @@ class LinkFetcher:
         """GET ``url`` and return its body as text (at most ``max_bytes``), for resources the
         checks read (linked stylesheets). Redirects are followed, each hop vetted again;
         never raises: failures come back in ``FetchedText.error``."""
+        got = await self.fetch_bytes(url, max_bytes=max_bytes)
+        result = FetchedText(
+            url=url,
+            final_url=got.final_url,
+            status_code=got.status_code,
+            error=got.error,
+            truncated=got.truncated,
+            duration_ms=got.duration_ms,
+        )
+        if got.error is None and got.data is not None:
+            result.text = got.data.decode(got.charset or "utf-8", errors="replace")
+        return result
+
+    async def fetch_bytes(self, url: str, *, max_bytes: int = 512 * 1024) -> FetchedBytes:
+        """GET ``url`` and return its body (at most ``max_bytes``, decoded from gzip/deflate)
+        and Content-Type, for resources read for their content (stylesheets, the images of a
+        render). Redirects are followed, each hop vetted again; never raises: failures come
+        back in ``FetchedBytes.error``."""
         started = time.perf_counter()
         current, seen = url, {url}
-        result = FetchedText(url=url)
+        result = FetchedBytes(url=url)
         clock = _Clock(self.config.total_timeout)
         try:
             while True:
                 parsed = httpx.URL(current)
                 if parsed.scheme not in ("http", "https") or not parsed.host:
                     raise FetchError(f"not an http(s) URL: {current}")
-                status, location, body, truncated, charset = await self._get_body(
+                status, headers, body, truncated, charset = await self._get_body(
                     current, parsed.host, max_bytes, clock
                 )
+                location = headers.get("location")
                 if status in REDIRECT_STATUSES and location:
                     current = str(parsed.join(location.strip()))
                     if current in seen or len(seen) > self.config.max_redirects:
@@ -484,8 +503,8 @@ class LinkFetcher:
                 if status >= 400:
                     result.error = f"HTTP {status}"
                 else:
-                    result.text = body.decode(charset or "utf-8", errors="replace")
-                    result.truncated = truncated
+                    result.data, result.truncated, result.charset = body, truncated, charset
+                    result.content_type = headers.get("content-type")
                 break
         except Exception as exc:
             result.error = _error_text(exc, self.config.timeout)[1]
@@ -496,7 +515,7 @@ class LinkFetcher:
 
     async def _get_body(
         self, url: str, host: str, max_bytes: int, clock: _Clock
-    ) -> tuple[int, str | None, bytes, bool, str | None]:
+    ) -> tuple[int, httpx.Headers, bytes, bool, str | None]:
         async with self._hosts.enter(host), self._global:
             self.stats.get_requests += 1
             async with self._timed(clock), self._client.stream("GET", url) as response:
@@ -505,11 +524,26 @@ class LinkFetcher:
                     read = await read_bounded(response, max_bytes, decode=True, keep=True)
                 return (
                     response.status_code,
-                    response.headers.get("location"),
+                    response.headers,
                     read.data,
                     read.truncated,
                     response.charset_encoding,
                 )
+
+
+@dataclass
+class FetchedBytes:
+    """A resource read for its content: its (bounded) body and what the server said of it."""
+
+    url: str
+    final_url: str | None = None
+    status_code: int | None = None
+    data: bytes | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    truncated: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
 
 
 def _content_length(headers: httpx.Headers) -> int | None:

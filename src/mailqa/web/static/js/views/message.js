@@ -7,6 +7,7 @@ import { markNav } from "../nav.js";
 import { checkLabel, orderChecks, sourceExpiredAt } from "../qa/common.js";
 import { renderCheck, renderOverview } from "../qa/panels.js";
 import { isCurrent, main, parseRoute, startView } from "../view.js";
+import { renderPreviews } from "./previews.js";
 
 /** @typedef {import("../api.js").MessageDetail} MessageDetail */
 /** @typedef {import("../api.js").Report} Report */
@@ -36,6 +37,7 @@ const MESSAGE_TABS = [
   ["raw", "Raw"],
   ["headers-list", "Headers"],
   ["attachments", "Attachments"],
+  ["previews", "Previews"],
 ];
 
 /** What a source view shows, named for the note when retention dropped the source. @type {Record<string, string>} */
@@ -399,6 +401,7 @@ function renderPanel(key, panel) {
       return;
     }
     if (key === "preview") return renderPreview(panel, d);
+    if (key === "previews") return void renderPreviews(panel, shown.id);
     if (key === "text") return panel.append(d.text_body === null ? h("p", { class: "muted" }, "This message has no text part.") : h("pre", { class: "text-body", id: "text-body" }, d.text_body));
     if (key === "source") return renderSource(panel, d);
     if (key === "raw") return void renderRaw(panel, d);
