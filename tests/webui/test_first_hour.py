@@ -132,6 +132,7 @@ async def test_every_tab_fits_at_1280_and_no_null_shows(
     ids = {t["id"] for t in tabs}
     assert {f"tab-qa-{name}" for name in report["checks"]} <= ids
     assert {"tab-preview", "tab-text", "tab-source", "tab-raw", "tab-headers-list"} <= ids
+    assert "tab-previews" in ids  # the emulated renders
     for tab in tabs:  # every tab whole, inside the viewport: nothing to scroll to
         assert tab["left"] >= 0 and tab["right"] <= WIDTH, tab
         assert tab["top"] >= 0 and tab["bottom"] <= HEIGHT, tab
@@ -143,7 +144,7 @@ async def test_every_tab_fits_at_1280_and_no_null_shows(
     # Two labelled rows: the message's views, then its QA report.
     groups = page.locator("#tabs .tab-group")
     await expect(groups.locator(".tab-group-label")).to_have_text(["Message", "QA report"])
-    await expect(groups.nth(0).locator('[role="tab"]')).to_have_count(6)
+    await expect(groups.nth(0).locator('[role="tab"]')).to_have_count(7)
     await expect(groups.nth(1).locator('[role="tab"]')).to_have_count(1 + len(report["checks"]))
     await screenshot(page, "20-tabs-at-1280")
     # No stray "null" (nor undefined) on the page, whichever tab is open.
@@ -261,6 +262,7 @@ async def test_the_matrix_keeps_its_client_row_and_feature_column_in_view(
     # Narrower: the matrix scrolls sideways too, and the feature column stays.
     await page.set_viewport_size({"width": 900, "height": HEIGHT})
     try:
+        await page.evaluate(BOX_UNDER_TABS, "#html-matrix-scroll")  # the tabs wrap at 900 px
         await box.evaluate("b => { b.scrollTop = 0; b.scrollLeft = b.scrollWidth; }")
         assert await box.evaluate("b => b.scrollLeft") > 100
         frame = await rect_of(page, "#html-matrix-scroll")

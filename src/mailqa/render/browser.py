@@ -21,8 +21,10 @@ import asyncio
 import contextlib
 import io
 import re
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
@@ -261,6 +263,23 @@ class _Router:
         await route.abort("blockedbyclient")
 
 
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the Playwright driver is spawned, so that it inherits
+    them ignored: a terminal's Ctrl-C (or a SIGTERM to the whole process group) is for the
+    process that owns the renderer, which closes the browser and the driver in order. Ended
+    first, the driver left failed futures behind as the server's loop closed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Renderer:
     """Renders messages; one per process. ``async with Renderer(config) as r: ...``."""
 
@@ -292,13 +311,20 @@ class Renderer:
             from mailqa.net.http.fetcher import LinkFetcher
 
             self._own_fetcher = self._fetcher = LinkFetcher()
-        self._pw = await async_playwright().start()
+        with _stop_signals_ignored():
+            self._pw = await async_playwright().start()
         await self._launch()
 
     async def _launch(self) -> None:
         assert self._pw is not None
         self._browser = await self._pw.chromium.launch(
-            executable_path=self.config.executable, args=list(CHROMIUM_ARGS)
+            executable_path=self.config.executable,
+            args=list(CHROMIUM_ARGS),
+            # The process that owns the renderer stops it in order (``close``): a Ctrl-C
+            # or a SIGTERM to the process group must not end the driver under it.
+            handle_sigint=False,
+            handle_sigterm=False,
+            handle_sighup=False,
         )
 
     async def close(self) -> None:
