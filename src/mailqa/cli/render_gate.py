@@ -33,6 +33,19 @@ class RenderPlan:
     write_baseline: bool = False
     threshold: float = DEFAULT_THRESHOLD
     allow_remote_images: bool = False
+    chromium: str | None = None
+    """The Chromium executable (None: the renderer's default)."""
+
+
+@dataclass
+class FileRenders:
+    """What one file's renders gave: PNG paths relative to the plan's directory, by variant
+    (full length, above the fold), its render warnings and errored variants."""
+
+    folder: PurePosixPath
+    pngs: dict[str, tuple[PurePosixPath, PurePosixPath]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errored: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +55,8 @@ class RenderOutcome:
     errored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     visual: list[VisualResult] = field(default_factory=list)
+    by_file: dict[str, FileRenders] = field(default_factory=dict)
+    """The files with an HTML part, by name (a file without one renders nothing)."""
 
     @property
     def failed(self) -> bool:
@@ -98,6 +113,8 @@ async def _run(plan: RenderPlan, files: Sequence[tuple[str, bytes]]) -> RenderOu
 
     outcome = RenderOutcome()
     config = RenderConfig(allow_remote_images=plan.allow_remote_images)
+    if plan.chromium is not None:
+        config.executable = plan.chromium
     try:
         renderer = Renderer(config)
         await renderer.start()
@@ -109,18 +126,23 @@ async def _run(plan: RenderPlan, files: Sequence[tuple[str, bytes]]) -> RenderOu
             if not msg.html:
                 continue
             outcome.files += 1
-            folder = plan.directory / folder_for(name)
+            relative = folder_for(name)
+            mine = outcome.by_file[name] = FileRenders(relative)
+            folder = plan.directory / relative
             folder.mkdir(parents=True, exist_ok=True)
             rendered = await renderer.render_message(msg, plan.variants)
+            mine.warnings.extend(rendered.warnings)
             outcome.warnings.extend(f"{name}: {w}" for w in rendered.warnings)
             for render in rendered.renders:
                 variant = render.variant.name
                 if render.status != "ok" or render.full_png is None or render.fold_png is None:
+                    mine.errored.append(f"{variant}: {render.error}")
                     outcome.errored.append(f"{name}: {variant}: {render.error}")
                     continue
                 full = folder / f"{variant}.png"
                 full.write_bytes(render.full_png)
                 (folder / f"{variant}.fold.png").write_bytes(render.fold_png)
+                mine.pngs[variant] = (relative / full.name, relative / f"{variant}.fold.png")
                 outcome.written += 2
                 if plan.baseline is None:
                     continue
