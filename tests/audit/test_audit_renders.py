@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.audit.conftest import CliResult, run_cli, write_eml_dir, write_maildir
+from tests.audit.conftest import CliResult, make_message, run_cli, write_eml_dir, write_maildir
 
 from mailqa.audit.record import AuditRecord
 from mailqa.audit.sample import DEFAULT_SAMPLE_VARIANTS, WorstSample
@@ -159,3 +159,21 @@ async def test_sources_read_a_sampled_message_again(tmp_path: Path) -> None:
             assert await source.read_again(item.key, None) == item.raw
         assert await source.read_again("elsewhere.eml", None) is None
         assert b"<offer0@shop.example>" in items[0].raw
+
+
+@pytest.mark.slow
+def test_keys_spelled_alike_get_folders_of_their_own(tmp_path: Path) -> None:
+    source = tmp_path / "templates"
+    source.mkdir()
+    for name in ("a b.eml", "a_b.eml"):
+        (source / name).write_bytes(make_message(0))
+    out = tmp_path / "out"
+    done = audit(source, out, "--render-sample", "2", "--render-variants", "desktop-600")
+    assert done.returncode == 0, done.stderr
+    messages = json.loads(done.stdout)["render_sample"]["messages"]
+    assert [m["key"] for m in messages] == [str(source / "a b.eml"), str(source / "a_b.eml")]
+    folders = [m["folder"] for m in messages]
+    safe = f"renders/{folder_for(str(source / 'a_b.eml'))}"
+    assert folders == [safe, f"{safe}-2"]
+    for m in messages:
+        assert (out / m["pngs"]["desktop-600"]["full"]).read_bytes()[:8] == PNG
