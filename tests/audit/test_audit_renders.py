@@ -177,3 +177,17 @@ def test_keys_spelled_alike_get_folders_of_their_own(tmp_path: Path) -> None:
     assert folders == [safe, f"{safe}-2"]
     for m in messages:
         assert (out / m["pngs"]["desktop-600"]["full"]).read_bytes()[:8] == PNG
+
+
+def test_a_resumed_audit_samples_the_earlier_results_too(tmp_path: Path) -> None:
+    """Every message audited by the earlier run: the sample still comes from them (listed,
+    here with no Chromium to render them)."""
+    source = write_eml_dir(tmp_path / "templates", TEMPLATES)
+    out = tmp_path / "out"
+    assert audit(source, out).returncode == 0
+    env = {"MAILQA_RENDER_CHROMIUM": str(tmp_path / "no-chromium")}
+    done = audit(source, out, "--resume", "--render-sample", "2", env=env)
+    assert done.returncode == 2 and "cannot start Chromium" in done.stderr
+    sample = json.loads((out / "summary.json").read_text())["render_sample"]
+    assert [m["key"] for m in sample["messages"]] == worst_two(out, source)
+    assert all(m["note"] is None for m in sample["messages"])  # read again, then not rendered
