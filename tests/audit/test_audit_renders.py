@@ -191,3 +191,15 @@ def test_a_resumed_audit_samples_the_earlier_results_too(tmp_path: Path) -> None
     sample = json.loads((out / "summary.json").read_text())["render_sample"]
     assert [m["key"] for m in sample["messages"]] == worst_two(out, source)
     assert all(m["note"] is None for m in sample["messages"])  # read again, then not rendered
+
+
+def test_a_sample_with_nothing_scored_says_so() -> None:
+    from mailqa.audit.html import render_html
+    from mailqa.audit.sample import SamplePlan, sample_summary
+    from mailqa.audit.summary import AuditSummary
+
+    summary = AuditSummary().to_dict()
+    summary["render_sample"] = sample_summary(SamplePlan(3, ("desktop-600",), Path("r")), {})
+    assert summary["render_sample"]["messages"] == []
+    html = render_html(summary)
+    assert "Rendered sample (emulated)" in html and "No message had a score to rank." in html

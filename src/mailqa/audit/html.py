@@ -195,6 +195,8 @@ def _render_sample(sample: dict[str, Any] | None) -> str:
         "in headless Chromium with client emulation: an approximation of what mail clients "
         "show, not screenshots of them. Click a render for its full length.</p>"
     ]
+    if not sample["messages"]:
+        parts.append('<p class="empty">No message had a score to rank.</p>')
     if sample.get("error"):
         parts.append(f'<p class="s-errored">Not rendered: {escape(str(sample["error"]))}</p>')
     for row in sample["messages"]:
