@@ -444,3 +444,55 @@ async def test_audits_retry_transient_failures_of_that_check_alone(
     retries = service.settings.celery_max_retries
     assert record.checks == {"flaky": status, "counted": "passed"}
     assert flaky.runs == min(failures, retries) + 1 and counted.runs == 1
+
+
+async def test_stored_sources_read_a_sampled_message_again(stored: Stored) -> None:
+    """The render sample reads its messages again: from the database, or over the API."""
+    from mailqa.audit.sources import ServerInboxSource
+
+    source = StoredInboxSource(stored.service.store, stored.inbox_id)
+    items = [item async for item in source.items()]
+    assert len(items) == N
+    for item in items[:2]:
+        assert await source.read_again(item.key, item.message_id) == item.raw
+    assert await source.read_again("mail/x.eml", None) is None
+    async with served(stored.service) as url:
+        remote = ServerInboxSource(url, stored.inbox_id, TOKEN)
+        over_http = [item async for item in remote.items()]
+        assert [i.key for i in over_http] == [i.key for i in items]
+        for item in over_http[:2]:
+            assert await remote.read_again(item.key, item.message_id) == item.raw
+        assert await remote.read_again("message:1", None) is None
+
+
+@pytest.mark.slow
+async def test_cli_renders_a_sample_of_a_stored_inbox(stored: Stored, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = await asyncio.to_thread(
+        run_cli,
+        "audit",
+        "--inbox",
+        str(stored.inbox_id),
+        *stored.cli,
+        "--checks",
+        "headers",
+        "--out",
+        str(out),
+        "--render-sample",
+        "1",
+        "--render-variants",
+        "desktop-600",
+        "--format",
+        "json",
+        env=stored.env,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    worst = min(r["score"] for r in records)
+    # ties go to the first in input order: a stored inbox is read newest (highest id) first
+    newest = max(r["message_id"] for r in records if r["score"] == worst)
+    (sampled,) = json.loads(done.stdout)["render_sample"]["messages"]
+    assert sampled["key"] == f"message:{newest}" and sampled["score"] == worst
+    assert sampled["folder"] == f"renders/message_{newest}"
+    assert (out / sampled["pngs"]["desktop-600"]["fold"]).read_bytes()[:4] == b"\x89PNG"
+    assert sampled["pngs"]["desktop-600"]["fold"] in (out / "report.html").read_text()

@@ -1,4 +1,5 @@
-"""A standalone HTML audit report: inline CSS and SVG charts, no scripts, no external files.
+"""A standalone HTML audit report: inline CSS and SVG charts, no scripts, no external files
+but the render sample's PNGs (``--render-sample``), linked relative to the report.
 
 Its one ``<style>`` element is the only style it has (no ``style=`` attributes), so served
 over HTTP it is allowed by hash (``content_security_policy``) and nothing else is.
@@ -48,6 +49,12 @@ svg text{font:12px system-ui,sans-serif;fill:#39424b}
 .bars .bar-track{width:55%;min-width:60px}
 .bars .bar-track svg{display:block;width:100%;height:14px}
 .bars .bar-value{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
+.sample{border-top:1px solid #eceff2;padding-top:12px;margin-top:12px}
+.sample h3{font-size:15px;margin:0 0 8px;overflow-wrap:anywhere}
+.shots{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}
+.shots figure{margin:0}.shots img{display:block;width:100%;height:auto;
+border:1px solid #dde2e7;border-radius:4px}
+.shots figcaption{font-size:13px;color:#4a535c;margin-top:4px}
 """
 CSS += "".join(f".s-{status}{{color:{colour}}}" for status, colour in STATUS_COLOURS.items())
 CSS += ".s-other{color:#9aa3ad}\n"
@@ -178,6 +185,46 @@ def _ranked_table(rows: list[dict[str, Any]], what: str) -> str:
     return f"<table><tr><th>{escape(what)}</th><th>messages</th></tr>{body}</table>"
 
 
+def _render_sample(sample: dict[str, Any] | None) -> str:
+    """The worst-scoring messages' fold PNGs, each a link to its full-length render."""
+    if not sample:
+        return ""
+    parts = [
+        '<div class="card" id="render-sample"><h2>Rendered sample (emulated)</h2>'
+        f'<p class="note">The {len(sample["messages"])} message(s) that scored worst, rendered '
+        "in headless Chromium with client emulation: an approximation of what mail clients "
+        "show, not screenshots of them. Click a render for its full length.</p>"
+    ]
+    if not sample["messages"]:
+        parts.append('<p class="empty">No message had a score to rank.</p>')
+    if sample.get("error"):
+        parts.append(f'<p class="s-errored">Not rendered: {escape(str(sample["error"]))}</p>')
+    for row in sample["messages"]:
+        heading = escape(str(row["subject"] or "(no subject)"))
+        parts.append(
+            f'<div class="sample"><h3>{heading} <span class="muted">score '
+            f"{row['score']:g}</span></h3>"
+            f'<p class="muted">{escape(str(row["key"]))}</p>'
+        )
+        if row.get("note"):
+            parts.append(f'<p class="empty">{escape(str(row["note"]))}</p>')
+        shots = "".join(
+            f'<figure><a href="{escape(paths["full"])}"><img src="{escape(paths["fold"])}" '
+            f'alt="{escape(variant)} render of {heading}" loading="lazy"></a>'
+            f"<figcaption>{escape(variant)}</figcaption></figure>"
+            for variant, paths in row["pngs"].items()
+        )
+        if shots:
+            parts.append(f'<div class="shots">{shots}</div>')
+        for line in row.get("warnings", []):
+            parts.append(f'<p class="s-warning">render warning: {escape(str(line))}</p>')
+        for line in row.get("errored", []):
+            parts.append(f'<p class="s-errored">render errored: {escape(str(line))}</p>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def render_html(summary: dict[str, Any], title: str = "Mail audit") -> str:
     total = int(summary["messages"])
     score = summary["score"]
@@ -218,5 +265,6 @@ def render_html(summary: dict[str, Any], title: str = "Mail audit") -> str:
 </div>
 <div class="card"><h2>Most frequent failing rules</h2>
 {_ranked_table(summary["top_rules"], "rule")}</div>
+{_render_sample(summary.get("render_sample"))}
 </main></body></html>
 """

@@ -27,6 +27,7 @@ from mailqa.audit.record import (
     record_from_report,
     unreadable_record,
 )
+from mailqa.audit.sample import WorstSample
 from mailqa.audit.sources import Source, SourceItem, StoredInboxSource, filters_to_dict
 from mailqa.audit.store import AuditStore
 from mailqa.audit.stored import SUBMIT_BATCH, AuditStalled, wait_for_results
@@ -44,6 +45,8 @@ T = TypeVar("T")
 
 RESULTS = "results.jsonl"
 IN_FLIGHT_PER_JOB = 4
+EARLIER_RUN = -(2**62)
+"""Input positions of the records ``--resume`` reads again: before every new one."""
 
 
 @dataclass
@@ -138,16 +141,24 @@ class ResultSink:
     """Appends each record to ``out_dir/results.jsonl`` (when given) and to the summary.
 
     With ``resume``, the records already in the file are counted again and their keys skipped.
+    With ``sample``, that many worst-scoring messages are kept for the render sample.
     """
 
     def __init__(
-        self, out_dir: Path | None, *, resume: bool = False, reports_dir: Path | None = None
+        self,
+        out_dir: Path | None,
+        *,
+        resume: bool = False,
+        reports_dir: Path | None = None,
+        sample: int = 0,
     ) -> None:
         self.out_dir = out_dir
         self.reports_dir = reports_dir
         self.summary = AuditSummary()
+        self.sample = WorstSample(sample)
         self.done_keys: set[str] = set()
         self.resumed = 0
+        self._arrivals = 0
         self._file: IO[str] | None = None
         if reports_dir is not None:
             reports_dir.mkdir(parents=True, exist_ok=True)
@@ -156,9 +167,10 @@ class ResultSink:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / RESULTS
         if resume and path.exists():
-            for record in self.read_records():
+            for index, record in enumerate(self.read_records()):
                 self.summary.add(record)
                 self.done_keys.add(record.key)
+                self.sample.offer(record, EARLIER_RUN + index)  # before this run's messages
             self.resumed = len(self.done_keys)
         self._file = path.open("a" if resume else "w", encoding="utf-8")
 
@@ -173,7 +185,11 @@ class ResultSink:
                     except ValueError:
                         continue  # a line cut short by a crash
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome, position: int | None = None) -> None:
+        """Count ``outcome``; ``position``: its message's place in the input (ties in the
+        render sample), else the order of arrival."""
+        self._arrivals += 1
+        self.sample.offer(outcome.record, self._arrivals if position is None else position)
         self.summary.add(outcome.record)
         self.done_keys.add(outcome.record.key)
         if self._file is not None:
@@ -186,9 +202,12 @@ class ResultSink:
         if self._file is not None:
             self._file.flush()
 
-    def close(self, title: str) -> dict[str, Any]:
-        """Write summary.json, messages.csv and report.html; return the summary."""
+    def close(self, title: str, render_sample: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write summary.json, messages.csv and report.html; return the summary (with the
+        render sample's section, when there is one)."""
         summary = self.summary.to_dict()
+        if render_sample is not None:
+            summary["render_sample"] = render_sample
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -244,23 +263,28 @@ async def run_audit(
         analyzer = LocalAnalyzer(settings, options)
     limit = max(1, options.jobs) * IN_FLIGHT_PER_JOB
     pending: set[asyncio.Task[Outcome]] = set()
+    positions: dict[asyncio.Task[Outcome], int] = {}
+    position = 0
     await analyzer.open()
 
     def collect(done: set[asyncio.Task[Outcome]]) -> None:
         for task in done:
-            sink.add(task.result())
+            sink.add(task.result(), positions.pop(task))
             progress.advance()
 
     try:
         for source in sources:
             async for item in source.items():
+                position += 1
                 if item.key in sink.done_keys:
                     progress.skipped += 1
                     continue
                 while len(pending) >= limit:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                     collect(done)
-                pending.add(asyncio.create_task(_analyze_item(analyzer, item)))
+                task = asyncio.create_task(_analyze_item(analyzer, item))
+                positions[task] = position
+                pending.add(task)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             collect(done)

@@ -57,6 +57,11 @@ class Source:
     def items(self) -> AsyncIterator[SourceItem]:
         raise NotImplementedError
 
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        """The raw bytes of the message ``items`` gave under ``key``, read again (the render
+        sample); None when the message is not this source's."""
+        return None
+
 
 class FileSource(Source):
     """Files read one at a time, from a directory (recursively, ``*.eml``) or a glob."""
@@ -77,6 +82,12 @@ class FileSource(Source):
                 continue
             yield SourceItem(str(path), raw)
 
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        path = Path(key)
+        if path not in self._paths:
+            return None
+        return await asyncio.to_thread(path.read_bytes)
+
 
 class MboxSource(Source):
     def __init__(self, path: Path) -> None:
@@ -90,6 +101,15 @@ class MboxSource(Source):
     async def items(self) -> AsyncIterator[SourceItem]:
         for index, key in enumerate(self._box.iterkeys()):
             yield SourceItem(f"{self.path}#{index}", self._box.get_bytes(key))
+
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        prefix, _, index = key.rpartition("#")
+        if prefix != str(self.path) or not index.isdigit():
+            return None
+        for i, box_key in enumerate(self._box.iterkeys()):
+            if i == int(index):
+                return self._box.get_bytes(box_key)
+        raise KeyError(f"{key}: no longer in the mbox")
 
 
 class MaildirSource(Source):
@@ -108,6 +128,12 @@ class MaildirSource(Source):
             except KeyError:  # removed since listed
                 continue
             yield SourceItem(f"{self.path}:{key}", raw)
+
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        prefix = f"{self.path}:"
+        if not key.startswith(prefix):
+            return None
+        return self._box.get_bytes(key[len(prefix) :])
 
 
 def filters_to_dict(f: MessageFilter) -> dict[str, Any]:
@@ -181,6 +207,11 @@ class StoredInboxSource(Source):
                 continue
             yield SourceItem(f"message:{message_id}", raw, message_id)
 
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        if message_id is None or key != f"message:{message_id}":
+            return None
+        return await self.store.get_raw(message_id)
+
 
 class ServerInboxSource(Source):
     """Messages of an inbox on a running mailqa server, over its API."""
@@ -189,9 +220,12 @@ class ServerInboxSource(Source):
         self.base_url = base_url.rstrip("/")
         self.inbox_id = inbox_id
         self.name = f"{self.base_url} inbox {inbox_id}"
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = self._new_client()
         self._count: int | None = None
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=30)
 
     def count(self) -> int | None:
         return self._count
@@ -236,6 +270,16 @@ class ServerInboxSource(Source):
                 page += 1
         finally:
             await self._client.aclose()
+
+    async def read_again(self, key: str, message_id: int | None) -> bytes | None:
+        if message_id is None or key != f"message:{message_id}":
+            return None
+        async with self._new_client() as client:
+            raw = await client.get(f"/api/v1/messages/{message_id}/raw")
+            if raw.status_code in (401, 403):
+                raise ConfigError(f"{self.base_url}: the API token was refused")
+            raw.raise_for_status()
+            return raw.content
 
 
 def _is_mbox(path: Path) -> bool:

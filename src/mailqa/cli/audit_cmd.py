@@ -15,6 +15,8 @@ from mailqa.cli.common import EXIT_INTERNAL, EXIT_USAGE, settings_from_options
 
 if TYPE_CHECKING:
     from mailqa.audit.runner import Progress
+    from mailqa.audit.sample import SamplePlan
+    from mailqa.settings import Settings
 
 
 def _progress_printer(interval: float) -> tuple[Any, Any]:
@@ -110,6 +112,22 @@ def audit(
     progress_interval: Annotated[
         float, typer.Option(help="Seconds between progress lines when not on a terminal.")
     ] = 5.0,
+    render_sample: Annotated[
+        int | None,
+        typer.Option(
+            "--render-sample",
+            help="Render the N messages that scored worst into --out's renders/ and show them "
+            "in report.html (headless Chromium; emulated, not client screenshots).",
+        ),
+    ] = None,
+    render_variants: Annotated[
+        str | None,
+        typer.Option(
+            "--render-variants",
+            help="Comma-separated render variants for --render-sample (default: desktop-600, "
+            "mobile-375, dark-600, outlook-windows-600; see docs/previews.md).",
+        ),
+    ] = None,
     stall_timeout: Annotated[
         float,
         typer.Option(
@@ -145,6 +163,7 @@ def audit(
         )
     if output_format not in ("text", "json"):
         raise usage(f"unknown format {output_format!r}: text or json")
+    sample_plan = _sample_plan(out, render_sample, render_variants, usage)
     settings = settings_from_options(data_dir=data_dir, offline=not online)
     names = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
     names = names or default_audit_checks()
@@ -155,7 +174,12 @@ def audit(
     options = AuditOptions(
         checks=names, jobs=max(1, jobs or cpu_count()), online=online, reports_dir=reports
     )
-    sink = ResultSink(out, resume=resume, reports_dir=reports)
+    sink = ResultSink(
+        out,
+        resume=resume,
+        reports_dir=reports,
+        sample=sample_plan.size if sample_plan is not None else 0,
+    )
     bar, draw = _progress_printer(progress_interval)
     progress = Progress(on_change=draw)
     progress.done = 0
@@ -209,6 +233,10 @@ def audit(
                 print(f"stored audit {audit_id}", file=sys.stderr)
             else:
                 await run_audit(settings, opened, options, sink, progress)
+            if sample_plan is not None:
+                from mailqa.audit.sample import read_sample
+
+                sample_plan.messages = await read_sample(opened, sink.sample.picked())
         finally:
             if store is not None:
                 await store.close()
@@ -230,7 +258,11 @@ def audit(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_INTERNAL) from exc
         failure = exc  # the results so far are written and summarised first
-    summary = sink.close(title)
+    sample_section: dict[str, Any] | None = None
+    render_error: str | None = None
+    if sample_plan is not None and not interrupted and failure is None:
+        sample_section, render_error = _render_sample(sample_plan, settings, online=online)
+    summary = sink.close(title, sample_section)
     if output_format == "json":
         from mailqa.audit.runner import dumps
 
@@ -249,3 +281,59 @@ def audit(
     if failure is not None:
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(EXIT_INTERNAL)
+    if render_error is not None:
+        typer.echo(
+            f"error: --render-sample: {render_error} (the audit itself is complete"
+            + (f" in {out}" if out else "")
+            + ")",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _sample_plan(
+    out: Path | None, size: int | None, variants: str | None, usage: Any
+) -> SamplePlan | None:
+    """What ``--render-sample``/``--render-variants`` ask for, or None (nothing to render)."""
+    from mailqa.audit.sample import DEFAULT_SAMPLE_VARIANTS, RENDERS, SamplePlan
+    from mailqa.render.variants import pick_variants
+
+    if size is not None and size < 0:
+        raise usage("--render-sample takes a count of messages (0 or more)")
+    if variants is not None and size is None:
+        raise usage("--render-variants needs --render-sample N")
+    if not size:
+        return None
+    if out is None:
+        raise usage("--render-sample needs --out DIR (the PNGs go under DIR/renders/)")
+    names = [v.strip() for v in (variants or "").split(",") if v.strip()]
+    try:
+        chosen = pick_variants(names or list(DEFAULT_SAMPLE_VARIANTS))
+    except ValueError as exc:
+        raise usage(f"--render-variants: {exc}") from exc
+    return SamplePlan(size, tuple(v.name for v in chosen), out / RENDERS)
+
+
+def _render_sample(
+    plan: SamplePlan, settings: Settings, *, online: bool
+) -> tuple[dict[str, Any], str | None]:
+    """Render the sample; its summary section, and an error when Chromium could not start."""
+    from mailqa.audit.sample import sample_summary
+    from mailqa.cli.render_gate import RenderOutcome, RenderPlan, report_lines, run_renders
+    from mailqa.core.errors import ConfigError
+    from mailqa.render.variants import pick_variants
+
+    files = [(m.sampled.key, m.raw) for m in plan.messages if m.raw is not None]
+    render_plan = RenderPlan(
+        directory=plan.directory,
+        variants=pick_variants(list(plan.variants)),
+        allow_remote_images=online and settings.render_remote_images,
+        chromium=settings.render_chromium,
+    )
+    try:
+        outcome = run_renders(render_plan, files) if files else RenderOutcome()
+    except ConfigError as exc:
+        return sample_summary(plan, None, str(exc)), str(exc)
+    for line in report_lines(render_plan, outcome):
+        typer.echo(line, err=True)
+    return sample_summary(plan, outcome.by_file), None

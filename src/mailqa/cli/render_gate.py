@@ -4,7 +4,9 @@ compared with a baseline folder of earlier renders.
 Layout of ``DIR``: one folder per checked file, named by its path (``templates/welcome.html/``),
 holding ``VARIANT.png`` (full length) and ``VARIANT.fold.png`` (above the fold) for each
 variant, and ``diff/…/VARIANT.png`` for each render that differs from its baseline. The
-baseline folder holds the full-length PNGs in the same layout.
+baseline folder holds the full-length PNGs in the same layout. Two names made the same by
+the folder's safe spelling (``a b.eml``, ``a_b.eml``) get distinct folders: ``a_b.eml/`` and
+``a_b.eml-2/`` (in the order rendered).
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ class RenderPlan:
     write_baseline: bool = False
     threshold: float = DEFAULT_THRESHOLD
     allow_remote_images: bool = False
+    chromium: str | None = None
+    """The Chromium executable (None: the renderer's default)."""
+
+
+@dataclass
+class FileRenders:
+    """What one file's renders gave: PNG paths relative to the plan's directory, by variant
+    (full length, above the fold), its render warnings and errored variants."""
+
+    folder: PurePosixPath
+    pngs: dict[str, tuple[PurePosixPath, PurePosixPath]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errored: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +57,8 @@ class RenderOutcome:
     errored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     visual: list[VisualResult] = field(default_factory=list)
+    by_file: dict[str, FileRenders] = field(default_factory=dict)
+    """The files with an HTML part, by name (a file without one renders nothing)."""
 
     @property
     def failed(self) -> bool:
@@ -87,6 +104,16 @@ def folder_for(name: str) -> PurePosixPath:
     return PurePosixPath(*safe) if safe else PurePosixPath("stdin")
 
 
+def _distinct(folder: PurePosixPath, used: set[PurePosixPath]) -> PurePosixPath:
+    """``folder``, or ``folder-2``, ``folder-3``… when an earlier file took it."""
+    candidate, n = folder, 2
+    while candidate in used:
+        candidate = folder.with_name(f"{folder.name}-{n}")
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
 def run_renders(plan: RenderPlan, files: Sequence[tuple[str, bytes]]) -> RenderOutcome:
     """Render ``files`` ((name, raw message) pairs) as ``plan`` says."""
     return asyncio.run(_run(plan, files))
@@ -98,38 +125,46 @@ async def _run(plan: RenderPlan, files: Sequence[tuple[str, bytes]]) -> RenderOu
 
     outcome = RenderOutcome()
     config = RenderConfig(allow_remote_images=plan.allow_remote_images)
+    if plan.chromium is not None:
+        config.executable = plan.chromium
     try:
         renderer = Renderer(config)
         await renderer.start()
     except Exception as exc:
         raise ConfigError(f"cannot start Chromium ({config.executable}) to render: {exc}") from exc
+    used: set[PurePosixPath] = set()
     try:
         for name, raw in files:
             msg = ParsedMessage(raw)
             if not msg.html:
                 continue
             outcome.files += 1
-            folder = plan.directory / folder_for(name)
+            relative = _distinct(folder_for(name), used)
+            mine = outcome.by_file[name] = FileRenders(relative)
+            folder = plan.directory / relative
             folder.mkdir(parents=True, exist_ok=True)
             rendered = await renderer.render_message(msg, plan.variants)
+            mine.warnings.extend(rendered.warnings)
             outcome.warnings.extend(f"{name}: {w}" for w in rendered.warnings)
             for render in rendered.renders:
                 variant = render.variant.name
                 if render.status != "ok" or render.full_png is None or render.fold_png is None:
+                    mine.errored.append(f"{variant}: {render.error}")
                     outcome.errored.append(f"{name}: {variant}: {render.error}")
                     continue
                 full = folder / f"{variant}.png"
                 full.write_bytes(render.full_png)
                 (folder / f"{variant}.fold.png").write_bytes(render.fold_png)
+                mine.pngs[variant] = (relative / full.name, relative / f"{variant}.fold.png")
                 outcome.written += 2
                 if plan.baseline is None:
                     continue
-                target = plan.baseline / folder_for(name) / f"{variant}.png"
+                target = plan.baseline / relative / f"{variant}.png"
                 if plan.write_baseline:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(full, target)
                     continue
-                diff = plan.directory / "diff" / folder_for(name) / f"{variant}.png"
+                diff = plan.directory / "diff" / relative / f"{variant}.png"
                 result = await asyncio.to_thread(
                     compare,
                     f"{name}: {variant}",
