@@ -114,6 +114,34 @@ async def test_capture_stores_headers_and_the_body_is_parsed_when_needed(tmp_pat
         assert len(await service.store.get_attachments(message_id)) == 1
 
 
+async def test_two_processes_storing_a_body_at_once_store_its_attachments_once(
+    tmp_path: Path,
+) -> None:
+    """The server (answering a request) and an analysis process (each with a connection of
+    its own) may both find a captured message unparsed and store its body's facts at the same
+    time: the attachment index is written once."""
+    from mailqa.core.message import ParsedMessage
+    from mailqa.store.repository import Store
+
+    settings = base_settings(tmp_path)
+    async with open_service(settings, executor=select_executor, start_executor=False) as service:
+        inbox = await service.store.default_inbox(settings.inbox_quota_bytes)
+        raw = mail("an invoice", "<p>Your invoice is attached.</p>", b"a,b\n1,2\n")
+        message_id = await service.capture(raw, inbox.id)
+        uid = (await service.store.get_message(message_id)).uid
+        other = Store(service.store.url)  # what an analysis process opens
+        try:
+            parsed = ParsedMessage(raw)
+            saved = await asyncio.gather(
+                *[store.save_body(message_id, uid, parsed) for store in (service.store, other)] * 3
+            )
+        finally:
+            await other.close()
+        assert saved == [True] * 6
+        assert len(await service.store.get_attachments(message_id)) == 1
+        assert not await service.store.save_body(message_id, "another uid", parsed)
+
+
 async def wait_status(stack: Running, message_id: int, within: float = 120) -> str:
     async with stack.client() as c:
         for _ in range(int(within / 0.05)):

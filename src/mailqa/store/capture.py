@@ -137,17 +137,29 @@ class CaptureWriter:
         """Store what the full parse of a captured message found (previews, body sizes, the
         attachment index), once, onto that very message. False when it is gone."""
         async with self.db.write() as s:
-            row = await s.get(Message, message_id)
-            if row is None or row.uid != uid:
-                return False
-            if row.body_parsed:
-                return True
-            for key, value in body_facts(msg).items():
-                setattr(row, key, value)
+            # One conditional UPDATE: of two writers (the server answering a request and an
+            # analysis process, each in its own process) only the first fills the facts in
+            # and writes the attachment index; a read-then-write let both insert it.
+            marked = await s.execute(
+                update(MESSAGES)
+                .where(
+                    MESSAGES.c.id == message_id,
+                    MESSAGES.c.uid == uid,
+                    MESSAGES.c.body_parsed.is_(False),
+                )
+                .values(**body_facts(msg))
+                .returning(MESSAGES.c.inbox_id)
+            )
+            inbox_id = marked.scalar_one_or_none()
+            if inbox_id is None:  # gone, another message now, or parsed already
+                found = await s.execute(
+                    select(MESSAGES.c.id).where(MESSAGES.c.id == message_id, MESSAGES.c.uid == uid)
+                )
+                return found.first() is not None
             attachments = attachment_rows(message_id, msg)
             if attachments:
                 await s.execute(insert(ATTACHMENTS), attachments)
-            touch(s, [row.inbox_id])
+            touch(s, [inbox_id])
         return True
 
     async def insert_message(self, inbox_id: int, msg: NewMessage) -> StoredMessage:
