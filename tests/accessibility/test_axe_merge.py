@@ -195,3 +195,35 @@ def test_the_bundled_axe_core_is_the_recorded_file() -> None:
     assert f"axe v{script.version}" in script.source[:100]
     licence = Path(rules_dir() / meta["license_file"]).read_text("utf-8")
     assert "Mozilla Public License" in licence
+
+
+def test_an_axe_core_file_that_is_not_the_recorded_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailqa.rules.axe as axe_rules
+    from mailqa.core.errors import RulesError
+
+    (tmp_path / "axe-core.json").write_bytes((rules_dir() / "axe-core.json").read_bytes())
+    (tmp_path / "axe.min.js").write_text("/*! axe v4.14.1 */ window.axe = {run() {}};")
+    monkeypatch.setattr(axe_rules, "rules_file", lambda name: tmp_path / name)
+    axe_rules.axe_script.cache_clear()
+    try:
+        with pytest.raises(RulesError, match="SHA-256"):
+            axe_rules.axe_script()
+    finally:
+        monkeypatch.undo()
+        axe_rules.axe_script.cache_clear()
+    assert axe_rules.axe_script().version == "4.14.1"
+
+
+def test_document_rules_the_static_check_chose_not_to_flag_stay_unflagged() -> None:
+    short = analyse(HtmlDocument('<html lang="en"><head><title>t</title></head><body><p>Hi</p>'))
+    assert not by_rule(short, "heading-one-missing")  # under 200 characters: no <h1> asked
+    h1 = AxeViolation(
+        id="page-has-heading-one",
+        impact="moderate",
+        help="Page should contain a level-one heading",
+        nodes=[AxeNode(line=1, column=1)],
+    )
+    merged = merge_axe(short, audit(h1))
+    assert merged.findings == short.findings and merged.details["rendered"]["added"] == 0

@@ -166,6 +166,11 @@ async def test_axe_finds_contrast_the_static_cascade_leaves_to_review(stack: Run
     await stack.service.previews.render_message(message_id, manifest.uid, force=True)
     again = await accessibility_when_rendered(stack, message_id)
     assert again["findings"] == section["findings"]
+    # Analysed again after the render: the stored audit is merged into the new report.
+    report = await stack.service.analyze(message_id, only=["accessibility"])
+    analysed = report.checks["accessibility"]
+    assert analysed.details["rendered"]["added"] == 1
+    assert [f.model_dump(mode="json") for f in analysed.findings] == section["findings"]
 
 
 def test_renders_are_unavailable_without_chromium(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ accessibility check's result, a pure function of the two:
 - a violation node on a line the static check flagged under the same rule (``COVERED``
   maps axe rules to static ones) is the same finding: the static finding gains
   ``data.confirmed_by = "axe-core"``, no second finding is made;
-- the others become findings of the static rule (or of a rule only a render can find),
+- the others become findings (except for rules about the document as a whole, which the
+  source decides: ``DOCUMENT_RULES``) of the static rule (or of a rule only a render can find),
   marked ``data.source = "axe-core (rendered)"``, with the rule's WCAG criterion and a
   severity from axe's impact;
 - a contrast axe computed (a violation, or a pass) decides the "needs review" contrast item
@@ -76,7 +77,9 @@ AXE_RULES: tuple[str, ...] = (*COVERED, *RENDER_ONLY)
 DOCUMENT_RULES = frozenset(
     {"html-has-lang", "html-lang-valid", "document-title", "page-has-heading-one"}
 )
-"""Rules about the document as a whole: one static finding covers every node."""
+"""Rules about the document as a whole, which the source decides as well as a render: a
+static finding covers every node, and where there is none the static check chose so (no
+``<h1>`` asked of a message under 200 characters, ``lang="und"`` as no language)."""
 
 
 class AxeNode(BaseModel):
@@ -178,6 +181,8 @@ def merge_axe(result: CheckResult, audit: AxeAudit) -> CheckResult:
         if rule is None:
             continue  # not a rule for email
         same = [f for f in findings if f.rule == rule.id]
+        if violation.id in DOCUMENT_RULES and not same:
+            continue  # the source says all there is: the static check chose not to flag it
         lines, capped = _lines(same), _capped(same)
         for node in violation.nodes:
             summary.violations += 1
