@@ -79,3 +79,17 @@ async def test_many_violations_are_capped_and_a_slow_audit_times_out(
     finally:
         renderer.config.timeout = timeout
     assert (await audit(renderer, html_message(GREY))).violations  # the next one runs
+
+
+async def test_a_message_that_shadows_document_methods_is_still_audited(
+    renderer: Renderer,
+) -> None:
+    html = (
+        '<html><body><form name="querySelector"></form><form name="createElement"></form>\n'
+        '<img name="body" src="cid:x"><embed id="documentElement">\n'
+        '<p style="color:#eeeeee">faint</p></body></html>'
+    )
+    result = await audit(renderer, html_message(html))
+    by_id = {v.id: v for v in result.violations}
+    assert [n.line for n in by_id["color-contrast"].nodes] == [3]
+    assert [n.line for n in by_id["image-alt"].nodes] == [2]

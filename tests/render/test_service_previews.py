@@ -173,6 +173,26 @@ async def test_axe_finds_contrast_the_static_cascade_leaves_to_review(stack: Run
     assert [f.model_dump(mode="json") for f in analysed.findings] == section["findings"]
 
 
+async def test_an_audit_that_fails_is_said_in_the_manifest(stack: Running) -> None:
+    previews = stack.service.previews
+    message_id = await upload(stack, mail("slow", GREY_TEMPLATE + "<!-- slow -->"))
+    await previews.join()
+    manifest = previews.files.read(message_id)
+    assert manifest is not None
+    timeout = previews._config.timeout
+    previews._config.timeout = 0.001
+    try:
+        await previews.render_message(message_id, manifest.uid, force=True)
+    finally:
+        previews._config.timeout = timeout
+    failed = previews.files.read(message_id)
+    assert failed is not None and failed.status == "done"
+    assert failed.axe is None and failed.axe_error == "axe-core timed out after 0.001 s"
+    async with stack.client() as c:
+        listed = (await c.get(f"/api/v1/messages/{message_id}/renders")).json()
+    assert listed["axe_error"] == failed.axe_error
+
+
 def test_renders_are_unavailable_without_chromium(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, render=None, render_chromium=str(tmp_path / "none"))
     assert preview_state(settings) == ("unavailable", CHROMIUM_NOT_FOUND)

@@ -27,6 +27,26 @@ MARK = "data-mailqa-at"
 MAX_NODES = 200
 """Elements kept per axe rule (the rest counted by axe, not placed)."""
 
+# Run before axe.min.js: a message's <form name="createElement"> (or <img>, <embed>,
+# <object>, <iframe> named or with the id of a document method) shadows that method on
+# ``document`` and would stop axe-core; such names and ids are taken off those elements.
+_UNCLOBBER_JS = """(() => {
+  const all = Document.prototype.querySelectorAll.call(
+    document, 'form[name], img[name], embed, object, iframe[name]');
+  const has = Element.prototype.hasAttribute, get = Element.prototype.getAttribute;
+  const drop = Element.prototype.removeAttribute;
+  let n = 0;
+  for (const el of all) {
+    for (const attr of ['name', 'id']) {
+      if (has.call(el, attr) && get.call(el, attr) in Document.prototype) {
+        drop.call(el, attr);
+        n++;
+      }
+    }
+  }
+  return n;
+})()"""
+
 # Run by the renderer in the page after axe.min.js: the rules this axe has, then axe.run,
 # each node reduced to what the merge reads and placed by its nearest marked ancestor.
 _RUN_JS = """async ([wanted, mark, maxNodes]) => {
@@ -122,7 +142,12 @@ async def audit(renderer: Renderer, msg: ParsedMessage, variant: Variant = AXE_V
     doc = msg.html_document
     html = marked(doc)
     raw: dict[str, Any] = await renderer.inspect(
-        html, msg, variant, [script.source], _RUN_JS, [list(AXE_RULES), MARK, MAX_NODES]
+        html,
+        msg,
+        variant,
+        [_UNCLOBBER_JS, script.source],
+        _RUN_JS,
+        [list(AXE_RULES), MARK, MAX_NODES],
     )
     rules = [str(r) for r in raw.get("rules") or []]
     violations = [
