@@ -1,7 +1,9 @@
 """``Renderer``: a message's HTML part rendered to PNGs in headless Chromium, sealed in.
 
-- Scripts are disabled in every context; what the renderer itself reads from a page (its
-  height, its colours, its images) runs in Playwright's evaluation, not as page script.
+- Scripts are disabled in every render context; what the renderer itself reads from a page
+  (its height, its colours, its images) runs in Playwright's evaluation, not as page script.
+  ``inspect`` (axe-core) needs JavaScript on: its pages forbid every script of the message
+  by their CSP (``NO_PAGE_SCRIPTS``).
 - Every request the page makes is intercepted (``page.route``): the document itself and
   ``cid:`` images are served from the message, ``data:`` URIs need no request, remote images
   are fetched only when the caller allows them, and then through the SSRF-safe fetcher
