@@ -124,6 +124,7 @@ def test_matching_violations_confirm_static_findings_and_new_ones_are_marked(
     # The image without alt: the static finding, confirmed, not a second one.
     alt = by_rule(merged, "img-alt-missing")
     assert len(alt) == 1 and alt[0]["confirmed_by"] == CONFIRMED_BY
+    assert alt[0]["confirmed_lines"] == [6] and confirmed[0]["confirmed_lines"] == [5]
     # The review of line 4 is decided by the computed contrast.
     assert not [i for i in merged.details["needs_review"] if i["kind"] == "contrast"]
     assert merged.details["needs_review_total"] == static.details["needs_review_total"] - 1

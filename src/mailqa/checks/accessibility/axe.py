@@ -7,7 +7,8 @@ accessibility check's result, a pure function of the two:
 
 - a violation node on a line the static check flagged under the same rule (``COVERED``
   maps axe rules to static ones) is the same finding: the static finding gains
-  ``data.confirmed_by = "axe-core"``, no second finding is made;
+  ``data.confirmed_by = "axe-core"`` (and the lines in ``data.confirmed_lines``), no second
+  finding is made;
 - the others become findings (except for rules about the document as a whole, which the
   source decides: ``DOCUMENT_RULES``) of the static rule (or of a rule only a render can find),
   marked ``data.source = "axe-core (rendered)"``, with the rule's WCAG criterion and a
@@ -195,6 +196,9 @@ def merge_axe(result: CheckResult, audit: AxeAudit) -> CheckResult:
                 for f in hits:
                     f.data["confirmed_by"] = CONFIRMED_BY
                     f.data.setdefault("axe_rule", violation.id)
+                    confirmed = f.data.setdefault("confirmed_lines", [])
+                    if node.line is not None and node.line not in confirmed:
+                        confirmed.append(node.line)
                 continue
             summary.added += 1
             impact = node.impact or violation.impact or rule.impact
