@@ -4,8 +4,9 @@ For every ``.html``/``.htm``/``.eml`` file in DIR: the static check's findings (
 accessibility check, run in this process on the HTML as mailqa reads it), and axe-core's
 violations on the same HTML loaded in Debian's Chromium through Playwright (the browser the
 web UI tests drive), with every network request refused (as the check is offline: remote
-images never load). axe-core comes from npm, pinned in ``bench/package.json``
-(``cd bench && npm ci``; MPL-2.0, notice in ``bench/LICENSES/axe-core.LICENSE``).
+images never load). axe-core is the pinned npm release bundled as rules data
+(``rules/axe.min.js``, the copy the service runs in renders; MPL-2.0, notice in
+``rules/LICENSES/axe-core.LICENSE``).
 
 Per axe rule, over the templates:
 
@@ -43,54 +44,28 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from playwright.async_api import Route, async_playwright  # noqa: E402
 
+from mailqa.checks.accessibility.axe import COVERED as AXE_COVERED  # noqa: E402
+from mailqa.checks.accessibility.axe import NOT_FOR_EMAIL  # noqa: E402
+from mailqa.checks.accessibility.axe import RENDER_ONLY as AXE_RENDER_ONLY  # noqa: E402
 from mailqa.checks.accessibility.check import analyse  # noqa: E402
 from mailqa.core.html import HtmlDocument  # noqa: E402
 from mailqa.core.message import ParsedMessage  # noqa: E402
+from mailqa.rules.axe import axe_script  # noqa: E402
 
-AXE = ROOT / "bench" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 SUFFIXES = (".html", ".htm", ".eml")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
 
+# The mapping the service merges axe-core's rendered audit with (mailqa.checks.accessibility.axe);
+# here a duplicate id an ARIA reference names is told apart, as axe's duplicate-id-aria.
 COVERED: dict[str, tuple[str, ...]] = {
-    "image-alt": ("img-alt-missing",),
-    "link-name": ("link-name-missing",),
-    "color-contrast": ("color-contrast",),
-    "html-has-lang": ("html-lang-missing",),
-    "html-lang-valid": ("lang-invalid",),
-    "valid-lang": ("lang-invalid",),
-    "document-title": ("document-title-missing",),
-    "meta-viewport": ("viewport-zoom-disabled",),
-    "meta-viewport-large": ("viewport-zoom-disabled",),
-    "aria-roles": ("aria-role-invalid",),
-    "aria-valid-attr": ("aria-attr-invalid",),
-    "aria-hidden-focus": ("aria-hidden-focusable",),
-    "duplicate-id": ("duplicate-id",),
+    **AXE_COVERED,
     "duplicate-id-aria": ("duplicate-id-referenced",),
-    "duplicate-id-active": ("duplicate-id",),
-    "heading-order": ("heading-order",),
-    "page-has-heading-one": ("heading-one-missing",),
-    "link-in-text-block": ("link-not-distinguishable",),
-    "td-has-header": ("data-table-headers",),
-    "th-has-data-cells": ("data-table-headers",),
 }
 """axe rule -> the static rules that find the same problem."""
-RENDER_ONLY = frozenset({"target-size", "scrollable-region-focusable", "css-orientation-lock"})
+RENDER_ONLY = frozenset(AXE_RENDER_ONLY)
 """axe rules that need a laid-out page."""
-NOT_FOR_EMAIL = frozenset(
-    {
-        "region",
-        "landmark-one-main",
-        "landmark-complementary-is-top-level",
-        "landmark-no-duplicate-banner",
-        "landmark-no-duplicate-contentinfo",
-        "landmark-unique",
-        "bypass",
-        "skip-link",
-    }
-)
-"""Web-page structure a message has no use for: mail clients put it in their own page."""
 
 
 def templates(folder: Path, recursive: bool) -> list[Path]:
@@ -203,7 +178,7 @@ def compare(
 async def run(
     files: list[Path],
 ) -> tuple[dict[str, tuple[dict[str, int], dict[str, int], bool]], set[str]]:
-    axe_source = AXE.read_text(encoding="utf-8")
+    axe_source = axe_script().source
     out: dict[str, tuple[dict[str, int], dict[str, int], bool]] = {}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -226,8 +201,6 @@ def main() -> None:
     parser.add_argument("--recursive", action="store_true")
     parser.add_argument("--json", type=Path, help="write the comparison here too")
     args = parser.parse_args()
-    if not AXE.is_file():
-        raise SystemExit(f"{AXE} missing: run `npm ci` in bench/")
     files = templates(args.folder, args.recursive)
     if not files:
         raise SystemExit(f"no templates in {args.folder}")

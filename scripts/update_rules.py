@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Regenerate ``rules/caniemail.json`` from the npm package ``caniemail`` at a pinned version.
+"""Regenerate the bundled rules data from npm packages at pinned versions.
 
-    .venv/bin/python scripts/update_rules.py                 # npm pack the pinned version
-    .venv/bin/python scripts/update_rules.py --tarball F.tgz # use a tarball already fetched
+- ``rules/caniemail.json`` from the package ``caniemail``;
+- ``rules/axe.min.js`` (with ``rules/axe-core.json``: its version and SHA-256) from the
+  package ``axe-core``, run in rendered messages for computed contrast.
 
-The tarball's integrity must match the pinned one (bump both together). The data is
-validated (keys, ``y|n|a|u`` values with ``#N`` notes that resolve) before anything is
-written. The service never downloads this at run time: commit the generated files.
+    .venv/bin/python scripts/update_rules.py                 # npm pack the pinned versions
+    .venv/bin/python scripts/update_rules.py --tarball F.tgz # a caniemail tarball fetched before
+    .venv/bin/python scripts/update_rules.py --axe-tarball F.tgz
+
+Each tarball's integrity must match the pinned one (bump both together). The caniemail
+data is validated (keys, ``y|n|a|u`` values with ``#N`` notes that resolve) before anything
+is written. The service never downloads these at run time: commit the generated files.
 """
 
 from __future__ import annotations
@@ -39,6 +44,18 @@ LICENSE_MEMBER = "package/LICENSE"
 DATA_LICENSE = "LICENSES/caniemail-data.LICENSE"
 PACKAGE_LICENSE = "LICENSES/caniemail-npm.LICENSE"
 
+AXE_PACKAGE = "axe-core"
+AXE_VERSION = "4.14.1"
+AXE_INTEGRITY = (
+    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPj"
+    "CKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+)
+AXE_MEMBERS = {
+    "package/axe.min.js": "axe.min.js",
+    "package/LICENSE": "LICENSES/axe-core.LICENSE",
+    "package/LICENSE-3RD-PARTY.txt": "LICENSES/axe-core-3rd-party.txt",
+}
+
 MIT_TEXT = """MIT License
 
 Copyright (c) 2019 Rémi Parmentier
@@ -67,17 +84,47 @@ def sri_sha512(data: bytes) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
-def npm_pack(dest: Path) -> Path:
+def npm_pack(dest: Path, package: str = PACKAGE, version: str = VERSION) -> Path:
     out = subprocess.run(
-        ["npm", "pack", f"{PACKAGE}@{VERSION}", "--json", "--pack-destination", str(dest)],
+        ["npm", "pack", f"{package}@{version}", "--json", "--pack-destination", str(dest)],
         check=True,
         capture_output=True,
         text=True,
     )
     info = json.loads(out.stdout)[0]
-    if info.get("integrity") != INTEGRITY:
-        sys.exit(f"npm reports integrity {info.get('integrity')}, pinned {INTEGRITY}")
-    return dest / info["filename"]
+    pinned = AXE_INTEGRITY if package == AXE_PACKAGE else INTEGRITY
+    if info.get("integrity") != pinned:
+        sys.exit(f"npm reports integrity {info.get('integrity')}, pinned {pinned}")
+    return dest / str(info["filename"])
+
+
+def update_axe(tarball: Path, out: Path) -> None:
+    """``axe.min.js`` unchanged, its MPL-2.0 licence and third-party notices beside it, and
+    ``axe-core.json`` with the version and the script's SHA-256 (checked when it is read)."""
+    blob = tarball.read_bytes()
+    if sri_sha512(blob) != AXE_INTEGRITY:
+        sys.exit(f"{tarball}: integrity {sri_sha512(blob)} does not match pinned {AXE_INTEGRITY}")
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        files = {target: read_member(tar, member) for member, target in AXE_MEMBERS.items()}
+    script = files["axe.min.js"]
+    if f"axe v{AXE_VERSION}".encode() not in script[:200]:
+        sys.exit(f"{tarball}: axe.min.js does not say it is version {AXE_VERSION}")
+    (out / "LICENSES").mkdir(parents=True, exist_ok=True)
+    for target, data in files.items():
+        (out / target).write_bytes(data)
+    meta = {
+        "source": f"npm:{AXE_PACKAGE}@{AXE_VERSION} (axe.min.js); "
+        "upstream: https://github.com/dequelabs/axe-core",
+        "package_version": AXE_VERSION,
+        "integrity": AXE_INTEGRITY,
+        "sha256": hashlib.sha256(script).hexdigest(),
+        "license": "MPL-2.0",
+        "license_file": AXE_MEMBERS["package/LICENSE"],
+        "third_party_notices": AXE_MEMBERS["package/LICENSE-3RD-PARTY.txt"],
+        "generated_by": "scripts/update_rules.py",
+    }
+    (out / "axe-core.json").write_text(json.dumps(meta, indent=1) + "\n", "utf-8")
+    print(f"wrote {out / 'axe.min.js'}: axe-core {AXE_VERSION}, {len(script)} bytes")
 
 
 def read_member(tar: tarfile.TarFile, name: str) -> bytes:
@@ -103,10 +150,12 @@ def render(content: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tarball", type=Path, help="a caniemail .tgz fetched before")
+    parser.add_argument("--axe-tarball", type=Path, help="an axe-core .tgz fetched before")
     parser.add_argument("--out", type=Path, default=ROOT / "rules", help="rules folder")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
+        update_axe(args.axe_tarball or npm_pack(Path(tmp), AXE_PACKAGE, AXE_VERSION), args.out)
         tarball = args.tarball or npm_pack(Path(tmp))
         blob = tarball.read_bytes()
         if sri_sha512(blob) != INTEGRITY:

@@ -9,7 +9,12 @@ browser. Each job renders the message's HTML in every variant (``mailqa.render``
   images load, the HTML and the message's inline parts): the same HTML in the same variant
   is the same file, rendered once whichever message holds it;
 - ``DATA_DIR/renders/messages/ID.json``, the message's manifest: its renders, their status,
-  labels (all emulated) and warnings.
+  labels (all emulated) and warnings, and axe-core's audit of the desktop render
+  (``mailqa.render.axe``).
+
+The audit is merged into the stored report's accessibility section (``with_axe``) by
+whichever finishes last, the render job or the analysis: each stores its own part before
+reading the other's.
 
 Manifests of messages that are gone (deleted, pruned by retention, or a new message under an
 old id) are removed by ``sweep``, and then the objects no manifest names.
@@ -30,8 +35,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from mailqa.checks.accessibility.axe import AxeAudit, merge_axe
 from mailqa.core.errors import NotFound
 from mailqa.core.message import ParsedMessage, parse_stored
+from mailqa.core.report import Report
+from mailqa.render.axe import audit
 from mailqa.render.browser import (
     GMAIL_CLIP_BYTES,
     RENDERER_VERSION,
@@ -77,6 +85,20 @@ class Manifest(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
     rendered_at: datetime | None = None
+    axe: AxeAudit | None = Field(
+        None, description="axe-core's violations in the desktop render (merged into the report)."
+    )
+    axe_error: str | None = Field(None, description="Why axe-core gave no audit.")
+
+
+def with_axe(report: Report, manifest: Manifest | None) -> Report | None:
+    """``report`` with the manifest's axe-core audit merged into its accessibility section;
+    None when there is nothing to merge (no audit, no section, or merged already)."""
+    section = report.checks.get("accessibility")
+    if manifest is None or manifest.axe is None or section is None:
+        return None
+    merged = merge_axe(section, manifest.axe)
+    return None if merged is section else report.merged([merged])
 
 
 def render_key(msg: ParsedMessage, variant: Variant, remote_images: bool) -> str:
@@ -315,13 +337,34 @@ class Previews:
                 keys = {v.name: render_key(msg, v, remote) for v in self.variants}
                 self._busy.update(keys.values())
                 await self._render_into(manifest, msg, keys, force)
+                await self._audit(manifest, msg)
             else:
                 manifest.status = "no-html"
             manifest.rendered_at = datetime.now(UTC)
             if self.manifest_current(message_id, uid):
                 self.files.write(manifest)
+                if manifest.axe is not None:
+                    await self.merge_into_report(message_id, uid)
         finally:
             self._busy.difference_update(keys.values())
+
+    async def merge_into_report(self, message_id: int, uid: str) -> Report | None:
+        """Merge the stored axe-core audit into the stored report, when both are there."""
+        report = await self.store.get_report(message_id)
+        merged = None if report is None else with_axe(report, self.manifest(message_id, uid))
+        if merged is not None:
+            await self.store.save_report(message_id, uid, merged)
+        return merged
+
+    async def _audit(self, manifest: Manifest, msg: ParsedMessage) -> None:
+        """axe-core in the desktop render; a failure is said in the manifest, not raised."""
+        try:
+            renderer = await self._ensure_renderer()
+            manifest.axe = await audit(renderer, msg)
+        except TimeoutError:
+            manifest.axe_error = f"axe-core timed out after {self._config.timeout:g} s"
+        except Exception as exc:
+            manifest.axe_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
 
     async def _render_into(
         self, manifest: Manifest, msg: ParsedMessage, keys: dict[str, str], force: bool

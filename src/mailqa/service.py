@@ -33,7 +33,7 @@ from mailqa.core.message import (
 from mailqa.core.pipeline import Pipeline
 from mailqa.core.report import CheckResult, MessageSummary, Report
 from mailqa.metrics import Metrics
-from mailqa.previews import Previews
+from mailqa.previews import Previews, with_axe
 from mailqa.resources import open_analyzer
 from mailqa.settings import Settings
 from mailqa.store.changes import InboxWatch
@@ -318,6 +318,11 @@ class Service:
             if previous is not None:
                 report = previous.merged(list(report.checks.values()))
         await self.store.save_report(message_id, uid, report)
+        # A render job that finished first left its axe-core audit: merged now.
+        merged = with_axe(report, self.previews.manifest(message_id, uid))
+        if merged is not None:
+            report = merged
+            await self.store.save_report(message_id, uid, report)
         self.metrics.analyses.labels(report.status.value).inc()
         for result in report.checks.values():
             self.metrics.check_duration.labels(result.name, result.status.value).observe(

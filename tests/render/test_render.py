@@ -215,11 +215,14 @@ async def test_a_crashed_browser_is_restarted_and_the_renders_go_on() -> None:
     variants = pick_variants(["desktop-600", "mobile-375", "dark-600"])
 
     def browser_processes() -> list[psutil.Process]:
-        return [
-            p
-            for p in psutil.Process().children(recursive=True)
-            if p.name().startswith("chromium") and "--type=" not in " ".join(p.cmdline())
-        ]
+        found = []
+        for p in psutil.Process().children(recursive=True):
+            # A child that exits meanwhile (a closed page's renderer, a zombie not reaped
+            # yet by its browser) is none of the browsers sought.
+            with contextlib.suppress(psutil.Error):
+                if p.name().startswith("chromium") and "--type=" not in " ".join(p.cmdline()):
+                    found.append(p)
+        return found
 
     others = {p.pid for p in browser_processes()}  # the session's renderer keeps its own
     async with Renderer(RenderConfig()) as r:

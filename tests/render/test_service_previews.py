@@ -3,9 +3,11 @@ served by the API, pruned with the message."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -29,7 +31,9 @@ def mail(subject: str, html: str) -> bytes:
 
 @pytest_asyncio.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    settings = base_settings(tmp_path_factory.mktemp("previews"), render=True)
+    settings = base_settings(
+        tmp_path_factory.mktemp("previews"), render=True, checks=["headers", "accessibility"]
+    )
     async with start_stack(settings) as running:
         # Three variants keep the module quick; the service renders what it is given.
         running.service.previews.variants = pick_variants(
@@ -115,6 +119,80 @@ async def test_rerender_renders_again(stack: Running) -> None:
     assert after["renders"][0]["duration_ms"] > 0
 
 
+# Light grey from a class whose colour is a custom property: the static cascade cannot know
+# it (a "needs review" item); axe-core computes it in the render. Line 6 is light grey the
+# static check does know: one finding, confirmed, not two.
+GREY_TEMPLATE = """<!DOCTYPE html><html lang="en"><head><title>Grey</title>
+<style>:root { --muted: #cccccc; } .muted { color: var(--muted); }</style></head>
+<body><div lang="en"><h1>Notice</h1>
+<p class="muted">This light grey sentence is hard to read on white.</p>
+<p>Dark enough text.</p>
+<p style="color:#dddddd">Inline light grey the static check reads.</p>
+</div></body></html>"""
+
+
+async def accessibility_when_rendered(stack: Running, message_id: int) -> dict[str, Any]:
+    """The report's accessibility section once the axe-core audit is merged into it."""
+    async with stack.client() as c:
+        for _ in range(600):
+            r = await c.get(f"/api/v1/messages/{message_id}/report")
+            if r.status_code == 200:
+                section: dict[str, Any] = r.json()["checks"]["accessibility"]
+                if "rendered" in section["details"]:
+                    return section
+            await asyncio.sleep(0.05)
+    raise AssertionError("the axe-core audit never reached the report")
+
+
+async def test_axe_finds_contrast_the_static_cascade_leaves_to_review(stack: Running) -> None:
+    message_id = await upload(stack, mail("grey", GREY_TEMPLATE))
+    await stack.service.previews.join()
+    manifest = stack.service.previews.files.read(message_id)
+    assert manifest is not None and manifest.axe is not None, manifest
+    section = await accessibility_when_rendered(stack, message_id)
+    contrast = [f for f in section["findings"] if f["rule"] == "accessibility.color-contrast"]
+    lines = sorted(loc["line"] for f in contrast for loc in f["locations"])
+    assert lines == [4, 6], contrast  # each element once
+    rendered = [f for f in contrast if f["data"].get("source") == "axe-core (rendered)"]
+    assert len(rendered) == 1 and rendered[0]["locations"][0]["line"] == 4
+    assert rendered[0]["data"]["wcag"] == "1.4.3" and rendered[0]["severity"] == "warning"
+    assert "#cccccc" in str(rendered[0]["data"]["elements"])
+    static = [f for f in contrast if "source" not in f["data"]]
+    assert len(static) == 1 and static[0]["data"]["confirmed_by"] == "axe-core"
+    reviews = [i for i in section["details"]["needs_review"] if i["kind"] == "contrast"]
+    assert not [i for i in reviews if i["line"] == 4]
+    assert section["details"]["rendered"]["source"] == "axe-core 4.14.1, rendered"
+    # Rendering again merges nothing twice.
+    await stack.service.previews.render_message(message_id, manifest.uid, force=True)
+    again = await accessibility_when_rendered(stack, message_id)
+    assert again["findings"] == section["findings"]
+    # Analysed again after the render: the stored audit is merged into the new report.
+    report = await stack.service.analyze(message_id, only=["accessibility"])
+    analysed = report.checks["accessibility"]
+    assert analysed.details["rendered"]["added"] == 1
+    assert [f.model_dump(mode="json") for f in analysed.findings] == section["findings"]
+
+
+async def test_an_audit_that_fails_is_said_in_the_manifest(stack: Running) -> None:
+    previews = stack.service.previews
+    message_id = await upload(stack, mail("slow", GREY_TEMPLATE + "<!-- slow -->"))
+    await previews.join()
+    manifest = previews.files.read(message_id)
+    assert manifest is not None
+    timeout = previews._config.timeout
+    previews._config.timeout = 0.001
+    try:
+        await previews.render_message(message_id, manifest.uid, force=True)
+    finally:
+        previews._config.timeout = timeout
+    failed = previews.files.read(message_id)
+    assert failed is not None and failed.status == "done"
+    assert failed.axe is None and failed.axe_error == "axe-core timed out after 0.001 s"
+    async with stack.client() as c:
+        listed = (await c.get(f"/api/v1/messages/{message_id}/renders")).json()
+    assert listed["axe_error"] == failed.axe_error
+
+
 def test_renders_are_unavailable_without_chromium(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, render=None, render_chromium=str(tmp_path / "none"))
     assert preview_state(settings) == ("unavailable", CHROMIUM_NOT_FOUND)
@@ -140,6 +218,8 @@ async def test_with_renders_off_the_api_says_so(stack: Running) -> None:
         "status": "none",
         "renders": [],
         "warnings": [],
+        "axe": None,
+        "axe_error": None,
     }
     assert refused.status_code == 409
     assert refused.json()["error"] == "renders_unavailable"

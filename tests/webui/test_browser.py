@@ -875,6 +875,53 @@ async def test_the_accessibility_tab_lists_findings_review_and_jumps_to_the_sour
     assert not ui.errors
 
 
+GREY_HTML = """<!doctype html>
+<html lang="en"><head><title>Grey</title>
+<style>:root { --muted: #cccccc; } .muted { color: var(--muted); }</style></head>
+<body><div lang="en"><h1>Grey</h1>
+<p class="muted">Light grey text only a render can judge.</p>
+<img src="cid:nothing@acme">
+</div></body></html>
+"""
+
+
+async def test_the_accessibility_tab_says_what_axe_core_found_in_the_render(
+    ui: Session, stack: Stack
+) -> None:
+    from mailqa.checks.accessibility.axe import AxeAudit, AxeNode, AxeViolation, merge_axe
+
+    page = ui.page
+    message_id = await stack.upload(build_message(subject="Grey", html=GREY_HTML))
+    await stack.wait_report(message_id)
+    store = stack.service.store
+    stored = await store.get_report(message_id)
+    assert stored is not None
+    audit = AxeAudit(
+        version="4.14.1",
+        variant="emulated: desktop 600px",
+        violations=[
+            AxeViolation(
+                id="color-contrast",
+                impact="serious",
+                help="Elements must meet minimum color contrast ratio thresholds",
+                nodes=[AxeNode(line=5, column=1, contrast=1.61, expected=4.5)],
+            ),
+            AxeViolation(id="image-alt", impact="critical", nodes=[AxeNode(line=6, column=1)]),
+        ],
+    )
+    merged = stored.merged([merge_axe(stored.checks["accessibility"], audit)])
+    row = await store.get_message(message_id)
+    await store.save_report(message_id, row.uid, merged)
+    await open_message(page, stack, message_id, "qa-accessibility")
+    contrast = page.locator('#a11y-findings li[data-rule="accessibility.color-contrast"]')
+    await expect(contrast.locator(".a11y-source")).to_have_text("axe-core (rendered)")
+    await expect(contrast.locator(".a11y-confirmed")).to_have_count(0)
+    alt = page.locator('#a11y-findings li[data-rule="accessibility.img-alt-missing"]')
+    await expect(alt.locator(".a11y-confirmed")).to_have_text("confirmed by axe-core")
+    await expect(alt.locator(".a11y-source")).to_have_count(0)
+    assert not ui.errors
+
+
 REVIEW_HTML = """<!doctype html>
 <html lang="en">
 <head><title>Trail news</title></head>

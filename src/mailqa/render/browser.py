@@ -1,7 +1,9 @@
 """``Renderer``: a message's HTML part rendered to PNGs in headless Chromium, sealed in.
 
-- Scripts are disabled in every context; what the renderer itself reads from a page (its
-  height, its colours, its images) runs in Playwright's evaluation, not as page script.
+- Scripts are disabled in every render context; what the renderer itself reads from a page
+  (its height, its colours, its images) runs in Playwright's evaluation, not as page script.
+  ``inspect`` (axe-core) needs JavaScript on: its pages forbid every script of the message
+  by their CSP (``NO_PAGE_SCRIPTS``).
 - Every request the page makes is intercepted (``page.route``): the document itself and
   ``cid:`` images are served from the message, ``data:`` URIs need no request, remote images
   are fetched only when the caller allows them, and then through the SSRF-safe fetcher
@@ -26,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 from mailqa.render.emulate import PROFILES, emulate
@@ -63,6 +65,9 @@ CHROMIUM_ARGS = (
     "--renderer-process-limit=2",  # pages share renderer processes: memory stays bounded
     "--disable-dev-shm-usage",
 )
+NO_PAGE_SCRIPTS = "script-src 'none'; object-src 'none'; base-uri 'none'"
+"""The document's CSP where the renderer runs its own scripts in the page (``inspect``): the
+message's scripts, event handlers and ``javascript:`` URLs stay dead."""
 _CID_REF = re.compile(r"""(?P<lead>["'(=\s])cid:""", re.I)
 
 # Run by Playwright in the page (page scripts stay disabled).
@@ -218,8 +223,10 @@ class _Router:
         variant: Variant,
         config: RenderConfig,
         fetcher: LinkFetcher | None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.html = html
+        self.headers = headers
         self.document = document
         self.variant = variant
         self.config = config
@@ -232,7 +239,12 @@ class _Router:
     async def handle(self, route: Route, request: Request) -> None:
         url = request.url
         if url == self.document:
-            await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.html)
+            await route.fulfill(
+                status=200,
+                content_type="text/html; charset=utf-8",
+                headers=self.headers,
+                body=self.html,
+            )
             return
         if self.variant.images and url.startswith(CID_URL):
             part = self.parts.get(unquote(url[len(CID_URL) :]).strip("<>").lower())
@@ -293,7 +305,7 @@ class Renderer:
         self._browser: Browser | None = None
         self._slots = asyncio.Semaphore(max(1, self.config.pool_size))
         self._restart = asyncio.Lock()
-        self._contexts: dict[tuple[int, int, int, bool, str], BrowserContext] = {}
+        self._contexts: dict[tuple[int, int, int, bool, str, bool], BrowserContext] = {}
         self._pages = 0
         self.restarts = 0
 
@@ -402,14 +414,24 @@ class Renderer:
         result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
-    async def _context(self, browser: Browser, variant: Variant) -> BrowserContext:
+    async def _context(
+        self, browser: Browser, variant: Variant, scripts: bool = False
+    ) -> BrowserContext:
         """The context for the variant's viewport and colour scheme: one per kind, kept for
-        the browser's life (a fresh page per render; every page's requests are routed)."""
-        key = (id(browser), variant.width, variant.fold_height, variant.mobile, variant.color)
+        the browser's life (a fresh page per render; every page's requests are routed).
+        ``scripts``: JavaScript on, for ``inspect`` (whose pages forbid the message's own)."""
+        key = (
+            id(browser),
+            variant.width,
+            variant.fold_height,
+            variant.mobile,
+            variant.color,
+            scripts,
+        )
         context = self._contexts.get(key)
         if context is None:
             context = await browser.new_context(
-                java_script_enabled=False,
+                java_script_enabled=scripts,
                 viewport={"width": variant.width, "height": variant.fold_height},
                 device_scale_factor=1,
                 is_mobile=variant.mobile,
@@ -422,6 +444,71 @@ class Renderer:
             self._contexts = {k: c for k, c in self._contexts.items() if k[0] == id(browser)}
             self._contexts[key] = context
         return context
+
+    async def inspect(
+        self,
+        html: str,
+        msg: ParsedMessage,
+        variant: Variant,
+        scripts: Sequence[str],
+        expression: str,
+        arg: Any = None,
+    ) -> Any:
+        """Lay out ``html`` as ``variant`` renders it (sealed in the same way), run the
+        renderer's own ``scripts`` in the page, then evaluate ``expression`` with ``arg``.
+
+        The page's JavaScript is on for the renderer's scripts (timers and promises need
+        it), while its CSP (``NO_PAGE_SCRIPTS``) keeps every script of the message from
+        running. Bounded by the render timeout; raises ``TimeoutError`` or the page's error.
+        """
+        if len(html.encode("utf-8", errors="replace")) > self.config.max_html_bytes:
+            raise ValueError(f"HTML larger than {self.config.max_html_bytes} bytes")
+        async with self._slots:
+            browser = self._browser
+            if browser is None or not browser.is_connected():
+                browser = await self._ensure_browser()
+            try:
+                async with asyncio.timeout(self.config.timeout):
+                    return await self._inspect(
+                        browser, html, msg, variant, scripts, expression, arg
+                    )
+            finally:
+                if not browser.is_connected():
+                    with contextlib.suppress(Exception):
+                        await self._ensure_browser(failed=browser)
+
+    async def _inspect(
+        self,
+        browser: Browser,
+        html: str,
+        msg: ParsedMessage,
+        variant: Variant,
+        scripts: Sequence[str],
+        expression: str,
+        arg: Any,
+    ) -> Any:
+        self._pages += 1
+        document = f"{DOCUMENT_URL}{self._pages}"
+        router = _Router(
+            with_cid_urls(html),
+            document,
+            msg,
+            variant,
+            self.config,
+            self._fetcher,
+            headers={"Content-Security-Policy": NO_PAGE_SCRIPTS},
+        )
+        context = await self._context(browser, variant, scripts=True)
+        page = await context.new_page()
+        try:
+            await page.route("**/*", router.handle)
+            await page.goto(document, wait_until="load")
+            for script in scripts:
+                await page.evaluate(script)
+            return await page.evaluate(expression, arg)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(page.close(), 5)
 
     async def _render_into(
         self, result: Render, browser: Browser, html: str, msg: ParsedMessage, variant: Variant

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mailqa.api.deps import PrincipalDep, ServiceDep
 from mailqa.api.errors import ApiError
+from mailqa.checks.accessibility.axe import AxeAudit
 from mailqa.core.errors import NotFound
 from mailqa.previews import Manifest, PreviewState, RenderEntry
 from mailqa.usecases import previews
@@ -30,6 +31,12 @@ class RendersOut(BaseModel):
     status: Literal["none", "pending", "done", "no-html", "errored"]
     renders: list[RenderOut] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    axe: AxeAudit | None = Field(
+        None,
+        description="axe-core's violations in the desktop render, merged into the report's "
+        "accessibility section (docs/accessibility.md).",
+    )
+    axe_error: str | None = Field(None, description="Why axe-core gave no audit.")
 
 
 def renders_out(
@@ -49,6 +56,7 @@ def renders_out(
             )
         )
     out.warnings = list(manifest.warnings)
+    out.axe, out.axe_error = manifest.axe, manifest.axe_error
     return out
 
 

@@ -338,3 +338,37 @@ REDUCED_MOTION = _rule(
     "Wrap animations in @media (prefers-reduced-motion: no-preference), or stop them in "
     "@media (prefers-reduced-motion: reduce).",
 )
+
+# Found only in a rendered message, by axe-core (``mailqa.checks.accessibility.axe``): they
+# need the laid-out page.
+TARGET_SIZE_CRITERION = Criterion("2.5.8", "Target Size (Minimum)", "AA")
+KEYBOARD = Criterion("2.1.1", "Keyboard", "A")
+ORIENTATION = Criterion("1.3.4", "Orientation", "AA")
+TARGET_SIZE = _rule(
+    "target-size",
+    "Link or button too small to tap (rendered)",
+    TARGET_SIZE_CRITERION,
+    "serious",
+    "Found by axe-core in the rendered message: a target under 24 by 24 CSS pixels, or too "
+    "close to another, is hard to hit on a phone.",
+    "Give links and buttons at least 24 px of height and width (padding counts), or space "
+    "them apart.",
+)
+SCROLLABLE_REGION = _rule(
+    "scrollable-region-focusable",
+    "Scrollable region a keyboard cannot reach (rendered)",
+    KEYBOARD,
+    "serious",
+    "Found by axe-core in the rendered message: content in a scrolling box without anything "
+    "focusable inside cannot be scrolled without a mouse.",
+    "Avoid overflow: scroll/auto boxes in messages, or put a link inside them.",
+)
+ORIENTATION_LOCK = _rule(
+    "orientation-lock",
+    "Content locked to one orientation (rendered)",
+    ORIENTATION,
+    "serious",
+    "Found by axe-core in the rendered message: CSS that rotates or hides content in one "
+    "orientation keeps readers with a mounted phone from reading it.",
+    "Drop orientation media queries that rotate or hide the content.",
+)

@@ -2,10 +2,11 @@
 // clients that strip the fix and source lines; what needs a person's review; the outline.
 //
 // The accessibility check stores one finding per rule and severity: data.impact
-// (critical|serious|moderate|minor), data.wcag / data.criterion, data.fix, data.occurrences
-// and, for fixes that are attributes or media queries, data.clients ({client, name, support
-// n|a, notes}). details.needs_review lists what a machine cannot decide ({kind, question,
-// rule, line, column, snippet}), details.headings the outline ({level, text, line}). Every
+// (critical|serious|moderate|minor), data.wcag / data.criterion, data.fix, data.occurrences,
+// data.source ("axe-core (rendered)": only the render found it), data.confirmed_by (axe-core
+// found it too) and, for fixes that are attributes or media queries, data.clients ({client,
+// name, support n|a, notes}). details.needs_review lists what a machine cannot decide
+// ({kind, question, rule, line, column, snippet}), details.headings the outline ({level, text, line}). Every
 // field is read defensively.
 
 import { badge, h, isObj } from "../dom.js";
@@ -94,6 +95,8 @@ export function renderAccessibility(panel, result, ctx) {
           h("span", { class: "title" }, f.title || f.rule),
           h("span", { class: "rule mono" }, f.rule),
           typeof data.occurrences === "number" ? h("span", { class: "muted small" }, `× ${data.occurrences}`) : null,
+          typeof data.source === "string" ? h("span", { class: "a11y-source" }, badge(data.source, "info", "Found in the rendered message, not in the source")) : null,
+          typeof data.confirmed_by === "string" ? h("span", { class: "muted small a11y-confirmed" }, `confirmed by ${data.confirmed_by}`) : null,
           f.url ? h("a", { href: f.url, target: "_blank", rel: "noopener noreferrer" }, "Learn more") : null,
         ),
         data.criterion ? h("p", { class: "small a11y-criterion" }, String(data.criterion)) : null,
