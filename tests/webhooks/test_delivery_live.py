@@ -67,6 +67,16 @@ async def upload(c: httpx.AsyncClient, inbox_id: int, raw: bytes) -> int:
     return message_id
 
 
+async def subscribe(
+    c: httpx.AsyncClient, url: str, events: list[str], inbox_id: int
+) -> dict[str, Any]:
+    """A subscription of ``inbox_id`` to ``events``, delivered to ``url``."""
+    r = await c.post("/api/v1/webhooks", json={"url": url, "events": events, "inbox_id": inbox_id})
+    assert r.status_code == 201, r.text
+    hook: dict[str, Any] = r.json()
+    return hook
+
+
 async def events(c: httpx.AsyncClient, webhook_id: int) -> list[dict[str, Any]]:
     r = await c.get(f"/api/v1/webhooks/{webhook_id}/events", params={"limit": 200})
     assert r.status_code == 200, r.text
@@ -163,11 +173,7 @@ async def test_rotation_signs_with_both_secrets_and_redelivery_keeps_the_id(
     try:
         async with running.client() as c:
             inbox = await new_inbox(c)
-            r = await c.post(
-                "/api/v1/webhooks",
-                json={"url": receiver.url, "events": ["message.received"], "inbox_id": inbox["id"]},
-            )
-            hook = r.json()
+            hook = await subscribe(c, receiver.url, ["message.received"], inbox["id"])
             r = await c.post(f"/api/v1/webhooks/{hook['id']}/rotate_secret")
             assert r.status_code == 200, r.text
             rotated = r.json()
@@ -280,11 +286,7 @@ async def test_a_slow_receiver_never_delays_capture(running: Running) -> None:
     try:
         async with running.client() as c:
             inbox = await new_inbox(c)
-            r = await c.post(
-                "/api/v1/webhooks",
-                json={"url": receiver.url, "events": ["message.received"], "inbox_id": inbox["id"]},
-            )
-            hook = r.json()
+            hook = await subscribe(c, receiver.url, ["message.received"], inbox["id"])
             login = (inbox["smtp"]["username"], inbox["smtp"]["password"])
             await asyncio.to_thread(running.smtp_send, mail("first"), login=login)
 
@@ -315,11 +317,7 @@ async def test_a_finished_audit_is_announced(running: Running) -> None:
         async with running.client() as c:
             inbox = await new_inbox(c)
             await upload(c, inbox["id"], mail("audited"))
-            r = await c.post(
-                "/api/v1/webhooks",
-                json={"url": receiver.url, "events": ["audit.completed"], "inbox_id": inbox["id"]},
-            )
-            assert r.status_code == 201, r.text
+            await subscribe(c, receiver.url, ["audit.completed"], inbox["id"])
             r = await c.post(
                 "/api/v1/audits", json={"inbox_id": inbox["id"], "checks": ["headers"]}
             )
